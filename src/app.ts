@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { createAuthRepository } from './modules/auth/auth.repository.js';
+import authRoutes from './modules/auth/auth.routes.js';
+import { createAuthService } from './modules/auth/auth.service.js';
+import { createAccessTokens } from './modules/auth/tokens.js';
+import { createUsersRepository } from './modules/auth/users.repository.js';
+import usersRoutes from './modules/auth/users.routes.js';
+import { createUsersService } from './modules/auth/users.service.js';
+import healthRoutes from './modules/health/health.routes.js';
+import authGuard from './plugins/auth.js';
+import docs from './plugins/docs.js';
+import errors from './plugins/errors.js';
+import metrics from './plugins/metrics.js';
+import requestId, { requestIdFor } from './plugins/request-id.js';
+import { AppError } from './shared/errors.js';
+
+export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface AppOptions {
+  config: Config;
+  database: Database;
+  /** The resolved JWT signing secret (see main.ts for how it is chosen). */
+  jwtSecret: string;
+  /** Fastify logger options; false in tests that don't look at logs. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * Builds the HTTP app: the composition root. Order matters and is fixed:
+ * errors → request ids → security headers → access guard (must see every route) →
+ * OpenAPI (collects every route) → metrics → rate limits → modules under /api/v1.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, database } = options;
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      // Probes and scrapes every few seconds would drown the request log.
+      disableRequestLogging: (request) => request.url.startsWith('/health') || request.url === '/metrics',
+    }),
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    ajv: {
+      customOptions: {
+        allErrors: true,
+        // Unknown body fields are rejected (400 naming them), never silently dropped.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const tokens = createAccessTokens({
+    secret: options.jwtSecret,
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    ttlSeconds: config.auth.accessTokenTtlSeconds,
+  });
+  const authRepository = createAuthRepository();
+  const usersRepository = createUsersRepository();
+  const auth = createAuthService({
+    db: database.db,
+    tokens,
+    auth: authRepository,
+    users: usersRepository,
+    refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+    throttle: {
+      maxPerUser: config.auth.loginMaxFailuresPerUser,
+      maxPerIp: config.auth.loginMaxFailuresPerIp,
+      windowSeconds: config.auth.loginThrottleWindowSeconds,
+    },
+  });
+  const users = createUsersService({ db: database.db, users: usersRepository, auth: authRepository });
+
+  await app.register(errors);
+  await app.register(requestId);
+  await app.register(helmet, {
+    // The API answers JSON; the docs UI needs inline styles and scripts of its own.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        scriptSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        // Served over plain HTTP on a LAN too; upgrading subresources would break it.
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
+  await app.register(authGuard, { authenticate: (token) => auth.authenticate(token) });
+  await app.register(docs, { version: VERSION });
+  await app.register(metrics, { pool: database.pool });
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimit.max,
+    timeWindow: config.rateLimit.windowSeconds * 1000,
+    // After the guard, so the budget is per user when signed in, per IP otherwise.
+    hook: 'preHandler',
+    keyGenerator: (request) => (request.principal ? `user:${request.principal.userId}` : `ip:${request.ip}`),
+    errorResponseBuilder: (_request, context) =>
+      new AppError('RATE_LIMITED', `rate limit of ${context.max} requests per ${context.after} exceeded; retry later`, {
+        headers: { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
+      }),
+  });
+
+  await app.register(healthRoutes, { db: database.db, version: VERSION });
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes, { auth });
+      await api.register(usersRoutes, { users });
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

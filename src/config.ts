@@ -1,0 +1,144 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * Every environment variable Bursar reads, parsed and validated once at start-up.
+ * Nothing else reads process.env. See env.example for the documented list.
+ */
+function oneOf<const T extends readonly string[]>(values: T, fallback: T[number]) {
+  return Type.Union(
+    values.map((value) => Type.Literal(value)),
+    { default: fallback, description: `one of: ${values.join(', ')}` },
+  );
+}
+
+const EnvSchema = Type.Object({
+  NODE_ENV: oneOf(['development', 'production', 'test'], 'development'),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+  BURSAR_DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
+  EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
+
+  SEED_DEMO: oneOf(['on', 'off'], 'on'),
+  SEED_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
+
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  JWT_ISSUER: Type.String({ minLength: 1, default: 'bursar' }),
+  JWT_AUDIENCE: Type.String({ minLength: 1, default: 'bursar-api' }),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 3600, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 300, maximum: 90 * 86_400, default: 14 * 86_400 }),
+
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 600 }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+  LOGIN_MAX_FAILURES_PER_USER: Type.Integer({ minimum: 1, default: 5 }),
+  LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
+  LOGIN_THROTTLE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
+});
+
+const Schema = EnvSchema;
+type Env = Static<typeof Schema>;
+
+/** Never echoed back in an error message. */
+const SECRETS = new Set(['DATABASE_URL', 'JWT_SECRET', 'SEED_PASSWORD']);
+
+export const DEFAULT_SEED_PASSWORD = 'ChangeMe123!';
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  host: string;
+  port: number;
+  logLevel: string;
+  trustProxy: boolean;
+  database: {
+    /** Unset: start the embedded PostgreSQL in dataDir. */
+    url: string | undefined;
+    poolMax: number;
+  };
+  dataDir: string;
+  embeddedPgPort: number;
+  seed: {
+    demo: boolean;
+    password: string;
+    /** True when SEED_PASSWORD was not set and the published default is in use. */
+    passwordIsDefault: boolean;
+  };
+  auth: {
+    /** Unset: a per-data-dir secret is generated (see main.ts). */
+    jwtSecret: string | undefined;
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    loginMaxFailuresPerUser: number;
+    loginMaxFailuresPerIp: number;
+    loginThrottleWindowSeconds: number;
+  };
+  rateLimit: { max: number; windowSeconds: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Parses the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(Schema.properties)) {
+    const value = source[key];
+    if (value !== undefined && value.trim() !== '') {
+      raw[key] = value.trim();
+    }
+  }
+  const converted = Value.Convert(Schema, Value.Default(Schema, raw)) as Record<string, unknown>;
+  // Checked variable by variable so that every bad one is named, not only the first few.
+  const problems: string[] = [];
+  for (const [name, schema] of Object.entries(Schema.properties) as [string, TSchema & { description?: string }][]) {
+    const value = converted[name];
+    if (value === undefined || Value.Check(schema, value)) {
+      continue;
+    }
+    const [first] = Value.Errors(schema, value);
+    const expected = schema.description ? `must be ${schema.description}` : (first?.message ?? 'is invalid');
+    problems.push(`${name} ${expected}${SECRETS.has(name) ? '' : ` (got ${JSON.stringify(raw[name])})`}`);
+  }
+  if (problems.length > 0 || !Value.Check(Schema, converted)) {
+    throw new ConfigError(problems);
+  }
+  const env = converted;
+  if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
+    throw new ConfigError(['JWT_SECRET is required when NODE_ENV=production (at least 32 characters)']);
+  }
+  return {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    trustProxy: env.TRUST_PROXY,
+    database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
+    dataDir: env.BURSAR_DATA_DIR,
+    embeddedPgPort: env.EMBEDDED_PG_PORT,
+    seed: {
+      demo: env.SEED_DEMO === 'on',
+      password: env.SEED_PASSWORD ?? DEFAULT_SEED_PASSWORD,
+      passwordIsDefault: env.SEED_PASSWORD === undefined,
+    },
+    auth: {
+      jwtSecret: env.JWT_SECRET,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+      loginMaxFailuresPerUser: env.LOGIN_MAX_FAILURES_PER_USER,
+      loginMaxFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
+      loginThrottleWindowSeconds: env.LOGIN_THROTTLE_WINDOW_SECONDS,
+    },
+    rateLimit: { max: env.RATE_LIMIT_MAX, windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS },
+  };
+}

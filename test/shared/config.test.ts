@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, DEFAULT_SEED_PASSWORD, loadConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  test('defaults: embedded database, port 3000, demo on with the default password flagged', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 3000);
+    assert.equal(config.database.url, undefined);
+    assert.equal(config.dataDir, './.data');
+    assert.notEqual(config.embeddedPgPort, 5432);
+    assert.equal(config.seed.password, DEFAULT_SEED_PASSWORD);
+    assert.equal(config.seed.passwordIsDefault, true);
+  });
+
+  test('values are parsed and typed', () => {
+    const config = loadConfig({ PORT: '8080', TRUST_PROXY: 'true', SEED_PASSWORD: 'a-good-password', DATABASE_URL: 'postgres://u@h/db', SEED_DEMO: 'off' });
+    assert.equal(config.port, 8080);
+    assert.equal(config.trustProxy, true);
+    assert.equal(config.seed.passwordIsDefault, false);
+    assert.equal(config.seed.demo, false);
+    assert.equal(config.database.url, 'postgres://u@h/db');
+  });
+
+  test('every bad variable is named, and secrets are not echoed', () => {
+    assert.throws(
+      () => loadConfig({ PORT: 'abc', SEED_DEMO: 'maybe', DATABASE_URL: 'mysql://root:hunter2@h/db', LOG_LEVEL: 'loud', TRUST_PROXY: 'yes', JWT_SECRET: 'short' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        const named = error.problems.map((p) => p.split(' ')[0]).sort();
+        assert.deepEqual(named, ['DATABASE_URL', 'JWT_SECRET', 'LOG_LEVEL', 'PORT', 'SEED_DEMO', 'TRUST_PROXY']);
+        assert.match(error.message, /PORT must be integer \(got "abc"\)/);
+        assert.match(error.message, /SEED_DEMO must be one of: on, off/);
+        assert.doesNotMatch(error.message, /hunter2|short/);
+        return true;
+      },
+    );
+  });
+
+  test('production requires JWT_SECRET', () => {
+    assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /JWT_SECRET is required/);
+    assert.doesNotThrow(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }));
+  });
+});
