@@ -75,9 +75,9 @@ async function main(): Promise<void> {
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
     const address = await app.listen({ host: config.host, port: config.port });
-    const url_ = address.replace('127.0.0.1', 'localhost');
-    say(`Bursar is listening on ${url_}`);
-    say(`API docs: ${url_}/docs`);
+    const publicUrl = address.replace('127.0.0.1', 'localhost');
+    say(`Bursar is listening on ${publicUrl}`);
+    say(`API docs: ${publicUrl}/docs`);
     if (config.seed.demo) {
       say(`demo logins (password ${config.seed.passwordIsDefault ? `"${config.seed.password}"` : 'from SEED_PASSWORD'}): ${DEMO_USERS.map((u) => u.username).join(', ')}`);
     }

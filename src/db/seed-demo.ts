@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { hashPassword } from '../modules/auth/passwords.js';
 import { createUsersRepository } from '../modules/auth/users.repository.js';
-import type { Db } from './database.js';
+import type { Db, DbOrTx } from './database.js';
 import type { PaymentMethod, Role } from './types.js';
 
 /**
@@ -50,16 +50,24 @@ function prng(seed: number) {
   return { next, pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T };
 }
 
+async function isSeeded(db: DbOrTx): Promise<boolean> {
+  const marker = await db.selectFrom('app_meta').select('key').where('key', '=', 'demo_seeded_at').executeTakeFirst();
+  return marker !== undefined;
+}
+
 const day = (date: Date) => date.toISOString().slice(0, 10);
 const addDays = (date: Date, days: number) => new Date(date.getTime() + days * 86_400_000);
 
 export async function seedDemoData(db: Db, options: { password: string }): Promise<boolean> {
+  if (await isSeeded(db)) {
+    return false; // the common case on every restart: skip the password hashing below
+  }
   const passwordHashes = await Promise.all(DEMO_USERS.map(() => hashPassword(options.password)));
   const users = createUsersRepository();
   return db.transaction().execute(async (trx) => {
+    // Two instances starting together: the second waits here, then sees the marker.
     await sql`select pg_advisory_xact_lock(hashtext('bursar:seed-demo'))`.execute(trx);
-    const marker = await trx.selectFrom('app_meta').select('key').where('key', '=', 'demo_seeded_at').executeTakeFirst();
-    if (marker) {
+    if (await isSeeded(trx)) {
       return false;
     }
     const random = prng(20_260_901);
