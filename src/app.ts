@@ -12,7 +12,10 @@ import { createAccessTokens } from './modules/auth/tokens.js';
 import { createUsersRepository } from './modules/auth/users.repository.js';
 import usersRoutes from './modules/auth/users.routes.js';
 import { createUsersService } from './modules/auth/users.service.js';
+import billingRoutes from './modules/billing/billing.routes.js';
+import statementsRoutes from './modules/billing/statements.routes.js';
 import healthRoutes from './modules/health/health.routes.js';
+import billingReportsRoutes from './modules/reporting/billing-reports.routes.js';
 import authGuard from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
@@ -118,6 +121,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       await api.register(authRoutes, { auth });
       await api.register(usersRoutes, { users });
+      await api.register(billingRoutes, { db: database.db });
+      await api.register(statementsRoutes, { db: database.db, config });
+      await api.register(billingReportsRoutes, { db: database.db });
     },
     { prefix: '/api/v1' },
   );

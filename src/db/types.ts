@@ -180,6 +180,16 @@ export interface AuditLogTable {
   changes: unknown;
 }
 
+export interface InvoiceCountersTable {
+  school_id: string;
+  last_number: number;
+}
+
+export interface BillingVersionsTable {
+  school_id: string;
+  version: Generated<number>;
+}
+
 export interface DB {
   app_meta: AppMetaTable;
   schools: SchoolsTable;
@@ -196,4 +206,6 @@ export interface DB {
   login_throttle: LoginThrottleTable;
   idempotency_keys: IdempotencyKeysTable;
   audit_log: AuditLogTable;
+  invoice_counters: InvoiceCountersTable;
+  billing_versions: BillingVersionsTable;
 }

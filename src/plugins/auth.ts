@@ -7,6 +7,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The permission a caller needs; every route must declare one. */
     policy?: Permission;
+    /**
+     * The route may also be called with no Authorization header at all; the handler
+     * then sees `principal === null` and decides (e.g. a school's public statements).
+     * A token that is present is still verified and checked against `policy`.
+     */
+    allowAnonymous?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -58,6 +64,9 @@ export default fp(
       const policy = request.routeOptions.config.policy;
       // No policy only on the not-found handler, which answers 404 to anyone.
       if (policy === undefined || policy === 'public') {
+        return;
+      }
+      if (request.routeOptions.config.allowAnonymous === true && request.headers.authorization === undefined) {
         return;
       }
       const principal = await options.authenticate(bearerToken(request));

@@ -29,8 +29,16 @@ export const ERROR_STATUS = {
   IMMUTABLE_RECORD: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
-  /** Well-formed input that breaks a business rule (overpayment, cancelled invoice, ...). */
+  /** The invoice is cancelled: no payments, no changes. */
+  INVOICE_CANCELLED: 409,
+  /** Cancelling an invoice that has money paid on it (refund first). */
+  INVOICE_HAS_PAYMENTS: 409,
+  /** Well-formed input that breaks a business rule. */
   BUSINESS_RULE_VIOLATION: 422,
+  /** A payment larger than what the invoice still owes. */
+  OVERPAYMENT: 422,
+  /** A refund larger than what remains refundable on the payment. */
+  REFUND_EXCEEDS_PAYMENT: 422,
   /** The input names a related record that does not exist. */
   REFERENCE_NOT_FOUND: 422,
   /** Same Idempotency-Key sent with a different request. */

@@ -14,6 +14,8 @@ export const PERMISSIONS = [
   /** Any signed-in user (their own profile, logout). */
   'authenticated',
   'users:manage',
+  /** Create and delete schools (a school_admin only edits the schools assigned to them). */
+  'schools:manage',
   'billing:read',
   'billing:write',
   'reports:read',

@@ -55,6 +55,8 @@ describe('migrations', () => {
       login_throttle: ['key', 'failures', 'window_start', 'locked_until'],
       idempotency_keys: ['user_id', 'key', 'request_method', 'request_path', 'request_hash', 'response_status', 'response_body', 'created_at', 'expires_at'],
       audit_log: ['id', 'occurred_at', 'actor_user_id', 'actor_username', 'request_id', 'action', 'entity_type', 'entity_id', 'school_id', 'changes'],
+      invoice_counters: ['school_id', 'last_number'],
+      billing_versions: ['school_id', 'version'],
     };
     const rows = await query<{ table_name: string; column_name: string }>(
       empty.url,

@@ -1,0 +1,65 @@
+-- 0002_billing: what the billing module needs beyond the tables of 0001.
+
+-- The one definition of an invoice's status (SPEC §2). Everything that shows or filters
+-- by status calls this, so "OVERDUE" is always computed at read time in the school's
+-- time zone and never goes stale. `at` is a parameter so tests can ask "as of".
+--   CANCELLED  voided (only possible while nothing is paid)
+--   PAID       paid = amount
+--   OVERDUE    not fully paid and the due date is before today in the school's zone
+--   PARTIAL    0 < paid < amount, not yet due
+--   PENDING    nothing paid, not yet due
+create function invoice_status(
+  amount bigint, paid_amount bigint, due_date date, cancelled_at timestamptz, tz text,
+  at timestamptz default now()
+) returns text
+language sql stable parallel safe as $$
+  select case
+    when cancelled_at is not null then 'CANCELLED'
+    when paid_amount >= amount then 'PAID'
+    when due_date < (at at time zone tz)::date then 'OVERDUE'
+    when paid_amount > 0 then 'PARTIAL'
+    else 'PENDING'
+  end
+$$;
+
+-- Per-school invoice number sequence, for invoices created without a number.
+create table invoice_counters (
+  school_id   uuid primary key references schools (id),
+  last_number bigint not null
+);
+
+-- Statement cache versions. Any write that can change a statement (invoices — which
+-- every payment and refund updates —, students, the school itself) bumps its school's
+-- version in the same transaction; cached statements are keyed by it, so a read after a write can never
+-- see a stale statement, whichever instance cached it.
+create table billing_versions (
+  school_id uuid primary key references schools (id),
+  version   bigint not null default 1
+);
+
+create function bump_billing_version() returns trigger
+language plpgsql as $$
+declare
+  target uuid;
+begin
+  if tg_table_name = 'schools' then
+    target := coalesce(new.id, old.id);
+  else
+    target := coalesce(new.school_id, old.school_id);
+  end if;
+  insert into billing_versions as v (school_id, version) values (target, 1)
+  on conflict (school_id) do update set version = v.version + 1;
+  return null;
+end
+$$;
+
+create trigger schools_bump_version after update on schools
+  for each row execute function bump_billing_version();
+create trigger students_bump_version after insert or update on students
+  for each row execute function bump_billing_version();
+create trigger invoices_bump_version after insert or update on invoices
+  for each row execute function bump_billing_version();
+
+-- Lists and reports by student, most recent payments first, and refunds per invoice.
+create index payments_school_created_idx on payments (school_id, created_at desc, id desc);
+create index students_school_name_idx on students (school_id, last_name, first_name) where deleted_at is null;

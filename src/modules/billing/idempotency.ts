@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db, Tx } from '../../db/database.js';
+import { AppError } from '../../shared/errors.js';
+
+/**
+ * Idempotency-Key for money-moving POSTs (SPEC §3), scoped per caller, kept ≥ 24 h.
+ *
+ * The key is claimed by inserting its row in the SAME transaction as the money write:
+ * - a concurrent duplicate blocks on the row's unique index until the first
+ *   transaction ends; if it committed, the duplicate finds the stored response and
+ *   replays it; if it rolled back (a rejected payment), the duplicate runs for real;
+ * - so N concurrent requests with one key make exactly one payment, with no
+ *   "in progress" state to time out or clean up after a crash.
+ * The same key with a different request (method, path or body) is a 422.
+ */
+export interface IdempotentRequest {
+  userId: string;
+  key: string;
+  method: string;
+  path: string;
+  body: unknown;
+}
+
+export interface IdempotentResult<T> {
+  status: number;
+  body: T;
+  replayed: boolean;
+}
+
+export async function runIdempotent<T>(
+  db: Db,
+  request: IdempotentRequest,
+  work: (trx: Tx) => Promise<{ status: number; body: T }>,
+): Promise<IdempotentResult<T>> {
+  const hash = createHash('sha256').update(`${request.method} ${request.path}\n${canonicalJson(request.body)}`).digest();
+  return db.transaction().execute(async (trx) => {
+    // Claims a new key, or takes over one whose retention has expired.
+    const claimed = await sql<{ claimed: number }>`
+      insert into idempotency_keys as k (user_id, key, request_method, request_path, request_hash)
+      values (${request.userId}, ${request.key}, ${request.method}, ${request.path}, ${hash})
+      on conflict (user_id, key) do update
+        set request_method = excluded.request_method,
+            request_path = excluded.request_path,
+            request_hash = excluded.request_hash,
+            response_status = null,
+            response_body = null,
+            created_at = now(),
+            expires_at = now() + interval '24 hours'
+        where k.expires_at < now()
+      returning 1 as claimed`.execute(trx);
+
+    if (claimed.rows.length === 0) {
+      const previous = await trx
+        .selectFrom('idempotency_keys')
+        .select(['request_hash as hash', 'response_status as status', 'response_body as body'])
+        .where('user_id', '=', request.userId)
+        .where('key', '=', request.key)
+        .executeTakeFirstOrThrow();
+      if (!previous.hash.equals(hash) || previous.status === null) {
+        throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request', {
+          errors: [{ field: 'idempotency-key', in: 'headers', message: 'already used with another request body' }],
+        });
+      }
+      return { status: previous.status, body: previous.body as T, replayed: true };
+    }
+
+    const result = await work(trx);
+    await trx
+      .updateTable('idempotency_keys')
+      .set({ response_status: result.status, response_body: JSON.stringify(result.body) })
+      .where('user_id', '=', request.userId)
+      .where('key', '=', request.key)
+      .execute();
+    return { ...result, replayed: false };
+  });
+}
+
+/** JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same request. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+}

@@ -1,0 +1,158 @@
+import { sql } from 'kysely';
+import type { DbOrTx } from '../../db/database.js';
+import type { PaymentMethod } from '../../db/types.js';
+import { maskReference } from '../../shared/masking.js';
+import { inScope, type Scope } from '../../shared/scope.js';
+
+export interface PaymentRow {
+  id: string;
+  invoiceId: string;
+  schoolId: string;
+  studentId: string;
+  amount: number;
+  refundedAmount: number;
+  currency: string;
+  method: PaymentMethod;
+  reference: string | null;
+  paidAt: Date;
+  createdAt: Date;
+}
+
+export interface RefundRow {
+  id: string;
+  paymentId: string;
+  invoiceId: string;
+  schoolId: string;
+  amount: number;
+  reason: string | null;
+  createdAt: Date;
+}
+
+/** Payment references are PII-grade (they identify a card or account): masked to the last 4. */
+export function presentPayment(row: PaymentRow, scope: Scope): PaymentRow {
+  return scope.pii === 'clear' || row.reference === null ? row : { ...row, reference: maskReference(row.reference) };
+}
+
+export function createPaymentsRepository() {
+  const visible = (db: DbOrTx, scope: Scope) =>
+    db
+      .selectFrom('payments')
+      .innerJoin('invoices', 'invoices.id', 'payments.invoice_id')
+      .innerJoin('schools', 'schools.id', 'payments.school_id')
+      .select([
+        'payments.id',
+        'payments.invoice_id as invoiceId',
+        'payments.school_id as schoolId',
+        'invoices.student_id as studentId',
+        'payments.amount',
+        sql<number>`coalesce((select sum(r.amount) from refunds r where r.payment_id = payments.id), 0)`.as('refundedAmount'),
+        'schools.currency',
+        'payments.method',
+        'payments.reference',
+        'payments.paid_at as paidAt',
+        'payments.created_at as createdAt',
+      ])
+      .where('schools.deleted_at', 'is', null)
+      .where((eb) => inScope(eb, 'payments.school_id', scope));
+
+  return {
+    async list(
+      db: DbOrTx,
+      scope: Scope,
+      query: { limit: number; afterId?: string; schoolId?: string; invoiceId?: string; studentId?: string; method?: PaymentMethod; from?: string; to?: string },
+    ): Promise<PaymentRow[]> {
+      const rows = await visible(db, scope)
+        .$if(query.schoolId !== undefined, (qb) => qb.where('payments.school_id', '=', query.schoolId ?? ''))
+        .$if(query.invoiceId !== undefined, (qb) => qb.where('payments.invoice_id', '=', query.invoiceId ?? ''))
+        .$if(query.studentId !== undefined, (qb) => qb.where('invoices.student_id', '=', query.studentId ?? ''))
+        .$if(query.method !== undefined, (qb) => qb.where('payments.method', '=', query.method ?? 'cash'))
+        .$if(query.from !== undefined, (qb) => qb.where('payments.paid_at', '>=', new Date(query.from ?? 0)))
+        .$if(query.to !== undefined, (qb) => qb.where('payments.paid_at', '<', new Date(query.to ?? 0)))
+        .$if(query.afterId !== undefined, (qb) => qb.where('payments.id', '>', query.afterId ?? ''))
+        .orderBy('payments.id')
+        .limit(query.limit + 1)
+        .execute();
+      return rows.map((row) => presentPayment(row, scope));
+    },
+
+    async findById(db: DbOrTx, scope: Scope, id: string): Promise<PaymentRow | undefined> {
+      const row = await visible(db, scope).where('payments.id', '=', id).executeTakeFirst();
+      return row && presentPayment(row, scope);
+    },
+
+    async insert(
+      db: DbOrTx,
+      values: { schoolId: string; invoiceId: string; amount: number; method: PaymentMethod; reference: string | null; paidAt: Date; createdBy: string | null },
+    ): Promise<string> {
+      const row = await db
+        .insertInto('payments')
+        .values({
+          school_id: values.schoolId,
+          invoice_id: values.invoiceId,
+          amount: values.amount,
+          method: values.method,
+          reference: values.reference,
+          paid_at: values.paidAt,
+          created_by: values.createdBy,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return row.id;
+    },
+
+    async insertRefund(
+      db: DbOrTx,
+      values: { schoolId: string; paymentId: string; invoiceId: string; amount: number; reason: string | null; createdBy: string | null },
+    ): Promise<RefundRow> {
+      return db
+        .insertInto('refunds')
+        .values({
+          school_id: values.schoolId,
+          payment_id: values.paymentId,
+          invoice_id: values.invoiceId,
+          amount: values.amount,
+          reason: values.reason,
+          created_by: values.createdBy,
+        })
+        .returning(['id', 'payment_id as paymentId', 'invoice_id as invoiceId', 'school_id as schoolId', 'amount', 'reason', 'created_at as createdAt'])
+        .executeTakeFirstOrThrow();
+    },
+
+    /** The gateway-side record of a money movement; the live feed and monitoring read it. */
+    async insertTransaction(
+      db: DbOrTx,
+      values: {
+        schoolId: string;
+        invoiceId: string | null;
+        paymentId?: string;
+        refundId?: string;
+        amount: number;
+        method: PaymentMethod;
+        status: 'succeeded' | 'failed' | 'refunded' | 'pending';
+        failureCode?: string;
+        failureMessage?: string;
+        gateway?: string;
+      },
+    ): Promise<string> {
+      const row = await db
+        .insertInto('transactions')
+        .values({
+          school_id: values.schoolId,
+          invoice_id: values.invoiceId,
+          payment_id: values.paymentId ?? null,
+          refund_id: values.refundId ?? null,
+          amount: values.amount,
+          method: values.method,
+          status: values.status,
+          failure_code: values.failureCode ?? null,
+          failure_message: values.failureMessage ?? null,
+          ...(values.gateway ? { gateway: values.gateway } : {}),
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return row.id;
+    },
+  };
+}
+
+export type PaymentsRepository = ReturnType<typeof createPaymentsRepository>;
