@@ -21,6 +21,7 @@ const EnvSchema = Type.Object({
 
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   BURSAR_DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
   EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
 
@@ -44,7 +45,7 @@ const Schema = EnvSchema;
 type Env = Static<typeof Schema>;
 
 /** Never echoed back in an error message. */
-const SECRETS = new Set(['DATABASE_URL', 'JWT_SECRET', 'SEED_PASSWORD']);
+const SECRETS = new Set(['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'SEED_PASSWORD']);
 
 export const DEFAULT_SEED_PASSWORD = 'ChangeMe123!';
 
@@ -59,6 +60,8 @@ export interface Config {
     url: string | undefined;
     poolMax: number;
   };
+  /** Shared cache across instances; unset = in-process cache. */
+  redisUrl: string | undefined;
   dataDir: string;
   embeddedPgPort: number;
   seed: {
@@ -122,6 +125,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
+    redisUrl: env.REDIS_URL,
     dataDir: env.BURSAR_DATA_DIR,
     embeddedPgPort: env.EMBEDDED_PG_PORT,
     seed: {

@@ -53,7 +53,9 @@ export default fp(
         throw new Error(`route ${String(route.method)} ${route.url} declares no access policy (config.policy)`);
       }
       if (policy !== 'public') {
-        route.schema = { ...route.schema, security: [{ bearerAuth: [] }] };
+        // OpenAPI: a bearer token, or (for allowAnonymous routes) none at all.
+        const security = route.config?.allowAnonymous === true ? [{ bearerAuth: [] }, {}] : [{ bearerAuth: [] }];
+        route.schema = { ...route.schema, security };
       }
       for (const method of [route.method].flat()) {
         app.routePolicies.push({ method, url: route.url, policy });

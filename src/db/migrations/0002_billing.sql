@@ -28,37 +28,54 @@ create table invoice_counters (
   last_number bigint not null
 );
 
--- Statement cache versions. Any write that can change a statement (invoices — which
--- every payment and refund updates —, students, the school itself) bumps its school's
--- version in the same transaction; cached statements are keyed by it, so a read after a write can never
+-- Statement cache versions. Any write that can change a statement (invoices, payments,
+-- refunds, students, the school itself) bumps its school's version in the same
+-- transaction; cached statements are keyed by it, so a read after a write can never
 -- see a stale statement, whichever instance cached it.
 create table billing_versions (
   school_id uuid primary key references schools (id),
   version   bigint not null default 1
 );
 
-create function bump_billing_version() returns trigger
+-- Statement-level triggers with transition tables: one bump per school per statement,
+-- whatever the number of rows (a bulk insert of 60 000 invoices bumps each school once).
+-- Schools are locked in id order so concurrent multi-school statements cannot deadlock.
+create function bump_billing_versions_by_school_id() returns trigger
 language plpgsql as $$
-declare
-  target uuid;
 begin
-  if tg_table_name = 'schools' then
-    target := coalesce(new.id, old.id);
-  else
-    target := coalesce(new.school_id, old.school_id);
-  end if;
-  insert into billing_versions as v (school_id, version) values (target, 1)
+  insert into billing_versions as v (school_id, version)
+  select distinct school_id, 1 from changed order by school_id
+  on conflict (school_id) do update set version = v.version + 1;
+  return null;
+end
+$$;
+
+create function bump_billing_versions_by_id() returns trigger
+language plpgsql as $$
+begin
+  insert into billing_versions as v (school_id, version)
+  select distinct id, 1 from changed order by id
   on conflict (school_id) do update set version = v.version + 1;
   return null;
 end
 $$;
 
 create trigger schools_bump_version after update on schools
-  for each row execute function bump_billing_version();
-create trigger students_bump_version after insert or update on students
-  for each row execute function bump_billing_version();
-create trigger invoices_bump_version after insert or update on invoices
-  for each row execute function bump_billing_version();
+  referencing new table as changed for each statement execute function bump_billing_versions_by_id();
+create trigger students_bump_version_insert after insert on students
+  referencing new table as changed for each statement execute function bump_billing_versions_by_school_id();
+create trigger students_bump_version_update after update on students
+  referencing new table as changed for each statement execute function bump_billing_versions_by_school_id();
+create trigger invoices_bump_version_insert after insert on invoices
+  referencing new table as changed for each statement execute function bump_billing_versions_by_school_id();
+create trigger invoices_bump_version_update after update on invoices
+  referencing new table as changed for each statement execute function bump_billing_versions_by_school_id();
+-- Payments and refunds always update their invoice in the same transaction (which bumps
+-- already); these make the cache correct even for a writer that forgot to.
+create trigger payments_bump_version after insert on payments
+  referencing new table as changed for each statement execute function bump_billing_versions_by_school_id();
+create trigger refunds_bump_version after insert on refunds
+  referencing new table as changed for each statement execute function bump_billing_versions_by_school_id();
 
 -- Lists and reports by student, most recent payments first, and refunds per invoice.
 create index payments_school_created_idx on payments (school_id, created_at desc, id desc);
