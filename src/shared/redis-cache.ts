@@ -13,10 +13,11 @@ export interface RedisCache<V> extends Cache<V> {
 
 export function createRedisCache<V>(url: string, options: { prefix: string; onError?: (error: unknown) => void }): RedisCache<V> {
   const redis = new Redis(url, {
-    lazyConnect: false,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
+    // Commands issued while (re)connecting wait in the queue, but never longer than the
+    // command timeout: a down Redis costs a request at most 250 ms, then it is a miss.
+    enableOfflineQueue: true,
     commandTimeout: 250,
+    maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
   });
   const report = options.onError ?? (() => undefined);
