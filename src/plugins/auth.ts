@@ -54,7 +54,7 @@ export default fp(
       }
       if (policy !== 'public') {
         // OpenAPI: a bearer token, or (for allowAnonymous routes) none at all.
-        const security = route.config?.allowAnonymous === true ? [{ bearerAuth: [] }, {}] : [{ bearerAuth: [] }];
+        const security: Record<string, string[]>[] = route.config?.allowAnonymous === true ? [{ bearerAuth: [] }, {}] : [{ bearerAuth: [] }];
         route.schema = { ...route.schema, security };
       }
       for (const method of [route.method].flat()) {
