@@ -79,4 +79,8 @@ create trigger refunds_bump_version after insert on refunds
 
 -- Lists and reports by student, most recent payments first, and refunds per invoice.
 create index payments_school_created_idx on payments (school_id, created_at desc, id desc);
+-- Daily and monthly reports bucket refunds by when they were made, per school.
+create index refunds_school_created_idx on refunds (school_id, created_at);
+-- Reports leave out soft-deleted students; these are few, so a partial index finds them cheaply.
+create index students_deleted_idx on students (id) where deleted_at is not null;
 create index students_school_name_idx on students (school_id, last_name, first_name) where deleted_at is null;
