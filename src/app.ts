@@ -16,6 +16,9 @@ import billingRoutes from './modules/billing/billing.routes.js';
 import statementsRoutes from './modules/billing/statements.routes.js';
 import healthRoutes from './modules/health/health.routes.js';
 import billingReportsRoutes from './modules/reporting/billing-reports.routes.js';
+import dashboardRoutes from './modules/reporting/dashboard.routes.js';
+import failuresRoutes from './modules/reporting/failures.routes.js';
+import pendingRoutes from './modules/reporting/pending.routes.js';
 import authGuard from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
@@ -124,6 +127,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(billingRoutes, { db: database.db });
       await api.register(statementsRoutes, { db: database.db, config });
       await api.register(billingReportsRoutes, { db: database.db });
+      await api.register(dashboardRoutes, { db: database.db });
+      await api.register(pendingRoutes, { db: database.db });
+      await api.register(failuresRoutes, { db: database.db });
     },
     { prefix: '/api/v1' },
   );
