@@ -171,7 +171,7 @@ export function createBillingService(deps: BillingDeps) {
       const scope = requirePrincipal(actor);
       await db.transaction().execute(async (trx) => {
         await visibleSchool(trx, scope, id, true);
-        if (await schools.hasOutstanding(trx, id)) {
+        if (await invoices.hasOutstanding(trx, { schoolId: id })) {
           throw new AppError('CONFLICT', 'the school has invoices still owed; settle or cancel them first');
         }
         await schools.softDelete(trx, id);
@@ -223,7 +223,7 @@ export function createBillingService(deps: BillingDeps) {
       const scope = requirePrincipal(actor);
       await db.transaction().execute(async (trx) => {
         const student = await visibleStudent(trx, scope, id);
-        if (await students.hasOutstanding(trx, id)) {
+        if (await invoices.hasOutstanding(trx, { studentId: id })) {
           throw new AppError('CONFLICT', 'the student still owes invoices; settle or cancel them first');
         }
         await students.softDelete(trx, id);

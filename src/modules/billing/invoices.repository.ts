@@ -126,6 +126,20 @@ export function createInvoicesRepository() {
         .execute();
     },
 
+    /** True when a school's or a student's invoices still owe money (not cancelled, not fully paid). */
+    async hasOutstanding(db: DbOrTx, owner: { schoolId: string } | { studentId: string }): Promise<boolean> {
+      const [column, id] = 'schoolId' in owner ? (['school_id', owner.schoolId] as const) : (['student_id', owner.studentId] as const);
+      const row = await db
+        .selectFrom('invoices')
+        .select('id')
+        .where(column, '=', id)
+        .where('cancelled_at', 'is', null)
+        .whereRef('paid_amount', '<', 'amount')
+        .limit(1)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+
     async cancel(db: DbOrTx, id: string): Promise<void> {
       await db.updateTable('invoices').set({ cancelled_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
     },

@@ -99,17 +99,6 @@ export function createSchoolsRepository() {
       return row !== undefined;
     },
 
-    async hasOutstanding(db: DbOrTx, schoolId: string): Promise<boolean> {
-      const row = await db
-        .selectFrom('invoices')
-        .select('id')
-        .where('school_id', '=', schoolId)
-        .where('cancelled_at', 'is', null)
-        .whereRef('paid_amount', '<', 'amount')
-        .limit(1)
-        .executeTakeFirst();
-      return row !== undefined;
-    },
 
     /** The school's statement-cache version (bumped by triggers on every billing write). */
     async billingVersion(db: DbOrTx, schoolId: string): Promise<number> {

@@ -114,18 +114,6 @@ export function createStudentsRepository() {
     async softDelete(db: DbOrTx, id: string): Promise<void> {
       await db.updateTable('students').set({ deleted_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
     },
-
-    async hasOutstanding(db: DbOrTx, studentId: string): Promise<boolean> {
-      const row = await db
-        .selectFrom('invoices')
-        .select('id')
-        .where('student_id', '=', studentId)
-        .where('cancelled_at', 'is', null)
-        .whereRef('paid_amount', '<', 'amount')
-        .limit(1)
-        .executeTakeFirst();
-      return row !== undefined;
-    },
   };
 }
 

@@ -1,0 +1,317 @@
+/**
+ * `npm run bench`: builds (or reuses) data set L on an embedded PostgreSQL of its own,
+ * starts Bursar as a separate process against it, and measures what SPEC §6 promises.
+ * Writes bench/results.json and bench/results.md (the table the README shows).
+ *
+ *   npm run bench                       # data set L: 1000 schools, 60 000 students, 12 months, 5 M transactions
+ *   npm run bench -- --size s           # a small set for a quick look (50 schools, 3000 students, 200 k transactions)
+ *   npm run bench -- --requests 400     # samples per latency scenario (default 300)
+ *
+ * Latencies are measured from a client in this process over keep-alive HTTP, one
+ * request at a time (p50/p95/p99), after a warm-up; throughput with concurrent clients.
+ * Numbers depend on the machine: compare ratios and percentiles, not absolute values.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { migrate } from '../src/db/migrate.js';
+import { hashPassword } from '../src/modules/auth/passwords.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    size: { type: 'string', default: 'l' },
+    requests: { type: 'string', default: '300' },
+    'data-dir': { type: 'string', default: path.join(ROOT, '.data', 'bench') },
+    port: { type: 'string', default: '54339' },
+  },
+});
+const SIZES = {
+  l: { schools: 1000, students: 60_000, months: 12, transactions: 5_000_000 },
+  m: { schools: 200, students: 12_000, months: 12, transactions: 1_000_000 },
+  s: { schools: 50, students: 3_000, months: 12, transactions: 200_000 },
+} as const;
+const size = SIZES[(args.size ?? 'l') as keyof typeof SIZES] ?? SIZES.l;
+const samples = Number(args.requests);
+const PASSWORD = 'bench-password-1';
+const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer'] as const;
+
+const log = (message: string) => console.log(`[bench] ${message}`);
+
+interface Stats {
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+  n: number;
+}
+
+function stats(samplesMs: number[]): Stats {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return { p50: round(at(0.5)), p95: round(at(0.95)), p99: round(at(0.99)), mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length), n: sorted.length };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+function request(base: string, method: string, url: string, headers: Record<string, string> = {}, body?: unknown): Promise<{ status: number; body: string; ms: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(`${base}${url}`, { method, agent, headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (chunks.length < 64) {
+          chunks.push(chunk);
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), ms: performance.now() - started, bytes }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function latency(base: string, url: string, token: string, n = samples): Promise<Stats> {
+  const headers = { authorization: `Bearer ${token}` };
+  for (let i = 0; i < Math.min(20, n); i++) {
+    const warm = await request(base, 'GET', url, headers);
+    if (warm.status !== 200) {
+      throw new Error(`GET ${url} → ${warm.status} ${warm.body.slice(0, 300)}`);
+    }
+  }
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    times.push((await request(base, 'GET', url, headers)).ms);
+  }
+  return stats(times);
+}
+
+async function ensureDataset(adminUrl: string): Promise<{ url: string; seeded: boolean; seedSeconds: number | null }> {
+  const database = `bursar_bench_${size.schools}_${size.students}_${size.months}_${size.transactions}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  const exists = (await client.query('select 1 from pg_database where datname = $1', [database])).rowCount === 1;
+  if (!exists) {
+    await client.query(`create database ${database}`);
+  }
+  await client.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  await migrate(url.toString());
+  const check = new pg.Client({ connectionString: url.toString() });
+  await check.connect();
+  const marker = (await check.query<{ value: unknown }>(`select value from app_meta where key = 'bench_dataset'`)).rows[0];
+  await check.end();
+  if (marker) {
+    log(`reusing data set ${database}`);
+    return { url: url.toString(), seeded: false, seedSeconds: null };
+  }
+  log(`seeding ${JSON.stringify(size)} into ${database} (once; reused by later runs)`);
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/seed.ts', '--reset', '--database-url', url.toString(),
+      '--schools', String(size.schools), '--students', String(size.students), '--months', String(size.months), '--transactions', String(size.transactions)], { cwd: ROOT, stdio: 'inherit' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`seed exited with ${code}`))));
+  });
+  const seedSeconds = Math.round((performance.now() - started) / 100) / 10;
+  const done = new pg.Client({ connectionString: url.toString() });
+  await done.connect();
+  await done.query(`insert into app_meta (key, value) values ('bench_dataset', $1)`, [JSON.stringify({ ...size, seedSeconds })]);
+  await done.end();
+  return { url: url.toString(), seeded: true, seedSeconds };
+}
+
+async function ensureUsers(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const hash = await hashPassword(PASSWORD);
+    const schools = (await client.query<{ id: string }>('select id from schools where deleted_at is null order by id limit 2')).rows.map((r) => r.id);
+    for (const role of ROLES) {
+      const username = `bench.${role.replace('_', '.')}`;
+      const { rows } = await client.query<{ id: string }>(
+        `insert into users (username, password_hash, role) values ($1, $2, $3)
+         on conflict (username) do update set password_hash = excluded.password_hash returning id`,
+        [username, hash, role],
+      );
+      if (role === 'school_admin' && rows[0]) {
+        for (const schoolId of schools) {
+          await client.query('insert into user_schools (user_id, school_id) values ($1, $2) on conflict do nothing', [rows[0].id, schoolId]);
+        }
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function startServer(url: string): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'warn', SEED_DEMO: 'off', JWT_SECRET: randomUUID() + randomUUID(), RATE_LIMIT_MAX: '100000000', DATABASE_POOL_MAX: '20' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match?.[1]) {
+        resolve({ child, base: match[1] });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
+  });
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+async function main(): Promise<void> {
+  const embedded = await startEmbeddedPostgres({ dataDir: args['data-dir'] ?? '', port: Number(args.port), database: 'postgres', log });
+  let server: ChildProcess | undefined;
+  try {
+    const dataset = await ensureDataset(embedded.url);
+    await ensureUsers(dataset.url);
+    const db = new pg.Client({ connectionString: dataset.url });
+    await db.connect();
+    const counts = (await db.query<Record<string, string>>(`select (select count(*) from schools) schools, (select count(*) from students) students,
+      (select count(*) from invoices) invoices, (select count(*) from payments) payments, (select count(*) from transactions) transactions`)).rows[0];
+    log(`data set: ${JSON.stringify(counts)}`);
+
+    const started = await startServer(dataset.url);
+    server = started.child;
+    const base = started.base;
+    const tokens: Record<string, string> = {};
+    for (const role of ROLES) {
+      const response = await request(base, 'POST', '/api/v1/auth/login', {}, { username: `bench.${role.replace('_', '.')}`, password: PASSWORD });
+      tokens[role] = (JSON.parse(response.body) as { accessToken: string }).accessToken;
+    }
+    const admin = tokens.super_admin ?? '';
+    const oneSchool = (await db.query<{ id: string }>('select id from schools order by id limit 1')).rows[0]?.id ?? '';
+    const results: Record<string, unknown> = { dataset: { ...size, counts, seedSeconds: dataset.seedSeconds }, machine: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version }, at: new Date().toISOString() };
+    const rows: [string, Stats | string, string][] = [];
+    const measure = async (name: string, url: string, token: string, target: string) => {
+      const s = await latency(base, url, token);
+      rows.push([name, s, target]);
+      log(`${name}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms`);
+      return s;
+    };
+
+    await measure('dashboard, all schools (super_admin)', '/api/v1/reports/dashboard', admin, 'p95 ≤ 50 ms');
+    await measure('dashboard, one school', `/api/v1/reports/dashboard?schoolId=${oneSchool}`, admin, 'p95 ≤ 20 ms');
+    await measure('dashboard, school_admin (2 schools)', '/api/v1/reports/dashboard', tokens.school_admin ?? '', 'p95 ≤ 20 ms');
+    await measure('dashboard, finance_analyst (all, masked)', '/api/v1/reports/dashboard', tokens.finance_analyst ?? '', 'p95 ≤ 50 ms');
+    await measure('pending queue, first page', '/api/v1/reports/pending-payments?limit=50', admin, 'p95 ≤ 30 ms');
+    // A deep page: walk the cursor a long way down the queue first.
+    let cursor: string | null = null;
+    for (let i = 0; i < 40; i++) {
+      const page = await request(base, 'GET', `/api/v1/reports/pending-payments?limit=500${cursor ? `&cursor=${cursor}` : ''}`, { authorization: `Bearer ${admin}` });
+      const next = (JSON.parse(page.body) as { nextCursor: string | null }).nextCursor;
+      if (!next) {
+        break;
+      }
+      cursor = next;
+    }
+    await measure('pending queue, deep page (~20 000 rows in)', `/api/v1/reports/pending-payments?limit=50${cursor ? `&cursor=${cursor}` : ''}`, admin, 'p95 ≤ 30 ms');
+    await measure('failures feed, last 24 h (developer)', '/api/v1/reports/transactions/failures?lastHours=24', tokens.developer ?? '', '—');
+
+    // Naive comparison: the dashboard totals computed on the fly from the raw tables.
+    const naive: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await db.query(`select s.currency, sum(i.amount) filter (where i.cancelled_at is null), sum(i.paid_amount), sum(i.amount - i.paid_amount) filter (where i.cancelled_at is null and i.due_date < (now() at time zone s.timezone)::date)
+                        from invoices i join schools s on s.id = i.school_id group by s.currency`);
+      await db.query(`select p.method, sum(p.amount) from payments p group by p.method`);
+      naive.push(performance.now() - t0);
+    }
+    rows.push(['naive on-the-fly dashboard SQL (for comparison)', stats(naive), '—']);
+
+    // Export: rows/s and server RSS growth.
+    const pid = server.pid ?? 0;
+    const rssBefore = await rssMb(pid);
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => void rssMb(pid).then((mb) => (rssPeak = Math.max(rssPeak, mb))), 100);
+    const t0 = performance.now();
+    const exported = await request(base, 'GET', '/api/v1/reports/pending-payments/export?format=csv', { authorization: `Bearer ${admin}` });
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    const exportRows = Math.max(0, exported.body.length > 0 ? Number((await db.query<{ n: string }>('select count(*) n from invoices where cancelled_at is null and paid_amount < amount')).rows[0]?.n) : 0);
+    const exportResult = { status: exported.status, rows: exportRows, bytes: exported.bytes, seconds: Math.round(seconds * 100) / 100, rowsPerSecond: Math.round(exportRows / seconds), rssGrowthMb: rssPeak - rssBefore };
+    results.export = exportResult;
+    log(`export: ${JSON.stringify(exportResult)}`);
+
+    // Payments: throughput with 32 concurrent clients for 5 s, on invoices with room left.
+    const open = (await db.query<{ id: string; pending: string }>(`select id, amount - paid_amount as pending from invoices where cancelled_at is null and amount - paid_amount >= 100000 order by id limit 20000`)).rows;
+    let next = 0;
+    let ok = 0;
+    const payOnce = async () => {
+      const invoice = open[next++ % open.length];
+      const response = await request(base, 'POST', '/api/v1/payments', { authorization: `Bearer ${admin}`, 'idempotency-key': randomUUID() }, { invoiceId: invoice?.id, amount: 1, method: 'card' });
+      if (response.status === 201) {
+        ok++;
+      }
+      return response.ms;
+    };
+    const deadline = performance.now() + 5000;
+    await Promise.all(Array.from({ length: 32 }, async () => {
+      while (performance.now() < deadline) {
+        await payOnce();
+      }
+    }));
+    const paymentsPerSecond = Math.round(ok / 5);
+    log(`payments: ${paymentsPerSecond}/s with 32 concurrent clients`);
+    // Latency at a steady 200/s.
+    const paced: number[] = [];
+    const start = performance.now();
+    const inflight: Promise<void>[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const due = start + i * 5;
+      const wait = due - performance.now();
+      if (wait > 0) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+      inflight.push(payOnce().then((ms) => void paced.push(ms)));
+    }
+    await Promise.all(inflight);
+    const pacedStats = stats(paced);
+    results.payments = { throughputPerSecond: paymentsPerSecond, latencyAt200PerSecond: pacedStats };
+    log(`payments at 200/s: p99 ${pacedStats.p99} ms`);
+    await db.end();
+
+    results.latency = Object.fromEntries(rows.map(([name, s]) => [name, s]));
+    const table = [
+      '| scenario | p50 ms | p95 ms | p99 ms | target |',
+      '|---|---:|---:|---:|---|',
+      ...rows.map(([name, s, target]) => (typeof s === 'string' ? `| ${name} | ${s} | | | ${target} |` : `| ${name} | ${s.p50} | ${s.p95} | ${s.p99} | ${target} |`)),
+      `| export CSV (${exportResult.rows.toLocaleString('en')} rows) | ${exportResult.rowsPerSecond.toLocaleString('en')} rows/s | RSS +${exportResult.rssGrowthMb} MB | | ≥ 300 000 rows/s, ≤ 64 MB |`,
+      `| payment POST, 32 concurrent | ${paymentsPerSecond.toLocaleString('en')} /s | | | ≥ 1 500 /s |`,
+      `| payment POST at 200/s | ${pacedStats.p50} | ${pacedStats.p95} | ${pacedStats.p99} | p99 ≤ 25 ms |`,
+      dataset.seedSeconds === null ? '' : `| seed data set (${size.transactions.toLocaleString('en')} transactions) | ${dataset.seedSeconds} s | | | ≤ 90 s for L |`,
+    ].filter(Boolean);
+    const header = `Data set: ${size.schools} schools, ${size.students} students, ${counts?.invoices} invoices, ${counts?.transactions} transactions; ${os.cpus().length} cores, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`;
+    await writeFile(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    await writeFile(path.join(ROOT, 'bench', 'results.md'), `${header}\n\n${table.join('\n')}\n`);
+    console.log(`\n${header}\n\n${table.join('\n')}\n`);
+  } finally {
+    server?.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await embedded.stop();
+    agent.destroy();
+  }
+}
+
+await main();
