@@ -190,6 +190,26 @@ export interface BillingVersionsTable {
   version: Generated<number>;
 }
 
+/** Dashboard rollups (0003): live invoices per school, grade and due date. */
+export interface InvoiceRollupsTable {
+  school_id: string;
+  grade: string;
+  due_date: DateOnly;
+  invoice_count: number;
+  amount_due: number;
+  amount_paid: number;
+}
+
+/** Dashboard rollups (0003): money received (payments − refunds) per school, grade, method and local day. */
+export interface PaymentRollupsTable {
+  school_id: string;
+  grade: string;
+  method: PaymentMethod;
+  paid_on: DateOnly;
+  payment_count: number;
+  amount: number;
+}
+
 export interface DB {
   app_meta: AppMetaTable;
   schools: SchoolsTable;
@@ -208,4 +228,6 @@ export interface DB {
   audit_log: AuditLogTable;
   invoice_counters: InvoiceCountersTable;
   billing_versions: BillingVersionsTable;
+  invoice_rollups: InvoiceRollupsTable;
+  payment_rollups: PaymentRollupsTable;
 }

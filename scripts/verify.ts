@@ -1,0 +1,36 @@
+/**
+ * `npm run verify`: proves the dashboard's rollup tables equal a full recomputation
+ * from the raw tables, and that every invoice's paid_amount = Σ payments − Σ refunds
+ * with 0 ≤ paid ≤ amount. Connects to DATABASE_URL, or to the embedded PostgreSQL in
+ * BURSAR_DATA_DIR when DATABASE_URL is unset (like `npm run migrate`).
+ *
+ * Exit code 0 when everything matches, 1 on any mismatch (or error).
+ */
+import { loadConfig } from '../src/config.js';
+import { createDatabase } from '../src/db/database.js';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { formatReport, verifyRollups } from '../src/modules/reporting/rollups.js';
+
+const config = loadConfig();
+const log = (message: string) => console.log(`[verify] ${message}`);
+const embedded = config.database.url
+  ? undefined
+  : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log });
+let exitCode = 1;
+try {
+  const database = createDatabase({ connectionString: config.database.url ?? embedded?.url ?? '', max: 2, applicationName: 'bursar-verify', statementTimeoutMs: 0 });
+  try {
+    const started = Date.now();
+    const report = await verifyRollups(database.db);
+    console.log(formatReport(report));
+    log(`took ${Date.now() - started} ms`);
+    exitCode = report.ok ? 0 : 1;
+  } finally {
+    await database.close();
+  }
+} catch (error) {
+  console.error('[verify] failed:', error);
+} finally {
+  await embedded?.stop();
+}
+process.exit(exitCode);

@@ -1,0 +1,94 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import { DateOnly, Money, PaymentMethod, Uuid } from '../billing/billing.schemas.js';
+
+/**
+ * TypeBox schemas of GET /reports/dashboard (SPEC §3 "Reporting engine").
+ *
+ * Money is integer minor units and is never summed across currencies: every aggregate
+ * row carries its currency, and `totals` is filled only when the selection has exactly
+ * one currency (otherwise its fields are null and `totalsByCurrency` has one row per
+ * currency).
+ */
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+/** Net money received in a range: negative when refunds exceed payments. */
+const SignedMoney = Type.Integer({
+  minimum: -Number.MAX_SAFE_INTEGER,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: 'integer minor units (cents); negative when refunds exceed payments in the range',
+});
+const Currency = Type.String({ description: 'ISO 4217 code' });
+
+export const MAX_BY_SCHOOL = 1000;
+export const OUTSTANDING_SAMPLE_SIZE = 10;
+
+export const DashboardQuery = Type.Object(
+  {
+    schoolId: Type.Optional(Uuid),
+    grade: Type.Optional(Type.String({ minLength: 1, maxLength: 20, description: 'the student’s grade' })),
+    method: Type.Optional(PaymentMethod),
+    from: Type.Optional(Type.String({ format: 'date', description: 'first day (inclusive): due date for due/outstanding/overdue, school-local payment day for collected' })),
+    to: Type.Optional(Type.String({ format: 'date', description: 'last day (inclusive), same meaning as from' })),
+  },
+  { additionalProperties: false },
+);
+export type DashboardQuery = Static<typeof DashboardQuery>;
+
+const amounts = {
+  amountDue: Money,
+  amountCollected: SignedMoney,
+  amountOutstanding: Money,
+  amountOverdue: Money,
+};
+
+export const DashboardTotals = Type.Object({
+  currency: Nullable(Currency),
+  amountDue: Nullable(Money),
+  amountCollected: Nullable(SignedMoney),
+  amountOutstanding: Nullable(Money),
+  amountOverdue: Nullable(Money),
+});
+
+export const CurrencyTotals = Type.Object({ currency: Currency, ...amounts });
+export type CurrencyTotals = Static<typeof CurrencyTotals>;
+
+export const SchoolTotals = Type.Object({ schoolId: Uuid, schoolName: Type.String(), currency: Currency, ...amounts });
+export type SchoolTotals = Static<typeof SchoolTotals>;
+
+export const MethodTotals = Type.Object({
+  method: PaymentMethod,
+  currency: Currency,
+  amount: SignedMoney,
+  count: Type.Integer({ minimum: 0, description: 'payments received (refunds do not change it)' }),
+});
+export type MethodTotals = Static<typeof MethodTotals>;
+
+export const GradeTotals = Type.Object({ grade: Type.String(), currency: Currency, ...amounts });
+export type GradeTotals = Static<typeof GradeTotals>;
+
+export const OutstandingInvoice = Type.Object({
+  invoiceId: Uuid,
+  number: Type.String(),
+  schoolId: Uuid,
+  schoolName: Type.String(),
+  studentId: Uuid,
+  studentName: Type.String({ description: 'initials only for roles that see PII masked' }),
+  grade: Type.String(),
+  dueDate: DateOnly,
+  amount: Money,
+  pendingAmount: Money,
+  currency: Currency,
+  status: Type.Union([Type.Literal('PENDING'), Type.Literal('PARTIAL'), Type.Literal('OVERDUE')]),
+});
+export type OutstandingInvoice = Static<typeof OutstandingInvoice>;
+
+export const Dashboard = Type.Object({
+  totals: DashboardTotals,
+  totalsByCurrency: Type.Array(CurrencyTotals),
+  bySchool: Type.Array(SchoolTotals, { description: `ordered by amountOutstanding, largest first; at most ${MAX_BY_SCHOOL}` }),
+  bySchoolTruncated: Type.Boolean({ description: `true when more than ${MAX_BY_SCHOOL} schools matched` }),
+  byPaymentMethod: Type.Array(MethodTotals),
+  byGrade: Type.Array(GradeTotals),
+  outstandingSample: Type.Array(OutstandingInvoice, { description: `the ${OUTSTANDING_SAMPLE_SIZE} oldest-due invoices that still owe money` }),
+  generatedAt: Type.String({ format: 'date-time' }),
+});
+export type Dashboard = Static<typeof Dashboard>;

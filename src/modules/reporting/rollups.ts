@@ -1,0 +1,160 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Db, DbOrTx } from '../../db/database.js';
+
+/**
+ * Proof that the dashboard's rollup tables (migration 0003) are exact: each is compared,
+ * row for row, with a full recomputation from the raw tables (`except` both ways), and
+ * every invoice's paid_amount with its payments and refunds.
+ *
+ * The recomputation here is written independently of the SQL function
+ * refresh_reporting_rollups(), so a bug in either the triggers or the refresh shows up
+ * as a mismatch. Definitions (kept in step with the migration's header comment):
+ *   invoice_rollups  invoices not cancelled, of students not soft-deleted, grouped by
+ *                    (school, student's grade, due date): count, Σ amount, Σ paid_amount.
+ *   payment_rollups  payments (count 1, +amount, school-local day of paid_at) and refunds
+ *                    (count 0, −amount, school-local day of created_at, the payment's
+ *                    method), of students not soft-deleted, grouped by (school, grade,
+ *                    method, day); buckets with count 0 and amount 0 do not exist.
+ *
+ * Used by `npm run verify` and by the tests.
+ */
+
+export const expectedInvoiceRollups = sql`
+  select i.school_id, s.grade, i.due_date,
+         count(*)::bigint as invoice_count, sum(i.amount)::bigint as amount_due, sum(i.paid_amount)::bigint as amount_paid
+    from invoices i
+    join students s on s.id = i.student_id and s.school_id = i.school_id
+   where i.cancelled_at is null and s.deleted_at is null
+   group by i.school_id, s.grade, i.due_date`;
+
+export const expectedPaymentRollups = sql`
+  select school_id, grade, method, paid_on, sum(n)::bigint as payment_count, sum(amount)::bigint as amount
+    from (
+      select pay.school_id, s.grade, pay.method, (pay.paid_at at time zone sc.timezone)::date as paid_on, 1 as n, pay.amount
+        from payments pay
+        join invoices i on i.id = pay.invoice_id
+        join students s on s.id = i.student_id
+        join schools sc on sc.id = pay.school_id
+       where s.deleted_at is null
+      union all
+      select ref.school_id, s.grade, pay.method, (ref.created_at at time zone sc.timezone)::date, 0, -ref.amount
+        from refunds ref
+        join payments pay on pay.id = ref.payment_id
+        join invoices i on i.id = ref.invoice_id
+        join students s on s.id = i.student_id
+        join schools sc on sc.id = ref.school_id
+       where s.deleted_at is null
+    ) movements
+   group by school_id, grade, method, paid_on
+  having sum(n) <> 0 or sum(amount) <> 0`;
+
+const storedInvoiceRollups = sql`select school_id, grade, due_date, invoice_count, amount_due, amount_paid from invoice_rollups`;
+const storedPaymentRollups = sql`select school_id, grade, method, paid_on, payment_count, amount from payment_rollups`;
+
+/** How many example rows of each kind of difference a report carries. */
+const SAMPLE = 20;
+
+export type Row = Record<string, unknown>;
+
+export interface TableComparison {
+  table: 'invoice_rollups' | 'payment_rollups';
+  stored: number;
+  expected: number;
+  /** Expected rows with no equal stored row (absent or different values). */
+  missing: { count: number; sample: Row[] };
+  /** Stored rows with no equal expected row (stale, extra or different values). */
+  unexpected: { count: number; sample: Row[] };
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  tables: TableComparison[];
+  /** Invoices whose paid_amount ≠ Σ payments − Σ refunds, or outside 0 ≤ paid ≤ amount. */
+  invoices: { checked: number; bad: { count: number; sample: Row[] } };
+}
+
+async function differences(db: DbOrTx, left: RawBuilder<unknown>, right: RawBuilder<unknown>) {
+  const diff = sql`(${left} except ${right})`;
+  const [count, sample] = await Promise.all([
+    sql<{ n: number }>`select count(*)::bigint as n from ${diff} d`.execute(db),
+    sql<Row>`select * from ${diff} d order by 1, 2, 3, 4 limit ${SAMPLE}`.execute(db),
+  ]);
+  return { count: count.rows[0]?.n ?? 0, sample: sample.rows };
+}
+
+async function compare(db: DbOrTx, table: TableComparison['table'], stored: RawBuilder<unknown>, expected: RawBuilder<unknown>): Promise<TableComparison> {
+  const counts = await sql<{ stored: number; expected: number }>`
+    select (select count(*)::bigint from (${stored}) s) as stored, (select count(*)::bigint from (${expected}) e) as expected`.execute(db);
+  return {
+    table,
+    stored: counts.rows[0]?.stored ?? 0,
+    expected: counts.rows[0]?.expected ?? 0,
+    missing: await differences(db, expected, stored),
+    unexpected: await differences(db, stored, expected),
+  };
+}
+
+async function checkInvoices(db: DbOrTx): Promise<VerifyReport['invoices']> {
+  const bad = sql`
+    select i.id, i.school_id, i.amount, i.paid_amount,
+           coalesce(p.total, 0)::bigint as payments, coalesce(r.total, 0)::bigint as refunds
+      from invoices i
+      left join (select invoice_id, sum(amount) as total from payments group by invoice_id) p on p.invoice_id = i.id
+      left join (select invoice_id, sum(amount) as total from refunds group by invoice_id) r on r.invoice_id = i.id
+     where i.paid_amount <> coalesce(p.total, 0) - coalesce(r.total, 0)
+        or i.paid_amount < 0 or i.paid_amount > i.amount`;
+  const result = await sql<{ checked: number; bad: number }>`
+    select (select count(*)::bigint from invoices) as checked, (select count(*)::bigint from (${bad}) b) as bad`.execute(db);
+  const sample = await sql<Row>`${bad} order by i.id limit ${SAMPLE}`.execute(db);
+  return { checked: result.rows[0]?.checked ?? 0, bad: { count: result.rows[0]?.bad ?? 0, sample: sample.rows } };
+}
+
+/**
+ * Compares both rollup tables with a full recomputation and checks every invoice's
+ * paid amount, all in one REPEATABLE READ read-only transaction: one snapshot, so
+ * concurrent writers (which maintain the rollups in their own transactions) cannot
+ * make a consistent database look inconsistent.
+ */
+export async function verifyRollups(db: Db): Promise<VerifyReport> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      await sql`set transaction read only`.execute(trx);
+      const tables = [
+        await compare(trx, 'invoice_rollups', storedInvoiceRollups, expectedInvoiceRollups),
+        await compare(trx, 'payment_rollups', storedPaymentRollups, expectedPaymentRollups),
+      ];
+      const invoices = await checkInvoices(trx);
+      const ok = tables.every((t) => t.missing.count === 0 && t.unexpected.count === 0) && invoices.bad.count === 0;
+      return { ok, tables, invoices };
+    });
+}
+
+/** Recomputes the rollups from scratch (all schools, or one) with the migration's SQL function. */
+export async function refreshRollups(db: DbOrTx, schoolId?: string): Promise<void> {
+  await (schoolId === undefined ? sql`select refresh_reporting_rollups()` : sql`select refresh_reporting_rollups(${schoolId}::uuid)`).execute(db);
+}
+
+/** A human-readable report, one line per check, with sample rows of any difference. */
+export function formatReport(report: VerifyReport): string {
+  const lines: string[] = [];
+  const rows = (sample: Row[]) => sample.map((row) => `      ${JSON.stringify(row)}`);
+  for (const t of report.tables) {
+    const good = t.missing.count === 0 && t.unexpected.count === 0;
+    lines.push(`${good ? 'OK  ' : 'FAIL'} ${t.table}: ${t.stored} stored rows, ${t.expected} expected rows`);
+    if (t.missing.count > 0) {
+      lines.push(`    ${t.missing.count} expected row(s) missing or different in ${t.table}:`, ...rows(t.missing.sample));
+    }
+    if (t.unexpected.count > 0) {
+      lines.push(`    ${t.unexpected.count} stored row(s) in ${t.table} not in the recomputation:`, ...rows(t.unexpected.sample));
+    }
+  }
+  const inv = report.invoices;
+  lines.push(`${inv.bad.count === 0 ? 'OK  ' : 'FAIL'} invoices: ${inv.checked} checked, paid_amount = Σ payments − Σ refunds and 0 ≤ paid ≤ amount`);
+  if (inv.bad.count > 0) {
+    lines.push(`    ${inv.bad.count} invoice(s) break it:`, ...rows(inv.bad.sample));
+  }
+  lines.push(report.ok ? 'verify: all rollups equal a full recomputation' : 'verify: MISMATCH');
+  return lines.join('\n');
+}
