@@ -1,7 +1,96 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../../db/database.js';
+import { principalOf } from '../../plugins/auth.js';
+import { problemResponses } from '../../plugins/errors.js';
+import { createBillingReportsRepository } from './billing-reports.repository.js';
+import { createExportLimiter, MAX_CONCURRENT_EXPORTS_PER_USER, tooManyExports } from './export.js';
+import { createPendingRepository } from './pending.repository.js';
+import { PendingExportQuery, PendingPage, PendingQuery } from './pending.schemas.js';
+import { createPendingService } from './pending.service.js';
 
-/** Reporting engine: pending (SPEC §3 "Reporting engine"). */
-export default function pendingRoutes(_app: FastifyInstance, _options: { db: Db }) {
-  // filled in by the reporting-engine work
+/**
+ * Reporting engine: the outstanding-payments queue (SPEC §3 "Reporting engine").
+ *
+ * - `GET /reports/pending-payments` (reports:read): keyset pages, oldest due first.
+ * - `GET /reports/pending-payments/export?format=csv|xlsx` (reports:export): every
+ *   matching row, streamed from one snapshot with constant memory; cancelled when the
+ *   client disconnects; at most MAX_CONCURRENT_EXPORTS_PER_USER running per user on
+ *   this instance (429 with Retry-After beyond).
+ */
+export default function pendingRoutes(app: FastifyInstance, options: { db: Db }) {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const pending = createPendingService({ db: options.db, pending: createPendingRepository(), reports: createBillingReportsRepository() });
+  const limiter = createExportLimiter(MAX_CONCURRENT_EXPORTS_PER_USER);
+  const tags = ['reports'];
+  const filters =
+    'Filters: schoolId (404 when not visible), grade, status (PENDING | PARTIAL | OVERDUE, by invoice_status in the school’s zone), ' +
+    'minAmount (on pendingAmount, minor units). Outstanding = not cancelled and paid < amount; students’ names are initials for roles with masked PII.';
+
+  api.get(
+    '/reports/pending-payments',
+    {
+      config: { policy: 'reports:read' },
+      schema: {
+        tags,
+        summary: 'Outstanding payments queue, oldest due first',
+        description:
+          `Keyset pages ordered by dueDate, then invoiceId. ${filters} ` +
+          '`total` is the exact number of matching rows, counted on the first page and carried by the cursor to later pages.',
+        querystring: PendingQuery,
+        response: { 200: PendingPage, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    (request) => pending.page(principalOf(request), request.query),
+  );
+
+  api.get(
+    '/reports/pending-payments/export',
+    {
+      config: { policy: 'reports:export' },
+      schema: {
+        tags,
+        summary: 'Export the outstanding payments queue (CSV or XLSX)',
+        description:
+          `Every matching row (no cap), in queue order, from one consistent snapshot, streamed. ${filters} ` +
+          'CSV cells that a spreadsheet would evaluate as a formula are prefixed with a quote. ' +
+          `At most ${MAX_CONCURRENT_EXPORTS_PER_USER} exports per user at a time (429 with Retry-After beyond).`,
+        querystring: PendingExportQuery,
+        produces: ['text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+        response: { ...problemResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const release = limiter.tryAcquire(principal.userId);
+      if (release === undefined) {
+        throw tooManyExports(MAX_CONCURRENT_EXPORTS_PER_USER);
+      }
+      const controller = new AbortController();
+      // The response closing before it finished = the client went away: stop reading.
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) {
+          controller.abort();
+        }
+      });
+      let exported;
+      try {
+        exported = await pending.export(principal, request.query, controller.signal);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      void exported.done.then((error) => {
+        release();
+        if (error !== undefined) {
+          request.log.error({ err: error }, 'pending-payments export failed mid-stream');
+        }
+      });
+      return reply
+        .type(exported.contentType)
+        .header('content-disposition', exported.contentDisposition)
+        .header('cache-control', 'private, no-store')
+        .send(exported.output);
+    },
+  );
 }

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Db } from '../../db/database.js';
+import type { CsvColumn } from '../../shared/csv.js';
+import { AppError, notFound } from '../../shared/errors.js';
+import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../../shared/pagination.js';
+import type { Principal } from '../../shared/policy.js';
+import type { BillingReportsRepository } from './billing-reports.repository.js';
+import { attachment, createCsvSink, createXlsxSink, readWithCursor, type RowSink } from './export.js';
+import { toPendingRow, type PendingFilter, type PendingRepository } from './pending.repository.js';
+import {
+  PENDING_COLUMNS,
+  type ExportFormat,
+  type PendingExportQuery,
+  type PendingPage,
+  type PendingQuery,
+  type PendingRow,
+} from './pending.schemas.js';
+
+/**
+ * The outstanding-payments queue and its export.
+ *
+ * `total` is the exact count of matching rows. It is counted once, on the first page
+ * (no cursor), and carried by the cursor to every later page, so deep pages stay a
+ * bare index range scan (no count over the whole queue per page). It is therefore the
+ * count as of the first page; a client that wants a fresh count starts over. The
+ * cursor also carries a fingerprint of the filters, so a cursor replayed with other
+ * filters (and so a wrong total and position) is a 400 rather than a wrong page.
+ */
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+const CSV_COLUMNS: readonly CsvColumn<PendingRow>[] = PENDING_COLUMNS.map((key) => ({ key, header: key }));
+
+const MEDIA: Record<ExportFormat, string> = {
+  csv: 'text/csv; charset=utf-8',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+};
+
+function filterOf(query: PendingQuery | PendingExportQuery): PendingFilter {
+  return { schoolId: query.schoolId, grade: query.grade, status: query.status, minAmount: query.minAmount };
+}
+
+/** Short fingerprint of the filters a cursor was made for. */
+function fingerprint(filter: PendingFilter): string {
+  const canonical = JSON.stringify([filter.schoolId ?? null, filter.grade ?? null, filter.status ?? null, filter.minAmount ?? null]);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 12);
+}
+
+function badCursor(): AppError {
+  return new AppError('BAD_REQUEST', 'cursor is not valid for this list and these filters', {
+    errors: [{ field: 'cursor', in: 'querystring', message: 'not a cursor returned by this list with the same filters' }],
+  });
+}
+
+interface PendingCursor {
+  dueDate: string;
+  invoiceId: string;
+  total: number;
+}
+
+function parseCursor(cursor: string, filter: PendingFilter): PendingCursor {
+  const [dueDate, invoiceId, total, print] = decodeCursor(cursor, 4);
+  if (
+    typeof dueDate !== 'string' ||
+    !DATE.test(dueDate) ||
+    typeof invoiceId !== 'string' ||
+    !UUID.test(invoiceId) ||
+    typeof total !== 'number' ||
+    !Number.isSafeInteger(total) ||
+    total < 0 ||
+    print !== fingerprint(filter)
+  ) {
+    throw badCursor();
+  }
+  return { dueDate, invoiceId, total };
+}
+
+export interface PendingExport {
+  filename: string;
+  contentType: string;
+  contentDisposition: string;
+  /** The file's bytes; piped to the client. */
+  output: Readable;
+  /** Settles when the export has ended: undefined when it finished or was aborted, else the error (never rejects). */
+  done: Promise<unknown>;
+}
+
+export function createPendingService(deps: { db: Db; pending: PendingRepository; reports: BillingReportsRepository }) {
+  const { db, pending, reports } = deps;
+
+  /** A schoolId filter the caller cannot see (or that does not exist) is a 404. */
+  async function checkSchool(principal: Principal, schoolId: string | undefined): Promise<void> {
+    if (schoolId !== undefined && !(await reports.schoolVisible(db, principal, schoolId))) {
+      throw notFound('school');
+    }
+  }
+
+  return {
+    async page(principal: Principal, query: PendingQuery): Promise<PendingPage> {
+      const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+      const filter = filterOf(query);
+      const cursor = query.cursor === undefined ? undefined : parseCursor(query.cursor, filter);
+      await checkSchool(principal, filter.schoolId);
+      const [rows, total] = await Promise.all([
+        pending.page(db, principal, { ...filter, limit, after: cursor }),
+        cursor === undefined ? pending.count(db, principal, filter) : Promise.resolve(cursor.total),
+      ]);
+      const data = rows.slice(0, limit);
+      const last = data[data.length - 1];
+      const nextCursor =
+        rows.length > limit && last !== undefined ? encodeCursor([last.dueDate, last.invoiceId, total, fingerprint(filter)]) : null;
+      return { data, nextCursor, total };
+    },
+
+    /**
+     * Starts an export and resolves once its snapshot is open (so a failure to start is
+     * an ordinary error response). Rows then flow from the cursor through the sink
+     * with backpressure until the end, an error (the output is destroyed with it) or
+     * `signal` (the client went away).
+     */
+    async export(principal: Principal, query: PendingExportQuery, signal: AbortSignal): Promise<PendingExport> {
+      const filter = filterOf(query);
+      const format: ExportFormat = query.format ?? 'csv';
+      await checkSchool(principal, filter.schoolId);
+
+      const sink: RowSink<PendingRow> = format === 'csv' ? createCsvSink(CSV_COLUMNS) : createXlsxSink(CSV_COLUMNS, 'Pending payments');
+      let markOpen: () => void = () => undefined;
+      const opened = new Promise<void>((resolve) => {
+        markOpen = resolve;
+      });
+      const run = readWithCursor(db, pending.exportQuery(db, principal, filter), {
+        signal,
+        onOpen: () => markOpen(),
+        onBatch: (rows) =>
+          sink.write(
+            rows.map((row) => toPendingRow(row, principal)),
+            signal,
+          ),
+      })
+        .then(async () => {
+          if (!signal.aborted) {
+            await sink.end();
+          }
+        })
+        .catch((error: unknown) => {
+          sink.output.destroy(error instanceof Error ? error : new Error(String(error)));
+          throw error;
+        });
+      await Promise.race([opened, run]);
+
+      const filename = `pending-payments-${new Date().toISOString().slice(0, 10)}.${format}`;
+      return {
+        filename,
+        contentType: MEDIA[format],
+        contentDisposition: attachment(filename),
+        output: sink.output,
+        done: run.then(
+          () => undefined,
+          (error: unknown) => (signal.aborted ? undefined : error),
+        ),
+      };
+    },
+  };
+}
+
+export type PendingService = ReturnType<typeof createPendingService>;

@@ -1,0 +1,544 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import ExcelJS from 'exceljs';
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createDatabase, type Db } from '../../src/db/database.js';
+import { createExportLimiter, MAX_CONCURRENT_EXPORTS_PER_USER } from '../../src/modules/reporting/export.js';
+import { PENDING_COLUMNS, type PendingPage } from '../../src/modules/reporting/pending.schemas.js';
+import { maskName } from '../../src/shared/masking.js';
+import { bearer, insertUser, login, problemOf, TEST_JWT_SECRET } from '../helpers/app.js';
+import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
+import { createTestDatabase } from '../helpers/db.js';
+
+/**
+ * The outstanding-payments queue and its export, against the billing fixture plus rows
+ * inserted here (formula-looking names, a soft-deleted student, more due dates). Every
+ * expectation comes from an independent SQL query over the raw tables that spells the
+ * status out by hand instead of calling invoice_status.
+ */
+
+const URL_QUEUE = '/api/v1/reports/pending-payments';
+const URL_EXPORT = '/api/v1/reports/pending-payments/export';
+type Query = Record<string, string | number | undefined>;
+
+function urlOf(base: string, query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) {
+      params.set(key, String(value));
+    }
+  }
+  const text = params.toString();
+  return text ? `${base}?${text}` : base;
+}
+
+interface Expected {
+  invoiceId: string;
+  schoolId: string;
+  firstName: string;
+  lastName: string;
+  grade: string;
+  amount: number;
+  paidAmount: number;
+  status: string;
+  daysOverdue: number;
+}
+
+/** The queue as an independent query: outstanding, live school and student, status by hand. */
+async function expected(db: Db, filter: { schoolId?: string; schoolIds?: string[]; grade?: string; status?: string; minAmount?: number } = {}): Promise<Expected[]> {
+  const { rows } = await sql<Expected>`
+    select * from (
+      select i.id as "invoiceId", i.school_id as "schoolId", s.first_name as "firstName", s.last_name as "lastName", s.grade,
+             i.amount, i.paid_amount as "paidAmount", i.due_date,
+             case when i.due_date < (now() at time zone sc.timezone)::date then 'OVERDUE'
+                  when i.paid_amount > 0 then 'PARTIAL' else 'PENDING' end as status,
+             case when i.due_date < (now() at time zone sc.timezone)::date
+                  then (now() at time zone sc.timezone)::date - i.due_date else 0 end as "daysOverdue"
+      from invoices i
+      join students s on s.id = i.student_id
+      join schools sc on sc.id = i.school_id
+      where i.cancelled_at is null and i.paid_amount < i.amount and s.deleted_at is null and sc.deleted_at is null
+    ) q
+    where (${filter.schoolId ?? null}::uuid is null or q."schoolId" = ${filter.schoolId ?? null}::uuid)
+      and (${filter.schoolIds ?? null}::uuid[] is null or q."schoolId" = any(${filter.schoolIds ?? null}::uuid[]))
+      and (${filter.grade ?? null}::text is null or q.grade = ${filter.grade ?? null})
+      and (${filter.status ?? null}::text is null or q.status = ${filter.status ?? null})
+      and (${filter.minAmount ?? null}::bigint is null or q.amount - q."paidAmount" >= ${filter.minAmount ?? null}::bigint)
+    order by q.due_date, q."invoiceId"`.execute(db);
+  return rows;
+}
+
+interface Harness {
+  app: FastifyInstance;
+  db: Db;
+  pool: pg.Pool;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The real app on a fresh database, like createTestApp, but with the pool at hand (to check for leaked connections). */
+async function createHarness(): Promise<Harness> {
+  const database = await createTestDatabase();
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '100000', DATABASE_URL: database.url });
+  const handle = createDatabase({ connectionString: database.url, max: 5 });
+  const app = await buildApp({ config, database: handle, jwtSecret: TEST_JWT_SECRET, logger: false });
+  await app.ready();
+  return {
+    app,
+    db: handle.db,
+    pool: handle.pool,
+    url: database.url,
+    async close() {
+      try {
+        await app.close();
+        await handle.close();
+      } finally {
+        await database.drop();
+      }
+    },
+  };
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+
+describe('pending payments queue and export', () => {
+  let h: Harness;
+  let f: BillingFixture;
+  const tokens = { super: '', admin: '', analyst: '', developer: '' };
+  const injected = { equals: '', plus: '', at: '' };
+
+  before(async () => {
+    h = await createHarness();
+    f = await seedBillingFixture(h.db);
+    const student = async (schoolId: string, firstName: string, lastName: string, grade: string) =>
+      (await h.db.insertInto('students').values({ school_id: schoolId, first_name: firstName, last_name: lastName, grade }).returning('id').executeTakeFirstOrThrow()).id;
+    injected.equals = await student(f.schoolA, '=HYPERLINK("x")', 'Inject', '5');
+    injected.plus = await student(f.schoolB, '+1', 'Plus', '3');
+    injected.at = await student(f.schoolB, '@cmd', 'At', '9');
+    // Inserted already soft-deleted (the student rollup trigger of 0003, another module's, is not under test here).
+    const gone = (
+      await h.db
+        .insertInto('students')
+        .values({ school_id: f.schoolA, first_name: 'Gone', last_name: 'Deleted', grade: '3', deleted_at: new Date() })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+    let n = 0;
+    const invoice = (schoolId: string, studentId: string, amount: number, paid: number, dueDate: string) =>
+      h.db.insertInto('invoices').values({ school_id: schoolId, student_id: studentId, number: `PQ-${++n}`, amount, paid_amount: paid, due_date: dueDate }).execute();
+    await invoice(f.schoolA, injected.equals, 12_345, 0, day(-3));
+    await invoice(f.schoolA, injected.equals, 4_000, 1_000, day(10));
+    await invoice(f.schoolB, injected.plus, 50_000, 49_999, day(-100));
+    await invoice(f.schoolB, injected.at, 700, 0, day(5));
+    await invoice(f.schoolB, injected.at, 900, 300, day(-1));
+    // Same due date as another invoice: the id breaks the tie.
+    await invoice(f.schoolA, f.students.beto, 1_500, 0, f.future);
+    // A soft-deleted student's outstanding invoice never shows.
+    await invoice(f.schoolA, gone, 99_999, 0, day(-7));
+
+    await insertUser(h.db, { username: 'pq.super', role: 'super_admin' });
+    await insertUser(h.db, { username: 'pq.admin', role: 'school_admin', schoolIds: [f.schoolA] });
+    await insertUser(h.db, { username: 'pq.analyst', role: 'finance_analyst' });
+    await insertUser(h.db, { username: 'pq.developer', role: 'developer' });
+    tokens.super = (await login(h.app, 'pq.super')).accessToken;
+    tokens.admin = (await login(h.app, 'pq.admin')).accessToken;
+    tokens.analyst = (await login(h.app, 'pq.analyst')).accessToken;
+    tokens.developer = (await login(h.app, 'pq.developer')).accessToken;
+  });
+  after(() => h.close());
+
+  const get = (base: string, query: Query = {}, token: string | null = tokens.super) =>
+    h.app.inject({ method: 'GET', url: urlOf(base, query), headers: token === null ? {} : bearer(token) });
+
+  async function page(query: Query = {}, token: string = tokens.super): Promise<PendingPage> {
+    const response = await get(URL_QUEUE, { limit: 500, ...query }, token);
+    assert.equal(response.statusCode, 200, response.body);
+    const body = response.json<PendingPage>();
+    assert.equal(body.nextCursor, null);
+    return body;
+  }
+
+  const schoolName = (schoolId: string) => (schoolId === f.schoolA ? 'Colegio Alfa' : 'Beta Academy');
+
+  test('the queue is every outstanding invoice, oldest due first, with its figures', async () => {
+    const want = await expected(h.db);
+    const body = await page();
+    assert.ok(want.length >= 10, 'the data set has enough rows to be meaningful');
+    assert.deepEqual(
+      body.data.map((row) => row.invoiceId),
+      want.map((row) => row.invoiceId),
+    );
+    assert.equal(body.total, want.length);
+    // Never paid, cancelled or a deleted student's invoices.
+    const ids = new Set(body.data.map((row) => row.invoiceId));
+    for (const excluded of [f.invoices.paidA, f.invoices.paidB, f.invoices.cancelledA]) {
+      assert.ok(!ids.has(excluded));
+    }
+    assert.ok(!body.data.some((row) => row.amount === 99_999));
+    const dues = body.data.map((row) => row.dueDate);
+    assert.deepEqual(dues, [...dues].sort());
+    for (const [i, row] of body.data.entries()) {
+      const w = want[i];
+      assert.ok(w);
+      assert.deepEqual(
+        {
+          schoolId: row.schoolId,
+          schoolName: row.schoolName,
+          studentName: row.studentName,
+          grade: row.grade,
+          amount: row.amount,
+          paidAmount: row.paidAmount,
+          pendingAmount: row.pendingAmount,
+          status: row.status,
+          daysOverdue: row.daysOverdue,
+          currency: row.currency,
+        },
+        {
+          schoolId: w.schoolId,
+          schoolName: schoolName(w.schoolId),
+          studentName: `${w.firstName} ${w.lastName}`,
+          grade: w.grade,
+          amount: w.amount,
+          paidAmount: w.paidAmount,
+          pendingAmount: w.amount - w.paidAmount,
+          status: w.status,
+          daysOverdue: w.daysOverdue,
+          currency: w.schoolId === f.schoolA ? 'MXN' : 'USD',
+        },
+      );
+    }
+    // Hand-checked fixture rows.
+    const overdueA = body.data.find((row) => row.invoiceId === f.invoices.overdueA);
+    assert.equal(overdueA?.status, 'OVERDUE');
+    assert.equal(overdueA.pendingAmount, 3_000);
+    assert.ok(overdueA.daysOverdue >= 39 && overdueA.daysOverdue <= 41);
+    const partialA = body.data.find((row) => row.invoiceId === f.invoices.partialA);
+    assert.deepEqual([partialA?.status, partialA?.daysOverdue, partialA?.pendingAmount], ['PARTIAL', 0, 3_000]);
+    const pendingA = body.data.find((row) => row.invoiceId === f.invoices.pendingA);
+    assert.deepEqual([pendingA?.status, pendingA?.daysOverdue], ['PENDING', 0]);
+  });
+
+  const FILTERS: { name: string; query: Query; filter: () => Parameters<typeof expected>[1] }[] = [
+    { name: 'schoolId A', query: {}, filter: () => ({ schoolId: f.schoolA }) },
+    { name: 'schoolId B', query: {}, filter: () => ({ schoolId: f.schoolB }) },
+    { name: 'grade 3', query: { grade: '3' }, filter: () => ({ grade: '3' }) },
+    { name: 'grade 5', query: { grade: '5' }, filter: () => ({ grade: '5' }) },
+    { name: 'status OVERDUE', query: { status: 'OVERDUE' }, filter: () => ({ status: 'OVERDUE' }) },
+    { name: 'status PENDING', query: { status: 'PENDING' }, filter: () => ({ status: 'PENDING' }) },
+    { name: 'status PARTIAL', query: { status: 'PARTIAL' }, filter: () => ({ status: 'PARTIAL' }) },
+    { name: 'minAmount 3000', query: { minAmount: 3_000 }, filter: () => ({ minAmount: 3_000 }) },
+    { name: 'minAmount 1 (a 1-cent balance counts)', query: { minAmount: 1 }, filter: () => ({ minAmount: 1 }) },
+    { name: 'minAmount 2 (drops the 1-cent balance)', query: { minAmount: 2 }, filter: () => ({ minAmount: 2 }) },
+    { name: 'combined', query: { grade: '5', status: 'PENDING', minAmount: 1_000 }, filter: () => ({ schoolId: f.schoolA, grade: '5', status: 'PENDING', minAmount: 1_000 }) },
+  ];
+  for (const { name, query, filter } of FILTERS) {
+    test(`filter ${name} matches an independent query`, async () => {
+      const wanted = filter();
+      const want = await expected(h.db, wanted);
+      const body = await page({ ...query, schoolId: wanted?.schoolId });
+      assert.deepEqual(
+        body.data.map((row) => row.invoiceId),
+        want.map((row) => row.invoiceId),
+      );
+      assert.equal(body.total, want.length);
+      if (wanted?.status !== undefined) {
+        assert.ok(body.data.every((row) => row.status === wanted.status));
+      }
+    });
+  }
+
+  test('filters that differ give different answers (the data set can tell them apart)', async () => {
+    const [all, overdue, minTwo] = await Promise.all([expected(h.db), expected(h.db, { status: 'OVERDUE' }), expected(h.db, { minAmount: 2 })]);
+    assert.ok(overdue.length > 0 && overdue.length < all.length);
+    assert.equal(minTwo.length, all.length - 1);
+  });
+
+  test('a keyset walk with limit=1 visits every row once, in order, with the same total', async () => {
+    const want = await expected(h.db);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const response = await get(URL_QUEUE, { limit: 1, cursor });
+      assert.equal(response.statusCode, 200, response.body);
+      const body = response.json<PendingPage>();
+      assert.equal(body.total, want.length);
+      assert.ok(body.data.length <= 1);
+      seen.push(...body.data.map((row) => row.invoiceId));
+      cursor = body.nextCursor ?? undefined;
+      assert.ok(++pages <= want.length + 1, 'pagination does not terminate');
+    } while (cursor !== undefined);
+    assert.deepEqual(seen, want.map((row) => row.invoiceId));
+    assert.equal(new Set(seen).size, seen.length);
+  });
+
+  test('a walk with a filter keeps the filter and its total', async () => {
+    const want = await expected(h.db, { status: 'OVERDUE' });
+    const first = (await get(URL_QUEUE, { limit: 2, status: 'OVERDUE' })).json<PendingPage>();
+    assert.ok(first.nextCursor);
+    const second = (await get(URL_QUEUE, { limit: 500, status: 'OVERDUE', cursor: first.nextCursor })).json<PendingPage>();
+    assert.deepEqual([...first.data, ...second.data].map((row) => row.invoiceId), want.map((row) => row.invoiceId));
+    assert.equal(second.total, want.length);
+    // The same cursor with other filters is refused rather than answered wrongly.
+    const replayed = await get(URL_QUEUE, { limit: 500, status: 'PENDING', cursor: first.nextCursor });
+    assert.equal(replayed.statusCode, 400);
+    assert.equal(problemOf(replayed).errors?.[0]?.field, 'cursor');
+  });
+
+  test('a school_admin sees only their schools, and a filter on another school is a 404', async () => {
+    const want = await expected(h.db, { schoolIds: [f.schoolA] });
+    const body = await page({}, tokens.admin);
+    assert.deepEqual(body.data.map((row) => row.invoiceId), want.map((row) => row.invoiceId));
+    assert.equal(body.total, want.length);
+    assert.ok(body.data.every((row) => row.schoolId === f.schoolA));
+    const other = await get(URL_QUEUE, { schoolId: f.schoolB }, tokens.admin);
+    assert.equal(other.statusCode, 404);
+    assert.equal(problemOf(other).code, 'NOT_FOUND');
+    const exported = await get(URL_EXPORT, { schoolId: f.schoolB }, tokens.admin);
+    assert.equal(exported.statusCode, 404);
+  });
+
+  test('a finance analyst sees initials instead of names', async () => {
+    const want = await expected(h.db);
+    const body = await page({}, tokens.analyst);
+    assert.equal(body.data.length, want.length);
+    for (const [i, row] of body.data.entries()) {
+      const w = want[i];
+      assert.ok(w);
+      assert.equal(row.studentName, maskName(w.firstName, w.lastName));
+      assert.notEqual(row.studentName, `${w.firstName} ${w.lastName}`);
+    }
+    assert.ok(!JSON.stringify(body).includes('Alvarez'));
+  });
+
+  test('developer 403, anonymous 401 (queue and export)', async () => {
+    for (const base of [URL_QUEUE, URL_EXPORT]) {
+      const developer = await get(base, {}, tokens.developer);
+      assert.equal(developer.statusCode, 403);
+      assert.equal(problemOf(developer).code, 'FORBIDDEN');
+      const anonymous = await get(base, {}, null);
+      assert.equal(anonymous.statusCode, 401);
+    }
+  });
+
+  test('bad input is a 400 naming the field', async () => {
+    const cases: [Query, string][] = [
+      [{ status: 'PAID' }, 'status'],
+      [{ status: 'nope' }, 'status'],
+      [{ minAmount: -1 }, 'minAmount'],
+      [{ minAmount: 'ten' }, 'minAmount'],
+      [{ limit: 0 }, 'limit'],
+      [{ limit: 501 }, 'limit'],
+      [{ schoolId: 'not-a-uuid' }, 'schoolId'],
+      [{ grade: 'x'.repeat(21) }, 'grade'],
+      [{ schoolID: f.schoolA }, 'schoolID'],
+      [{ cursor: 'garbage' }, 'cursor'],
+    ];
+    for (const [query, field] of cases) {
+      const response = await get(URL_QUEUE, query);
+      assert.equal(response.statusCode, 400, `${JSON.stringify(query)} → ${response.body}`);
+      assert.ok(problemOf(response).errors?.some((error) => error.field === field), `${JSON.stringify(query)} names ${field}: ${response.body}`);
+    }
+    const badFormat = await get(URL_EXPORT, { format: 'pdf' });
+    assert.equal(badFormat.statusCode, 400);
+    assert.ok(problemOf(badFormat).errors?.some((error) => error.field === 'format'));
+    const limitOnExport = await get(URL_EXPORT, { limit: 10 });
+    assert.equal(limitOnExport.statusCode, 400);
+  });
+
+  // --- export --------------------------------------------------------------------------
+
+  function parseCsv(body: string): Record<string, string>[] {
+    return parse<Record<string, string>>(body, { columns: true, skip_empty_lines: true });
+  }
+
+  test('CSV export: every matching row, header, amounts intact, formulas neutralised', async () => {
+    const want = await expected(h.db);
+    const total = (await page()).total;
+    const response = await get(URL_EXPORT, { format: 'csv' });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.match(String(response.headers['content-type']), /^text\/csv/);
+    assert.match(String(response.headers['content-disposition']), /^attachment; filename="pending-payments-\d{4}-\d{2}-\d{2}\.csv"$/);
+    const [header] = response.body.split('\n');
+    assert.equal(header, PENDING_COLUMNS.join(','));
+    const rows = parseCsv(response.body);
+    assert.equal(rows.length, total);
+    assert.deepEqual(rows.map((row) => row.invoiceId), want.map((row) => row.invoiceId));
+    for (const [i, row] of rows.entries()) {
+      const w = want[i];
+      assert.ok(w);
+      assert.equal(Number(row.amount), w.amount);
+      assert.equal(Number(row.paidAmount), w.paidAmount);
+      assert.equal(Number(row.pendingAmount), w.amount - w.paidAmount);
+      assert.equal(row.status, w.status);
+    }
+    const names = rows.map((row) => row.studentName);
+    assert.ok(names.includes(`'=HYPERLINK("x") Inject`), names.join('|'));
+    assert.ok(names.includes(`'+1 Plus`));
+    assert.ok(names.includes(`'@cmd At`));
+    assert.ok(!names.some((name) => name === undefined || /^[=+\-@\t\r]/.test(name)));
+    assert.ok(!/^[=+@]/m.test(response.body.replaceAll('"', '')), 'no line starts a formula');
+  });
+
+  test('CSV export honours the filters', async () => {
+    const want = await expected(h.db, { schoolId: f.schoolB, status: 'OVERDUE' });
+    const response = await get(URL_EXPORT, { schoolId: f.schoolB, status: 'OVERDUE' });
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(parseCsv(response.body).map((row) => row.invoiceId), want.map((row) => row.invoiceId));
+    const admin = await get(URL_EXPORT, {}, tokens.admin);
+    const adminWant = await expected(h.db, { schoolIds: [f.schoolA] });
+    assert.deepEqual(parseCsv(admin.body).map((row) => row.invoiceId), adminWant.map((row) => row.invoiceId));
+  });
+
+  test('CSV export is masked for the analyst', async () => {
+    const want = await expected(h.db);
+    const response = await get(URL_EXPORT, {}, tokens.analyst);
+    assert.equal(response.statusCode, 200);
+    const rows = parseCsv(response.body);
+    assert.deepEqual(rows.map((row) => row.studentName), want.map((row) => maskName(row.firstName, row.lastName)));
+    for (const clear of ['Alvarez', 'HYPERLINK', 'Plus', 'cmd']) {
+      assert.ok(!response.body.includes(clear), clear);
+    }
+  });
+
+  test('XLSX export: a zip workbook with a header and every row; text stays text', async () => {
+    const want = await expected(h.db);
+    const response = await get(URL_EXPORT, { format: 'xlsx' });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.equal(response.headers['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    assert.match(String(response.headers['content-disposition']), /filename="pending-payments-\d{4}-\d{2}-\d{2}\.xlsx"/);
+    const bytes = response.rawPayload;
+    assert.equal(bytes.subarray(0, 2).toString('latin1'), 'PK');
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.load(bytes as unknown as ArrayBuffer);
+    const sheet = workbook.worksheets[0];
+    assert.ok(sheet);
+    assert.equal(sheet.actualRowCount, want.length + 1);
+    const header = (sheet.getRow(1).values as unknown[]).slice(1);
+    assert.deepEqual(header, [...PENDING_COLUMNS]);
+    const idColumn = PENDING_COLUMNS.indexOf('invoiceId') + 1;
+    const nameColumn = PENDING_COLUMNS.indexOf('studentName') + 1;
+    const amountColumn = PENDING_COLUMNS.indexOf('amount') + 1;
+    const ids: unknown[] = [];
+    for (let r = 2; r <= want.length + 1; r++) {
+      const row: ExcelJS.Row = sheet.getRow(r);
+      ids.push(row.getCell(idColumn).value);
+      assert.equal(row.getCell(amountColumn).value, want[r - 2]?.amount);
+      const name = row.getCell(nameColumn);
+      assert.equal(name.type, ExcelJS.ValueType.String, 'a name is a text cell, never a formula');
+    }
+    assert.deepEqual(ids, want.map((row) => row.invoiceId));
+  });
+
+  test('the export limiter allows N per user and frees slots exactly once', () => {
+    const limiter = createExportLimiter(2);
+    const a = limiter.tryAcquire('u1');
+    const b = limiter.tryAcquire('u1');
+    assert.ok(a && b);
+    assert.equal(limiter.tryAcquire('u1'), undefined);
+    assert.ok(limiter.tryAcquire('u2'), 'another user has their own slots');
+    a();
+    a();
+    assert.equal(limiter.active('u1'), 1);
+    const c = limiter.tryAcquire('u1');
+    assert.ok(c);
+    assert.equal(limiter.tryAcquire('u1'), undefined);
+    b();
+    c();
+    assert.equal(limiter.active('u1'), 0);
+    assert.equal(MAX_CONCURRENT_EXPORTS_PER_USER, 2);
+  });
+
+  test('a third concurrent export of one user is a 429 with Retry-After; slots are freed afterwards', async () => {
+    // Hold two exports open: they wait on a lock while opening their cursor.
+    const locker = new pg.Client({ connectionString: h.url });
+    await locker.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table invoices in access exclusive mode');
+      const first = get(URL_EXPORT, {}, tokens.analyst);
+      const second = get(URL_EXPORT, { format: 'xlsx' }, tokens.analyst);
+      await waitFor('two exports waiting on the lock', async () => {
+        const { rows } = await locker.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'`,
+        );
+        return rows[0]?.n === 2;
+      });
+      const third = await get(URL_EXPORT, {}, tokens.analyst);
+      assert.equal(third.statusCode, 429, third.body);
+      assert.equal(problemOf(third).code, 'RATE_LIMITED');
+      assert.ok(Number(third.headers['retry-after']) > 0);
+      // Another user is not affected by this user's exports (it too waits on the lock).
+      const otherUser = get(URL_EXPORT, {}, tokens.super);
+      await locker.query('commit');
+      const [a, b, c] = await Promise.all([first, second, otherUser]);
+      assert.equal(a.statusCode, 200);
+      assert.equal(b.statusCode, 200);
+      assert.equal(c.statusCode, 200);
+    } finally {
+      await locker.end();
+    }
+    // Both slots came back.
+    const again = await Promise.all([get(URL_EXPORT, {}, tokens.analyst), get(URL_EXPORT, {}, tokens.analyst)]);
+    assert.deepEqual(again.map((r) => r.statusCode), [200, 200]);
+    await waitFor('no busy connections', () => h.pool.totalCount - h.pool.idleCount === 0);
+  });
+
+  test('a client that disconnects mid-export leaves no busy connection and frees its slot', async () => {
+    // A few thousand rows more, in a school of their own (this test runs last).
+    const school = (await h.db.insertInto('schools').values({ name: 'Bulk School' }).returning('id').executeTakeFirstOrThrow()).id;
+    const bulkStudent = (await h.db.insertInto('students').values({ school_id: school, first_name: 'Bulk', last_name: 'Student', grade: '1' }).returning('id').executeTakeFirstOrThrow()).id;
+    await sql`
+      insert into invoices (school_id, student_id, number, amount, due_date)
+      select ${school}::uuid, ${bulkStudent}::uuid, 'BULK-' || g, 1000 + g, current_date - (g % 400)
+      from generate_series(1, 12000) as g`.execute(h.db);
+
+    await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = h.app.server.address() as AddressInfo;
+    const abortAfterFirstChunk = () =>
+      new Promise<number>((resolve, reject) => {
+        const request = http.get({ host: '127.0.0.1', port, path: `${URL_EXPORT}?format=csv`, headers: bearer(tokens.super) }, (response) => {
+          response.once('data', () => {
+            request.destroy();
+            resolve(response.statusCode ?? 0);
+          });
+        });
+        request.on('error', (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ECONNRESET') {
+            reject(error);
+          }
+        });
+      });
+    assert.equal(await abortAfterFirstChunk(), 200);
+    assert.equal(await abortAfterFirstChunk(), 200);
+    await waitFor('the pool to have no busy connection', () => h.pool.totalCount - h.pool.idleCount === 0);
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and state like 'idle in transaction%'`.execute(h.db);
+    assert.equal(rows[0]?.n, 0);
+    // Both aborted exports gave their slot back: two more run at once.
+    const [a, b] = await Promise.all([get(URL_EXPORT, { schoolId: f.schoolA }), get(URL_EXPORT, { schoolId: f.schoolA })]);
+    assert.deepEqual([a.statusCode, b.statusCode], [200, 200]);
+    // And a full export of the bulk data set is complete.
+    const full = await get(URL_EXPORT, { schoolId: school });
+    assert.equal(parseCsv(full.body).length, 12_000);
+  });
+});
+
