@@ -22,7 +22,9 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
+import { createDatabase } from '../src/db/database.js';
 import { hashPassword } from '../src/modules/auth/passwords.js';
+import { formatReport, verifyRollups } from '../src/modules/reporting/rollups.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -195,6 +197,14 @@ async function main(): Promise<void> {
   }
   try {
     const dataset = await ensureDataset(embedded.url);
+    // Never measure on inconsistent aggregates: the rollups must equal a recomputation.
+    const checked = createDatabase({ connectionString: dataset.url, max: 2, statementTimeoutMs: 600_000 });
+    const report = await verifyRollups(checked.db);
+    await checked.close();
+    if (!report.ok) {
+      throw new Error(`rollups do not match the data set; refusing to measure:\n${formatReport(report)}`);
+    }
+    log('rollups verified against a full recomputation');
     await ensureUsers(dataset.url);
     const db = new pg.Client({ connectionString: dataset.url });
     await db.connect();

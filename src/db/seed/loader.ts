@@ -14,7 +14,7 @@ import { COLUMNS, planSeed, SEED_TABLES, tableChunks, type GenerateOptions, type
  * matter). Plain indexes of a table are rebuilt after its load (see dropPlainIndexes).
  * Each connection works in one transaction; both commit only when both loads succeeded.
  * Afterwards: billing_versions bumped for every seeded school (the statement triggers did
- * not fire), ANALYZE, and refresh_reporting_rollups() when that function exists.
+ * not fire), ANALYZE, and refresh_reporting_rollups().
  */
 export interface SeedDatabaseOptions extends Omit<GenerateOptions, 'schoolOffset'> {
   /** Delete all schools and their data first (users are never touched). */
@@ -29,7 +29,7 @@ export interface SeedResult {
   elapsedMs: number;
   rowsPerSecond: number;
   behaviours: SeedPlan['behaviours'];
-  /** Whether refresh_reporting_rollups() existed and was called. */
+  /** refresh_reporting_rollups() was called (always, since migration 0003). */
   refreshedRollups: boolean;
 }
 
@@ -190,12 +190,11 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
       })(),
       b.query('analyze transactions'),
     ]);
-    const { rows: fn } = await a.query<{ exists: boolean }>(`select to_regprocedure('refresh_reporting_rollups()') is not null as exists`);
-    const refreshedRollups = fn[0]?.exists === true;
-    if (refreshedRollups) {
-      log('refresh_reporting_rollups()');
-      await a.query('select refresh_reporting_rollups()');
-    }
+    // Triggers were off during COPY, so the dashboard rollups (migration 0003) are
+    // rebuilt from the loaded rows. Unconditional: the schema always has the function.
+    log('refresh_reporting_rollups()');
+    await a.query('select refresh_reporting_rollups()');
+    const refreshedRollups = true;
     const elapsedMs = Date.now() - started;
     return {
       counts: plan.counts,
