@@ -74,16 +74,6 @@ function selectedSchools(scope: Scope, filter: DashboardFilter) {
 
 export function createDashboardRepository() {
   return {
-    async schoolVisible(db: DbOrTx, scope: Scope, schoolId: string): Promise<boolean> {
-      const row = await db
-        .selectFrom('schools')
-        .select('schools.id')
-        .where('schools.id', '=', schoolId)
-        .where('schools.deleted_at', 'is', null)
-        .where((eb) => inScope(eb, 'schools.id', scope))
-        .executeTakeFirst();
-      return row !== undefined;
-    },
 
     async schools(db: DbOrTx, scope: Scope, filter: DashboardFilter): Promise<SelectedSchool[]> {
       const result = await sql<SelectedSchool>`

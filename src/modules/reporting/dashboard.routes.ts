@@ -5,6 +5,7 @@ import { principalOf } from '../../plugins/auth.js';
 import { problemResponses } from '../../plugins/errors.js';
 import { createDashboardRepository } from './dashboard.repository.js';
 import { Dashboard, DashboardQuery } from './dashboard.schemas.js';
+import { createBillingReportsRepository } from './billing-reports.repository.js';
 import { createDashboardService } from './dashboard.service.js';
 
 /**
@@ -16,7 +17,7 @@ import { createDashboardService } from './dashboard.service.js';
  */
 export default function dashboardRoutes(app: FastifyInstance, options: { db: Db }) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const dashboard = createDashboardService({ db: options.db, dashboard: createDashboardRepository() });
+  const dashboard = createDashboardService({ db: options.db, dashboard: createDashboardRepository(), reports: createBillingReportsRepository() });
 
   api.get(
     '/reports/dashboard',

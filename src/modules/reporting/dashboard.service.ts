@@ -2,6 +2,7 @@ import type { DbOrTx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import type { Principal } from '../../shared/policy.js';
+import type { BillingReportsRepository } from './billing-reports.repository.js';
 import type { DashboardFilter, DashboardRepository, InvoiceAggregate, PaymentAggregate } from './dashboard.repository.js';
 import {
   MAX_BY_SCHOOL,
@@ -41,15 +42,15 @@ function addInvoice(target: Amounts, row: InvoiceAggregate | undefined): Amounts
   return target;
 }
 
-export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardRepository }) {
-  const { db, dashboard } = deps;
+export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardRepository; reports: BillingReportsRepository }) {
+  const { db, dashboard, reports } = deps;
 
   return {
     async get(principal: Principal, query: DashboardQuery): Promise<Dashboard> {
       if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
         throw invalid('from', 'must not be after to');
       }
-      if (query.schoolId !== undefined && !(await dashboard.schoolVisible(db, principal, query.schoolId))) {
+      if (query.schoolId !== undefined && !(await reports.schoolVisible(db, principal, query.schoolId))) {
         throw notFound('school');
       }
       const filter: DashboardFilter = { schoolId: query.schoolId, grade: query.grade, method: query.method, from: query.from, to: query.to };
