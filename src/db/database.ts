@@ -14,6 +14,22 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** The pg Pool behind each handle made by createDatabase (see poolOf). */
+const pools = new WeakMap<Db, pg.Pool>();
+
+/**
+ * The pg Pool behind a handle made by createDatabase, for the few things Kysely cannot
+ * express (a COPY … TO STDOUT stream). Connections taken here count against the same
+ * pool as Kysely's; give each one back with `release()`.
+ */
+export function poolOf(db: Db): pg.Pool {
+  const pool = pools.get(db);
+  if (pool === undefined) {
+    throw new Error('this Kysely handle was not made by createDatabase: no pg pool behind it');
+  }
+  return pool;
+}
+
 export interface DatabaseOptions {
   connectionString: string;
   max?: number;
@@ -35,6 +51,7 @@ export function createDatabase(options: DatabaseOptions): Database {
   // the pool discards it and the next checkout reconnects.
   pool.on('error', () => undefined);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
   let closed = false;
   return {
     db,

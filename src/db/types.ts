@@ -198,6 +198,30 @@ export interface InvoiceRollupsTable {
   invoice_count: number;
   amount_due: number;
   amount_paid: number;
+  /** Invoices with paid_amount < amount (0004). */
+  outstanding_count: number;
+  /** Invoices with 0 < paid_amount < amount (0004). */
+  partial_count: number;
+}
+
+/** invoice_rollups summed over due dates, per school and grade; grade '' = all grades (0004). */
+export interface InvoiceTotalsTable {
+  school_id: string;
+  grade: string;
+  invoice_count: number;
+  amount_due: number;
+  amount_paid: number;
+  outstanding_count: number;
+  partial_count: number;
+}
+
+/** payment_rollups summed over days, per school, grade and method; '' = all grades / methods (0004). */
+export interface PaymentTotalsTable {
+  school_id: string;
+  grade: string;
+  method: PaymentMethod | '';
+  payment_count: number;
+  amount: number;
 }
 
 /** Dashboard rollups (0003): money received (payments − refunds) per school, grade, method and local day. */
@@ -230,4 +254,6 @@ export interface DB {
   billing_versions: BillingVersionsTable;
   invoice_rollups: InvoiceRollupsTable;
   payment_rollups: PaymentRollupsTable;
+  invoice_totals: InvoiceTotalsTable;
+  payment_totals: PaymentTotalsTable;
 }

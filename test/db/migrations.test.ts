@@ -57,8 +57,10 @@ describe('migrations', () => {
       audit_log: ['id', 'occurred_at', 'actor_user_id', 'actor_username', 'request_id', 'action', 'entity_type', 'entity_id', 'school_id', 'changes'],
       invoice_counters: ['school_id', 'last_number'],
       billing_versions: ['school_id', 'version'],
-      invoice_rollups: ['school_id', 'grade', 'due_date', 'invoice_count', 'amount_due', 'amount_paid'],
+      invoice_rollups: ['school_id', 'grade', 'due_date', 'invoice_count', 'amount_due', 'amount_paid', 'outstanding_count', 'partial_count'],
       payment_rollups: ['school_id', 'grade', 'method', 'paid_on', 'payment_count', 'amount'],
+      invoice_totals: ['school_id', 'grade', 'invoice_count', 'amount_due', 'amount_paid', 'outstanding_count', 'partial_count'],
+      payment_totals: ['school_id', 'grade', 'method', 'payment_count', 'amount'],
     };
     const rows = await query<{ table_name: string; column_name: string }>(
       empty.url,

@@ -115,7 +115,7 @@ describe('seed', () => {
     assert.deepEqual(refunds[0], { refunds: result.counts.refunds, refunded: result.counts.refunds, bad: 0 });
   });
 
-  test('failed attempts fill up the total, with codes, messages and gateways, many in the last 24 hours', async () => {
+  test('failed attempts fill up the total, with codes, messages and gateways, timed like the payments', async () => {
     const failed = await count(url, `select 1 from transactions where status = 'failed'`);
     assert.equal(failed, 3_000 - result.counts.payments - result.counts.refunds);
     assert.equal(await count(url, `select 1 from transactions where status = 'failed' and (failure_code is null or failure_message is null or gateway is null or gateway = 'internal')`), 0);
@@ -125,8 +125,16 @@ describe('seed', () => {
     }
     const gateways = await query<{ gateway: string }>(url, `select distinct gateway from transactions where status = 'failed'`);
     assert.ok(gateways.length >= 3, `gateways: ${gateways.map((g) => g.gateway).join(', ')}`);
+    // Spread over the period like the payment activity, not piled up at the end: the last
+    // 24 hours of this 64-day period hold a few per cent (they fall before a due date)…
     const recent = await count(url, `select 1 from transactions where status = 'failed' and created_at > '${NOW.toISOString()}'::timestamptz - interval '24 hours'`);
-    assert.ok(recent > failed * 0.1, `failed in the last 24 h: ${recent} of ${failed}`);
+    assert.ok(recent > 0 && recent < failed * 0.06, `failed in the last 24 h: ${recent} of ${failed}`);
+    // …and most fall in the ten days up to a due date (the 10th), as most payments do.
+    const beforeDue = await count(url, `select 1 from transactions where status = 'failed' and extract(day from created_at at time zone 'UTC') <= 10`);
+    assert.ok(beforeDue > failed * 0.55, `failed in the days up to a due date: ${beforeDue} of ${failed}`);
+    const months = await query<{ n: number }>(url, `select count(*)::int as n from transactions where status = 'failed' group by date_trunc('month', created_at at time zone 'UTC')`);
+    assert.equal(months.length, 3);
+    assert.ok(Math.min(...months.map((m) => m.n)) > failed * 0.1, `failed per month: ${months.map((m) => m.n).join(', ')}`);
     assert.equal(await count(url, `select 1 from transactions where created_at > '${NOW.toISOString()}'::timestamptz`), 0, 'nothing in the future');
     // Attempts reference invoices of their school that were issued by then.
     assert.equal(await count(url, `select 1 from transactions t join invoices i on i.id = t.invoice_id where t.created_at < i.created_at`), 0);
@@ -211,14 +219,29 @@ describe('seed', () => {
     assert.ok(txInvoices.every((id) => invoiceIds.has(id)));
   });
 
-  test('the indexes dropped for the load are all back, identical', async () => {
+  test('the indexes and constraints dropped for the load are all back, identical', async () => {
     const fresh = await createTestDatabase();
     try {
       const indexes = (db: string) =>
         query<{ indexdef: string }>(db, `select indexdef from pg_indexes where schemaname = 'public' order by indexname`);
+      const constraints = (db: string) =>
+        query(
+          db,
+          `select conrelid::regclass::text as rel, conname, contype, pg_get_constraintdef(oid) as def, convalidated,
+                  (select relname from pg_class where oid = conindid) as index
+           from pg_constraint where connamespace = 'public'::regnamespace order by 1, 2`,
+        );
       const [seeded, pristine] = await Promise.all([indexes(url), indexes(fresh.url)]);
       assert.ok(seeded.some((i) => i.indexdef.includes('transactions_failures_idx')));
+      assert.ok(seeded.some((i) => i.indexdef.includes('transactions_pkey')));
       assert.deepEqual(seeded, pristine);
+      const [seededConstraints, pristineConstraints] = await Promise.all([constraints(url), constraints(fresh.url)]);
+      assert.deepEqual(seededConstraints, pristineConstraints);
+      // Every phase was timed.
+      const phases = result.phases.map((p) => p.name);
+      for (const name of ['a: copy invoices', 'a: indexes invoices', 'a: refresh rollups', 'b: copy transactions', 'b: indexes transactions', 'commit']) {
+        assert.ok(phases.includes(name), `phase ${name} in ${phases.join(', ')}`);
+      }
     } finally {
       await fresh.drop();
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
+import { rangeSide } from '../../src/modules/reporting/dashboard.repository.js';
 import type { Dashboard } from '../../src/modules/reporting/dashboard.schemas.js';
 import { refreshRollups } from '../../src/modules/reporting/rollups.js';
 import { bearer, createTestApp, insertUser, login, problemOf, type TestApp } from '../helpers/app.js';
@@ -230,6 +231,29 @@ describe('reports: dashboard', () => {
     await assertMatchesRawTables(await get('root', past), past);
     const combined = { schoolId: fx.schoolA, grade: '5', method: 'bank_transfer', from: utcDay(-30), to: utcDay(0) };
     await assertMatchesRawTables(await get('root', combined), combined, [fx.schoolA]);
+  });
+
+  test('a range is summed inside it or as totals minus outside it, with the same exact result', async () => {
+    const ranges: Query[] = [
+      { from: utcDay(-400) },
+      { to: utcDay(400) },
+      { from: utcDay(-400), to: utcDay(400) },
+      { from: utcDay(-1) },
+      { to: utcDay(-45) },
+      { from: utcDay(-45), to: utcDay(5) },
+      { from: utcDay(-400), to: utcDay(-1), grade: '5' },
+      { from: utcDay(-400), to: utcDay(400), method: 'card' },
+    ];
+    const sides = new Set<string>();
+    for (const query of ranges) {
+      for (const [table, column] of [['invoice_rollups', 'due_date'], ['payment_rollups', 'paid_on']] as const) {
+        sides.add(`${table}:${await rangeSide(t.db, table, column, query)}`);
+      }
+      await assertMatchesRawTables(await get('root', query), query);
+    }
+    for (const side of ['invoice_rollups:inside', 'invoice_rollups:outside', 'payment_rollups:inside', 'payment_rollups:outside']) {
+      assert.ok(sides.has(side), `${side} was exercised (${[...sides].join(', ')})`);
+    }
   });
 
   test('the aggregates are read from the rollup tables', async () => {

@@ -529,6 +529,13 @@ describe('pending payments queue and export', () => {
     assert.equal(await abortAfterFirstChunk(), 200);
     assert.equal(await abortAfterFirstChunk(), 200);
     await waitFor('the pool to have no busy connection', () => h.pool.totalCount - h.pool.idleCount === 0);
+    // And the server is not still running (or blocked sending) either export's COPY.
+    await waitFor('no COPY left running on the server', async () => {
+      const { rows: copying } = await sql<{ n: number }>`
+        select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and state <> 'idle' and query ilike 'copy (%'`.execute(h.db);
+      return copying[0]?.n === 0;
+    });
     const { rows } = await sql<{ n: number }>`
       select count(*)::int as n from pg_stat_activity
       where datname = current_database() and state like 'idle in transaction%'`.execute(h.db);

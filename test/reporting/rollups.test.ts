@@ -270,9 +270,21 @@ describe('reporting rollups', () => {
     assert.match(formatReport(report), /FAIL payment_rollups/);
     assert.match(formatReport(report), /MISMATCH/);
 
-    await sql`insert into invoice_rollups values (${schools[0] ?? ''}, 'ghost', '2001-01-01', 1, 5, 0)`.execute(t.db);
+    await sql`insert into invoice_rollups values (${schools[0] ?? ''}, 'ghost', '2001-01-01', 1, 5, 0, 1, 0)`.execute(t.db);
     report = await verifyRollups(t.db);
     assert.equal(report.tables.find((table) => table.table === 'invoice_rollups')?.unexpected.count, 1);
+    // the totals follow their buckets (row triggers): the ghost grade and its school's
+    // all-grades row are off in invoice_totals too; the payment bucket's +1 is in its four
+    // payment_totals rows (grade × method, grade, method, school)
+    assert.equal(report.tables.find((table) => table.table === 'invoice_totals')?.unexpected.count, 2);
+    assert.equal(report.tables.find((table) => table.table === 'payment_totals')?.unexpected.count, 4);
+
+    // a total changed behind its buckets' back (another school's)
+    await sql`update payment_totals set payment_count = payment_count + 1
+               where (school_id, grade, method) = (select school_id, grade, method from payment_totals order by 1 desc, 2 desc, 3 desc limit 1)`.execute(t.db);
+    report = await verifyRollups(t.db);
+    assert.equal(report.tables.find((table) => table.table === 'payment_totals')?.unexpected.count, 5);
+    assert.match(formatReport(report), /FAIL payment_totals/);
 
     await refreshRollups(t.db);
     assertExact(await verifyRollups(t.db), 'repaired by a refresh');

@@ -672,10 +672,20 @@ function transactionSink(plan: SeedPlan, school: SchoolPlan, out: CopyWriter): L
   };
 }
 
+/** Tries at drawing an attempt time that is not in the future before falling back to uniform. */
+const FAILED_DRAWS = 8;
+/** Share of failed attempts placed anywhere in the last 7 days: retries of recent ones. */
+const FAILED_RECENT = 0.01;
+
 /**
- * One failed attempt against one of the school's invoices: spread over the whole period
- * and concentrated in the last days (about a quarter in the last 7 days and a fifth in
- * the last 24 hours), at an invoice already issued then.
+ * One failed attempt against one of the school's invoices. Attempts follow payment
+ * activity: a month is picked at random, then a moment in it shaped like the payments —
+ * mostly in the days up to the due date (60 %), then while late families are chased
+ * (25 %, up to 45 days after it), the rest anywhere in the month — in the school's
+ * business hours; draws after `now` are drawn again (so the current month gets only the
+ * attempts of its days so far). Only a mild recency bump (1 % anywhere in the last 7
+ * days) on top, so the last 24 hours hold roughly 1/365 to 1/100 of all attempts, as in
+ * real traffic. The invoice is one already issued by then.
  */
 function failedRow(
   out: CopyWriter,
@@ -689,9 +699,30 @@ function failedRow(
 ): void {
   const { nowMs, months } = plan;
   const startMs = issued[0] as number;
-  const r = rng.next();
-  let at = r < 0.2 ? nowMs - rng.next() * DAY : r < 0.45 ? nowMs - rng.next() * 7 * DAY : startMs + rng.next() * (nowMs - startMs);
-  at = Math.max(Math.floor(at), startMs + MINUTE);
+  const offsetMs = school.region.utcOffset * HOUR;
+  let at = -1;
+  if (rng.chance(FAILED_RECENT)) {
+    at = nowMs - rng.next() * 7 * DAY;
+  } else {
+    for (let draw = 0; draw < FAILED_DRAWS && at < 0; draw++) {
+      const k = rng.int(0, months.length - 1);
+      const month = months[k] as MonthPlan;
+      const x = rng.next();
+      const candidate =
+        x < 0.6
+          ? month.dueMs - rng.int(0, 9) * DAY + localTime(rng, offsetMs)
+          : x < 0.85
+            ? month.dueMs + rng.int(1, 45) * DAY + localTime(rng, offsetMs)
+            : (issued[k] as number) + rng.next() * 30 * DAY;
+      if (candidate <= nowMs) {
+        at = candidate;
+      }
+    }
+    if (at < 0) {
+      at = startMs + rng.next() * (nowMs - startMs);
+    }
+  }
+  at = Math.min(Math.max(Math.floor(at), startMs + MINUTE), nowMs);
   // The latest invoice issued by then, or (30 %) an older one still being chased.
   let m = months.length - 1;
   while (m > 0 && (issued[m] as number) > at) {

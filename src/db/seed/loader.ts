@@ -9,12 +9,16 @@ import { COLUMNS, planSeed, SEED_TABLES, tableChunks, type GenerateOptions, type
  *
  * Both sessions run with session_replication_role = replica, which skips triggers and
  * foreign-key checks (the generator guarantees consistency), and synchronous_commit off.
- * Connection A loads schools → students → invoices → payments → refunds while connection
- * B loads the transactions (FKs are not checked, so the order between the two does not
- * matter). Plain indexes of a table are rebuilt after its load (see dropPlainIndexes).
- * Each connection works in one transaction; both commit only when both loads succeeded.
- * Afterwards: billing_versions bumped for every seeded school (the statement triggers did
- * not fire), ANALYZE, and refresh_reporting_rollups().
+ * Connection A loads schools → students → invoices → payments → refunds, bumps the
+ * seeded schools' billing_versions (the statement triggers did not fire), analyzes its
+ * tables and rebuilds the reporting rollups with refresh_reporting_rollups() — all while
+ * connection B loads the transactions (FKs are not checked, so the order between the two
+ * does not matter) and then analyzes them. Indexes and the primary-key/unique constraints
+ * no foreign key depends on are dropped for the load and built afterwards (see
+ * dropForLoad). Each connection works in one transaction; both commit only when both
+ * tracks succeeded, so a failed seed leaves data and schema as they were.
+ *
+ * The time of every phase is logged and returned in `phases`.
  */
 export interface SeedDatabaseOptions extends Omit<GenerateOptions, 'schoolOffset'> {
   /** Delete all schools and their data first (users are never touched). */
@@ -31,6 +35,14 @@ export interface SeedResult {
   behaviours: SeedPlan['behaviours'];
   /** refresh_reporting_rollups() was called (always, since migration 0003). */
   refreshedRollups: boolean;
+  /** Wall-clock time of each phase, in the order they ended (the two tracks overlap). */
+  phases: SeedPhase[];
+}
+
+export interface SeedPhase {
+  /** e.g. `a: copy invoices`, `b: indexes transactions`, `a: refresh rollups`. */
+  name: string;
+  ms: number;
 }
 
 /** Tables a reset empties, children first. `users` is deliberately not among them. */
@@ -70,40 +82,68 @@ export async function resetSeedTables(client: pg.Client): Promise<void> {
   }
 }
 
-interface DroppedIndex {
-  name: string;
-  definition: string;
-}
-
 /**
  * Building an index once after a bulk load is several times cheaper than maintaining it
- * row by row, so while a table receives at least as many rows as it holds, its plain
- * (non-unique, not constraint-backing) indexes are dropped and rebuilt from their own
- * definitions afterwards — all inside the loading transaction, so a failed load leaves
- * the schema exactly as it was. Unique indexes and constraints always stay.
+ * row by row — above all for the primary keys: UUIDv7 ids follow each row's timestamp,
+ * and every school's rows span the whole period, so COPY would insert them all over the
+ * btree. So while a table receives at least as many rows as it holds, its indexes are
+ * dropped and rebuilt afterwards: plain ones from their own definitions, primary-key and
+ * unique constraints (unless a foreign key depends on them) re-added under the same name
+ * with the same definition — which also checks the loaded rows are unique. All inside
+ * the loading transaction, so a failed load leaves the schema exactly as it was.
+ *
+ * `rows: 'all'` is for a table that is rewritten entirely (the rollups).
+ * Returns the statements that rebuild what was dropped, constraints first.
  */
-async function dropPlainIndexes(client: pg.Client, table: SeedTable, rows: number): Promise<DroppedIndex[]> {
-  const { rows: existing } = await client.query<{ n: number }>(`select count(*)::int as n from (select 1 from ${table} limit $1) x`, [rows + 1]);
-  if ((existing[0]?.n ?? 0) > rows) {
-    return [];
+async function dropForLoad(client: pg.Client, table: string, rows: number | 'all'): Promise<string[]> {
+  if (rows !== 'all') {
+    const { rows: existing } = await client.query<{ n: number }>(`select count(*)::int as n from (select 1 from ${table} limit $1) x`, [rows + 1]);
+    if ((existing[0]?.n ?? 0) > rows) {
+      return [];
+    }
   }
-  const { rows: indexes } = await client.query<DroppedIndex>(
+  const relation = `public.${table}`;
+  const { rows: constraints } = await client.query<{ name: string; definition: string }>(
+    `select k.conname as name, pg_get_constraintdef(k.oid) as definition
+     from pg_constraint k
+     where k.conrelid = $1::regclass and k.contype in ('p', 'u')
+       and not exists (select 1 from pg_constraint f where f.contype = 'f' and f.conindid = k.conindid)
+     order by k.contype, k.conname`,
+    [relation],
+  );
+  const { rows: indexes } = await client.query<{ name: string; definition: string }>(
     `select c.relname as name, pg_get_indexdef(i.indexrelid) as definition
      from pg_index i join pg_class c on c.oid = i.indexrelid
      where i.indrelid = $1::regclass and not i.indisunique and not i.indisprimary
        and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
      order by c.relname`,
-    [`public.${table}`],
+    [relation],
   );
-  for (const index of indexes) {
-    await client.query(`drop index ${client.escapeIdentifier(index.name)}`);
+  const name = (n: string) => client.escapeIdentifier(n);
+  if (constraints.length > 0) {
+    await client.query(`alter table ${table} ${constraints.map((k) => `drop constraint ${name(k.name)}`).join(', ')}`);
   }
-  return indexes;
+  for (const index of indexes) {
+    await client.query(`drop index ${name(index.name)}`);
+  }
+  return [
+    ...constraints.map((k) => `alter table ${table} add constraint ${name(k.name)} ${k.definition}`),
+    ...indexes.map((index) => index.definition),
+  ];
 }
 
 export async function seedDatabase(url: string, options: SeedDatabaseOptions): Promise<SeedResult> {
   const started = Date.now();
   const log = options.log ?? (() => undefined);
+  const phases: SeedPhase[] = [];
+  const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    const value = await work();
+    const ms = Date.now() - t0;
+    phases.push({ name, ms });
+    log(`${name}: ${(ms / 1000).toFixed(1)} s (at ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return value;
+  };
   const a = await connect(url, 'a');
   let b: pg.Client | undefined;
   try {
@@ -113,28 +153,32 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
     }
     if (options.reset) {
       log('reset: deleting all schools, students, invoices, payments, refunds and transactions');
-      await resetSeedTables(a);
+      await timed('reset', () => resetSeedTables(a));
     }
     const { rows: existing } = await a.query<{ n: number }>('select count(*)::int as n from schools');
-    const plan = planSeed({ ...options, schoolOffset: existing[0]?.n ?? 0 });
+    const plan = await timed('plan', () => Promise.resolve(planSeed({ ...options, schoolOffset: existing[0]?.n ?? 0 })));
     const totalRows = SEED_TABLES.reduce((sum, table) => sum + plan.counts[table], 0);
     log(
       `generating ${SEED_TABLES.map((t) => `${plan.counts[t].toLocaleString('en-US')} ${t}`).join(', ')} (seed ${options.seed})`,
     );
 
-    b = await connect(url, 'b');
-    const sessions = [a, b];
+    const second = await connect(url, 'b');
+    b = second;
+    const sessions = [a, second];
     for (const client of sessions) {
       await client.query('set session_replication_role = replica');
       await client.query('set synchronous_commit = off');
-      await client.query(`set maintenance_work_mem = '256MB'`);
+      // Index builds sort in memory and, on a big table, with parallel workers.
+      await client.query(`set maintenance_work_mem = '512MB'`);
+      await client.query('set max_parallel_maintenance_workers = 2');
+      await client.query(`set work_mem = '64MB'`);
       await client.query('begin');
     }
 
     let done = 0;
     const abort = new AbortController();
-    const copy = async (client: pg.Client, table: SeedTable) => {
-      const dropped = await dropPlainIndexes(client, table, plan.counts[table]);
+    const copy = async (client: pg.Client, track: string, table: SeedTable) => {
+      const rebuild = await dropForLoad(client, table, plan.counts[table]);
       const chunks = tableChunks(plan, table, {
         onRows: (rows) => {
           done += rows;
@@ -142,9 +186,15 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
         },
       });
       const sql = `copy ${table} (${COLUMNS[table].join(', ')}) from stdin`;
-      await pipeline(Readable.from(chunks, { highWaterMark: 4 }), client.query(copyFrom(sql)), { signal: abort.signal });
-      for (const index of dropped) {
-        await client.query(index.definition);
+      await timed(`${track}: copy ${table}`, () =>
+        pipeline(Readable.from(chunks, { highWaterMark: 4 }), client.query(copyFrom(sql)), { signal: abort.signal }),
+      );
+      if (rebuild.length > 0) {
+        await timed(`${track}: indexes ${table}`, async () => {
+          for (const statement of rebuild) {
+            await client.query(statement);
+          }
+        });
       }
     };
     const guard = (work: Promise<void>) =>
@@ -156,44 +206,55 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
       guard(
         (async () => {
           for (const table of ['schools', 'students', 'invoices', 'payments', 'refunds'] as const) {
-            await copy(a, table);
+            await copy(a, 'a', table);
           }
+          // The statement-level triggers were skipped: bump every seeded school's statement version.
+          await a.query(
+            `insert into billing_versions as v (school_id, version)
+             select unnest($1::uuid[]), 1
+             on conflict (school_id) do update set version = v.version + 1`,
+            [plan.schools.map((school) => school.id)],
+          );
+          // ANALYZE counts the rows this transaction inserted, so the refresh gets good plans.
+          await timed('a: analyze', () => a.query('analyze schools, students, invoices, payments, refunds, billing_versions'));
+          // Triggers were off during COPY, so the dashboard rollups (migration 0003) are
+          // rebuilt from the loaded rows — while B still loads the transactions, which the
+          // rollups do not read. The refresh rewrites both bucket tables whole, so their keys
+          // are built once afterwards, like the loaded tables'. (Its own row triggers, if any,
+          // do not fire in replica mode; the refresh recomputes everything it maintains.)
+          // Unconditional: the schema always has the function.
+          await timed('a: refresh rollups', async () => {
+            // The refresh of every school deletes all buckets first: emptying them at once is
+            // the same, minus a row-by-row delete of the previous data set's buckets.
+            await a.query('truncate invoice_rollups, payment_rollups');
+            const rebuild = [...(await dropForLoad(a, 'invoice_rollups', 'all')), ...(await dropForLoad(a, 'payment_rollups', 'all'))];
+            await a.query('select refresh_reporting_rollups()');
+            for (const statement of rebuild) {
+              await a.query(statement);
+            }
+          });
+          await a.query('analyze invoice_rollups, payment_rollups');
         })(),
       ),
-      guard(copy(b, 'transactions')),
+      guard(
+        (async () => {
+          await copy(b, 'b', 'transactions');
+          await timed('b: analyze', () => second.query('analyze transactions'));
+        })(),
+      ),
     ]);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) {
       await Promise.all(sessions.map((client) => client.query('rollback').catch(() => undefined)));
       throw failure.reason;
     }
-
-    // The statement-level triggers were skipped: bump every seeded school's statement version.
-    await a.query(
-      `insert into billing_versions as v (school_id, version)
-       select unnest($1::uuid[]), 1
-       on conflict (school_id) do update set version = v.version + 1`,
-      [plan.schools.map((school) => school.id)],
-    );
-    await b.query('commit');
-    await a.query('commit');
+    await timed('commit', async () => {
+      await second.query('commit');
+      await a.query('commit');
+    });
     for (const client of sessions) {
       await client.query('set session_replication_role = origin');
     }
-
-    log('analyze');
-    await Promise.all([
-      (async () => {
-        for (const table of ['schools', 'students', 'invoices', 'payments', 'refunds', 'billing_versions']) {
-          await a.query(`analyze ${table}`);
-        }
-      })(),
-      b.query('analyze transactions'),
-    ]);
-    // Triggers were off during COPY, so the dashboard rollups (migration 0003) are
-    // rebuilt from the loaded rows. Unconditional: the schema always has the function.
-    log('refresh_reporting_rollups()');
-    await a.query('select refresh_reporting_rollups()');
     const refreshedRollups = true;
     const elapsedMs = Date.now() - started;
     return {
@@ -203,6 +264,7 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
       rowsPerSecond: Math.round(totalRows / Math.max(0.001, elapsedMs / 1000)),
       behaviours: plan.behaviours,
       refreshedRollups,
+      phases,
     };
   } finally {
     await a.end().catch(() => undefined);

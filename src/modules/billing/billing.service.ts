@@ -22,7 +22,7 @@ import type {
 } from './billing.schemas.js';
 import { runIdempotent, type IdempotentResult } from './idempotency.js';
 import type { InvoiceRow, InvoicesRepository } from './invoices.repository.js';
-import type { PaymentRow, PaymentsRepository, RefundRow } from './payments.repository.js';
+import { presentPayment, type PaymentRow, type PaymentsRepository, type RefundRow } from './payments.repository.js';
 import type { SchoolRow, SchoolsRepository } from './schools.repository.js';
 import type { StudentRow, StudentsRepository } from './students.repository.js';
 
@@ -117,13 +117,6 @@ export function createBillingService(deps: BillingDeps) {
     }
     return payment;
   }
-
-  const invoiceAfter = (invoice: InvoiceRow) => ({
-    id: invoice.id,
-    status: invoice.status,
-    paidAmount: invoice.paidAmount,
-    pendingAmount: invoice.pendingAmount,
-  });
 
   return {
     // ---------------------------------------------------------------- schools
@@ -368,7 +361,7 @@ export function createBillingService(deps: BillingDeps) {
               errors: [{ field: 'amount', in: 'body', message: `must not exceed the pending amount ${invoice.pendingAmount}` }],
             });
           }
-          const paymentId = await payments.insert(trx, {
+          const inserted = await payments.insert(trx, {
             schoolId: invoice.schoolId,
             invoiceId: invoice.id,
             amount: body.amount,
@@ -377,25 +370,32 @@ export function createBillingService(deps: BillingDeps) {
             paidAt,
             createdBy: principal.userId,
           });
-          await payments.insertTransaction(trx, {
-            schoolId: invoice.schoolId,
-            invoiceId: invoice.id,
-            paymentId,
-            amount: body.amount,
-            method: body.method,
-            status: 'succeeded',
-          });
-          await invoices.addToPaid(trx, invoice.id, body.amount);
+          const after = await invoices.addToPaid(trx, invoice.id, body.amount);
           await recordAudit(trx, actor, {
             action: 'payment.create',
             entityType: 'payment',
-            entityId: paymentId,
+            entityId: inserted.id,
             schoolId: invoice.schoolId,
             changes: { invoiceId: invoice.id, amount: body.amount, method: body.method },
           });
-          const payment = await visiblePayment(trx, principal, paymentId);
-          const after = await visibleInvoice(trx, principal, invoice.id);
-          return { status: 201, body: { payment, invoice: invoiceAfter(after) } };
+          // Built from what was just written and the locked invoice, not read back.
+          const payment = presentPayment(
+            {
+              id: inserted.id,
+              invoiceId: invoice.id,
+              schoolId: invoice.schoolId,
+              studentId: invoice.studentId,
+              amount: body.amount,
+              refundedAmount: 0,
+              currency: invoice.currency,
+              method: body.method,
+              reference: body.reference ?? null,
+              paidAt: inserted.paidAt,
+              createdAt: inserted.createdAt,
+            },
+            principal,
+          );
+          return { status: 201, body: { payment, invoice: after } };
         },
       );
     },
@@ -438,7 +438,7 @@ export function createBillingService(deps: BillingDeps) {
             method: payment.method,
             status: 'refunded',
           });
-          await invoices.addToPaid(trx, payment.invoiceId, -body.amount);
+          const after = await invoices.addToPaid(trx, payment.invoiceId, -body.amount);
           await recordAudit(trx, actor, {
             action: 'refund.create',
             entityType: 'refund',
@@ -446,10 +446,9 @@ export function createBillingService(deps: BillingDeps) {
             schoolId: payment.schoolId,
             changes: { paymentId: payment.id, amount: body.amount, reason: body.reason ?? null },
           });
-          const after = await visibleInvoice(trx, principal, payment.invoiceId);
           return {
             status: 201,
-            body: { refund, payment: await visiblePayment(trx, principal, payment.id), invoice: invoiceAfter(after) },
+            body: { refund, payment: await visiblePayment(trx, principal, payment.id), invoice: after },
           };
         },
       );

@@ -118,12 +118,21 @@ export function createInvoicesRepository() {
     },
 
     /** Moves paid_amount by `delta` (payment > 0, refund < 0); the row is already locked. */
-    async addToPaid(db: DbOrTx, id: string, delta: number): Promise<void> {
-      await db
+    /** Moves paid_amount by `delta`; returns the invoice's money figures and status after it. */
+    async addToPaid(db: DbOrTx, id: string, delta: number): Promise<Pick<InvoiceRow, 'id' | 'status' | 'paidAmount' | 'pendingAmount'>> {
+      return db
         .updateTable('invoices')
-        .set((eb) => ({ paid_amount: eb('paid_amount', '+', delta), updated_at: sql<Date>`now()` }))
-        .where('id', '=', id)
-        .execute();
+        .from('schools')
+        .set((eb) => ({ paid_amount: eb('invoices.paid_amount', '+', delta), updated_at: sql<Date>`now()` }))
+        .whereRef('schools.id', '=', 'invoices.school_id')
+        .where('invoices.id', '=', id)
+        .returning([
+          'invoices.id',
+          statusOf.as('status'),
+          'invoices.paid_amount as paidAmount',
+          sql<number>`invoices.amount - invoices.paid_amount`.as('pendingAmount'),
+        ])
+        .executeTakeFirstOrThrow();
     },
 
     /** True when a school's or a student's invoices still owe money (not cancelled, not fully paid). */

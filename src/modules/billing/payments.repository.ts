@@ -80,24 +80,31 @@ export function createPaymentsRepository() {
       return row && presentPayment(row, scope);
     },
 
+    /**
+     * The payment and its succeeded gateway transaction, in one statement (one round
+     * trip on the hot path); the transaction's foreign key to the payment is checked at
+     * the end of the statement, when both rows exist.
+     */
     async insert(
       db: DbOrTx,
       values: { schoolId: string; invoiceId: string; amount: number; method: PaymentMethod; reference: string | null; paidAt: Date; createdBy: string | null },
-    ): Promise<string> {
-      const row = await db
-        .insertInto('payments')
-        .values({
-          school_id: values.schoolId,
-          invoice_id: values.invoiceId,
-          amount: values.amount,
-          method: values.method,
-          reference: values.reference,
-          paid_at: values.paidAt,
-          created_by: values.createdBy,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return row.id;
+    ): Promise<{ id: string; paidAt: Date; createdAt: Date }> {
+      const { rows } = await sql<{ id: string; paidAt: Date; createdAt: Date }>`
+        with payment as (
+          insert into payments (school_id, invoice_id, amount, method, reference, paid_at, created_by)
+          values (${values.schoolId}, ${values.invoiceId}, ${values.amount}, ${values.method}, ${values.reference}, ${values.paidAt}, ${values.createdBy})
+          returning id, school_id, invoice_id, amount, method, paid_at, created_at
+        ),
+        gateway as (
+          insert into transactions (school_id, invoice_id, payment_id, amount, method, status)
+          select school_id, invoice_id, id, amount, method, 'succeeded' from payment
+        )
+        select id, paid_at as "paidAt", created_at as "createdAt" from payment`.execute(db);
+      const row = rows[0];
+      if (row === undefined) {
+        throw new Error('insert into payments returned no row');
+      }
+      return row;
     },
 
     async insertRefund(

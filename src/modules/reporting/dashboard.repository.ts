@@ -7,9 +7,10 @@ import { studentName } from '../billing/students.repository.js';
 import { OUTSTANDING_SAMPLE_SIZE, type OutstandingInvoice } from './dashboard.schemas.js';
 
 /**
- * The SQL of the dashboard. Every aggregate is read from the rollup tables of migration
- * 0003 (invoice_rollups, payment_rollups), never from invoices or payments: their size
- * is bounded by schools × grades × days, not by the number of bills. Only the
+ * The SQL of the dashboard. Every aggregate is read from the rollup tables of migrations
+ * 0003/0004, never from invoices or payments: the all-time totals (per school × grade
+ * [× method]) without a date range, the day buckets (per school × grade [× method] ×
+ * day) at the edges of one. Only the
  * outstanding sample reads invoices, 10 rows through the partial outstanding indexes.
  *
  * Tenant isolation: the selected schools pass through `inScope`, and the rollups are
@@ -72,6 +73,35 @@ function selectedSchools(scope: Scope, filter: DashboardFilter) {
        ${andIf(filter.schoolId, (id) => sql`and schools.id = ${id}`)}`;
 }
 
+/** `column` within [from, to] (true when neither is set). */
+function dateRange(column: string, filter: DashboardFilter): RawBuilder<unknown> {
+  const ref = sql.ref(column);
+  return sql`true ${andIf(filter.from, (from) => sql`and ${ref} >= ${from}::date`)} ${andIf(filter.to, (to) => sql`and ${ref} <= ${to}::date`)}`;
+}
+
+/**
+ * How to sum a bucket table over [from, to]: `all` (no range: read the totals), `inside`
+ * (sum the buckets in the range) or `outside` (totals minus the buckets outside the
+ * range), whichever touches fewer buckets, judged by the share of the table's date span
+ * the range covers (two index lookups). Every choice gives the same, exact answer.
+ */
+export async function rangeSide(db: DbOrTx, table: 'invoice_rollups' | 'payment_rollups', column: 'due_date' | 'paid_on', filter: DashboardFilter) {
+  if (filter.from === undefined && filter.to === undefined) {
+    return 'all' as const;
+  }
+  const { rows } = await sql<{ first: string | null; last: string | null }>`
+    select min(${sql.ref(column)}) as first, max(${sql.ref(column)}) as last from ${sql.table(table)}`.execute(db);
+  const first = rows[0]?.first;
+  const last = rows[0]?.last;
+  if (!first || !last) {
+    return 'inside' as const;
+  }
+  const day = (date: string) => Date.parse(`${date}T00:00:00Z`) / 86_400_000;
+  const span = day(last) - day(first) + 1;
+  const covered = Math.min(day(last), day(filter.to ?? last)) - Math.max(day(first), day(filter.from ?? first)) + 1;
+  return covered > span / 2 ? ('outside' as const) : ('inside' as const);
+}
+
 export function createDashboardRepository() {
   return {
 
@@ -83,47 +113,106 @@ export function createDashboardRepository() {
     },
 
     /**
-     * Due, outstanding and overdue from invoice_rollups, for due dates in [from, to].
-     * Overdue = outstanding of buckets due before the school's local today (today is
-     * computed once per school, not per bucket).
+     * Due, outstanding and overdue, for due dates in [from, to]. Without a range, from
+     * invoice_totals: its per-school rows (grade '') for the school and currency
+     * figures, its per-grade rows for the grade breakdown. With one, from the day
+     * buckets in the range or "totals − buckets outside it" (see `rangeSide`).
+     * Overdue = outstanding − outstanding of the buckets not yet due (due on or after
+     * the school's local today): those are few, found through invoice_rollups_due_idx.
      */
     async invoiceAggregates(db: DbOrTx, scope: Scope, filter: DashboardFilter): Promise<InvoiceAggregate[]> {
+      const side = await rangeSide(db, 'invoice_rollups', 'due_date', filter);
+      const grade = filter.grade;
+      const totals = (where: RawBuilder<unknown>) => sql`
+        select school_id, grade, amount_due, amount_due - amount_paid as outstanding from invoice_totals where ${where}`;
+      // `> ''` rather than `<> ''`: the same rows (a grade is never empty), as an index range
+      const perGrade = grade === undefined ? sql`grade > ''` : sql`grade = ${grade}`;
+      const buckets = (sign: number, where: RawBuilder<unknown>) => sql`
+        select school_id, grade, ${sign} * amount_due as amount_due, ${sign} * (amount_due - amount_paid) as outstanding
+          from invoice_rollups where ${where} ${andIf(grade, (g) => sql`and grade = ${g}`)}`;
+      const ranged =
+        side === 'inside' ? buckets(1, dateRange('due_date', filter)) : sql`${totals(perGrade)} union all ${buckets(-1, sql`not (${dateRange('due_date', filter)})`)}`;
+      const schoolRows = side === 'all' ? totals(sql`grade = ${grade ?? ''}`) : ranged;
+      const gradeRows = side === 'all' ? totals(perGrade) : ranged;
+      const sums = sql`sum(b.amount_due)::bigint as "amountDue", sum(b.outstanding)::bigint as "amountOutstanding",
+                       (sum(b.outstanding) - sum(b.not_due))::bigint as "amountOverdue"`;
       const result = await sql<InvoiceAggregate>`
         with sel as (
           select s.id, s.currency, (now() at time zone s.timezone)::date as today
             from (${selectedSchools(scope, filter)}) s
+        ),
+        not_due as (
+          select r.school_id, r.grade, r.amount_due - r.amount_paid as outstanding
+            from invoice_rollups r
+            join sel on sel.id = r.school_id
+           where r.due_date >= (select min(today) from sel) and r.due_date >= sel.today and ${dateRange('r.due_date', filter)}
+             ${andIf(grade, (g) => sql`and r.grade = ${g}`)}
+        ),
+        by_school (school_id, amount_due, outstanding, not_due) as (
+          select school_id, amount_due, outstanding, 0::bigint from (${schoolRows}) x
+          union all
+          select school_id, 0, 0, outstanding from not_due
+        ),
+        by_grade (school_id, grade, amount_due, outstanding, not_due) as (
+          select school_id, grade, amount_due, outstanding, 0::bigint from (${gradeRows}) x
+          union all
+          select school_id, grade, 0, 0, outstanding from not_due
         )
-        select case when grouping(r.school_id) = 0 then 'school' when grouping(r.grade) = 0 then 'grade' else 'currency' end as level,
-               r.school_id as "schoolId", r.grade, sel.currency,
-               sum(r.amount_due)::bigint as "amountDue",
-               sum(r.amount_due - r.amount_paid)::bigint as "amountOutstanding",
-               coalesce(sum(r.amount_due - r.amount_paid) filter (where r.due_date < sel.today), 0)::bigint as "amountOverdue"
-          from invoice_rollups r
-          join sel on sel.id = r.school_id
-         where true
-           ${andIf(filter.grade, (grade) => sql`and r.grade = ${grade}`)}
-           ${andIf(filter.from, (from) => sql`and r.due_date >= ${from}::date`)}
-           ${andIf(filter.to, (to) => sql`and r.due_date <= ${to}::date`)}
-         group by grouping sets ((r.school_id, sel.currency), (r.grade, sel.currency), (sel.currency))`.execute(db);
+        select 'school' as level, b.school_id as "schoolId", null as grade, sel.currency, ${sums}
+          from by_school b join sel on sel.id = b.school_id group by b.school_id, sel.currency
+        union all
+        select 'currency', null, null, sel.currency, ${sums}
+          from by_school b join sel on sel.id = b.school_id group by sel.currency
+        union all
+        select 'grade', null, b.grade, sel.currency, ${sums}
+          from by_grade b join sel on sel.id = b.school_id group by b.grade, sel.currency`.execute(db);
       return result.rows;
     },
 
-    /** Money received (payments − refunds) from payment_rollups, for local days in [from, to]. */
+    /**
+     * Money received (payments − refunds) for local days in [from, to]. Without a
+     * range, from payment_totals at the level each figure needs (per school: grade and
+     * method ''; per grade: method ''; per method: grade ''), the filters picking the
+     * level's grade / method. With one, from the finest rows: day buckets in the range,
+     * or "totals − buckets outside it".
+     */
     async paymentAggregates(db: DbOrTx, scope: Scope, filter: DashboardFilter): Promise<PaymentAggregate[]> {
+      const side = await rangeSide(db, 'payment_rollups', 'paid_on', filter);
+      const { grade, method } = filter;
+      // `> ''` rather than `<> ''`: the same rows, as an index range of payment_totals_*_level_idx
+      const anyGrade = grade === undefined ? sql`grade > ''` : sql`grade = ${grade}`;
+      const anyMethod = method === undefined ? sql`method > ''` : sql`method = ${method}`;
+      const totals = (grades: RawBuilder<unknown>, methods: RawBuilder<unknown>) => sql`
+        select school_id, grade, method, payment_count, amount from payment_totals where ${grades} and ${methods}`;
+      const buckets = (sign: number, where: RawBuilder<unknown>) => sql`
+        select school_id, grade, method, ${sign} * payment_count as payment_count, ${sign} * amount as amount
+          from payment_rollups
+         where ${where} ${andIf(grade, (g) => sql`and grade = ${g}`)} ${andIf(method, (m) => sql`and method = ${m}`)}`;
+      const ranged =
+        side === 'inside' ? buckets(1, dateRange('paid_on', filter)) : sql`${totals(anyGrade, anyMethod)} union all ${buckets(-1, sql`not (${dateRange('paid_on', filter)})`)}`;
+      const allGrades = sql`grade = ${grade ?? ''}`;
+      const allMethods = sql`method = ${method ?? ''}`;
+      const schoolRows = side === 'all' ? totals(allGrades, allMethods) : sql`select * from ranged`;
+      const gradeRows = side === 'all' ? totals(anyGrade, allMethods) : sql`select * from ranged`;
+      const methodRows = side === 'all' ? totals(allGrades, anyMethod) : sql`select * from ranged`;
+      const sums = sql`sum(b.amount)::bigint as amount, sum(b.payment_count)::bigint as count`;
       const result = await sql<PaymentAggregate>`
-        with sel as (${selectedSchools(scope, filter)})
-        select case when grouping(r.school_id) = 0 then 'school' when grouping(r.grade) = 0 then 'grade'
-                    when grouping(r.method) = 0 then 'method' else 'currency' end as level,
-               r.school_id as "schoolId", r.grade, r.method, sel.currency,
-               sum(r.amount)::bigint as amount, sum(r.payment_count)::bigint as count
-          from payment_rollups r
-          join sel on sel.id = r.school_id
-         where true
-           ${andIf(filter.grade, (grade) => sql`and r.grade = ${grade}`)}
-           ${andIf(filter.method, (method) => sql`and r.method = ${method}`)}
-           ${andIf(filter.from, (from) => sql`and r.paid_on >= ${from}::date`)}
-           ${andIf(filter.to, (to) => sql`and r.paid_on <= ${to}::date`)}
-         group by grouping sets ((r.school_id, sel.currency), (r.grade, sel.currency), (r.method, sel.currency), (sel.currency))`.execute(db);
+        with sel as (${selectedSchools(scope, filter)}),
+        ranged as (${side === 'all' ? sql`select null::uuid as school_id where false` : ranged}),
+        by_school as (${schoolRows}),
+        by_grade as (${gradeRows}),
+        by_method as (${methodRows})
+        select 'school' as level, b.school_id as "schoolId", null as grade, null as method, sel.currency, ${sums}
+          from by_school b join sel on sel.id = b.school_id group by b.school_id, sel.currency
+        union all
+        select 'currency', null, null, null, sel.currency, ${sums}
+          from by_school b join sel on sel.id = b.school_id group by sel.currency
+        union all
+        select 'grade', null, b.grade, null, sel.currency, ${sums}
+          from by_grade b join sel on sel.id = b.school_id group by b.grade, sel.currency
+        union all
+        select 'method', null, null, b.method, sel.currency, ${sums}
+          from by_method b join sel on sel.id = b.school_id group by b.method, sel.currency`.execute(db);
       return result.rows;
     },
 

@@ -1,16 +1,19 @@
 import { once } from 'node:events';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import { CompiledQuery } from 'kysely';
-import type { Db } from '../../db/database.js';
-import { createCsvStringifier, type CsvColumn } from '../../shared/csv.js';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { poolOf, type Db } from '../../db/database.js';
+import type { CsvColumn } from '../../shared/csv.js';
 import { AppError } from '../../shared/errors.js';
 
 /**
  * Streaming exports shared by the reporting module: a per-user concurrency limiter,
- * a server-side cursor reader that runs in one consistent snapshot, and CSV / XLSX
- * sinks with backpressure. Memory stays constant whatever the row count: at most one
- * batch of rows plus the sinks' stream buffers is held at any time.
+ * CSV straight from PostgreSQL's own CSV writer (COPY … TO STDOUT) and, for XLSX, a
+ * server-side cursor reader and a sink with backpressure. Both run in one consistent
+ * snapshot and hold constant memory whatever the row count: stream buffers only (CSV),
+ * or at most one batch of rows plus the sink's buffers (XLSX).
  */
 
 /** Rows fetched per round trip from the server-side cursor. */
@@ -113,6 +116,258 @@ export async function readWithCursor<Raw>(db: Db, query: CompiledQuery<Raw>, opt
     });
 }
 
+/**
+ * `query` as SQL text with its parameters written in as literals: COPY is a utility
+ * statement and takes no bind parameters. Placeholders ($n) are replaced outside quoted
+ * literals and identifiers only; strings go through pg's escapeLiteral (quotes and
+ * backslashes escaped, correct whatever standard_conforming_strings is).
+ */
+export function inlineParameters(query: CompiledQuery): string {
+  const literal = (index: number): string => {
+    if (index < 1 || index > query.parameters.length) {
+      throw new Error(`no parameter $${index} in the compiled query`);
+    }
+    const value = query.parameters[index - 1];
+    if (value === null) {
+      return 'null';
+    }
+    switch (typeof value) {
+      case 'string':
+        if (value.includes('\0')) {
+          throw new AppError('BAD_REQUEST', 'a filter value contains a NUL character');
+        }
+        return pg.escapeLiteral(value);
+      case 'number':
+        if (!Number.isFinite(value)) {
+          throw new Error(`parameter $${index} is not a finite number`);
+        }
+        return String(value);
+      case 'bigint':
+        return value.toString();
+      case 'boolean':
+        return value ? 'true' : 'false';
+      case 'object':
+        if (value instanceof Date) {
+          return pg.escapeLiteral(value.toISOString());
+        }
+        break;
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        break;
+    }
+    throw new Error(`parameter $${index} of type ${typeof value} cannot be written as a literal`);
+  };
+  const text = query.sql;
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charAt(i);
+    if (c === "'" || c === '"') {
+      // A quoted literal or identifier, copied as is (a doubled quote stays inside).
+      let j = i + 1;
+      while (j < text.length && !(text.charAt(j) === c && text.charAt(j + 1) !== c)) {
+        j += text.charAt(j) === c ? 2 : 1;
+      }
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === '$' && /\d/.test(text.charAt(i + 1))) {
+      const digits = /^\d+/.exec(text.slice(i + 1))?.[0] ?? '';
+      out += literal(Number(digits));
+      i += 1 + digits.length;
+    } else {
+      out += c;
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/** A running CSV export: the bytes, and how it ended. */
+export interface CsvCopy {
+  /** The CSV (header row first), to pipe to the client. */
+  output: Readable;
+  /** Settles once the export has ended and its connection is back: resolves when it finished or was aborted, rejects with a mid-stream error. */
+  done: Promise<void>;
+}
+
+/** What pg keeps about a connected client and does not type: its backend's key, and where it connected. */
+interface BackendKey {
+  processID: number | null;
+  secretKey: number | null;
+  host: string;
+  port: number;
+}
+
+/**
+ * Asks the server to cancel what `client`'s backend is running: the protocol's
+ * CancelRequest on a socket of its own (what pg_cancel_backend does, without a pool
+ * slot or a login). Best effort; a request arriving after the statement ended is a no-op.
+ */
+function cancelBackend(client: pg.PoolClient): void {
+  const { processID, secretKey, host, port } = client as unknown as BackendKey;
+  if (processID === null || secretKey === null) {
+    return;
+  }
+  const connection = new pg.Connection() as pg.Connection & {
+    connect(port: number | string, host?: string): void;
+    cancel(processID: number, secretKey: number): void;
+  };
+  connection.on('error', () => undefined);
+  connection.once('connect', () => connection.cancel(processID, secretKey));
+  if (host.startsWith('/')) {
+    connection.connect(`${host}/.s.PGSQL.${port}`);
+  } else {
+    connection.connect(port, host);
+  }
+}
+
+const BEGIN_EXPORT =
+  'begin isolation level repeatable read, read only; ' +
+  // One statement for the whole export: it lasts as long as the client takes to read
+  // it, and is ended by the client going away instead (see copyCsv).
+  'set local statement_timeout = 0; ' +
+  // Dates as YYYY-MM-DD, as the rest of the API reads them.
+  "set local datestyle = 'ISO, YMD'";
+
+/**
+ * Runs `COPY (<query>) TO STDOUT WITH (FORMAT csv, HEADER true)` on one connection of
+ * the pool behind `db`, inside a REPEATABLE READ READ ONLY transaction, and streams
+ * PostgreSQL's CSV (RFC 4180 quoting, header from the column names) with backpressure:
+ * when the client stops reading, pg-copy-streams stops reading the socket and the
+ * server waits. Resolves once the first bytes (the header) have arrived, so that any
+ * failure to start is an ordinary error response; a later error destroys `output`
+ * and rejects `done`.
+ *
+ * When `signal` aborts (the client went away), the COPY is cancelled on the server
+ * (a CancelRequest stops it whatever it is doing, even before its first row) and the
+ * connection is released with an error, so the pool destroys it (pg destroys the
+ * socket of a client with a query running, which also ends a backend blocked on
+ * sending) instead of reusing it; `done` resolves.
+ */
+export async function copyCsv(db: Db, query: CompiledQuery, signal: AbortSignal): Promise<CsvCopy> {
+  signal.throwIfAborted();
+  const copySql = `copy (${inlineParameters(query)}) to stdout with (format csv, header true)`;
+  const pool = poolOf(db);
+  const client = await pool.connect();
+  // A checked-out pg client without an 'error' listener would crash the process.
+  const onClientError = () => undefined;
+  client.on('error', onClientError);
+  let released = false;
+  /** Gives the connection back; with an error the pool destroys it instead of reusing it. */
+  const release = (error?: Error) => {
+    if (!released) {
+      released = true;
+      if (error === undefined) {
+        client.removeListener('error', onClientError);
+      }
+      client.release(error ?? false);
+    }
+  };
+
+  try {
+    await client.query(BEGIN_EXPORT);
+  } catch (error) {
+    release(asError(error));
+    throw error;
+  }
+  if (signal.aborted) {
+    release(new Error('export aborted: the client went away'));
+    return { output: Readable.from([]), done: Promise.resolve() };
+  }
+
+  const copy = client.query(copyTo(copySql));
+  let markOpen: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => {
+    markOpen = resolve;
+  });
+  const output = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      markOpen();
+      callback(null, chunk);
+    },
+  });
+  let settle: (error?: Error) => void = () => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error === undefined ? resolve() : reject(error));
+  });
+
+  let finished = false;
+  /** Ends the export once: `error` is a failure; `aborted` means the client went away. */
+  const finish = (outcome: { error?: Error; aborted?: boolean }) => {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    signal.removeEventListener('abort', onAbort);
+    markOpen();
+    if (outcome.aborted === true) {
+      // Stop the statement on the server first (it may not be sending yet, so it would
+      // not notice the socket going away), then let the pool destroy the connection.
+      cancelBackend(client);
+      copy.unpipe(output);
+      copy.destroy();
+      output.destroy();
+      release(new Error('export aborted: the client went away'));
+      settle();
+    } else if (outcome.error !== undefined) {
+      release(outcome.error);
+      output.destroy(outcome.error);
+      settle(outcome.error);
+    }
+  };
+  // A failure reaches the caller through `done` (and the response through the destroy);
+  // without a listener, destroying the output with it before anyone piped it would crash.
+  output.on('error', () => undefined);
+  const onAbort = () => finish({ aborted: true });
+  signal.addEventListener('abort', onAbort, { once: true });
+  // The output closing before the export finished is the client going away too.
+  output.once('close', onAbort);
+
+  // Kept for good: pg may still report an error on the stream after it was destroyed.
+  copy.on('error', (error: Error) => finish({ error }));
+  copy.on('end', () => {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    signal.removeEventListener('abort', onAbort);
+    output.removeListener('close', onAbort);
+    markOpen();
+    // The COPY is complete on the server: end the snapshot, give the connection back,
+    // then end the output (so a failure here can still fail the response).
+    client.query('commit').then(
+      () => {
+        release();
+        output.end();
+        settle();
+      },
+      (error: unknown) => {
+        const failure = asError(error);
+        release(failure);
+        output.destroy(failure);
+        settle(failure);
+      },
+    );
+  });
+  copy.pipe(output, { end: false });
+
+  // Resolve on the first bytes (the header row); a failure before them is thrown.
+  await new Promise<void>((resolve, reject) => {
+    void opened.then(resolve);
+    done.then(resolve, reject);
+  });
+  if (signal.aborted) {
+    // Gone before the first byte: nothing to send, and not an error.
+    return { output: Readable.from([]), done };
+  }
+  return { output, done };
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /** Where exported rows go: `output` is the byte stream sent to the client. */
 export interface RowSink<Row> {
   output: Readable;
@@ -120,26 +375,6 @@ export interface RowSink<Row> {
   write(rows: readonly Row[], signal: AbortSignal): Promise<void>;
   /** Writes the trailer (if any) and ends the output. */
   end(): Promise<void>;
-}
-
-/** CSV through the shared stringifier (header row, formula-injection neutralising, quoting). */
-export function createCsvSink<Row extends object>(columns: readonly CsvColumn<Row>[]): RowSink<Row> {
-  const stringifier = createCsvStringifier(columns);
-  return {
-    output: stringifier,
-    async write(rows, signal) {
-      signal.throwIfAborted();
-      for (const row of rows) {
-        if (!stringifier.write(row)) {
-          await drained(stringifier, signal);
-        }
-      }
-    },
-    async end() {
-      stringifier.end();
-      await Promise.resolve();
-    },
-  };
 }
 
 /**

@@ -1,5 +1,6 @@
-import { sql, type CompiledQuery } from 'kysely';
+import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
+import { FORMULA_TRIGGERS } from '../../shared/csv.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { statusOf } from '../billing/invoices.repository.js';
 import { studentName } from '../billing/students.repository.js';
@@ -20,7 +21,8 @@ import type { OutstandingStatus, PendingRow } from './pending.schemas.js';
  *    PENDING/PARTIAL imply due_date ≥ today in the zone furthest behind. Filtering by
  *    status therefore narrows the index range instead of filtering a walk over it.
  *  - Tenant scope through `inScope`; soft-deleted schools and students are left out
- *    (as in every billing report); names are masked for roles with masked PII.
+ *    (as in every billing report); names are masked for roles with masked PII (in JS
+ *    for the queue's pages, in the statement itself for the export).
  */
 
 /** The zones whose calendars are furthest ahead (UTC+14) and behind (UTC−12). */
@@ -119,6 +121,72 @@ export function toPendingRow(raw: RawPendingRow, scope: Scope): PendingRow {
   };
 }
 
+/**
+ * The first letter or digit of a name part (maskName's `\p{L}|\p{N}`; under the
+ * cluster's builtin C.UTF-8 locale `[:alpha:]` is Unicode-aware).
+ */
+const INITIAL = sql.lit('[[:alpha:][:digit:]]');
+
+/** The student's name as the caller may see it: "first last", or maskName's initials ("J. P."; '' when neither part has a letter). */
+function studentNameOf(scope: Scope): RawBuilder<string> {
+  if (scope.pii === 'clear') {
+    return sql<string>`(students.first_name || ' ' || students.last_name)`;
+  }
+  const initial = (part: RawBuilder<string>) => sql<string>`(upper(substring(${part} from ${INITIAL})) || '.')`;
+  // concat_ws skips the NULL of a part without a letter, as maskName's filter(Boolean) does.
+  return sql<string>`concat_ws(' ', ${initial(sql`students.first_name`)}, ${initial(sql`students.last_name`)})`;
+}
+
+/** `value` starts a formula in a spreadsheet (shared/csv.ts FORMULA_TRIGGERS). */
+const startsFormula = (value: RawBuilder<string>) => sql<boolean>`left(${value}, 1) in (${sql.join(FORMULA_TRIGGERS.map((c) => sql.lit(c)))})`;
+
+/**
+ * A text cell for the CSV: prefixed with `'` when it would start a formula, as
+ * neutraliseFormula does; an empty string becomes NULL, which PostgreSQL's CSV writer
+ * prints as an empty unquoted field, as csv-stringify prints '' (it would print `""`).
+ */
+function csvText(value: RawBuilder<string>): RawBuilder<string> {
+  return sql<string>`(case when ${startsFormula(value)} then '''' || ${value} else nullif(${value}, '') end)`;
+}
+
+/**
+ * The export's rows, PENDING_COLUMNS in order, masking in the statement. With `csv`,
+ * the free-text columns (number, schoolName, studentName, grade) are neutralised;
+ * ids, dates, status and the currency code cannot start a formula (uuid, date,
+ * enum, `^[A-Z]{3}$`), and the amounts stay numbers.
+ */
+function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boolean) {
+  const text = (value: RawBuilder<string>) => (csv ? csvText(value) : value);
+  let studentName = studentNameOf(scope);
+  if (csv) {
+    studentName =
+      scope.pii === 'clear'
+        ? // "first last" starts with first_name (never empty): only its first character decides.
+          sql<string>`(case when ${startsFormula(sql`students.first_name`)} then '''' else '' end || ${studentName})`
+        : // Initials start with a letter or digit, never a formula; none at all is ''.
+          sql<string>`nullif(${studentName}, '')`;
+  }
+  return matching(db, scope, filter)
+    .select([
+      'invoices.id as invoiceId',
+      text(sql<string>`invoices.number`).as('number'),
+      'schools.id as schoolId',
+      text(sql<string>`schools.name`).as('schoolName'),
+      'students.id as studentId',
+      studentName.as('studentName'),
+      text(sql<string>`students.grade`).as('grade'),
+      'invoices.due_date as dueDate',
+      'invoices.amount',
+      'invoices.paid_amount as paidAmount',
+      pendingAmountOf.as('pendingAmount'),
+      'schools.currency',
+      sql<OutstandingStatus>`${statusOf}`.as('status'),
+      daysOverdueOf.as('daysOverdue'),
+    ])
+    .orderBy('invoices.due_date')
+    .orderBy('invoices.id');
+}
+
 export function createPendingRepository() {
   return {
     /** One keyset page: limit + 1 rows (the extra one only says another page exists). */
@@ -140,11 +208,22 @@ export function createPendingRepository() {
     },
 
     /**
-     * The export's statement, compiled for a server-side cursor: every matching row in
-     * queue order. Rows it yields go through `toPendingRow`.
+     * The export's statement for the server-side cursor (XLSX): every matching row in
+     * queue order, already in PendingRow shape; the student's name is masked by the
+     * statement itself (see exportSelect).
      */
-    exportQuery(db: DbOrTx, scope: Scope, filter: PendingFilter): CompiledQuery<RawPendingRow> {
-      return rowsQuery(db, scope, filter).compile();
+    exportQuery(db: DbOrTx, scope: Scope, filter: PendingFilter): CompiledQuery<PendingRow> {
+      return exportSelect(db, scope, filter, false).compile();
+    },
+
+    /**
+     * The same rows as `exportQuery`, for `COPY (…) TO STDOUT WITH (FORMAT csv, HEADER
+     * true)`: the column names are the CSV header, text cells are neutralised against
+     * formula injection by the statement (the rule of shared/csv.ts) and numbers are
+     * left as they are (csv.ts only neutralises strings; a number is never evaluated).
+     */
+    exportCsvQuery(db: DbOrTx, scope: Scope, filter: PendingFilter): CompiledQuery<PendingRow> {
+      return exportSelect(db, scope, filter, true).compile();
     },
   };
 }

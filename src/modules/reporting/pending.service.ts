@@ -6,8 +6,9 @@ import { AppError, notFound } from '../../shared/errors.js';
 import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../../shared/pagination.js';
 import type { Principal } from '../../shared/policy.js';
 import type { BillingReportsRepository } from './billing-reports.repository.js';
-import { attachment, createCsvSink, createXlsxSink, readWithCursor, type RowSink } from './export.js';
-import { toPendingRow, type PendingFilter, type PendingRepository } from './pending.repository.js';
+import { attachment, copyCsv, createXlsxSink, readWithCursor } from './export.js';
+import { countFromRollups } from './pending.counts.js';
+import type { PendingFilter, PendingRepository } from './pending.repository.js';
 import {
   PENDING_COLUMNS,
   type ExportFormat,
@@ -21,8 +22,9 @@ import {
  * The outstanding-payments queue and its export.
  *
  * `total` is the exact count of matching rows. It is counted once, on the first page
- * (no cursor), and carried by the cursor to every later page, so deep pages stay a
- * bare index range scan (no count over the whole queue per page). It is therefore the
+ * (no cursor), from the rollups (pending.counts.ts; a row count only with minAmount),
+ * and carried by the cursor to every later page, so deep pages stay a bare index range
+ * scan (no count over the whole queue per page). It is therefore the
  * count as of the first page; a client that wants a fresh count starts over. The
  * cursor also carries a fingerprint of the filters, so a cursor replayed with other
  * filters (and so a wrong total and position) is a 400 rather than a wrong page.
@@ -31,7 +33,8 @@ import {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-const CSV_COLUMNS: readonly CsvColumn<PendingRow>[] = PENDING_COLUMNS.map((key) => ({ key, header: key }));
+/** The XLSX columns; the CSV header is the export statement's column names, the same keys. */
+const XLSX_COLUMNS: readonly CsvColumn<PendingRow>[] = PENDING_COLUMNS.map((key) => ({ key, header: key }));
 
 const MEDIA: Record<ExportFormat, string> = {
   csv: 'text/csv; charset=utf-8',
@@ -97,6 +100,11 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
     }
   }
 
+  /** From the rollups when they can answer (no minAmount), else a count of the rows. */
+  async function countAll(principal: Principal, filter: PendingFilter): Promise<number> {
+    return (await countFromRollups(db, principal, filter)) ?? (await pending.count(db, principal, filter));
+  }
+
   return {
     async page(principal: Principal, query: PendingQuery): Promise<PendingPage> {
       const limit = query.limit ?? DEFAULT_PAGE_SIZE;
@@ -105,7 +113,7 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
       await checkSchool(principal, filter.schoolId);
       const [rows, total] = await Promise.all([
         pending.page(db, principal, { ...filter, limit, after: cursor }),
-        cursor === undefined ? pending.count(db, principal, filter) : Promise.resolve(cursor.total),
+        cursor === undefined ? countAll(principal, filter) : Promise.resolve(cursor.total),
       ]);
       const data = rows.slice(0, limit);
       const last = data[data.length - 1];
@@ -115,17 +123,36 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
     },
 
     /**
-     * Starts an export and resolves once its snapshot is open (so a failure to start is
-     * an ordinary error response). Rows then flow from the cursor through the sink
-     * with backpressure until the end, an error (the output is destroyed with it) or
-     * `signal` (the client went away).
+     * Starts an export and resolves once its snapshot is open and the first bytes are
+     * there (so a failure to start is an ordinary error response).
+     *
+     * CSV is PostgreSQL's own CSV writer: `COPY (<the export statement>) TO STDOUT`,
+     * the masking, scoping, filters and formula neutralising all in the statement, the
+     * bytes piped with backpressure. XLSX reads the same rows (masked by the same
+     * statement) through a server-side cursor into the workbook writer. Either runs
+     * until the end, an error (the output is destroyed with it) or `signal` (the client
+     * went away: the statement is cancelled and its connection discarded).
      */
     async export(principal: Principal, query: PendingExportQuery, signal: AbortSignal): Promise<PendingExport> {
       const filter = filterOf(query);
       const format: ExportFormat = query.format ?? 'csv';
       await checkSchool(principal, filter.schoolId);
+      const filename = `pending-payments-${new Date().toISOString().slice(0, 10)}.${format}`;
+      const file = { filename, contentType: MEDIA[format], contentDisposition: attachment(filename) };
 
-      const sink: RowSink<PendingRow> = format === 'csv' ? createCsvSink(CSV_COLUMNS) : createXlsxSink(CSV_COLUMNS, 'Pending payments');
+      if (format === 'csv') {
+        const copy = await copyCsv(db, pending.exportCsvQuery(db, principal, filter), signal);
+        return {
+          ...file,
+          output: copy.output,
+          done: copy.done.then(
+            () => undefined,
+            (error: unknown) => (signal.aborted ? undefined : error),
+          ),
+        };
+      }
+
+      const sink = createXlsxSink(XLSX_COLUMNS, 'Pending payments');
       let markOpen: () => void = () => undefined;
       const opened = new Promise<void>((resolve) => {
         markOpen = resolve;
@@ -133,11 +160,7 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
       const run = readWithCursor(db, pending.exportQuery(db, principal, filter), {
         signal,
         onOpen: () => markOpen(),
-        onBatch: (rows) =>
-          sink.write(
-            rows.map((row) => toPendingRow(row, principal)),
-            signal,
-          ),
+        onBatch: (rows) => sink.write(rows, signal),
       })
         .then(async () => {
           if (!signal.aborted) {
@@ -150,11 +173,8 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
         });
       await Promise.race([opened, run]);
 
-      const filename = `pending-payments-${new Date().toISOString().slice(0, 10)}.${format}`;
       return {
-        filename,
-        contentType: MEDIA[format],
-        contentDisposition: attachment(filename),
+        ...file,
         output: sink.output,
         done: run.then(
           () => undefined,

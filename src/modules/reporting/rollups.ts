@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db, DbOrTx } from '../../db/database.js';
 
 /**
- * Proof that the dashboard's rollup tables (migration 0003) are exact: each is compared,
+ * Proof that the dashboard's rollup tables (migrations 0003, 0004) are exact: each is compared,
  * row for row, with a full recomputation from the raw tables (`except` both ways), and
  * every invoice's paid_amount with its payments and refunds.
  *
@@ -10,46 +10,76 @@ import type { Db, DbOrTx } from '../../db/database.js';
  * refresh_reporting_rollups(), so a bug in either the triggers or the refresh shows up
  * as a mismatch. Definitions (kept in step with the migration's header comment):
  *   invoice_rollups  invoices not cancelled, of students not soft-deleted, grouped by
- *                    (school, student's grade, due date): count, Σ amount, Σ paid_amount.
+ *                    (school, student's grade, due date): count, Σ amount, Σ paid_amount,
+ *                    count with paid < amount, count with 0 < paid < amount.
  *   payment_rollups  payments (count 1, +amount, school-local day of paid_at) and refunds
  *                    (count 0, −amount, school-local day of created_at, the payment's
  *                    method), of students not soft-deleted, grouped by (school, grade,
  *                    method, day); buckets with count 0 and amount 0 do not exist.
+ *   invoice_totals / payment_totals  the same sums without the date: per (school, grade)
+ *                    and per (school, grade, method), plus the marginals where '' stands
+ *                    for "all grades" / "all methods".
  *
  * Used by `npm run verify` and by the tests.
  */
 
-export const expectedInvoiceRollups = sql`
-  select i.school_id, s.grade, i.due_date,
-         count(*)::bigint as invoice_count, sum(i.amount)::bigint as amount_due, sum(i.paid_amount)::bigint as amount_paid
+/** Live invoices (not cancelled, of students not soft-deleted) with their grade. */
+const liveInvoices = sql`
+  select i.school_id, s.grade, i.due_date, i.amount, i.paid_amount
     from invoices i
     join students s on s.id = i.student_id and s.school_id = i.school_id
-   where i.cancelled_at is null and s.deleted_at is null
-   group by i.school_id, s.grade, i.due_date`;
+   where i.cancelled_at is null and s.deleted_at is null`;
+
+const invoiceSums = sql`
+  count(*)::bigint as invoice_count, sum(amount)::bigint as amount_due, sum(paid_amount)::bigint as amount_paid,
+  count(*) filter (where paid_amount < amount)::bigint as outstanding_count,
+  count(*) filter (where paid_amount > 0 and paid_amount < amount)::bigint as partial_count`;
+
+export const expectedInvoiceRollups = sql`
+  select school_id, grade, due_date, ${invoiceSums} from (${liveInvoices}) i group by school_id, grade, due_date`;
+
+/** Per (school, grade) and per school over all grades (grade ''). */
+export const expectedInvoiceTotals = sql`
+  select school_id, coalesce(grade, '') as grade, ${invoiceSums}
+    from (${liveInvoices}) i
+   group by grouping sets ((school_id, grade), (school_id))`;
+
+/** Payments (+1, +amount) and refunds (0, −amount) of students not soft-deleted, on their school-local day. */
+const movements = sql`
+  select pay.school_id, s.grade, pay.method, (pay.paid_at at time zone sc.timezone)::date as paid_on, 1 as n, pay.amount
+    from payments pay
+    join invoices i on i.id = pay.invoice_id
+    join students s on s.id = i.student_id
+    join schools sc on sc.id = pay.school_id
+   where s.deleted_at is null
+  union all
+  select ref.school_id, s.grade, pay.method, (ref.created_at at time zone sc.timezone)::date, 0, -ref.amount
+    from refunds ref
+    join payments pay on pay.id = ref.payment_id
+    join invoices i on i.id = ref.invoice_id
+    join students s on s.id = i.student_id
+    join schools sc on sc.id = ref.school_id
+   where s.deleted_at is null`;
 
 export const expectedPaymentRollups = sql`
   select school_id, grade, method, paid_on, sum(n)::bigint as payment_count, sum(amount)::bigint as amount
-    from (
-      select pay.school_id, s.grade, pay.method, (pay.paid_at at time zone sc.timezone)::date as paid_on, 1 as n, pay.amount
-        from payments pay
-        join invoices i on i.id = pay.invoice_id
-        join students s on s.id = i.student_id
-        join schools sc on sc.id = pay.school_id
-       where s.deleted_at is null
-      union all
-      select ref.school_id, s.grade, pay.method, (ref.created_at at time zone sc.timezone)::date, 0, -ref.amount
-        from refunds ref
-        join payments pay on pay.id = ref.payment_id
-        join invoices i on i.id = ref.invoice_id
-        join students s on s.id = i.student_id
-        join schools sc on sc.id = ref.school_id
-       where s.deleted_at is null
-    ) movements
+    from (${movements}) m
    group by school_id, grade, method, paid_on
   having sum(n) <> 0 or sum(amount) <> 0`;
 
-const storedInvoiceRollups = sql`select school_id, grade, due_date, invoice_count, amount_due, amount_paid from invoice_rollups`;
+/** Per (school, grade, method) and the marginals over grades and/or methods ('' = all). */
+export const expectedPaymentTotals = sql`
+  select school_id, coalesce(grade, '') as grade, coalesce(method, '') as method, sum(n)::bigint as payment_count, sum(amount)::bigint as amount
+    from (${movements}) m
+   group by grouping sets ((school_id, grade, method), (school_id, grade), (school_id, method), (school_id))
+  having sum(n) <> 0 or sum(amount) <> 0`;
+
+const storedInvoiceRollups = sql`
+  select school_id, grade, due_date, invoice_count, amount_due, amount_paid, outstanding_count, partial_count from invoice_rollups`;
+const storedInvoiceTotals = sql`
+  select school_id, grade, invoice_count, amount_due, amount_paid, outstanding_count, partial_count from invoice_totals`;
 const storedPaymentRollups = sql`select school_id, grade, method, paid_on, payment_count, amount from payment_rollups`;
+const storedPaymentTotals = sql`select school_id, grade, method, payment_count, amount from payment_totals`;
 
 /** How many example rows of each kind of difference a report carries. */
 const SAMPLE = 20;
@@ -57,7 +87,7 @@ const SAMPLE = 20;
 export type Row = Record<string, unknown>;
 
 export interface TableComparison {
-  table: 'invoice_rollups' | 'payment_rollups';
+  table: 'invoice_rollups' | 'payment_rollups' | 'invoice_totals' | 'payment_totals';
   stored: number;
   expected: number;
   /** Expected rows with no equal stored row (absent or different values). */
@@ -77,7 +107,7 @@ async function differences(db: DbOrTx, left: RawBuilder<unknown>, right: RawBuil
   const diff = sql`(${left} except ${right})`;
   const [count, sample] = await Promise.all([
     sql<{ n: number }>`select count(*)::bigint as n from ${diff} d`.execute(db),
-    sql<Row>`select * from ${diff} d order by 1, 2, 3, 4 limit ${SAMPLE}`.execute(db),
+    sql<Row>`select * from ${diff} d order by 1, 2, 3 limit ${SAMPLE}`.execute(db),
   ]);
   return { count: count.rows[0]?.n ?? 0, sample: sample.rows };
 }
@@ -124,6 +154,8 @@ export async function verifyRollups(db: Db): Promise<VerifyReport> {
       const tables = [
         await compare(trx, 'invoice_rollups', storedInvoiceRollups, expectedInvoiceRollups),
         await compare(trx, 'payment_rollups', storedPaymentRollups, expectedPaymentRollups),
+        await compare(trx, 'invoice_totals', storedInvoiceTotals, expectedInvoiceTotals),
+        await compare(trx, 'payment_totals', storedPaymentTotals, expectedPaymentTotals),
       ];
       const invoices = await checkInvoices(trx);
       const ok = tables.every((t) => t.missing.count === 0 && t.unexpected.count === 0) && invoices.bad.count === 0;

@@ -1,0 +1,64 @@
+import { expressionBuilder, sql } from 'kysely';
+import type { DbOrTx } from '../../db/database.js';
+import type { DB } from '../../db/types.js';
+import { inScope, type Scope } from '../../shared/scope.js';
+import type { PendingFilter } from './pending.repository.js';
+
+/**
+ * The queue's exact `total` from the rollups (migration 0004) instead of counting
+ * invoices: invoice_totals holds, per school and grade (and per school, grade ''), the
+ * invoices that owe money (outstanding_count) and those partly paid (partial_count);
+ * invoice_rollups holds the same per due date, and only its buckets due on or after a
+ * school's local today (few, through invoice_rollups_due_idx) are needed to split by
+ * status, exactly as invoice_status() does:
+ *
+ *   OVERDUE = outstanding − outstanding not yet due
+ *   PARTIAL = partial not yet due
+ *   PENDING = outstanding not yet due − partial not yet due
+ *
+ * The rollups leave out cancelled invoices and soft-deleted students, like the queue;
+ * soft-deleted and out-of-scope schools are left out by the school selection.
+ * A minAmount filter is not in the rollups: `undefined` then, and the caller counts rows.
+ */
+export async function countFromRollups(db: DbOrTx, scope: Scope, filter: PendingFilter): Promise<number | undefined> {
+  if (filter.minAmount !== undefined) {
+    return undefined;
+  }
+  const grade = (column: string) => (filter.grade === undefined ? sql`` : sql`and ${sql.ref(column)} = ${filter.grade}`);
+  const { rows } = await sql<{ outstanding: number; partial: number; notDueOutstanding: number; notDuePartial: number }>`
+    with sel as (
+      select s.id, (now() at time zone s.timezone)::date as today
+        from schools s
+       where s.deleted_at is null
+         and ${inScope(expressionBuilder<DB, 'schools'>(), 's.id', scope)}
+         ${filter.schoolId === undefined ? sql`` : sql`and s.id = ${filter.schoolId}`}
+    ),
+    totals as (
+      select coalesce(sum(t.outstanding_count), 0)::bigint as outstanding, coalesce(sum(t.partial_count), 0)::bigint as partial
+        from invoice_totals t
+        join sel on sel.id = t.school_id
+       where t.grade = ${filter.grade ?? ''}
+    ),
+    not_due as (
+      select coalesce(sum(r.outstanding_count), 0)::bigint as outstanding, coalesce(sum(r.partial_count), 0)::bigint as partial
+        from invoice_rollups r
+        join sel on sel.id = r.school_id
+       where r.due_date >= (select min(today) from sel) and r.due_date >= sel.today ${grade('r.grade')}
+    )
+    select totals.outstanding, totals.partial, not_due.outstanding as "notDueOutstanding", not_due.partial as "notDuePartial"
+      from totals, not_due`.execute(db);
+  const row = rows[0];
+  if (row === undefined) {
+    return 0;
+  }
+  switch (filter.status) {
+    case undefined:
+      return row.outstanding;
+    case 'OVERDUE':
+      return row.outstanding - row.notDueOutstanding;
+    case 'PARTIAL':
+      return row.notDuePartial;
+    case 'PENDING':
+      return row.notDueOutstanding - row.notDuePartial;
+  }
+}

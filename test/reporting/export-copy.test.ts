@@ -1,0 +1,342 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import ExcelJS from 'exceljs';
+import type { FastifyInstance } from 'fastify';
+import { CompiledQuery, sql } from 'kysely';
+import pg from 'pg';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createDatabase, type Db } from '../../src/db/database.js';
+import { inlineParameters } from '../../src/modules/reporting/export.js';
+import { PENDING_COLUMNS, type PendingPage, type PendingRow } from '../../src/modules/reporting/pending.schemas.js';
+import { createCsvStringifier } from '../../src/shared/csv.js';
+import { maskName } from '../../src/shared/masking.js';
+import { bearer, insertUser, login, TEST_JWT_SECRET } from '../helpers/app.js';
+import { createTestDatabase } from '../helpers/db.js';
+
+/**
+ * The CSV export is PostgreSQL's CSV writer (COPY … TO STDOUT) over a statement that
+ * masks, scopes, filters and neutralises by itself. These tests hold it to what the
+ * csv-stringify path produced: for rows full of quoting and formula traps the bytes are
+ * identical to csv.ts's stringifier over the queue's JSON rows (which mask in JS), for
+ * the clear and the masked role. They also check that a client going away cancels the
+ * statement on the server, even before its first row.
+ */
+
+const URL_QUEUE = '/api/v1/reports/pending-payments';
+const URL_EXPORT = '/api/v1/reports/pending-payments/export';
+
+interface Harness {
+  app: FastifyInstance;
+  db: Db;
+  pool: pg.Pool;
+  url: string;
+  close(): Promise<void>;
+}
+
+async function createHarness(): Promise<Harness> {
+  const database = await createTestDatabase();
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '100000', DATABASE_URL: database.url });
+  const handle = createDatabase({ connectionString: database.url, max: 5 });
+  const app = await buildApp({ config, database: handle, jwtSecret: TEST_JWT_SECRET, logger: false });
+  await app.ready();
+  return {
+    app,
+    db: handle.db,
+    pool: handle.pool,
+    url: database.url,
+    async close() {
+      try {
+        await app.close();
+        await handle.close();
+      } finally {
+        await database.drop();
+      }
+    },
+  };
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+
+/** Names that exercise CSV quoting, formula neutralising and the SQL mask. */
+const NAMES: [string, string][] = [
+  ['Ana', 'Alvarez'],
+  ['=HYPERLINK("http://x")', 'Inject'],
+  ['+1', 'Plus'],
+  ['-2', 'Minus'],
+  ['@SUM(A1)', 'At'],
+  ['\tTab', 'Lead'],
+  ['\rCarriage', 'Return'],
+  ['Line\nBreak', 'Two'],
+  ['"Quoted"', 'Name'],
+  ['Comma, Jr.', 'Doe'],
+  ["O'Brien", 'Single'],
+  ['  Élodie', 'Ñandú'],
+  ['ñoño', 'écija'],
+  ['Ωmega', 'Δelta'],
+  ['李', '小龙'],
+  ['123', '4th'],
+  ['--', '=='],
+  ['😀Smile', '(x)'],
+  ['x', '=cmd|" /C calc"!A0'],
+];
+
+describe('CSV export through COPY', () => {
+  let h: Harness;
+  const tokens = { super: '', analyst: '' };
+  let schoolA = '';
+  let schoolHash = '';
+
+  before(async () => {
+    h = await createHarness();
+    const school = async (name: string) => (await h.db.insertInto('schools').values({ name }).returning('id').executeTakeFirstOrThrow()).id;
+    schoolA = await school('Colegio "San José", Sede 2');
+    const schoolB = await school('=Formula School');
+    // A value PostgreSQL leaves unquoted where csv-stringify quoted it (quoted_match '#'); the bytes differ, the parsed cells do not.
+    schoolHash = await school('School #3');
+    let n = 0;
+    for (const [i, [first, last]] of NAMES.entries()) {
+      const schoolId = [schoolA, schoolB][i % 2] ?? schoolA;
+      const grade = ['3', '-1', '@2', 'K, morning', '"5"'][i % 5] ?? '3';
+      const student = (
+        await h.db.insertInto('students').values({ school_id: schoolId, first_name: first, last_name: last, grade }).returning('id').executeTakeFirstOrThrow()
+      ).id;
+      const number = ['INV-1', '=1+1', 'A,B', '-7', 'plain'][i % 5] ?? 'x';
+      await h.db
+        .insertInto('invoices')
+        .values({ school_id: schoolId, student_id: student, number: `${number}-${++n}`, amount: 1000 + i, paid_amount: i % 3 === 0 ? 1 : 0, due_date: day(i - 10) })
+        .execute();
+    }
+    const hashStudent = (await h.db.insertInto('students').values({ school_id: schoolHash, first_name: 'Hash', last_name: 'Tag', grade: '#1' }).returning('id').executeTakeFirstOrThrow()).id;
+    await h.db.insertInto('invoices').values({ school_id: schoolHash, student_id: hashStudent, number: 'H#1', amount: 500, due_date: day(3) }).execute();
+
+    await insertUser(h.db, { username: 'cp.super', role: 'super_admin' });
+    await insertUser(h.db, { username: 'cp.analyst', role: 'finance_analyst' });
+    tokens.super = (await login(h.app, 'cp.super')).accessToken;
+    tokens.analyst = (await login(h.app, 'cp.analyst')).accessToken;
+  });
+  after(() => h.close());
+
+  const get = (url: string, token: string) => h.app.inject({ method: 'GET', url, headers: bearer(token) });
+
+  /** What the csv-stringify export wrote: csv.ts's stringifier over the queue's rows (masked in JS). */
+  async function stringified(token: string, query: string): Promise<string> {
+    const response = await get(`${URL_QUEUE}?limit=500${query}`, token);
+    assert.equal(response.statusCode, 200, response.body);
+    const body = response.json<PendingPage>();
+    assert.equal(body.nextCursor, null);
+    const stringifier = createCsvStringifier<PendingRow>(PENDING_COLUMNS.map((key) => ({ key, header: key })));
+    const chunks: Buffer[] = [];
+    stringifier.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ended = new Promise((resolve) => stringifier.on('end', resolve));
+    for (const row of body.data) {
+      stringifier.write(row);
+    }
+    stringifier.end();
+    await ended;
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  for (const role of ['super', 'analyst'] as const) {
+    test(`${role}: the same bytes as csv-stringify over the queue's rows`, async () => {
+      for (const query of [`&schoolId=${schoolA}`, '&status=OVERDUE', '&minAmount=1010']) {
+        const want = await stringified(tokens[role], query);
+        const response = await get(`${URL_EXPORT}?format=csv${query}`, tokens[role]);
+        assert.equal(response.statusCode, 200, response.body);
+        assert.equal(response.body, want, query);
+      }
+    });
+
+    test(`${role}: every row parses back to the queue's values (with a '#' value too)`, async () => {
+      const want = parse<Record<string, string>>(await stringified(tokens[role], ''), { columns: true });
+      const response = await get(`${URL_EXPORT}?format=csv`, tokens[role]);
+      assert.equal(response.statusCode, 200);
+      const rows = parse<Record<string, string>>(response.body, { columns: true });
+      assert.equal(rows.length, NAMES.length + 1);
+      assert.deepEqual(rows, want);
+      assert.ok(rows.some((row) => row.schoolName === 'School #3' && row.grade === '#1'));
+      for (const row of rows) {
+        for (const column of ['number', 'schoolName', 'studentName', 'grade']) {
+          assert.doesNotMatch(row[column] ?? '', /^[=+\-@\t\r]/, `${column} ${row[column]}`);
+        }
+      }
+    });
+  }
+
+  test('the statement masks names as maskName does', async () => {
+    const response = await get(`${URL_EXPORT}?format=csv`, tokens.analyst);
+    const names = parse<Record<string, string>>(response.body, { columns: true }).map((row) => row.studentName);
+    for (const [first, last] of NAMES) {
+      assert.ok(names.includes(maskName(first, last)), `${first} ${last} → ${maskName(first, last)} in ${names.join('|')}`);
+    }
+    for (const clear of ['Alvarez', 'HYPERLINK', 'Élodie', 'Smile', 'calc']) {
+      assert.ok(!response.body.includes(clear), clear);
+    }
+  });
+
+  test('XLSX (cursor path) is masked by the same statement', async () => {
+    const response = await get(`${URL_EXPORT}?format=xlsx`, tokens.analyst);
+    assert.equal(response.statusCode, 200);
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.load(response.rawPayload as unknown as ArrayBuffer);
+    const sheet = workbook.worksheets[0];
+    assert.ok(sheet);
+    const nameColumn = PENDING_COLUMNS.indexOf('studentName') + 1;
+    const names: unknown[] = [];
+    for (let r = 2; r <= sheet.actualRowCount; r++) {
+      names.push(sheet.getRow(r).getCell(nameColumn).value);
+    }
+    const queue = (await get(`${URL_QUEUE}?limit=500`, tokens.analyst)).json<PendingPage>();
+    // An empty cell (a name without letters masks to '') reads back as null, as before.
+    assert.deepEqual(names, queue.data.map((row) => (row.studentName === '' ? null : row.studentName)));
+  });
+
+  test('inlineParameters writes literals, leaves quoted text alone and refuses NUL', () => {
+    const query = CompiledQuery.raw(`select '$1 stays' as "$2 too", $1 as a, $2 as b, $10 as c, $3 as d, $4 as e`, [
+      "it's \\ fine",
+      42,
+      null,
+      true,
+      5,
+      6,
+      7,
+      8,
+      9,
+      'tenth',
+    ]);
+    assert.equal(inlineParameters(query), `select '$1 stays' as "$2 too", 'it''s \\\\ fine' as a, 42 as b, 'tenth' as c, null as d, true as e`.replace(`'it''s`, ` E'it''s`));
+    assert.throws(() => inlineParameters(CompiledQuery.raw('select $1', ['a\0b'])), /NUL/);
+    assert.throws(() => inlineParameters(CompiledQuery.raw('select $2', ['a'])), /no parameter/);
+  });
+
+  test('a filter value full of quotes and backslashes is matched literally', async () => {
+    const grade = `3' or 'x'='x \\`;
+    const response = await get(`${URL_EXPORT}?format=csv&grade=${encodeURIComponent(grade)}`, tokens.super);
+    assert.equal(response.statusCode, 200, response.body);
+    assert.equal(response.body, `${PENDING_COLUMNS.join(',')}\n`);
+  });
+
+  /** The backend of the export's COPY (waiting on `locker`'s lock or running), by a watcher outside any transaction. */
+  async function copyBackend(watcher: pg.Client): Promise<number | undefined> {
+    const { rows } = await watcher.query<{ pid: number }>(
+      `select pid from pg_stat_activity where datname = current_database() and state = 'active' and query ilike 'copy (%'`,
+    );
+    return rows[0]?.pid;
+  }
+
+  test('a failure before the first byte is a problem+json response, and the connection is not leaked', async () => {
+    const locker = new pg.Client({ connectionString: h.url });
+    const watcher = new pg.Client({ connectionString: h.url });
+    await locker.connect();
+    await watcher.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table invoices in access exclusive mode');
+      const pending = get(`${URL_EXPORT}?format=csv`, tokens.super);
+      let pid: number | undefined;
+      await waitFor('the COPY waiting on the lock', async () => (pid = await copyBackend(watcher)) !== undefined);
+      await watcher.query('select pg_terminate_backend($1)', [pid]);
+      const response = await pending;
+      // 503 when pg reports the termination (57P01), 500 when only the dropped socket is seen.
+      assert.ok([500, 503].includes(response.statusCode), response.body);
+      assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+    } finally {
+      await locker.query('rollback');
+      await locker.end();
+      await watcher.end();
+    }
+    await waitFor('the pool to have no busy connection', () => h.pool.totalCount - h.pool.idleCount === 0);
+    const again = await get(`${URL_EXPORT}?format=csv`, tokens.super);
+    assert.equal(again.statusCode, 200);
+  });
+
+  test('a failure mid-stream ends the response early and frees the connection and the slot', async () => {
+    // Enough rows that the COPY is still sending when the client stops reading.
+    const school = (await h.db.insertInto('schools').values({ name: 'Bulk' }).returning('id').executeTakeFirstOrThrow()).id;
+    const student = (await h.db.insertInto('students').values({ school_id: school, first_name: 'B', last_name: 'S', grade: '1' }).returning('id').executeTakeFirstOrThrow()).id;
+    await sql`
+      insert into invoices (school_id, student_id, number, amount, due_date)
+      select ${school}::uuid, ${student}::uuid, 'BULK-' || g || repeat('x', 30), 1000 + g, current_date - (g % 400)
+      from generate_series(1, 60000) as g`.execute(h.db);
+    await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = h.app.server.address() as AddressInfo;
+    const watcher = new pg.Client({ connectionString: h.url });
+    await watcher.connect();
+    try {
+      const ended = await new Promise<string>((resolve, reject) => {
+        const request = http.get({ host: '127.0.0.1', port, path: `${URL_EXPORT}?format=csv&schoolId=${school}`, headers: bearer(tokens.super) }, (response) => {
+          assert.equal(response.statusCode, 200);
+          response.once('data', () => {
+            response.pause();
+            void (async () => {
+              let pid: number | undefined;
+              await waitFor('the COPY still running', async () => (pid = await copyBackend(watcher)) !== undefined);
+              await watcher.query('select pg_terminate_backend($1)', [pid]);
+              response.resume();
+            })().catch(reject);
+          });
+          response.on('end', () => resolve(response.complete ? 'complete' : 'cut short'));
+          response.on('error', () => resolve('cut short'));
+          response.on('aborted', () => resolve('cut short'));
+        });
+        request.on('error', () => resolve('cut short'));
+      });
+      assert.equal(ended, 'cut short');
+    } finally {
+      await watcher.end();
+    }
+    await waitFor('the pool to have no busy connection', () => h.pool.totalCount - h.pool.idleCount === 0);
+    const both = await Promise.all([get(`${URL_EXPORT}?format=csv&schoolId=${schoolA}`, tokens.super), get(`${URL_EXPORT}?format=csv&schoolId=${schoolA}`, tokens.super)]);
+    assert.deepEqual(both.map((r) => r.statusCode), [200, 200]);
+  });
+
+  test('a client gone before the first byte cancels the COPY on the server and frees everything', async () => {
+    const { port } = h.app.server.address() as AddressInfo;
+    const locker = new pg.Client({ connectionString: h.url });
+    await locker.connect();
+    // pg_stat_activity is a snapshot per transaction: watch from outside the locker's.
+    const watcher = new pg.Client({ connectionString: h.url });
+    await watcher.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table invoices in access exclusive mode');
+      const request = http.get({ host: '127.0.0.1', port, path: `${URL_EXPORT}?format=csv`, headers: bearer(tokens.super) });
+      request.on('error', () => undefined);
+      const copying = async () => {
+        const { rows } = await watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and state = 'active' and query ilike 'copy (%'`,
+        );
+        return rows[0]?.n ?? 0;
+      };
+      await waitFor('the COPY waiting on the lock', async () => (await copying()) === 1);
+      request.destroy();
+      // Still holding the lock: only a cancel (not the end of the export) can make it go.
+      await waitFor('the COPY to be cancelled', async () => (await copying()) === 0);
+      await waitFor('the pool to have no busy connection', () => h.pool.totalCount - h.pool.idleCount === 0);
+    } finally {
+      await locker.query('rollback');
+      await locker.end();
+      await watcher.end();
+    }
+    // The slot came back: two exports run at once.
+    const both = await Promise.all([get(`${URL_EXPORT}?format=csv`, tokens.super), get(`${URL_EXPORT}?format=csv`, tokens.super)]);
+    assert.deepEqual(both.map((r) => r.statusCode), [200, 200]);
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and (state like 'idle in transaction%' or query ilike 'copy (%')`.execute(h.db);
+    assert.equal(rows[0]?.n, 0);
+  });
+});
