@@ -6,7 +6,7 @@
  *   npm run bench                       # data set L: 1000 schools, 60 000 students, 12 months, 5 M transactions
  *   npm run bench -- --size s           # a small set for a quick look (50 schools, 3000 students, 200 k transactions)
  *   npm run bench -- --requests 400     # samples per latency scenario (default 300)
- *   npm run bench -- --only payments    # some groups only (dashboard, queue, failures, naive, export, payments);
+ *   npm run bench -- --only payments    # some groups only (dashboard, queue, failures, naive, export, payments, live);
  *                                       # prints the table without rewriting bench/results.*
  *
  * Latencies are measured from a client in this process over keep-alive HTTP, one
@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
 import { createDatabase } from '../src/db/database.js';
@@ -49,7 +50,7 @@ const PASSWORD = 'bench-password-1';
 const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer'] as const;
 
 const log = (message: string) => console.log(`[bench] ${message}`);
-const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments'] as const;
+const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live'] as const;
 const only = args.only?.split(',').map((group) => group.trim());
 for (const group of only ?? []) {
   if (!(GROUPS as readonly string[]).includes(group)) {
@@ -174,7 +175,7 @@ async function ensureUsers(url: string): Promise<void> {
 function startServer(url: string): Promise<{ child: ChildProcess; base: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'warn', SEED_DEMO: 'off', JWT_SECRET: randomUUID() + randomUUID(), RATE_LIMIT_MAX: '100000000', DATABASE_POOL_MAX: '20' },
+    env: { ...process.env, DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'warn', SEED_DEMO: 'off', SIMULATOR: 'off', JWT_SECRET: randomUUID() + randomUUID(), RATE_LIMIT_MAX: '100000000', DATABASE_POOL_MAX: '20' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -194,6 +195,86 @@ async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return Math.round(kb / 1024);
+}
+
+/**
+ * Live feed latency: CLIENTS WebSocket clients (the same user), events inserted at
+ * RATE/s for LIVE_SECONDS (failed attempts, five per statement every 10 ms), latency =
+ * arrival at the client − the event's createdAt (its transaction's timestamp; same
+ * clock). Every client counts what it gets; SAMPLED of them parse every message for
+ * the latency (parsing a million JSON messages would measure the client, not Bursar).
+ */
+async function liveLatency(base: string, token: string, db: pg.Client, RATE: number) {
+  const CLIENTS = 1000;
+  const SAMPLED = 20;
+  const LIVE_SECONDS = 10;
+  const url = `${base.replace('http', 'ws')}/api/v1/live?token=${encodeURIComponent(token)}`;
+  const sockets: WebSocket[] = [];
+  const latencies: number[] = [];
+  let received = 0;
+  let dropped = 0;
+  for (let i = 0; i < CLIENTS; i++) {
+    const socket = new WebSocket(url);
+    const sampled = i < SAMPLED;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('message', () => resolve()); // hello
+      socket.once('error', reject);
+    });
+    socket.on('message', (data: Buffer) => {
+      received++;
+      if (sampled) {
+        const message = JSON.parse(data.toString()) as { type: string; payment?: { createdAt: string } };
+        if (message.payment) {
+          latencies.push(Date.now() - Date.parse(message.payment.createdAt));
+        }
+      }
+    });
+    socket.on('close', (code) => {
+      if (code === 1013) {
+        dropped++;
+      }
+    });
+    sockets.push(socket);
+  }
+  const target = (await db.query<{ school_id: string; id: string }>(`select school_id, id from invoices order by id limit 1`)).rows[0];
+  const perStatement = 5;
+  const statements = (RATE / perStatement) * LIVE_SECONDS;
+  const started = performance.now();
+  for (let i = 0; i < statements; i++) {
+    const due = started + (i * 1000 * perStatement) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    await db.query(
+      `insert into transactions (school_id, invoice_id, amount, method, status, failure_code, gateway)
+       select $1, $2, 100 + g, 'card', 'failed', 'card_declined', 'stripe' from generate_series(1, ${perStatement}) g`,
+      [target?.school_id, target?.id],
+    );
+  }
+  const sent = statements * perStatement;
+  const seconds = (performance.now() - started) / 1000;
+  // Let the tail arrive (up to 10 s), then close.
+  const deadline = performance.now() + 10_000;
+  while (latencies.length < sent * SAMPLED && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  for (const socket of sockets) {
+    socket.terminate();
+  }
+  const s = stats(latencies);
+  return {
+    clients: CLIENTS,
+    eventsPerSecond: Math.round(sent / seconds),
+    events: sent,
+    delivered: received,
+    expectedDeliveries: sent * CLIENTS,
+    droppedClients: dropped,
+    p50: s.p50,
+    p95: s.p95,
+    p99: s.p99,
+    samples: s.n,
+  };
 }
 
 async function main(): Promise<void> {
@@ -218,6 +299,7 @@ async function main(): Promise<void> {
     log('rollups verified against a full recomputation');
     await ensureUsers(dataset.url);
     const db = new pg.Client({ connectionString: dataset.url });
+    db.on('error', () => undefined); // the embedded server stopping at the end is not an error
     await db.connect();
     const counts = (await db.query<Record<string, string>>(`select (select count(*) from schools) schools, (select count(*) from students) students,
       (select count(*) from invoices) invoices, (select count(*) from payments) payments, (select count(*) from transactions) transactions`)).rows[0];
@@ -297,6 +379,18 @@ async function main(): Promise<void> {
       results.export = exportResult;
       log(`export: ${JSON.stringify(exportResult)}`);
       extraRows.push(`| export CSV (${exportResult.rows.toLocaleString('en')} rows) | ${exportResult.rowsPerSecond.toLocaleString('en')} rows/s | RSS +${exportResult.rssGrowthMb} MB | | | ≥ 300 000 rows/s, ≤ 64 MB |`);
+    }
+    if (want('live')) {
+      const runs = [];
+      for (const rate of [50, 500]) {
+        const live = await liveLatency(base, admin, db, rate);
+        runs.push(live);
+        log(`live: ${JSON.stringify(live)}`);
+        extraRows.push(
+          `| live event → client, ${live.clients} clients at ${live.eventsPerSecond} events/s (${live.droppedClients} dropped) | ${live.p50} | ${live.p95} | ${live.p99} | ${live.samples} | ${rate === 500 ? 'p99 ≤ 100 ms' : '—'} |`,
+        );
+      }
+      results.live = runs;
     }
     if (want('payments')) {
 

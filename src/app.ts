@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
@@ -12,13 +13,16 @@ import { createAccessTokens } from './modules/auth/tokens.js';
 import { createUsersRepository } from './modules/auth/users.repository.js';
 import usersRoutes from './modules/auth/users.routes.js';
 import { createUsersService } from './modules/auth/users.service.js';
+import analyticsRoutes from './modules/analytics/analytics.routes.js';
 import billingRoutes from './modules/billing/billing.routes.js';
 import statementsRoutes from './modules/billing/statements.routes.js';
 import healthRoutes from './modules/health/health.routes.js';
+import liveRoutes from './modules/live/live.routes.js';
 import billingReportsRoutes from './modules/reporting/billing-reports.routes.js';
 import dashboardRoutes from './modules/reporting/dashboard.routes.js';
 import failuresRoutes from './modules/reporting/failures.routes.js';
 import pendingRoutes from './modules/reporting/pending.routes.js';
+import simulatorPlugin from './modules/simulator/simulator.plugin.js';
 import authGuard from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
@@ -103,6 +107,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     },
   });
+  // Before the guard: its onRequest marks upgrade requests, so a refused handshake (401,
+  // 403 from the guard) still gets its socket closed after the HTTP answer.
+  await app.register(websocket, { options: { maxPayload: 4096 } });
   await app.register(authGuard, { authenticate: (token) => auth.authenticate(token) });
   await app.register(docs, { version: VERSION });
   await app.register(metrics, { pool: database.pool });
@@ -130,8 +137,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(dashboardRoutes, { db: database.db });
       await api.register(pendingRoutes, { db: database.db });
       await api.register(failuresRoutes, { db: database.db });
+      await api.register(analyticsRoutes, { db: database.db });
+      await api.register(liveRoutes, { database, config });
     },
     { prefix: '/api/v1' },
   );
+  await app.register(import('./plugins/web.js'));
+  await app.register(simulatorPlugin, { db: database.db, config });
   return app;
 }

@@ -39,6 +39,10 @@ const EnvSchema = Type.Object({
   LOGIN_MAX_FAILURES_PER_USER: Type.Integer({ minimum: 1, default: 5 }),
   LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
   LOGIN_THROTTLE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
+
+  // auto: on for `npm start` (development), off under test and in production
+  SIMULATOR: oneOf(['on', 'off', 'auto'], 'auto'),
+  SIMULATOR_RATE: Type.Number({ minimum: 0.01, maximum: 1000, default: 2, description: 'events per second, a number from 0.01 to 1000' }),
 });
 
 const Schema = EnvSchema;
@@ -82,6 +86,8 @@ export interface Config {
     loginThrottleWindowSeconds: number;
   };
   rateLimit: { max: number; windowSeconds: number };
+  /** Demo traffic through the billing service (src/modules/simulator). */
+  simulator: { enabled: boolean; ratePerSecond: number };
 }
 
 export class ConfigError extends Error {
@@ -144,5 +150,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       loginThrottleWindowSeconds: env.LOGIN_THROTTLE_WINDOW_SECONDS,
     },
     rateLimit: { max: env.RATE_LIMIT_MAX, windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS },
+    simulator: { enabled: env.SIMULATOR === 'on' || (env.SIMULATOR === 'auto' && env.NODE_ENV === 'development'), ratePerSecond: env.SIMULATOR_RATE },
   };
 }

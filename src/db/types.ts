@@ -100,6 +100,8 @@ export interface TransactionsTable {
   failure_message: string | null;
   gateway: Generated<string>;
   created_at: CreatedAt;
+  /** The writing database transaction (xid8, as text); null for history loaded in bulk (0006). */
+  xact_id: Generated<string | null>;
 }
 
 export interface LedgerEntriesTable {

@@ -13,6 +13,11 @@ declare module 'fastify' {
      * A token that is present is still verified and checked against `policy`.
      */
     allowAnonymous?: boolean;
+    /**
+     * The access token may also come as `?token=` (WebSocket handshakes: browsers cannot
+     * set headers on them). The Authorization header still wins when both are present.
+     */
+    tokenInQuery?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -71,7 +76,7 @@ export default fp(
       if (request.routeOptions.config.allowAnonymous === true && request.headers.authorization === undefined) {
         return;
       }
-      const principal = await options.authenticate(bearerToken(request));
+      const principal = await options.authenticate(tokenOf(request));
       request.principal = principal;
       if (!roleAllows(principal.role, policy)) {
         throw new AppError('FORBIDDEN', `role ${principal.role} may not use this endpoint`);
@@ -80,6 +85,16 @@ export default fp(
   },
   { name: 'bursar-auth-guard', fastify: '5.x' },
 );
+
+function tokenOf(request: FastifyRequest): string {
+  if (request.routeOptions.config.tokenInQuery === true && request.headers.authorization === undefined) {
+    const token = (request.query as Record<string, unknown> | undefined)?.token;
+    if (typeof token === 'string' && token.length > 0) {
+      return token;
+    }
+  }
+  return bearerToken(request);
+}
 
 function bearerToken(request: FastifyRequest): string {
   const header = request.headers.authorization;

@@ -46,7 +46,7 @@ describe('migrations', () => {
       invoices: ['id', 'school_id', 'student_id', 'number', 'description', 'amount', 'paid_amount', 'due_date', 'created_at', 'updated_at', 'cancelled_at'],
       payments: ['id', 'school_id', 'invoice_id', 'amount', 'method', 'reference', 'paid_at', 'created_at', 'created_by'],
       refunds: ['id', 'school_id', 'payment_id', 'invoice_id', 'amount', 'reason', 'created_at', 'created_by'],
-      transactions: ['id', 'school_id', 'invoice_id', 'payment_id', 'refund_id', 'amount', 'method', 'status', 'failure_code', 'failure_message', 'gateway', 'created_at'],
+      transactions: ['id', 'school_id', 'invoice_id', 'payment_id', 'refund_id', 'amount', 'method', 'status', 'failure_code', 'failure_message', 'gateway', 'created_at', 'xact_id'],
       ledger_entries: ['vendor_id', 'account_id', 'type', 'amount', 'created_at', 'ingested_at', 'body_hash'],
       users: ['id', 'username', 'password_hash', 'role', 'is_active', 'created_at', 'updated_at', 'last_login_at'],
       user_schools: ['user_id', 'school_id'],

@@ -1,4 +1,5 @@
 import type { Db, Tx } from '../../db/database.js';
+import type { PaymentMethod } from '../../db/types.js';
 import type { Actor } from '../../shared/context.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { decodeCursor, toPage, type Page } from '../../shared/pagination.js';
@@ -41,6 +42,22 @@ export interface PaymentReceipt {
 
 export interface RefundReceipt extends PaymentReceipt {
   refund: RefundRow;
+}
+
+/** A payment attempt the gateway declined (see recordFailedAttempt). */
+export interface FailedAttempt {
+  invoiceId: string;
+  amount: number;
+  method: PaymentMethod;
+  failureCode: string;
+  failureMessage?: string | null;
+  gateway?: string;
+}
+
+export interface FailedAttemptReceipt {
+  transactionId: string;
+  invoiceId: string;
+  schoolId: string;
 }
 
 export interface MoneyRequest {
@@ -452,6 +469,52 @@ export function createBillingService(deps: BillingDeps) {
           };
         },
       );
+    },
+
+    /**
+     * A payment attempt the gateway declined: a `failed` transactions row (a live
+     * payment_failed event and a line in the failures feed) and its audit entry. No
+     * money moves and nothing about the invoice changes, so there is no idempotency key
+     * and no row lock; the invoice must be visible to the actor and not cancelled.
+     */
+    async recordFailedAttempt(actor: Actor, attempt: FailedAttempt): Promise<FailedAttemptReceipt> {
+      const principal = requirePrincipal(actor);
+      if (!Number.isSafeInteger(attempt.amount) || attempt.amount <= 0) {
+        throw new AppError('VALIDATION_FAILED', 'amount must be a positive integer of minor units', {
+          errors: [{ field: 'amount', in: 'body', message: 'must be a positive integer (minor units)' }],
+        });
+      }
+      if (attempt.failureCode.trim() === '') {
+        throw new AppError('VALIDATION_FAILED', 'failureCode is required', {
+          errors: [{ field: 'failureCode', in: 'body', message: 'must not be empty' }],
+        });
+      }
+      return db.transaction().execute(async (trx) => {
+        const invoice = await visibleInvoice(trx, principal, attempt.invoiceId);
+        if (invoice.status === 'CANCELLED') {
+          throw new AppError('INVOICE_CANCELLED', 'the invoice is cancelled and takes no payments', {
+            errors: [{ field: 'invoiceId', in: 'body', message: 'invoice is cancelled' }],
+          });
+        }
+        const transactionId = await payments.insertTransaction(trx, {
+          schoolId: invoice.schoolId,
+          invoiceId: invoice.id,
+          amount: attempt.amount,
+          method: attempt.method,
+          status: 'failed',
+          failureCode: attempt.failureCode,
+          ...(attempt.failureMessage ? { failureMessage: attempt.failureMessage } : {}),
+          ...(attempt.gateway ? { gateway: attempt.gateway } : {}),
+        });
+        await recordAudit(trx, actor, {
+          action: 'payment.fail',
+          entityType: 'transaction',
+          entityId: transactionId,
+          schoolId: invoice.schoolId,
+          changes: { invoiceId: invoice.id, amount: attempt.amount, method: attempt.method, failureCode: attempt.failureCode, gateway: attempt.gateway ?? null },
+        });
+        return { transactionId, invoiceId: invoice.id, schoolId: invoice.schoolId };
+      });
     },
   };
 }

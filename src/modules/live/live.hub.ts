@@ -1,0 +1,333 @@
+import pg from 'pg';
+import type { Db } from '../../db/database.js';
+import type { Principal } from '../../shared/policy.js';
+import { studentName } from '../billing/students.repository.js';
+import { eventIdOf, eventTypeOf, type EventPosition, type LivePayment } from './events.js';
+import { comparePositions, eventsIn, horizon, positionBefore, type EventRow } from './live.repository.js';
+
+/**
+ * One hub per server instance. It follows the transactions table in commit-safe order
+ * (see live.repository.ts) from a cursor of its own and fans each event out to the
+ * connected clients allowed to see it.
+ *
+ *  - Woken by NOTIFY bursar_live (a dedicated LISTEN connection; every instance on the
+ *    database gets it), and by a short poll, because an event can also become final
+ *    when some unrelated older transaction ends. Delivery never depends on a
+ *    notification arriving: the cursor is in the database's order, so a lost
+ *    notification or a reconnect only delays events, never drops them.
+ *  - A client that resumes with lastEventId is replayed from the database up to the
+ *    hub's cursor, while live events for it are held back; then the held events after
+ *    the replay are sent. No gap, no duplicate.
+ *  - Sending never waits: a client whose socket buffers more than `maxBufferedBytes` is
+ *    disconnected (close code 1013, "try again later") so it cannot slow anyone else.
+ *    It resumes with its lastEventId.
+ */
+
+export interface LiveSocket {
+  readonly bufferedAmount: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  /** Hold writes back and flush them as one (TCP cork), around a batch of events. */
+  cork?(): void;
+  uncork?(): void;
+}
+
+export interface LiveHubOptions {
+  db: Db;
+  /** Connection settings for the LISTEN connection (the pool's). */
+  listenConfig: pg.ClientConfig;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Poll for newly final events this often even without a notification. */
+  pollMs?: number;
+  heartbeatMs?: number;
+  maxBufferedBytes?: number;
+  /** Events per replay / pump query. */
+  batchSize?: number;
+}
+
+export interface LiveMessage {
+  type: 'payment_received' | 'payment_failed' | 'payment_refunded';
+  id: string;
+  payment: LivePayment;
+  timestamp: string;
+}
+
+interface Client {
+  socket: LiveSocket;
+  principal: Principal;
+  /** Live events held back while the client's replay runs. */
+  held: { position: EventPosition; row: EventRow }[] | null;
+  /** The client has every event up to here (it resumed from another, further instance): skip those. */
+  floor: EventPosition | undefined;
+}
+
+export interface LiveHubStats {
+  clients: number;
+  delivered: number;
+  dropped: number;
+}
+
+const BATCH = 500;
+
+export function createLiveHub(options: LiveHubOptions) {
+  const { db, log } = options;
+  const pollMs = options.pollMs ?? 1000;
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+  const batchSize = options.batchSize ?? BATCH;
+  const clients = new Set<Client>();
+  const stats: LiveHubStats = { clients: 0, delivered: 0, dropped: 0 };
+  let cursor: EventPosition | undefined;
+  let listener: pg.Client | undefined;
+  let stopped = false;
+  let pumping: Promise<void> | undefined;
+  let again = false;
+  let poll: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let reconnect: NodeJS.Timeout | undefined;
+
+  function allowed(principal: Principal, schoolId: string): boolean {
+    return principal.schoolIds === 'all' || principal.schoolIds.includes(schoolId);
+  }
+
+  function messageOf(row: EventRow, principal: Principal): string {
+    const message: LiveMessage = {
+      type: eventTypeOf(row.status),
+      id: eventIdOf(row),
+      payment: {
+        transactionId: row.id,
+        schoolId: row.schoolId,
+        schoolName: row.schoolName,
+        invoiceId: row.invoiceId,
+        invoiceNumber: row.invoiceNumber,
+        studentName: row.firstName === null || row.lastName === null ? null : studentName(row.firstName, row.lastName, principal),
+        amount: row.amount,
+        currency: row.currency,
+        method: row.method,
+        status: row.status,
+        gateway: row.gateway,
+        failureCode: row.failureCode,
+        createdAt: row.createdAt.toISOString(),
+      },
+      timestamp: new Date().toISOString(),
+    };
+    return JSON.stringify(message);
+  }
+
+  function drop(client: Client, reason: string): void {
+    clients.delete(client);
+    stats.clients = clients.size;
+    stats.dropped++;
+    client.socket.close(1013, reason);
+  }
+
+  /** Sends without waiting; a client too far behind is dropped instead. */
+  function send(client: Client, data: string): boolean {
+    if (client.socket.bufferedAmount > maxBuffered) {
+      drop(client, 'too slow: resume with lastEventId');
+      return false;
+    }
+    client.socket.send(data);
+    return true;
+  }
+
+  function deliver(row: EventRow): void {
+    // One serialisation per masking level, not per client.
+    const cache = new Map<string, string>();
+    const position = { xactId: row.xactId, id: row.id };
+    for (const client of clients) {
+      if (!allowed(client.principal, row.schoolId) || (client.floor !== undefined && comparePositions(position, client.floor) <= 0)) {
+        continue;
+      }
+      if (client.held !== null) {
+        client.held.push({ position, row });
+        continue;
+      }
+      let data = cache.get(client.principal.pii);
+      if (data === undefined) {
+        data = messageOf(row, client.principal);
+        cache.set(client.principal.pii, data);
+      }
+      if (send(client, data)) {
+        stats.delivered++;
+      }
+    }
+  }
+
+  async function pumpOnce(): Promise<void> {
+    const below = await horizon(db);
+    if (cursor === undefined) {
+      cursor = positionBefore(below);
+      return;
+    }
+    for (;;) {
+      const rows = await eventsIn(db, { after: cursor, below, limit: batchSize });
+      // One write per client per batch instead of one per event.
+      const corked = rows.length > 1 ? [...clients] : [];
+      for (const client of corked) {
+        client.socket.cork?.();
+      }
+      for (const row of rows) {
+        deliver(row);
+        cursor = { xactId: row.xactId, id: row.id };
+      }
+      for (const client of corked) {
+        client.socket.uncork?.();
+      }
+      if (rows.length < batchSize) {
+        return;
+      }
+    }
+  }
+
+  /**
+   * Runs the pump. A call while it runs makes it go round once more, and resolves with
+   * that round: whoever awaits pump() has seen everything final at the time of the call.
+   * (`pumping` is cleared in the same synchronous step as the last `again` check, so no
+   * call can slip between them.)
+   */
+  function pump(): Promise<void> {
+    again = true;
+    pumping ??= (async () => {
+      try {
+        while (again && !stopped) {
+          again = false;
+          try {
+            await pumpOnce();
+          } catch (error) {
+            if (!stopped) {
+              log.error({ err: error }, 'live: reading events failed; retrying on the next poll');
+            }
+          }
+        }
+      } finally {
+        pumping = undefined;
+      }
+    })();
+    return pumping;
+  }
+
+  async function listen(): Promise<void> {
+    const client = new pg.Client(options.listenConfig);
+    client.on('notification', () => void pump());
+    client.on('error', (error) => {
+      log.warn({ err: error }, 'live: LISTEN connection lost; reconnecting');
+      listener = undefined;
+      void client.end().catch(() => undefined);
+      scheduleReconnect();
+    });
+    await client.connect();
+    await client.query('listen bursar_live');
+    listener = client;
+    // Whatever committed while (re)connecting is caught up from the cursor.
+    void pump();
+  }
+
+  function scheduleReconnect(): void {
+    if (stopped || reconnect) {
+      return;
+    }
+    reconnect = setTimeout(() => {
+      reconnect = undefined;
+      listen().catch((error: unknown) => {
+        log.warn({ err: error }, 'live: LISTEN reconnect failed; retrying');
+        scheduleReconnect();
+      });
+    }, 1000);
+  }
+
+  return {
+    stats,
+
+    async start(): Promise<void> {
+      await pump(); // sets the cursor at the current horizon: only new events are live
+      await listen();
+      poll = setInterval(() => void pump(), pollMs);
+      heartbeat = setInterval(() => {
+        const data = JSON.stringify({ type: 'heartbeat', timestamp: new Date().toISOString() });
+        for (const client of clients) {
+          if (client.held === null) {
+            send(client, data);
+          }
+        }
+      }, heartbeatMs);
+      poll.unref();
+      heartbeat.unref();
+    },
+
+    async stop(): Promise<void> {
+      stopped = true;
+      clearInterval(poll);
+      clearInterval(heartbeat);
+      clearTimeout(reconnect);
+      await pumping;
+      for (const client of clients) {
+        client.socket.close(1001, 'server shutting down');
+      }
+      clients.clear();
+      stats.clients = 0;
+      await listener?.end().catch(() => undefined);
+      listener = undefined;
+    },
+
+    /** The hub's position: every event up to it has been delivered. */
+    position(): EventPosition | undefined {
+      return cursor;
+    },
+
+    /** Reads and delivers newly final events now (tests; the poll does it anyway). */
+    pump,
+
+    /**
+     * Adds a client. With `resumeAfter`, first replays its missed events (in its scope,
+     * masked for it) from the database, holding live ones back meanwhile.
+     * Returns a function that removes the client.
+     */
+    async connect(socket: LiveSocket, principal: Principal, resumeAfter?: EventPosition): Promise<() => void> {
+      const client: Client = { socket, principal, held: resumeAfter === undefined ? null : [], floor: resumeAfter };
+      clients.add(client);
+      stats.clients = clients.size;
+      const remove = () => {
+        clients.delete(client);
+        stats.clients = clients.size;
+      };
+      const upTo = cursor ?? positionBefore(await horizon(db));
+      send(client, JSON.stringify({ type: 'hello', lastEventId: eventIdOf(upTo), heartbeatMs, timestamp: new Date().toISOString() }));
+      if (resumeAfter === undefined) {
+        return remove;
+      }
+      const schoolIds = principal.schoolIds === 'all' ? undefined : principal.schoolIds;
+      let after = resumeAfter;
+      while (clients.has(client) && comparePositions(after, upTo) < 0) {
+        const rows = await eventsIn(db, { after, upTo, schoolIds, limit: batchSize });
+        for (const row of rows) {
+          if (!send(client, messageOf(row, principal))) {
+            return remove;
+          }
+          stats.delivered++;
+        }
+        if (rows.length < batchSize) {
+          break;
+        }
+        const last = rows[rows.length - 1] as EventRow;
+        after = { xactId: last.xactId, id: last.id };
+      }
+      // Live events that arrived meanwhile, except those the replay (or the client) already had.
+      const floor = comparePositions(resumeAfter, upTo) > 0 ? resumeAfter : upTo;
+      client.floor = floor;
+      const held = client.held ?? [];
+      client.held = null;
+      for (const { position, row } of held) {
+        if (comparePositions(position, floor) > 0 && clients.has(client)) {
+          if (!send(client, messageOf(row, principal))) {
+            break;
+          }
+          stats.delivered++;
+        }
+      }
+      return remove;
+    },
+  };
+}
+
+export type LiveHub = ReturnType<typeof createLiveHub>;

@@ -1,0 +1,76 @@
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { Button, Card, EmptyState, ErrorState, PageHeader, Skeleton, Table, td, th } from '../../components/ui';
+import { formatDate } from '../../lib/format';
+import { Link } from '../../lib/router';
+import { schoolQuery, schoolStatementQuery, schoolStudentsQuery } from './api';
+import { StatementCard } from './Statement';
+
+export function SchoolPage({ schoolId }: { schoolId: string }) {
+  const school = useQuery(schoolQuery(schoolId));
+  const students = useInfiniteQuery(schoolStudentsQuery(schoolId));
+  const rows = students.data?.pages.flatMap((page) => page.data) ?? [];
+
+  if (school.isError) {
+    return <ErrorState error={school.error} onRetry={() => void school.refetch()} />;
+  }
+  return (
+    <>
+      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-500">
+        <Link to="/schools" className="hover:underline">
+          Schools
+        </Link>{' '}
+        / {school.data?.name ?? '…'}
+      </nav>
+      <PageHeader
+        title={school.data?.name ?? 'School'}
+        subtitle={school.data ? `${school.data.currency} · ${school.data.timezone}${school.data.address ? ` · ${school.data.address}` : ''}` : undefined}
+      />
+      <div className="space-y-6">
+        <StatementCard path={`/schools/${schoolId}/statement`} name={school.data?.name.replace(/\W+/g, '-').toLowerCase() ?? 'school'} query={schoolStatementQuery(schoolId)} />
+        <Card title="Students">
+          {students.isPending ? (
+            <Skeleton rows={5} />
+          ) : students.isError ? (
+            <ErrorState error={students.error} onRetry={() => void students.refetch()} />
+          ) : rows.length === 0 ? (
+            <EmptyState>This school has no students yet.</EmptyState>
+          ) : (
+            <>
+              <Table label="Students">
+                <thead>
+                  <tr>
+                    <th className={th}>Student</th>
+                    <th className={th}>Grade</th>
+                    <th className={th}>E-mail</th>
+                    <th className={th}>Enrolled</th>
+                    <th className={th}>Status</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((student) => (
+                    <tr key={student.id}>
+                      <td className={td}>
+                        <Link to={`/students/${student.id}`} className="font-medium text-indigo-700 hover:underline" data-testid="student-link">
+                          {student.firstName} {student.lastName}
+                        </Link>
+                      </td>
+                      <td className={td}>{student.grade}</td>
+                      <td className={td}>{student.email ?? '—'}</td>
+                      <td className={td}>{formatDate(student.enrolledAt)}</td>
+                      <td className={td}>{student.isActive ? 'Active' : 'Inactive'}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </Table>
+              {students.hasNextPage ? (
+                <Button className="mt-4" onClick={() => void students.fetchNextPage()} disabled={students.isFetchingNextPage}>
+                  {students.isFetchingNextPage ? 'Loading…' : 'Load more'}
+                </Button>
+              ) : null}
+            </>
+          )}
+        </Card>
+      </div>
+    </>
+  );
+}

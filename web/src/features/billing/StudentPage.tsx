@@ -1,0 +1,89 @@
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { Button, Card, EmptyState, ErrorState, PageHeader, Skeleton, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
+import { formatDate, formatMoney } from '../../lib/format';
+import { Link } from '../../lib/router';
+import { schoolQuery, studentInvoicesQuery, studentQuery, studentStatementQuery } from './api';
+import { StatementCard } from './Statement';
+
+export function StudentPage({ studentId }: { studentId: string }) {
+  const student = useQuery(studentQuery(studentId));
+  const school = useQuery({ ...schoolQuery(student.data?.schoolId ?? ''), enabled: student.data !== undefined });
+  const invoices = useInfiniteQuery(studentInvoicesQuery(studentId));
+  const rows = invoices.data?.pages.flatMap((page) => page.data) ?? [];
+
+  if (student.isError) {
+    return <ErrorState error={student.error} onRetry={() => void student.refetch()} />;
+  }
+  const name = student.data ? `${student.data.firstName} ${student.data.lastName}` : '…';
+  return (
+    <>
+      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-500">
+        <Link to="/schools" className="hover:underline">
+          Schools
+        </Link>{' '}
+        /{' '}
+        {student.data ? (
+          <Link to={`/schools/${student.data.schoolId}`} className="hover:underline">
+            {school.data?.name ?? 'School'}
+          </Link>
+        ) : (
+          '…'
+        )}{' '}
+        / {name}
+      </nav>
+      <PageHeader title={name} subtitle={student.data ? `Grade ${student.data.grade}${student.data.email ? ` · ${student.data.email}` : ''}` : undefined} />
+      <div className="space-y-6">
+        <StatementCard path={`/students/${studentId}/statement`} name={`student-${studentId.slice(0, 8)}`} query={studentStatementQuery(studentId)} />
+        <Card title="Invoices">
+          {invoices.isPending ? (
+            <Skeleton rows={5} />
+          ) : invoices.isError ? (
+            <ErrorState error={invoices.error} onRetry={() => void invoices.refetch()} />
+          ) : rows.length === 0 ? (
+            <EmptyState>No invoices for this student.</EmptyState>
+          ) : (
+            <>
+              <Table label="Invoices">
+                <thead>
+                  <tr>
+                    <th className={th}>Number</th>
+                    <th className={th}>Description</th>
+                    <th className={th}>Due</th>
+                    <th className={th}>Status</th>
+                    <th className={thNum}>Amount</th>
+                    <th className={thNum}>Paid</th>
+                    <th className={thNum}>Pending</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((invoice) => (
+                    <tr key={invoice.id}>
+                      <td className={td}>
+                        <Link to={`/invoices/${invoice.id}`} className="font-medium text-indigo-700 hover:underline" data-testid="invoice-link">
+                          {invoice.number}
+                        </Link>
+                      </td>
+                      <td className={td}>{invoice.description ?? '—'}</td>
+                      <td className={td}>{formatDate(invoice.dueDate)}</td>
+                      <td className={td}>
+                        <StatusBadge status={invoice.status} />
+                      </td>
+                      <td className={tdNum}>{formatMoney(invoice.amount, invoice.currency)}</td>
+                      <td className={tdNum}>{formatMoney(invoice.paidAmount, invoice.currency)}</td>
+                      <td className={tdNum}>{formatMoney(invoice.pendingAmount, invoice.currency)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </Table>
+              {invoices.hasNextPage ? (
+                <Button className="mt-4" onClick={() => void invoices.fetchNextPage()} disabled={invoices.isFetchingNextPage}>
+                  {invoices.isFetchingNextPage ? 'Loading…' : 'Load more'}
+                </Button>
+              ) : null}
+            </>
+          )}
+        </Card>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,109 @@
+import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
+import { apiFetch, qs, uuid } from '../../lib/api';
+
+/** Billing API shapes (src/modules/billing/billing.schemas.ts, statements.schemas.ts). */
+export interface School {
+  id: string;
+  name: string;
+  address: string | null;
+  phone: string | null;
+  email: string | null;
+  currency: string;
+  timezone: string;
+  isActive: boolean;
+}
+export interface Student {
+  id: string;
+  schoolId: string;
+  firstName: string;
+  lastName: string;
+  email: string | null;
+  grade: string;
+  enrolledAt: string;
+  isActive: boolean;
+}
+export interface Invoice {
+  id: string;
+  schoolId: string;
+  studentId: string;
+  number: string;
+  description: string | null;
+  amount: number;
+  paidAmount: number;
+  pendingAmount: number;
+  currency: string;
+  status: 'PENDING' | 'PARTIAL' | 'PAID' | 'OVERDUE' | 'CANCELLED';
+  dueDate: string;
+}
+export interface Payment {
+  id: string;
+  invoiceId: string;
+  amount: number;
+  refundedAmount: number;
+  currency: string;
+  method: string;
+  reference: string | null;
+  paidAt: string;
+}
+export interface Page<T> {
+  data: T[];
+  nextCursor: string | null;
+}
+export interface StatementSummary {
+  totalInvoiced: number;
+  totalPaid: number;
+  totalPending: number;
+  totalOverdue: number;
+  totalStudents?: number;
+  activeStudents?: number;
+}
+/** A student's or a school's statement (the school one has studentName per invoice). */
+export interface Statement {
+  studentName?: string;
+  schoolName: string;
+  currency: string;
+  summary: StatementSummary;
+  invoices: (Pick<Invoice, 'id' | 'number' | 'amount' | 'paidAmount' | 'pendingAmount' | 'dueDate' | 'status'> & { studentName?: string; description?: string | null })[];
+  invoicesTruncated: boolean;
+  generatedAt: string;
+}
+
+const pageQuery = <T,>(key: readonly unknown[], path: (cursor: string | undefined) => string) =>
+  infiniteQueryOptions({
+    queryKey: key,
+    queryFn: ({ signal, pageParam }) => apiFetch<Page<T>>(path(pageParam), { signal }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+  });
+
+export const schoolsQuery = (q: string) => pageQuery<School>(['schools', 'list', q], (cursor) => `/schools${qs({ q, cursor, limit: 50 })}`);
+export const schoolQuery = (id: string) => queryOptions({ queryKey: ['schools', id], queryFn: ({ signal }) => apiFetch<School>(`/schools/${id}`, { signal }) });
+export const schoolStudentsQuery = (id: string) => pageQuery<Student>(['schools', id, 'students'], (cursor) => `/schools/${id}/students${qs({ cursor, limit: 100 })}`);
+export const studentQuery = (id: string) => queryOptions({ queryKey: ['students', id], queryFn: ({ signal }) => apiFetch<Student>(`/students/${id}`, { signal }) });
+export const studentInvoicesQuery = (id: string) =>
+  pageQuery<Invoice>(['students', id, 'invoices'], (cursor) => `/students/${id}/invoices${qs({ cursor, limit: 100 })}`);
+export const studentStatementQuery = (id: string) =>
+  queryOptions({ queryKey: ['students', id, 'statement'], queryFn: ({ signal }) => apiFetch<Statement>(`/students/${id}/statement`, { signal }) });
+export const schoolStatementQuery = (id: string) =>
+  queryOptions({ queryKey: ['schools', id, 'statement'], queryFn: ({ signal }) => apiFetch<Statement>(`/schools/${id}/statement`, { signal }) });
+export const invoiceQuery = (id: string) => queryOptions({ queryKey: ['invoices', id], queryFn: ({ signal }) => apiFetch<Invoice>(`/invoices/${id}`, { signal }) });
+export const invoicePaymentsQuery = (id: string) =>
+  queryOptions({ queryKey: ['invoices', id, 'payments'], queryFn: ({ signal }) => apiFetch<Page<Payment>>(`/invoices/${id}/payments?limit=100`, { signal }) });
+
+export interface PaymentInput {
+  invoiceId: string;
+  amount: number;
+  method: string;
+  reference?: string;
+}
+export interface PaymentReceipt {
+  payment: Payment;
+  invoice: { id: string; status: Invoice['status']; paidAmount: number; pendingAmount: number };
+}
+
+/**
+ * POST /payments with a fresh Idempotency-Key per submit attempt: a network retry of
+ * the same attempt could reuse it, but a new click is a new payment on purpose.
+ */
+export const recordPayment = (input: PaymentInput) =>
+  apiFetch<PaymentReceipt>('/payments', { method: 'POST', body: input, headers: { 'idempotency-key': uuid() } });

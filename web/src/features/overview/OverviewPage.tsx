@@ -1,0 +1,252 @@
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Button, Card, EmptyState, ErrorState, Field, Input, PageHeader, Select, Skeleton, Stat, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
+import { formatCount, formatDate, formatDateTime, formatMoney, methodLabel, PAYMENT_METHODS } from '../../lib/format';
+import { Link } from '../../lib/router';
+import { schoolOptionsQuery } from '../../lib/schools';
+import { dashboardQuery, type Amounts, type DashboardFilters } from './api';
+
+const AMOUNT_COLUMNS: { key: keyof Amounts; label: string }[] = [
+  { key: 'amountDue', label: 'Due' },
+  { key: 'amountCollected', label: 'Collected' },
+  { key: 'amountOutstanding', label: 'Outstanding' },
+  { key: 'amountOverdue', label: 'Overdue' },
+];
+
+export function OverviewPage() {
+  const [filters, setFilters] = useState<DashboardFilters>({});
+  const dashboard = useQuery(dashboardQuery(filters));
+  const schools = useQuery(schoolOptionsQuery());
+  const set = (key: keyof DashboardFilters) => (value: string) => setFilters((current) => ({ ...current, [key]: value || undefined }));
+  const data = dashboard.data;
+
+  return (
+    <>
+      <PageHeader
+        title="Overview"
+        subtitle={data ? `Due vs collected, never summed across currencies · updated ${formatDateTime(data.generatedAt)}` : 'Due vs collected across your schools'}
+        actions={dashboard.isFetching && data ? <span className="text-xs text-slate-500">Refreshing…</span> : null}
+      />
+
+      <Card className="mb-6">
+        <form className="grid grid-cols-2 gap-3 md:grid-cols-6" onSubmit={(event) => event.preventDefault()} aria-label="Dashboard filters">
+          <Field label="School">
+            <Select value={filters.schoolId ?? ''} onChange={(event) => set('schoolId')(event.target.value)} name="schoolId">
+              <option value="">All schools</option>
+              {schools.data?.map((school) => (
+                <option key={school.id} value={school.id}>
+                  {school.name}
+                </option>
+              ))}
+            </Select>
+          </Field>
+          <Field label="Grade">
+            <Input value={filters.grade ?? ''} onChange={(event) => set('grade')(event.target.value)} placeholder="Any" name="grade" />
+          </Field>
+          <Field label="Method">
+            <Select value={filters.method ?? ''} onChange={(event) => set('method')(event.target.value)} name="method">
+              <option value="">Any method</option>
+              {PAYMENT_METHODS.map((method) => (
+                <option key={method} value={method}>
+                  {methodLabel(method)}
+                </option>
+              ))}
+            </Select>
+          </Field>
+          <Field label="From">
+            <Input type="date" value={filters.from ?? ''} onChange={(event) => set('from')(event.target.value)} name="from" />
+          </Field>
+          <Field label="To">
+            <Input type="date" value={filters.to ?? ''} onChange={(event) => set('to')(event.target.value)} name="to" />
+          </Field>
+          <div className="flex items-end">
+            <Button onClick={() => setFilters({})} disabled={Object.values(filters).every((value) => value === undefined)} className="w-full">
+              Clear filters
+            </Button>
+          </div>
+        </form>
+      </Card>
+
+      {dashboard.isPending ? (
+        <Card>
+          <Skeleton rows={6} />
+        </Card>
+      ) : dashboard.isError ? (
+        <ErrorState error={dashboard.error} onRetry={() => void dashboard.refetch()} />
+      ) : data ? (
+        <div className="space-y-6">
+          {data.totalsByCurrency.length === 0 ? (
+            <EmptyState>No invoices or payments match these filters.</EmptyState>
+          ) : (
+            data.totalsByCurrency.map((totals) => (
+              <section key={totals.currency} aria-label={`Totals in ${totals.currency}`} data-testid={`totals-${totals.currency}`}>
+                <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-500">{totals.currency}</h2>
+                <div className="grid grid-cols-2 gap-3 lg:grid-cols-4">
+                  {AMOUNT_COLUMNS.map(({ key, label }) => (
+                    <Stat
+                      key={key}
+                      label={label}
+                      value={formatMoney(totals[key], totals.currency)}
+                      tone={key === 'amountOverdue' && totals[key] > 0 ? 'bad' : key === 'amountCollected' ? 'good' : 'default'}
+                      testId={`total-${totals.currency}-${key}`}
+                    />
+                  ))}
+                </div>
+              </section>
+            ))
+          )}
+
+          <div className="grid gap-6 lg:grid-cols-2">
+            <Card title="Payments by method">
+              {data.byPaymentMethod.length === 0 ? (
+                <EmptyState>No payments in this selection.</EmptyState>
+              ) : (
+                <>
+                  <div className="h-56" aria-hidden="true">
+                    <ResponsiveContainer width="100%" height="100%">
+                      <BarChart data={methodCounts(data.byPaymentMethod)} margin={{ left: -16 }}>
+                        <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
+                        <XAxis dataKey="label" tick={{ fontSize: 11 }} interval={0} />
+                        <YAxis allowDecimals={false} tick={{ fontSize: 11 }} />
+                        <Tooltip />
+                        <Legend />
+                        <Bar dataKey="count" name="Payments" fill="#6366f1" radius={[4, 4, 0, 0]} />
+                      </BarChart>
+                    </ResponsiveContainer>
+                  </div>
+                  <Table label="Payments by method">
+                    <thead>
+                      <tr>
+                        <th className={th}>Method</th>
+                        <th className={th}>Currency</th>
+                        <th className={thNum}>Payments</th>
+                        <th className={thNum}>Amount</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {data.byPaymentMethod.map((row) => (
+                        <tr key={`${row.method}-${row.currency}`}>
+                          <td className={td}>{methodLabel(row.method)}</td>
+                          <td className={td}>{row.currency}</td>
+                          <td className={tdNum}>{formatCount(row.count)}</td>
+                          <td className={tdNum}>{formatMoney(row.amount, row.currency)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </Table>
+                </>
+              )}
+            </Card>
+
+            <Card title="By grade">
+              {data.byGrade.length === 0 ? (
+                <EmptyState>No grades in this selection.</EmptyState>
+              ) : (
+                <AmountsTable label="By grade" rows={data.byGrade.map((row) => ({ key: `${row.grade}-${row.currency}`, name: `Grade ${row.grade}`, ...row }))} />
+              )}
+            </Card>
+          </div>
+
+          <Card title="By school" actions={data.bySchoolTruncated ? <span className="text-xs text-amber-700">Showing the first 1,000 schools</span> : null} testId="by-school">
+            {data.bySchool.length === 0 ? (
+              <EmptyState>No schools in this selection.</EmptyState>
+            ) : (
+              <AmountsTable
+                label="By school"
+                rows={data.bySchool.map((row) => ({ key: row.schoolId, name: row.schoolName, link: `/schools/${row.schoolId}`, ...row }))}
+              />
+            )}
+          </Card>
+
+          <Card title="Outstanding — oldest due first" testId="outstanding-sample">
+            {data.outstandingSample.length === 0 ? (
+              <EmptyState>Nothing outstanding. Every bill is paid.</EmptyState>
+            ) : (
+              <Table label="Outstanding invoices">
+                <thead>
+                  <tr>
+                    <th className={th}>Invoice</th>
+                    <th className={th}>Student</th>
+                    <th className={th}>School</th>
+                    <th className={th}>Due</th>
+                    <th className={th}>Status</th>
+                    <th className={thNum}>Pending</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.outstandingSample.map((row) => (
+                    <tr key={row.invoiceId}>
+                      <td className={td}>
+                        <Link to={`/invoices/${row.invoiceId}`} className="font-medium text-indigo-700 hover:underline">
+                          {row.number}
+                        </Link>
+                      </td>
+                      <td className={td} data-testid="student-name">
+                        {row.studentName}
+                      </td>
+                      <td className={td}>{row.schoolName}</td>
+                      <td className={td}>{formatDate(row.dueDate)}</td>
+                      <td className={td}>
+                        <StatusBadge status={row.status} />
+                      </td>
+                      <td className={tdNum}>{formatMoney(row.pendingAmount, row.currency)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </Table>
+            )}
+          </Card>
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+/** Payment counts by method across currencies (counts add up; amounts never do). */
+function methodCounts(rows: { method: string; count: number }[]) {
+  const counts = new Map<string, number>();
+  for (const row of rows) {
+    counts.set(row.method, (counts.get(row.method) ?? 0) + row.count);
+  }
+  return [...counts].map(([method, count]) => ({ label: methodLabel(method), count }));
+}
+
+function AmountsTable({ label, rows }: { label: string; rows: ({ key: string; name: string; link?: string; currency: string } & Amounts)[] }) {
+  return (
+    <Table label={label}>
+      <thead>
+        <tr>
+          <th className={th}>Name</th>
+          <th className={th}>Currency</th>
+          {AMOUNT_COLUMNS.map((column) => (
+            <th key={column.key} className={thNum}>
+              {column.label}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row) => (
+          <tr key={row.key}>
+            <td className={td}>
+              {row.link ? (
+                <Link to={row.link} className="font-medium text-indigo-700 hover:underline">
+                  {row.name}
+                </Link>
+              ) : (
+                row.name
+              )}
+            </td>
+            <td className={td}>{row.currency}</td>
+            {AMOUNT_COLUMNS.map((column) => (
+              <td key={column.key} className={tdNum}>
+                {formatMoney(row[column.key], row.currency)}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </Table>
+  );
+}

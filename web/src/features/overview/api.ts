@@ -1,0 +1,48 @@
+import { keepPreviousData, queryOptions } from '@tanstack/react-query';
+import { apiFetch, qs } from '../../lib/api';
+
+/** GET /reports/dashboard (src/modules/reporting/dashboard.schemas.ts). */
+export interface Amounts {
+  amountDue: number;
+  amountCollected: number;
+  amountOutstanding: number;
+  amountOverdue: number;
+}
+export interface Dashboard {
+  totals: { currency: string | null } & { [K in keyof Amounts]: number | null };
+  totalsByCurrency: ({ currency: string } & Amounts)[];
+  bySchool: ({ schoolId: string; schoolName: string; currency: string } & Amounts)[];
+  bySchoolTruncated: boolean;
+  byPaymentMethod: { method: string; currency: string; amount: number; count: number }[];
+  byGrade: ({ grade: string; currency: string } & Amounts)[];
+  outstandingSample: {
+    invoiceId: string;
+    number: string;
+    schoolId: string;
+    schoolName: string;
+    studentId: string;
+    studentName: string;
+    grade: string;
+    dueDate: string;
+    amount: number;
+    pendingAmount: number;
+    currency: string;
+    status: 'PENDING' | 'PARTIAL' | 'OVERDUE';
+  }[];
+  generatedAt: string;
+}
+
+export interface DashboardFilters {
+  schoolId?: string;
+  grade?: string;
+  method?: string;
+  from?: string;
+  to?: string;
+}
+
+export const dashboardQuery = (filters: DashboardFilters) =>
+  queryOptions({
+    queryKey: ['reports', 'dashboard', filters],
+    queryFn: ({ signal }) => apiFetch<Dashboard>(`/reports/dashboard${qs({ ...filters })}`, { signal }),
+    placeholderData: keepPreviousData,
+  });
