@@ -30,9 +30,9 @@ export default tseslint.config(
     files: ['eslint.config.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
-  // The dashboard's install-time build step: plain Node ESM, outside any tsconfig.
+  // The dashboard's install-time build step and Tailwind config: plain Node ESM, outside any tsconfig.
   {
-    files: ['web/prepare.mjs'],
+    files: ['web/prepare.mjs', 'web/tailwind.config.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -1,5 +1,6 @@
-import tailwindcss from '@tailwindcss/vite';
+import tailwindcss from 'tailwindcss';
 import react from '@vitejs/plugin-react';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 /**
@@ -8,7 +9,8 @@ import { defineConfig } from 'vite';
  * server started with `npm run dev` on port 3000.
  */
 export default defineConfig({
-  plugins: [react(), tailwindcss()],
+  plugins: [react()],
+  css: { postcss: { plugins: [tailwindcss({ config: fileURLToPath(new URL('./tailwind.config.js', import.meta.url)) })] } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
