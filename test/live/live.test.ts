@@ -23,7 +23,7 @@ interface Message {
   type: string;
   id?: string;
   lastEventId?: string;
-  payment?: { schoolId: string; studentName: string | null; amount: number; status: string; invoiceId: string | null };
+  payment?: { schoolId: string; studentName: string | null; amount: number; status: string; invoiceId: string | null; paymentId: string | null; refundId: string | null };
 }
 
 /** A connected client collecting every message. */
@@ -148,6 +148,10 @@ describe('live feed', () => {
     assert.deepEqual(root.events().map((m) => m.type), ['payment_received', 'payment_refunded', 'payment_failed', 'payment_received']);
     const first = root.events()[0];
     assert.equal(first?.payment?.amount, 1_000);
+    assert.equal(first?.payment?.paymentId, paymentA, 'the event names the payment the API returned');
+    assert.equal(root.events()[1]?.payment?.paymentId, paymentA, 'a refund names the refunded payment');
+    assert.ok(root.events()[1]?.payment?.refundId);
+    assert.equal(root.events()[2]?.payment?.paymentId, null, 'a failed attempt moved no money');
     assert.equal(first?.payment?.studentName, 'Beto Bravo');
 
     await adminB.until(() => adminB.events().length >= 1, 'school B payment for admin-b');

@@ -44,7 +44,13 @@ export type TransactionListQuery = Static<typeof TransactionListQuery>;
 
 export const TransactionItem = Type.Object({
   id: Uuid,
-  eventId: Nullable(Type.String({ description: 'the live event id (resume position); null for bulk-loaded history' })),
+  eventId: Nullable(
+    Type.String({
+      description:
+        'the live event id; null for bulk-loaded history. This list shows committed rows at once, the live feed only once every older ' +
+        'transaction has ended, so resume the feed from the hello message\'s lastEventId, not from a row of this list.',
+    }),
+  ),
   type: Type.Union([Type.Literal('payment_received'), Type.Literal('payment_failed'), Type.Literal('payment_refunded')]),
   schoolId: Uuid,
   schoolName: Type.String(),

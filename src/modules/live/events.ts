@@ -40,6 +40,9 @@ export function parseEventId(value: string): EventPosition | undefined {
 /** What a client receives for one event (student name masked per the client's role). */
 export interface LivePayment {
   transactionId: string;
+  /** The payment this event is about (for a refund: the refunded payment); null for a failed attempt. */
+  paymentId: string | null;
+  refundId: string | null;
   schoolId: string;
   schoolName: string;
   invoiceId: string | null;

@@ -96,6 +96,8 @@ export function createLiveHub(options: LiveHubOptions) {
       id: eventIdOf(row),
       payment: {
         transactionId: row.id,
+        paymentId: row.paymentId,
+        refundId: row.refundId,
         schoolId: row.schoolId,
         schoolName: row.schoolName,
         invoiceId: row.invoiceId,

@@ -14,6 +14,8 @@ import type { EventPosition } from './events.js';
 export interface EventRow {
   xactId: string;
   id: string;
+  paymentId: string | null;
+  refundId: string | null;
   schoolId: string;
   schoolName: string;
   currency: string;
@@ -71,7 +73,7 @@ export async function eventsIn(db: DbOrTx, range: EventRange): Promise<EventRow[
     return [];
   }
   const { rows } = await sql<EventRow>`
-    select t.xact_id::text as "xactId", t.id, t.school_id as "schoolId", s.name as "schoolName", s.currency,
+    select t.xact_id::text as "xactId", t.id, t.payment_id as "paymentId", t.refund_id as "refundId", t.school_id as "schoolId", s.name as "schoolName", s.currency,
            t.invoice_id as "invoiceId", i.number as "invoiceNumber", st.first_name as "firstName", st.last_name as "lastName",
            t.amount, t.method, t.status, t.gateway, t.failure_code as "failureCode", t.created_at as "createdAt"
       from transactions t
