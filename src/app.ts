@@ -3,7 +3,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { createAuthRepository } from './modules/auth/auth.repository.js';
@@ -46,10 +46,29 @@ export interface AppOptions {
  * errors → request ids → security headers → access guard (must see every route) →
  * OpenAPI (collects every route) → metrics → rate limits → modules under /api/v1.
  */
+/** `url` with the value of any `token` query parameter replaced (WebSocket handshakes carry the access token there). */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}
+
+/** Fastify's request log fields, with the URL redacted. */
+function requestForLog(request: FastifyRequest) {
+  return { method: request.method, url: redactUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket.remotePort };
+}
+
+/** The logger options, with the redacting request serializer whatever the caller passed. */
+function loggerOptions(config: Config, logger: AppOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === false) {
+    return false;
+  }
+  const base = typeof logger === 'object' ? logger : { level: config.logLevel };
+  return { ...base, serializers: { ...base.serializers, req: requestForLog } };
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, database } = options;
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: loggerOptions(config, options.logger),
     genReqId: requestIdFor,
     requestIdHeader: false,
     logController: new LogController({

@@ -151,6 +151,18 @@ describe('HTTP platform', () => {
     });
   });
 
+  describe('logs', () => {
+    test('an access token in the query string (WebSocket handshakes) never reaches the log', async () => {
+      const secret = 'eyJ-secret-token-value';
+      await t.app.inject({ method: 'GET', url: `/api/v1/live?lastEventId=1&token=${secret}`, headers: { 'x-request-id': 'req-token-1' } });
+      const lines = logLines.filter((line) => line.requestId === 'req-token-1');
+      assert.ok(lines.length >= 1, 'the request was logged');
+      const text = JSON.stringify(lines);
+      assert.ok(!text.includes(secret), text);
+      assert.ok(text.includes('token=[redacted]'), text);
+    });
+  });
+
   describe('operations endpoints', () => {
     test('/health answers without a token', async () => {
       const response = await t.app.inject({ method: 'GET', url: '/health' });
