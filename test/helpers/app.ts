@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -13,6 +14,8 @@ export const PASSWORD = 'Correct-Horse-9';
 export interface TestApp {
   app: FastifyInstance;
   db: Db;
+  /** The pg pool behind `db` (to check for leaked or busy connections). */
+  pool: pg.Pool;
   config: Config;
   url: string;
   close(): Promise<void>;
@@ -36,6 +39,7 @@ export async function createTestApp(
   return {
     app,
     db: handle.db,
+    pool: handle.pool,
     config,
     url: database.url,
     async close() {

@@ -4,18 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
-import type { FastifyInstance } from 'fastify';
 import { CompiledQuery, sql } from 'kysely';
 import pg from 'pg';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createDatabase, type Db } from '../../src/db/database.js';
 import { inlineParameters } from '../../src/modules/reporting/export.js';
 import { PENDING_COLUMNS, type PendingPage, type PendingRow } from '../../src/modules/reporting/pending.schemas.js';
 import { createCsvStringifier } from '../../src/shared/csv.js';
 import { maskName } from '../../src/shared/masking.js';
-import { bearer, insertUser, login, TEST_JWT_SECRET } from '../helpers/app.js';
-import { createTestDatabase } from '../helpers/db.js';
+import { bearer, insertUser, login, createTestApp, type TestApp } from '../helpers/app.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The CSV export is PostgreSQL's CSV writer (COPY … TO STDOUT) over a statement that
@@ -28,46 +24,6 @@ import { createTestDatabase } from '../helpers/db.js';
 
 const URL_QUEUE = '/api/v1/reports/pending-payments';
 const URL_EXPORT = '/api/v1/reports/pending-payments/export';
-
-interface Harness {
-  app: FastifyInstance;
-  db: Db;
-  pool: pg.Pool;
-  url: string;
-  close(): Promise<void>;
-}
-
-async function createHarness(): Promise<Harness> {
-  const database = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '100000', DATABASE_URL: database.url });
-  const handle = createDatabase({ connectionString: database.url, max: 5 });
-  const app = await buildApp({ config, database: handle, jwtSecret: TEST_JWT_SECRET, logger: false });
-  await app.ready();
-  return {
-    app,
-    db: handle.db,
-    pool: handle.pool,
-    url: database.url,
-    async close() {
-      try {
-        await app.close();
-        await handle.close();
-      } finally {
-        await database.drop();
-      }
-    },
-  };
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
@@ -95,13 +51,13 @@ const NAMES: [string, string][] = [
 ];
 
 describe('CSV export through COPY', () => {
-  let h: Harness;
+  let h: TestApp;
   const tokens = { super: '', analyst: '' };
   let schoolA = '';
   let schoolHash = '';
 
   before(async () => {
-    h = await createHarness();
+    h = await createTestApp();
     const school = async (name: string) => (await h.db.insertInto('schools').values({ name }).returning('id').executeTakeFirstOrThrow()).id;
     schoolA = await school('Colegio "San José", Sede 2');
     const schoolB = await school('=Formula School');

@@ -4,18 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
-import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createDatabase, type Db } from '../../src/db/database.js';
+import type { Db } from '../../src/db/database.js';
 import { createExportLimiter, MAX_CONCURRENT_EXPORTS_PER_USER } from '../../src/modules/reporting/export.js';
 import { PENDING_COLUMNS, type PendingPage } from '../../src/modules/reporting/pending.schemas.js';
 import { maskName } from '../../src/shared/masking.js';
-import { bearer, insertUser, login, problemOf, TEST_JWT_SECRET } from '../helpers/app.js';
+import { bearer, insertUser, login, problemOf, createTestApp, type TestApp } from '../helpers/app.js';
 import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
-import { createTestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The outstanding-payments queue and its export, against the billing fixture plus rows
@@ -75,57 +72,16 @@ async function expected(db: Db, filter: { schoolId?: string; schoolIds?: string[
   return rows;
 }
 
-interface Harness {
-  app: FastifyInstance;
-  db: Db;
-  pool: pg.Pool;
-  url: string;
-  close(): Promise<void>;
-}
-
-/** The real app on a fresh database, like createTestApp, but with the pool at hand (to check for leaked connections). */
-async function createHarness(): Promise<Harness> {
-  const database = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '100000', DATABASE_URL: database.url });
-  const handle = createDatabase({ connectionString: database.url, max: 5 });
-  const app = await buildApp({ config, database: handle, jwtSecret: TEST_JWT_SECRET, logger: false });
-  await app.ready();
-  return {
-    app,
-    db: handle.db,
-    pool: handle.pool,
-    url: database.url,
-    async close() {
-      try {
-        await app.close();
-        await handle.close();
-      } finally {
-        await database.drop();
-      }
-    },
-  };
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
 describe('pending payments queue and export', () => {
-  let h: Harness;
+  let h: TestApp;
   let f: BillingFixture;
   const tokens = { super: '', admin: '', analyst: '', developer: '' };
   const injected = { equals: '', plus: '', at: '' };
 
   before(async () => {
-    h = await createHarness();
+    h = await createTestApp();
     f = await seedBillingFixture(h.db);
     const student = async (schoolId: string, firstName: string, lastName: string, grade: string) =>
       (await h.db.insertInto('students').values({ school_id: schoolId, first_name: firstName, last_name: lastName, grade }).returning('id').executeTakeFirstOrThrow()).id;
