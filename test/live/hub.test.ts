@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import { createDatabase, type Database } from '../../src/db/database.js';
 import { createLiveHub, type LiveSocket } from '../../src/modules/live/live.hub.js';
 import type { Principal } from '../../src/shared/policy.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
+import { eventsSettled } from '../helpers/live.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The hub's fan-out with sockets under the test's control: a slow client is dropped, never waited for. */
 class FakeSocket implements LiveSocket {
@@ -25,20 +26,17 @@ const root: Principal = { userId: 'u', username: 'root', role: 'super_admin', se
 describe('live hub', () => {
   let t: TestApp;
   let fx: BillingFixture;
-  let database: Database;
 
   before(async () => {
     t = await createTestApp();
     fx = await seedBillingFixture(t.db);
-    database = createDatabase({ connectionString: t.url, max: 2 });
+    // The hub starts after the setup's events are final: they are history, not live.
+    await waitFor('setup events final', () => eventsSettled(t.db));
   });
-  after(async () => {
-    await database.close();
-    await t.close();
-  });
+  after(() => t.close());
 
   test('a client whose socket is backed up is closed with 1013; the others get every event', async () => {
-    const hub = createLiveHub({ db: database.db, listenConfig: database.pool.options, log: { info() {}, warn() {}, error() {} }, maxBufferedBytes: 1000 });
+    const hub = createLiveHub({ db: t.db, listenConfig: t.pool.options, log: { info() {}, warn() {}, error() {} }, maxBufferedBytes: 1000 });
     await hub.start();
     try {
       const fast = new FakeSocket();

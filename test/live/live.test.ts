@@ -12,6 +12,8 @@ import { comparePositions, eventsIn, horizon } from '../../src/modules/live/live
 import { client } from '../helpers/api.js';
 import { createTestApp, insertUser, login, TEST_JWT_SECRET, type TestApp } from '../helpers/app.js';
 import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
+import { eventsSettled } from '../helpers/live.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The live feed over real WebSockets against a real PostgreSQL: authentication and
@@ -114,6 +116,14 @@ describe('live feed', () => {
       tokens[name] = (await login(t.app, name)).accessToken;
     }
     base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    // The fixture's events are live events too; let the hub deliver them (to nobody)
+    // before any test listens, or a slow horizon could mix them into a test's stream.
+    await waitFor('the hub to pass the setup events', async () => {
+      const probe = await open(base, { token: tokens.root ?? '' });
+      probe.close();
+      const at = parseEventId(probe.messages.find((m) => m.type === 'hello')?.lastEventId ?? '');
+      return at !== undefined && (await eventsSettled(t.db, at));
+    });
   });
   after(async () => {
     if (second) {
