@@ -1,5 +1,4 @@
-import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
-import { sql } from 'kysely';
+import { expressionBuilder, sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { Principal } from './policy.js';
 
 /**
@@ -22,4 +21,10 @@ export function inScope(eb: ExpressionBuilder<any, any>, column: string, scope: 
     return sql<boolean>`false`;
   }
   return eb(eb.ref(column), 'in', [...scope.schoolIds]);
+}
+
+/** `inScope` for raw `sql` statements, which have no expression builder of their own. */
+export function inScopeSql(column: string, scope: Scope): Expression<SqlBool> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- works over any table's school_id
+  return inScope(expressionBuilder<any, any>(), column, scope);
 }

@@ -1,8 +1,9 @@
-import { expressionBuilder, sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
+import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
-import type { DB, PaymentMethod } from '../../db/types.js';
+import type { PaymentMethod } from '../../db/types.js';
 import { maskReference } from '../../shared/masking.js';
-import { inScope, type Scope } from '../../shared/scope.js';
+import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
+import { andIf } from '../../shared/sql.js';
 import type { InvoiceStatus } from '../billing/billing.schemas.js';
 import { statusOf } from '../billing/invoices.repository.js';
 import { studentName } from '../billing/students.repository.js';
@@ -33,16 +34,6 @@ import type {
  * Raw tables are referred to by their own names (not aliases) so `statusOf` and
  * `inScope` column references resolve in both the builder and raw `sql` queries.
  */
-
-/** `inScope` for raw `sql` statements, which have no expression builder of their own. */
-function scoped(column: string, scope: Scope): Expression<SqlBool> {
-  return inScope(expressionBuilder<DB, keyof DB>(), column, scope);
-}
-
-/** An optional SQL fragment: `condition(value)` when the value is set, nothing otherwise. */
-function andIf<T>(value: T | undefined, condition: (value: T) => RawBuilder<unknown>) {
-  return value === undefined ? sql`` : condition(value);
-}
 
 /** Whole days past due in the school's own calendar (date - date = integer). */
 const daysOverdueOf = sql<number>`((now() at time zone schools.timezone)::date - invoices.due_date)`;
@@ -524,7 +515,7 @@ export function createBillingReportsRepository() {
                    least(upto.to_day, ${after?.date ?? null}::date) as last_day
           ) span
           where schools.deleted_at is null
-            and ${scoped('schools.id', scope)}
+            and ${inScopeSql('schools.id', scope)}
             ${andIf(filter.schoolId, (id) => sql`and schools.id = ${id}::uuid`)}
         ),
         gone_invoices as (
@@ -543,7 +534,7 @@ export function createBillingReportsRepository() {
           where payments.paid_at >= (select min(bounds.start_at) from bounds)
             and payments.paid_at < (select max(bounds.end_at) from bounds)
             and payments.invoice_id not in (select gone_invoices.id from gone_invoices)
-            and ${scoped('payments.school_id', scope)}
+            and ${inScopeSql('payments.school_id', scope)}
           group by 1, 2
         ),
         refunded as (
@@ -555,7 +546,7 @@ export function createBillingReportsRepository() {
           where refunds.created_at >= (select min(bounds.start_at) from bounds)
             and refunds.created_at < (select max(bounds.end_at) from bounds)
             and refunds.invoice_id not in (select gone_invoices.id from gone_invoices)
-            and ${scoped('refunds.school_id', scope)}
+            and ${inScopeSql('refunds.school_id', scope)}
           group by 1, 2
         )
         select to_char(days.day, 'YYYY-MM-DD') as "date",
@@ -618,7 +609,7 @@ export function createBillingReportsRepository() {
                    least(upto.to_month, ${firstOf(after?.month)}::date) as last_month
           ) span
           where schools.deleted_at is null
-            and ${scoped('schools.id', scope)}
+            and ${inScopeSql('schools.id', scope)}
             ${andIf(filter.schoolId, (id) => sql`and schools.id = ${id}::uuid`)}
         ),
         gone_invoices as (
@@ -637,7 +628,7 @@ export function createBillingReportsRepository() {
            and invoices.due_date >= bounds.first_month and invoices.due_date < bounds.end_month
           where invoices.cancelled_at is null
             and invoices.id not in (select gone_invoices.id from gone_invoices)
-            and ${scoped('invoices.school_id', scope)}
+            and ${inScopeSql('invoices.school_id', scope)}
           group by 1, 2
         ),
         paid as (
@@ -649,7 +640,7 @@ export function createBillingReportsRepository() {
           where payments.paid_at >= (select min(bounds.start_at) from bounds)
             and payments.paid_at < (select max(bounds.end_at) from bounds)
             and payments.invoice_id not in (select gone_invoices.id from gone_invoices)
-            and ${scoped('payments.school_id', scope)}
+            and ${inScopeSql('payments.school_id', scope)}
           group by 1, 2
         ),
         refunded as (
@@ -661,7 +652,7 @@ export function createBillingReportsRepository() {
           where refunds.created_at >= (select min(bounds.start_at) from bounds)
             and refunds.created_at < (select max(bounds.end_at) from bounds)
             and refunds.invoice_id not in (select gone_invoices.id from gone_invoices)
-            and ${scoped('refunds.school_id', scope)}
+            and ${inScopeSql('refunds.school_id', scope)}
           group by 1, 2
         )
         select to_char(months.month, 'YYYY-MM') as "month",

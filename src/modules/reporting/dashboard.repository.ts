@@ -1,7 +1,8 @@
-import { expressionBuilder, sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
-import type { DB, PaymentMethod } from '../../db/types.js';
-import { inScope, type Scope } from '../../shared/scope.js';
+import type { PaymentMethod } from '../../db/types.js';
+import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
+import { andIf } from '../../shared/sql.js';
 import { statusOf } from '../billing/invoices.repository.js';
 import { studentName } from '../billing/students.repository.js';
 import { OUTSTANDING_SAMPLE_SIZE, type OutstandingInvoice } from './dashboard.schemas.js';
@@ -55,21 +56,13 @@ export interface PaymentAggregate {
   count: number;
 }
 
-function scoped(column: string, scope: Scope): Expression<SqlBool> {
-  return inScope(expressionBuilder<DB, keyof DB>(), column, scope);
-}
-
-function andIf<T>(value: T | undefined, condition: (value: T) => RawBuilder<unknown>) {
-  return value === undefined ? sql`` : condition(value);
-}
-
 /** The live, visible schools of the selection, as a CTE body. */
 function selectedSchools(scope: Scope, filter: DashboardFilter) {
   return sql`
     select schools.id, schools.name, schools.currency, schools.timezone
       from schools
      where schools.deleted_at is null
-       and ${scoped('schools.id', scope)}
+       and ${inScopeSql('schools.id', scope)}
        ${andIf(filter.schoolId, (id) => sql`and schools.id = ${id}`)}`;
 }
 

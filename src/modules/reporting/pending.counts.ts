@@ -1,7 +1,6 @@
-import { expressionBuilder, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
-import type { DB } from '../../db/types.js';
-import { inScope, type Scope } from '../../shared/scope.js';
+import { inScopeSql, type Scope } from '../../shared/scope.js';
 import type { PendingFilter } from './pending.repository.js';
 
 /**
@@ -30,7 +29,7 @@ export async function countFromRollups(db: DbOrTx, scope: Scope, filter: Pending
       select s.id, (now() at time zone s.timezone)::date as today
         from schools s
        where s.deleted_at is null
-         and ${inScope(expressionBuilder<DB, 'schools'>(), 's.id', scope)}
+         and ${inScopeSql('s.id', scope)}
          ${filter.schoolId === undefined ? sql`` : sql`and s.id = ${filter.schoolId}`}
     ),
     totals as (
