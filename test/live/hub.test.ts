@@ -21,6 +21,30 @@ class FakeSocket implements LiveSocket {
   }
 }
 
+/** A socket that takes the hub's ready-made frames; decodes them back to messages (RFC 6455, unmasked text frames). */
+class FrameSocket extends FakeSocket {
+  writes = 0;
+  sendFrames(frames: Buffer) {
+    this.writes++;
+    let at = 0;
+    while (at < frames.length) {
+      const first = frames[at] ?? 0;
+      assert.equal(first, 0x81, 'a final, unfragmented text frame');
+      let length = (frames[at + 1] ?? 0) & 0x7f;
+      let offset = at + 2;
+      if (length === 126) {
+        length = frames.readUInt16BE(offset);
+        offset += 2;
+      } else if (length === 127) {
+        length = Number(frames.readBigUInt64BE(offset));
+        offset += 8;
+      }
+      this.sent.push(frames.subarray(offset, offset + length).toString('utf8'));
+      at = offset + length;
+    }
+  }
+}
+
 const root: Principal = { userId: 'u', username: 'root', role: 'super_admin', sessionId: 's', schoolIds: 'all', pii: 'clear' };
 
 describe('live hub', () => {
@@ -55,6 +79,45 @@ describe('live hub', () => {
       assert.equal(slow.sent.filter((data) => data.includes('payment_failed')).length, 0);
       assert.equal(hub.stats.dropped, 1);
       assert.equal(hub.stats.clients, 1);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  test('clients of one audience share one framed write per batch, with the same messages the per-event path sends', async () => {
+    const hub = createLiveHub({ db: t.db, listenConfig: t.pool.options, log: { info() {}, warn() {}, error() {} } });
+    await hub.start();
+    try {
+      const analyst: Principal = { ...root, userId: 'a', role: 'finance_analyst', pii: 'masked' };
+      const adminA: Principal = { ...root, userId: 'b', role: 'school_admin', schoolIds: [fx.schoolA] };
+      const rootFrames = [new FrameSocket(), new FrameSocket()];
+      const rootPlain = new FakeSocket();
+      const analystFrames = new FrameSocket();
+      const adminAFrames = new FrameSocket();
+      for (const socket of rootFrames) {
+        await hub.connect(socket, root);
+      }
+      await hub.connect(rootPlain, root);
+      await hub.connect(analystFrames, analyst);
+      await hub.connect(adminAFrames, adminA);
+      // One statement, one batch: two events of school A, one of school B.
+      await sql`insert into transactions (school_id, invoice_id, amount, method, status, failure_code)
+                values (${fx.schoolA}, ${fx.invoices.overdueA}, 201, 'card', 'failed', 'expired_card'),
+                       (${fx.schoolB}, ${fx.invoices.overdueB}, 202, 'card', 'failed', 'expired_card'),
+                       (${fx.schoolA}, ${fx.invoices.overdueA}, 203, 'card', 'failed', 'expired_card')`.execute(t.db);
+      await hub.pump();
+      type Event = { type: string; id: string; payment: { amount: number; studentName: string | null } };
+      const eventsOf = (socket: FakeSocket) =>
+        socket.sent.map((data) => JSON.parse(data) as Event).filter((m) => m.type === 'payment_failed');
+      const strip = (events: Event[]) => events.map(({ id, payment }) => ({ id, payment }));
+      assert.deepEqual(eventsOf(rootPlain).map((m) => m.payment.amount), [201, 202, 203]);
+      for (const socket of rootFrames) {
+        assert.deepEqual(strip(eventsOf(socket)), strip(eventsOf(rootPlain)));
+        assert.equal(socket.writes, 1);
+      }
+      assert.deepEqual(eventsOf(analystFrames).map((m) => m.payment.studentName), ['A. A.', 'C. C.', 'A. A.']);
+      assert.deepEqual(eventsOf(rootPlain).map((m) => m.payment.studentName), ['Ana Alvarez', 'Carla Cruz', 'Ana Alvarez']);
+      assert.deepEqual(eventsOf(adminAFrames).map((m) => m.payment.amount), [201, 203]);
     } finally {
       await hub.stop();
     }

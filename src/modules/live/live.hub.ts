@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import type { Principal } from '../../shared/policy.js';
 import { studentName } from '../billing/students.repository.js';
 import { eventIdOf, eventTypeOf, type EventPosition, type LivePayment } from './events.js';
+import { textFrames } from './frames.js';
 import { comparePositions, eventsIn, horizon, positionBefore, type EventRow } from './live.repository.js';
 
 /**
@@ -18,6 +19,9 @@ import { comparePositions, eventsIn, horizon, positionBefore, type EventRow } fr
  *  - A client that resumes with lastEventId is replayed from the database up to the
  *    hub's cursor, while live events for it are held back; then the held events after
  *    the replay are sent. No gap, no duplicate.
+ *  - Fan-out is per audience, not per client: clients that see the same events the same
+ *    way (same PII visibility, same schools) get the same bytes, so each batch of events
+ *    is serialised and framed once per audience and written to each socket in one write.
  *  - Sending never waits: a client whose socket buffers more than `maxBufferedBytes` is
  *    disconnected (close code 1013, "try again later") so it cannot slow anyone else.
  *    It resumes with its lastEventId.
@@ -26,6 +30,8 @@ import { comparePositions, eventsIn, horizon, positionBefore, type EventRow } fr
 export interface LiveSocket {
   readonly bufferedAmount: number;
   send(data: string): void;
+  /** Writes ready-made WebSocket frames (see textFrames) as they are; absent when the connection cannot take them. */
+  sendFrames?(frames: Buffer): void;
   close(code?: number, reason?: string): void;
   /** Hold writes back and flush them as one (TCP cork), around a batch of events. */
   cork?(): void;
@@ -55,6 +61,8 @@ export interface LiveMessage {
 interface Client {
   socket: LiveSocket;
   principal: Principal;
+  /** Clients with the same audience see the same events, masked the same way. */
+  audience: string;
   /** Live events held back while the client's replay runs. */
   held: { position: EventPosition; row: EventRow }[] | null;
   /** The client has every event up to here (it resumed from another, further instance): skip those. */
@@ -68,6 +76,12 @@ export interface LiveHubStats {
 }
 
 const BATCH = 500;
+
+function audienceOf(principal: Principal): string {
+  return `${principal.pii}|${principal.schoolIds === 'all' ? '*' : [...principal.schoolIds].sort().join(',')}`;
+}
+
+const positionOf = (row: EventRow): EventPosition => ({ xactId: row.xactId, id: row.id });
 
 export function createLiveHub(options: LiveHubOptions) {
   const { db, log } = options;
@@ -117,6 +131,9 @@ export function createLiveHub(options: LiveHubOptions) {
   }
 
   function drop(client: Client, reason: string): void {
+    if (!clients.has(client)) {
+      return;
+    }
     clients.delete(client);
     stats.clients = clients.size;
     stats.dropped++;
@@ -133,26 +150,74 @@ export function createLiveHub(options: LiveHubOptions) {
     return true;
   }
 
-  function deliver(row: EventRow): void {
-    // One serialisation per masking level, not per client.
-    const cache = new Map<string, string>();
-    const position = { xactId: row.xactId, id: row.id };
-    for (const client of clients) {
-      if (!allowed(client.principal, row.schoolId) || (client.floor !== undefined && comparePositions(position, client.floor) <= 0)) {
-        continue;
-      }
-      if (client.held !== null) {
-        client.held.push({ position, row });
-        continue;
-      }
-      let data = cache.get(client.principal.pii);
+  /** Sends frames without waiting; a client too far behind is dropped instead. */
+  function sendFrames(client: Client, frames: Buffer): boolean {
+    if (client.socket.bufferedAmount > maxBuffered) {
+      drop(client, 'too slow: resume with lastEventId');
+      return false;
+    }
+    client.socket.sendFrames?.(frames);
+    return true;
+  }
+
+  /**
+   * Fans one batch of events out. Clients that are replaying, resuming past part of the
+   * batch, or cannot take frames go event by event; everyone else gets the batch's
+   * frames for their audience, built once, in one write.
+   */
+  function deliverBatch(rows: readonly EventRow[]): void {
+    const first = rows[0];
+    if (first === undefined) {
+      return;
+    }
+    const json = new Map<string, string>();
+    const messageAt = (index: number, principal: Principal): string => {
+      const key = `${principal.pii}:${index}`;
+      let data = json.get(key);
       if (data === undefined) {
-        data = messageOf(row, client.principal);
-        cache.set(client.principal.pii, data);
+        data = messageOf(rows[index] as EventRow, principal);
+        json.set(key, data);
       }
-      if (send(client, data)) {
-        stats.delivered++;
+      return data;
+    };
+    const frames = new Map<string, { bytes: Buffer; count: number }>();
+    for (const client of clients) {
+      if (client.floor !== undefined && comparePositions(client.floor, positionOf(first)) < 0) {
+        client.floor = undefined; // every event from here on is after it
       }
+      if (client.held !== null || client.floor !== undefined || client.socket.sendFrames === undefined) {
+        rows.forEach((row, index) => deliverOne(client, row, () => messageAt(index, client.principal)));
+        continue;
+      }
+      let batch = frames.get(client.audience);
+      if (batch === undefined) {
+        const messages: string[] = [];
+        rows.forEach((row, index) => {
+          if (allowed(client.principal, row.schoolId)) {
+            messages.push(messageAt(index, client.principal));
+          }
+        });
+        batch = { bytes: textFrames(messages), count: messages.length };
+        frames.set(client.audience, batch);
+      }
+      if (batch.count > 0 && sendFrames(client, batch.bytes)) {
+        stats.delivered += batch.count;
+      }
+    }
+  }
+
+  /** One event to one client: skipped if not its school or at/before its floor, held during its replay. */
+  function deliverOne(client: Client, row: EventRow, message: () => string): void {
+    const position = positionOf(row);
+    if (!clients.has(client) || !allowed(client.principal, row.schoolId) || (client.floor !== undefined && comparePositions(position, client.floor) <= 0)) {
+      return;
+    }
+    if (client.held !== null) {
+      client.held.push({ position, row });
+      return;
+    }
+    if (send(client, message())) {
+      stats.delivered++;
     }
   }
 
@@ -169,9 +234,10 @@ export function createLiveHub(options: LiveHubOptions) {
       for (const client of corked) {
         client.socket.cork?.();
       }
-      for (const row of rows) {
-        deliver(row);
-        cursor = { xactId: row.xactId, id: row.id };
+      deliverBatch(rows);
+      const last = rows[rows.length - 1];
+      if (last !== undefined) {
+        cursor = positionOf(last);
       }
       for (const client of corked) {
         client.socket.uncork?.();
@@ -286,7 +352,7 @@ export function createLiveHub(options: LiveHubOptions) {
      * Returns a function that removes the client.
      */
     async connect(socket: LiveSocket, principal: Principal, resumeAfter?: EventPosition): Promise<() => void> {
-      const client: Client = { socket, principal, held: resumeAfter === undefined ? null : [], floor: resumeAfter };
+      const client: Client = { socket, principal, audience: audienceOf(principal), held: resumeAfter === undefined ? null : [], floor: resumeAfter };
       clients.add(client);
       stats.clients = clients.size;
       const remove = () => {

@@ -89,13 +89,24 @@ export default function liveRoutes(app: FastifyInstance, options: { database: Da
         state.remove?.();
       });
       socket.on('message', () => socket.close(1003, 'this feed takes no messages'));
-      // ws keeps its TCP socket private; corking it batches a pump round into one write.
-      const tcp = (socket as unknown as { _socket?: { cork?: () => void; uncork?: () => void } })._socket;
+      // ws keeps its TCP socket private. Corking it batches a pump round into one write;
+      // writing the hub's ready-made frames to it skips per-socket framing. That is safe
+      // only while ws itself writes every frame synchronously, i.e. with no extension
+      // (permessage-deflate queues frames): otherwise the frames go through ws.
+      const tcp = (socket as unknown as { _socket?: { cork?: () => void; uncork?: () => void; write?: (data: Buffer) => boolean } })._socket;
+      const raw = socket.extensions === '' && typeof tcp?.write === 'function' ? tcp : undefined;
       const live = {
         get bufferedAmount() {
           return socket.bufferedAmount;
         },
         send: (data: string) => socket.send(data),
+        sendFrames: raw
+          ? (frames: Buffer) => {
+              if (socket.readyState === socket.OPEN) {
+                raw.write?.(frames);
+              }
+            }
+          : undefined,
         close: (code?: number, reason?: string) => socket.close(code, reason),
         cork: () => tcp?.cork?.(),
         uncork: () => tcp?.uncork?.(),
