@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import PDFDocument from 'pdfkit';
 import { createCsvStringifier, csvComment, type CsvColumn } from '../../shared/csv.js';
+import { currencyDigits } from '../../shared/money.js';
 import type { ExportHead, ExportRow, StatementExport } from './statements.service.js';
 
 /**
@@ -96,20 +97,14 @@ export function statementCsv(exported: StatementExport): Readable {
 
 const moneyFormats = new Map<string, Intl.NumberFormat>();
 
-/** 12 345 minor units of MXN → "MXN 123.45" (the currency's own number of decimals). */
+/** 12 345 minor units of MXN → "MXN 123.45" (the currency's ISO 4217 decimals: COP 2, JPY 0). */
 export function formatMoney(minor: number, currency: string): string {
+  const digits = currencyDigits(currency);
   let format = moneyFormats.get(currency);
   if (format === undefined) {
-    let digits = 2;
-    try {
-      digits = new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-    } catch {
-      // not a code Intl knows: two decimals
-    }
     format = new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
     moneyFormats.set(currency, format);
   }
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
   return `${currency} ${format.format(minor / 10 ** digits)}`;
 }
 
