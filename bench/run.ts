@@ -6,8 +6,9 @@
  *   npm run bench                       # data set L: 1000 schools, 60 000 students, 12 months, 5 M transactions
  *   npm run bench -- --size s           # a small set for a quick look (50 schools, 3000 students, 200 k transactions)
  *   npm run bench -- --requests 400     # samples per latency scenario (default 300)
- *   npm run bench -- --only payments    # some groups only (dashboard, queue, failures, naive, export, payments, live);
+ *   npm run bench -- --only payments    # some groups only (dashboard, queue, failures, naive, export, payments, live, sync);
  *                                       # prints the table without rewriting bench/results.*
+ *   npm run bench -- --sync-scale 0.1   # the gateway-sync day (bench/sync.ts) for a tenth of a day (default: a whole day)
  *
  * Latencies are measured from a client in this process over keep-alive HTTP, one
  * request at a time (p50/p95/p99), after a warm-up, up to --requests samples within
@@ -29,6 +30,7 @@ import { migrate } from '../src/db/migrate.js';
 import { createDatabase } from '../src/db/database.js';
 import { hashPassword } from '../src/modules/auth/passwords.js';
 import { formatReport, verifyRollups } from '../src/modules/reporting/rollups.js';
+import { benchSync } from './sync.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -38,6 +40,7 @@ const { values: args } = parseArgs({
     'data-dir': { type: 'string', default: path.join(ROOT, '.data', 'bench') },
     port: { type: 'string', default: '54339' },
     only: { type: 'string' },
+    'sync-scale': { type: 'string', default: '1' },
   },
 });
 const SIZES = {
@@ -51,7 +54,7 @@ const PASSWORD = 'bench-password-1';
 const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer'] as const;
 
 const log = (message: string) => console.log(`[bench] ${message}`);
-const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live'] as const;
+const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live', 'sync'] as const;
 const only = args.only?.split(',').map((group) => group.trim());
 for (const group of only ?? []) {
   if (!(GROUPS as readonly string[]).includes(group)) {
@@ -472,6 +475,15 @@ async function main(): Promise<void> {
     );
     }
     await db.end();
+    if (want('sync')) {
+      // A simulated day of the vendor feed at its ceiling, in a database of its own (bench/sync.ts).
+      const sync = await benchSync({ adminUrl: embedded.url, scale: Number(args['sync-scale']), log });
+      results.sync = sync;
+      log(`sync: ${JSON.stringify(sync)}`);
+      extraRows.push(
+        `| gateway sync, ${sync.virtualMinutes} simulated minutes at the vendor's ceiling | ${sync.ingestedPercent} % ingested | ${sync.requestsOverLimit} over the limit | ${sync.duplicates} duplicates | ${sync.stored.toLocaleString('en')} rows in ${sync.wallSeconds} s | ≥ 99 % of 7.2 M/day |`,
+      );
+    }
 
     results.latency = Object.fromEntries(rows.map(([name, s]) => [name, s]));
     const table = [

@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config.js';
 import { createDatabase } from '../src/db/database.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { formatReport, verifyRollups } from '../src/modules/reporting/rollups.js';
+import { formatLedgerReport, verifyLedgerBalances } from '../src/modules/sync/sync.verify.js';
 
 const config = loadConfig();
 const log = (message: string) => console.log(`[verify] ${message}`);
@@ -23,8 +24,11 @@ try {
     const started = Date.now();
     const report = await verifyRollups(database.db);
     console.log(formatReport(report));
+    // Gateway ledger: per-account sums kept page by page = a full recomputation.
+    const ledger = await verifyLedgerBalances(database.db);
+    console.log(formatLedgerReport(ledger));
     log(`took ${Date.now() - started} ms`);
-    exitCode = report.ok ? 0 : 1;
+    exitCode = report.ok && ledger.ok ? 0 : 1;
   } finally {
     await database.close();
   }

@@ -14,6 +14,7 @@ import { createUsersRepository } from './modules/auth/users.repository.js';
 import usersRoutes from './modules/auth/users.routes.js';
 import { createUsersService } from './modules/auth/users.service.js';
 import analyticsRoutes from './modules/analytics/analytics.routes.js';
+import assistantRoutes from './modules/assistant/assistant.routes.js';
 import billingRoutes from './modules/billing/billing.routes.js';
 import statementsRoutes from './modules/billing/statements.routes.js';
 import healthRoutes from './modules/health/health.routes.js';
@@ -23,6 +24,8 @@ import dashboardRoutes from './modules/reporting/dashboard.routes.js';
 import failuresRoutes from './modules/reporting/failures.routes.js';
 import pendingRoutes from './modules/reporting/pending.routes.js';
 import simulatorPlugin from './modules/simulator/simulator.plugin.js';
+import syncRoutes from './modules/sync/sync.plugin.js';
+import syncWorkerPlugin from './modules/sync/sync.worker.plugin.js';
 import authGuard from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
@@ -158,10 +161,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(failuresRoutes, { db: database.db });
       await api.register(analyticsRoutes, { db: database.db });
       await api.register(liveRoutes, { database, config });
+      await api.register(syncRoutes, { database, config });
+      await api.register(assistantRoutes, { database, config });
     },
     { prefix: '/api/v1' },
   );
   await app.register(import('./plugins/web.js'));
   await app.register(simulatorPlugin, { db: database.db, config });
+  await app.register(syncWorkerPlugin, { database, config });
   return app;
 }

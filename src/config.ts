@@ -43,13 +43,35 @@ const EnvSchema = Type.Object({
   // auto: on for `npm start` (development), off under test and in production
   SIMULATOR: oneOf(['on', 'off', 'auto'], 'auto'),
   SIMULATOR_RATE: Type.Number({ minimum: 0.01, maximum: 1000, default: 2, description: 'events per second, a number from 0.01 to 1000' }),
+
+  // Gateway sync (src/modules/sync) and the vendor simulator (src/modules/vendor).
+  // VENDOR_URL unset and VENDOR_SIMULATOR on: the app starts the simulator and syncs from it.
+  VENDOR_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  VENDOR_API_KEY: Type.String({ minLength: 1, default: 'demo-key' }),
+  VENDOR_SIMULATOR: oneOf(['on', 'off', 'auto'], 'auto'),
+  VENDOR_SIMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
+  VENDOR_SIMULATOR_RATE: Type.Number({ minimum: 0, maximum: 1000, default: 2, description: 'new feed entries per second, a number from 0 to 1000' }),
+  SYNC: oneOf(['on', 'off', 'auto'], 'auto'),
+  SYNC_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+  SYNC_REQUESTS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10_000, default: 5 }),
+  SYNC_PAGE_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 1000 }),
+  SYNC_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 5 }),
+  SYNC_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+
+  // Collection assistant (src/modules/assistant): an OpenAI-compatible endpoint when all
+  // three LLM_* are set, the rule engine otherwise.
+  LLM_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  LLM_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  LLM_MODEL: Type.Optional(Type.String({ minLength: 1 })),
+  LLM_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000 }),
+  ASSISTANT_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
 });
 
 const Schema = EnvSchema;
 type Env = Static<typeof Schema>;
 
 /** Never echoed back in an error message. */
-const SECRETS = new Set(['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'SEED_PASSWORD']);
+const SECRETS = new Set(['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'SEED_PASSWORD', 'VENDOR_API_KEY', 'LLM_API_KEY']);
 
 export const DEFAULT_SEED_PASSWORD = 'ChangeMe123!';
 
@@ -88,6 +110,28 @@ export interface Config {
   rateLimit: { max: number; windowSeconds: number };
   /** Demo traffic through the billing service (src/modules/simulator). */
   simulator: { enabled: boolean; ratePerSecond: number };
+  /** The gateway's account feed simulator (src/modules/vendor). */
+  vendor: {
+    /** Unset: the simulator's URL when it runs, else no sync source. */
+    url: string | undefined;
+    apiKey: string;
+    simulator: { enabled: boolean; port: number; entriesPerSecond: number };
+  };
+  /** The gateway sync worker (src/modules/sync). */
+  sync: {
+    enabled: boolean;
+    intervalSeconds: number;
+    requestsPerMinute: number;
+    pageSize: number;
+    maxAttempts: number;
+    timeoutMs: number;
+  };
+  /** The collection assistant (src/modules/assistant). */
+  assistant: {
+    /** Set only when LLM_BASE_URL, LLM_API_KEY and LLM_MODEL all are. */
+    llm: { baseUrl: string; apiKey: string; model: string; timeoutMs: number } | undefined;
+    ratePerMinute: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -150,6 +194,31 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       loginThrottleWindowSeconds: env.LOGIN_THROTTLE_WINDOW_SECONDS,
     },
     rateLimit: { max: env.RATE_LIMIT_MAX, windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS },
-    simulator: { enabled: env.SIMULATOR === 'on' || (env.SIMULATOR === 'auto' && env.NODE_ENV === 'development'), ratePerSecond: env.SIMULATOR_RATE },
+    simulator: { enabled: auto(env.SIMULATOR, env.NODE_ENV), ratePerSecond: env.SIMULATOR_RATE },
+    vendor: {
+      url: env.VENDOR_URL,
+      apiKey: env.VENDOR_API_KEY,
+      simulator: { enabled: auto(env.VENDOR_SIMULATOR, env.NODE_ENV), port: env.VENDOR_SIMULATOR_PORT, entriesPerSecond: env.VENDOR_SIMULATOR_RATE },
+    },
+    sync: {
+      enabled: auto(env.SYNC, env.NODE_ENV),
+      intervalSeconds: env.SYNC_INTERVAL_SECONDS,
+      requestsPerMinute: env.SYNC_REQUESTS_PER_MINUTE,
+      pageSize: env.SYNC_PAGE_SIZE,
+      maxAttempts: env.SYNC_MAX_ATTEMPTS,
+      timeoutMs: env.SYNC_TIMEOUT_MS,
+    },
+    assistant: {
+      llm:
+        env.LLM_BASE_URL && env.LLM_API_KEY && env.LLM_MODEL
+          ? { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, model: env.LLM_MODEL, timeoutMs: env.LLM_TIMEOUT_MS }
+          : undefined,
+      ratePerMinute: env.ASSISTANT_RATE_LIMIT_PER_MINUTE,
+    },
   };
+}
+
+/** `auto` switches are on for `npm start` (development) and off under test and in production. */
+function auto(value: 'on' | 'off' | 'auto', env: Env['NODE_ENV']): boolean {
+  return value === 'on' || (value === 'auto' && env === 'development');
 }

@@ -80,9 +80,9 @@ describe('web dashboard', { skip: skip ?? false }, () => {
 
   test('each role signs in and sees only the pages it may use', async () => {
     const expected: Record<string, string[]> = {
-      'super.admin': ['Overview', 'Live', 'Pending', 'Monitoring', 'Schools'],
-      'school.admin': ['Overview', 'Live', 'Pending', 'Schools'],
-      'finance.analyst': ['Overview', 'Live', 'Pending', 'Schools'],
+      'super.admin': ['Overview', 'Live', 'Pending', 'Monitoring', 'Schools', 'Accounts', 'Assistant'],
+      'school.admin': ['Overview', 'Live', 'Pending', 'Schools', 'Assistant'],
+      'finance.analyst': ['Overview', 'Live', 'Pending', 'Schools', 'Accounts', 'Assistant'],
       developer: ['Monitoring'],
     };
     for (const [username, labels] of Object.entries(expected)) {

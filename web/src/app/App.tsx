@@ -1,5 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { cx, Spinner } from '../components/ui';
+import { AccountsPage } from '../features/accounts/AccountsPage';
+import { AssistantPage } from '../features/assistant/AssistantPage';
 import { LoginPage } from '../features/auth/LoginPage';
 import { InvoicePage } from '../features/billing/InvoicePage';
 import { SchoolPage } from '../features/billing/SchoolPage';
@@ -30,6 +32,8 @@ export const NAV: NavItem[] = [
   { to: '/pending', label: 'Pending', anyOf: ['reports:read'] },
   { to: '/monitoring', label: 'Monitoring', anyOf: ['monitoring:read'] },
   { to: '/schools', label: 'Schools', anyOf: ['billing:read'] },
+  { to: '/accounts', label: 'Accounts', anyOf: ['accounts:read'] },
+  { to: '/assistant', label: 'Assistant', anyOf: ['assistant:use'] },
 ];
 
 const allowed = (me: Me, item: NavItem) => item.anyOf.some((permission) => me.permissions.includes(permission));
@@ -48,6 +52,8 @@ const ROUTES: Route[] = [
   { pattern: '/schools/:id', nav: '/schools', render: (p) => <SchoolPage schoolId={p.id ?? ''} /> },
   { pattern: '/students/:id', nav: '/schools', render: (p) => <StudentPage studentId={p.id ?? ''} /> },
   { pattern: '/invoices/:id', nav: '/schools', render: (p) => <InvoicePage invoiceId={p.id ?? ''} /> },
+  { pattern: '/accounts', nav: '/accounts', render: () => <AccountsPage /> },
+  { pattern: '/assistant', nav: '/assistant', render: () => <AssistantPage /> },
 ];
 
 export function App() {

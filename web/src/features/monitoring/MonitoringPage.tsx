@@ -3,7 +3,9 @@ import { useState } from 'react';
 import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { Card, EmptyState, ErrorState, PageHeader, Select, Skeleton, Stat, Table, td, tdNum, th, thNum } from '../../components/ui';
 import { formatCount, formatDateTime, formatMoney, methodLabel } from '../../lib/format';
+import { useSession } from '../../app/session';
 import { failuresQuery } from './api';
+import { SyncPanel } from './SyncPanel';
 
 const WINDOWS = [
   { hours: 1, label: 'Last hour' },
@@ -14,6 +16,7 @@ const WINDOWS = [
 ];
 
 export function MonitoringPage() {
+  const { can } = useSession();
   const [lastHours, setLastHours] = useState(24);
   const failures = useQuery(failuresQuery(lastHours));
   const data = failures.data;
@@ -27,7 +30,7 @@ export function MonitoringPage() {
     <>
       <PageHeader
         title="Monitoring"
-        subtitle="Failed gateway transactions. No personal data is shown here."
+        subtitle="The gateway sync and failed gateway transactions. No personal data is shown here."
         actions={
           <label className="flex items-center gap-2 text-sm text-slate-600">
             Window
@@ -41,6 +44,11 @@ export function MonitoringPage() {
           </label>
         }
       />
+      {can('sync:read') ? (
+        <div className="mb-6">
+          <SyncPanel />
+        </div>
+      ) : null}
       {failures.isPending ? (
         <Card>
           <Skeleton rows={6} />

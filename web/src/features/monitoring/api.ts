@@ -28,3 +28,60 @@ export const failuresQuery = (lastHours: number) =>
     placeholderData: keepPreviousData,
     refetchInterval: 60_000,
   });
+
+/** GET /sync/status (src/modules/sync/sync.schemas.ts). */
+export interface SyncFeed {
+  feed: 'live' | 'backfill';
+  status: 'idle' | 'blocked' | 'done';
+  cursor: string | null;
+  lagSeconds: number | null;
+  behind: number | null;
+  pages: number;
+  consecutiveFailures: number;
+  lastError: string | null;
+  retryAt: string | null;
+  lastRunAt: string | null;
+  lastSuccessAt: string | null;
+  caughtUpAt: string | null;
+}
+export interface SyncStatus {
+  enabled: boolean;
+  cursor: string | null;
+  lagSeconds: number | null;
+  lastRunAt: string | null;
+  failures: number;
+  deadLetters: number;
+  conflicts: number;
+  entries: number;
+  accounts: number;
+  budget: { limit: number; windowSeconds: number; usedInWindow: number; requestsTotal: number; notBefore: string | null };
+  feeds: SyncFeed[];
+  generatedAt: string;
+}
+export interface DeadLetter {
+  id: string;
+  feed: 'live' | 'backfill';
+  cursor: string | null;
+  attempts: number;
+  lastError: string;
+  status: 'open' | 'retrying' | 'resolved';
+  createdAt: string;
+  resolvedAt: string | null;
+}
+
+export const syncStatusQuery = () =>
+  queryOptions({
+    queryKey: ['sync', 'status'],
+    queryFn: ({ signal }) => apiFetch<SyncStatus>('/sync/status', { signal }),
+    refetchInterval: 10_000,
+  });
+
+export const deadLettersQuery = () =>
+  queryOptions({
+    queryKey: ['sync', 'dead-letters'],
+    queryFn: ({ signal }) => apiFetch<{ data: DeadLetter[]; nextCursor: string | null }>('/sync/dead-letters?limit=20', { signal }),
+    refetchInterval: 10_000,
+  });
+
+export const retryDeadLetter = (id: string) => apiFetch<DeadLetter>(`/sync/dead-letters/${id}/retry`, { method: 'POST', body: {} });
+export const runSync = () => apiFetch<{ queued: boolean }>('/sync/run', { method: 'POST', body: {} });
