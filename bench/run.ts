@@ -215,13 +215,13 @@ async function rssMb(pid: number): Promise<number> {
  * parsing, which in production happens on the clients' own machines, not next to the
  * server on the same two cores.
  */
-function rawLiveClient(url: string, onClose: () => void): Promise<net.Socket> {
+function rawLiveClient(url: string, onData: (bytes: number) => void, onClose: () => void): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const request = http.request(url.replace(/^ws/, 'http'), {
       headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') },
     });
     request.on('upgrade', (_response, socket) => {
-      socket.on('data', () => undefined);
+      socket.on('data', (chunk: Buffer) => onData(chunk.length));
       socket.once('close', onClose);
       resolve(socket);
     });
@@ -241,6 +241,9 @@ async function liveLatency(base: string, token: string, db: pg.Client, RATE: num
   const latencies: number[] = [];
   let dropped = 0;
   let stopping = false;
+  /** Bytes the raw clients received (frames of every event, plus hellos and heartbeats). */
+  let rawBytes = 0;
+  let sampledBytes = 0;
   // SAMPLED full WebSocket clients measure event → client latency; the others are raw
   // readers (see rawLiveClient).
   for (let i = 0; i < SAMPLED; i++) {
@@ -250,6 +253,7 @@ async function liveLatency(base: string, token: string, db: pg.Client, RATE: num
       socket.once('error', reject);
     });
     socket.on('message', (data: Buffer) => {
+      sampledBytes += data.length;
       const message = JSON.parse(data.toString()) as { type: string; payment?: { createdAt: string } };
       if (message.payment) {
         latencies.push(Date.now() - Date.parse(message.payment.createdAt));
@@ -263,7 +267,7 @@ async function liveLatency(base: string, token: string, db: pg.Client, RATE: num
     sockets.push(socket);
   }
   for (let i = SAMPLED; i < CLIENTS; i++) {
-    raw.push(await rawLiveClient(url, () => {
+    raw.push(await rawLiveClient(url, (bytes) => (rawBytes += bytes), () => {
       if (!stopping) {
         dropped++; // only a slow client is closed by the server
       }
@@ -307,6 +311,9 @@ async function liveLatency(base: string, token: string, db: pg.Client, RATE: num
     events: sent,
     expectedDeliveries: sent * CLIENTS,
     droppedClients: dropped,
+    // Each raw client should get about as many bytes as a sampled one (the same frames).
+    bytesPerRawClient: Math.round(rawBytes / (CLIENTS - SAMPLED)),
+    payloadBytesPerSampledClient: Math.round(sampledBytes / SAMPLED),
     p50: s.p50,
     p95: s.p95,
     p99: s.p99,
