@@ -84,30 +84,33 @@ function openBalances(db: DbOrTx, scope: Scope) {
     .groupBy(['students.id', 'schools.id']);
 }
 
+/** Live students of live schools the caller may see, as StudentRef (with the school's local date). */
+function visibleStudents(db: DbOrTx, scope: Scope) {
+  return db
+    .selectFrom('students')
+    .innerJoin('schools', 'schools.id', 'students.school_id')
+    .select([
+      'students.id as studentId',
+      'schools.id as schoolId',
+      'schools.name as schoolName',
+      'students.first_name as firstName',
+      'students.last_name as lastName',
+      'students.grade',
+      'schools.currency',
+      'schools.timezone',
+      'students.enrolled_at as enrolledAt',
+      sql<string>`to_char((now() at time zone schools.timezone)::date, 'YYYY-MM-DD')`.as('today'),
+    ])
+    .where('students.deleted_at', 'is', null)
+    .where('schools.deleted_at', 'is', null)
+    .where((eb) => inScope(eb, 'students.school_id', scope));
+}
+
 export function createAssistantRepository() {
   return {
     /** One visible, live student with school currency, zone and today's local date; undefined otherwise. */
     async findStudent(db: DbOrTx, scope: Scope, studentId: string): Promise<StudentRef | undefined> {
-      return db
-        .selectFrom('students')
-        .innerJoin('schools', 'schools.id', 'students.school_id')
-        .select([
-          'students.id as studentId',
-          'schools.id as schoolId',
-          'schools.name as schoolName',
-          'students.first_name as firstName',
-          'students.last_name as lastName',
-          'students.grade',
-          'schools.currency',
-          'schools.timezone',
-          'students.enrolled_at as enrolledAt',
-          sql<string>`to_char((now() at time zone schools.timezone)::date, 'YYYY-MM-DD')`.as('today'),
-        ])
-        .where('students.id', '=', studentId)
-        .where('students.deleted_at', 'is', null)
-        .where('schools.deleted_at', 'is', null)
-        .where((eb) => inScope(eb, 'students.school_id', scope))
-        .executeTakeFirst();
+      return visibleStudents(db, scope).where('students.id', '=', studentId).executeTakeFirst();
     },
 
     /**
@@ -186,26 +189,11 @@ export function createAssistantRepository() {
       if (words.length === 0) {
         return [];
       }
-      return db
-        .selectFrom('students')
-        .innerJoin('schools', 'schools.id', 'students.school_id')
-        .select([
-          'students.id as studentId',
-          'schools.id as schoolId',
-          'schools.name as schoolName',
-          'students.first_name as firstName',
-          'students.last_name as lastName',
-          'students.grade',
-          'schools.currency',
-          'schools.timezone',
-          'students.enrolled_at as enrolledAt',
-          sql<string>`to_char((now() at time zone schools.timezone)::date, 'YYYY-MM-DD')`.as('today'),
+      return visibleStudents(db, scope)
+        .select(
           sql<number>`coalesce((select sum(i.amount - i.paid_amount) from invoices i
             where i.student_id = students.id and i.school_id = students.school_id and i.cancelled_at is null), 0)`.as('balance'),
-        ])
-        .where('students.deleted_at', 'is', null)
-        .where('schools.deleted_at', 'is', null)
-        .where((eb) => inScope(eb, 'students.school_id', scope))
+        )
         .where((eb) => eb.and(words.map((word) => eb(sql<string>`${foldedName}`, 'like', `%${word}%`))))
         .orderBy('students.last_name')
         .orderBy('students.first_name')

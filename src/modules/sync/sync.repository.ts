@@ -78,45 +78,36 @@ export class CursorMovedError extends Error {
 
 const ms = (value: number) => new Date(value);
 
+/** Every feed's state, as FeedRow. */
+function feeds(db: SyncDbOrTx) {
+  return db
+    .selectFrom('sync_feeds')
+    .select([
+      'feed',
+      'cursor',
+      'status',
+      'consecutive_failures as consecutiveFailures',
+      'retry_at as retryAt',
+      'last_error as lastError',
+      'last_run_at as lastRunAt',
+      'last_success_at as lastSuccessAt',
+      'caught_up_at as caughtUpAt',
+      'behind',
+      'pages',
+    ]);
+}
+
 export function createSyncRepository() {
   return {
     async loadFeed(db: SyncDbOrTx, feed: FeedName): Promise<FeedRow> {
-      const row = await db
-        .selectFrom('sync_feeds')
-        .select([
-          'feed',
-          'cursor',
-          'status',
-          'consecutive_failures as consecutiveFailures',
-          'retry_at as retryAt',
-          'last_error as lastError',
-          'last_run_at as lastRunAt',
-          'last_success_at as lastSuccessAt',
-          'caught_up_at as caughtUpAt',
-          'behind',
-          'pages',
-        ])
+      const row = await feeds(db)
         .where('feed', '=', feed)
         .executeTakeFirstOrThrow();
       return row;
     },
 
     async listFeeds(db: SyncDbOrTx): Promise<FeedRow[]> {
-      return db
-        .selectFrom('sync_feeds')
-        .select([
-          'feed',
-          'cursor',
-          'status',
-          'consecutive_failures as consecutiveFailures',
-          'retry_at as retryAt',
-          'last_error as lastError',
-          'last_run_at as lastRunAt',
-          'last_success_at as lastSuccessAt',
-          'caught_up_at as caughtUpAt',
-          'behind',
-          'pages',
-        ])
+      return feeds(db)
         .orderBy('feed', 'desc')
         .execute();
     },
