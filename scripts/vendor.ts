@@ -19,6 +19,7 @@ const config = loadConfig();
 const simulator = createVendorSimulator({
   apiKeys: [config.vendor.apiKey],
   entriesPerSecond: config.vendor.simulator.entriesPerSecond,
+  host: config.host,
   port: config.vendor.simulator.port,
   history: Number(values.history),
 });

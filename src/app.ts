@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
@@ -26,29 +25,39 @@ import pendingRoutes from './modules/reporting/pending.routes.js';
 import simulatorPlugin from './modules/simulator/simulator.plugin.js';
 import syncRoutes from './modules/sync/sync.plugin.js';
 import syncWorkerPlugin from './modules/sync/sync.worker.plugin.js';
+import maintenancePlugin from './jobs/maintenance.plugin.js';
 import authGuard from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
+import rateLimit from './plugins/rate-limit.js';
 import requestId, { requestIdFor } from './plugins/request-id.js';
-import { AppError } from './shared/errors.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/**
+ * What a process runs (see docs/processes.md): `all` is `npm start` (HTTP and the
+ * background jobs in one process), `api` serves HTTP only, `worker` runs the jobs.
+ */
+export type ProcessRole = 'all' | 'api' | 'worker';
+
 export interface AppOptions {
   config: Config;
+  /** The primary: every write, and every read that must see them (statements, the live feed). */
   database: Database;
-  /** The resolved JWT signing secret (see main.ts for how it is chosen). */
+  /**
+   * A read replica (DATABASE_READ_URL) for reports, analytics and exports; defaults to
+   * `database`. Replicas lag: what is read there may be a moment behind the primary.
+   */
+  readDatabase?: Database;
+  /** `all` (default) also runs the background jobs; `api` serves HTTP only. */
+  role?: Exclude<ProcessRole, 'worker'>;
+  /** The resolved JWT signing secret (see server.ts for how it is chosen). */
   jwtSecret: string;
   /** Fastify logger options; false in tests that don't look at logs. */
   logger?: FastifyServerOptions['logger'];
 }
 
-/**
- * Builds the HTTP app: the composition root. Order matters and is fixed:
- * errors → request ids → security headers → access guard (must see every route) →
- * OpenAPI (collects every route) → metrics → rate limits → modules under /api/v1.
- */
 /** `url` with the value of any `token` query parameter replaced (WebSocket handshakes carry the access token there). */
 export function redactUrl(url: string): string {
   return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
@@ -68,10 +77,10 @@ function loggerOptions(config: Config, logger: AppOptions['logger']): FastifySer
   return { ...base, serializers: { ...base.serializers, req: requestForLog } };
 }
 
-export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { config, database } = options;
-  const app = Fastify({
-    logger: loggerOptions(config, options.logger),
+/** The Fastify instance with Bursar's logger, request ids and validation settings. */
+function createFastify(config: Config, logger: AppOptions['logger']): FastifyInstance {
+  return Fastify({
+    logger: loggerOptions(config, logger),
     genReqId: requestIdFor,
     requestIdHeader: false,
     logController: new LogController({
@@ -91,6 +100,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+}
+
+/**
+ * Builds the HTTP app: the composition root. Order matters and is fixed:
+ * errors → request ids → security headers → access guard (must see every route) →
+ * OpenAPI (collects every route) → metrics → rate limits → modules under /api/v1.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, database } = options;
+  const readDb = (options.readDatabase ?? database).db;
+  const role = options.role ?? 'all';
+  const app = createFastify(config, options.logger);
 
   const tokens = createAccessTokens({
     secret: options.jwtSecret,
@@ -135,18 +156,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(authGuard, { authenticate: (token) => auth.authenticate(token) });
   await app.register(docs, { version: VERSION });
   await app.register(metrics, { pool: database.pool });
-  await app.register(rateLimit, {
-    global: true,
-    max: config.rateLimit.max,
-    timeWindow: config.rateLimit.windowSeconds * 1000,
-    // After the guard, so the budget is per user when signed in, per IP otherwise.
-    hook: 'preHandler',
-    keyGenerator: (request) => (request.principal ? `user:${request.principal.userId}` : `ip:${request.ip}`),
-    errorResponseBuilder: (_request, context) =>
-      new AppError('RATE_LIMITED', `rate limit of ${context.max} requests per ${context.after} exceeded; retry later`, {
-        headers: { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
-      }),
-  });
+  await app.register(rateLimit, { config });
 
   await app.register(healthRoutes, { db: database.db, version: VERSION });
   await app.register(
@@ -155,11 +165,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(usersRoutes, { users });
       await api.register(billingRoutes, { db: database.db });
       await api.register(statementsRoutes, { db: database.db, config });
-      await api.register(billingReportsRoutes, { db: database.db });
-      await api.register(dashboardRoutes, { db: database.db });
-      await api.register(pendingRoutes, { db: database.db });
-      await api.register(failuresRoutes, { db: database.db });
-      await api.register(analyticsRoutes, { db: database.db });
+      // Reports, analytics and exports read from the replica when there is one.
+      await api.register(billingReportsRoutes, { db: readDb });
+      await api.register(dashboardRoutes, { db: readDb });
+      await api.register(pendingRoutes, { db: readDb });
+      await api.register(failuresRoutes, { db: readDb });
+      await api.register(analyticsRoutes, { db: readDb });
       await api.register(liveRoutes, { database, config });
       await api.register(syncRoutes, { database, config });
       await api.register(assistantRoutes, { database, config });
@@ -168,6 +179,37 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   await app.register(import('./plugins/web.js'));
   await app.register(simulatorPlugin, { db: database.db, config });
-  await app.register(syncWorkerPlugin, { database, config });
+  if (role === 'all') {
+    await registerJobs(app, { config, database, role });
+  }
+  return app;
+}
+
+/** The background jobs, after every route so they start on a complete app. */
+async function registerJobs(app: FastifyInstance, options: { config: Config; database: Database; role: ProcessRole }): Promise<void> {
+  await app.register(syncWorkerPlugin, { database: options.database, config: options.config });
+  await app.register(maintenancePlugin, options);
+}
+
+export interface WorkerAppOptions {
+  config: Config;
+  database: Database;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * The worker process (`bursar worker`): the pg-boss jobs (gateway sync, maintenance),
+ * the demo simulators when switched on, and only /health, /health/db and /metrics over
+ * HTTP for probes and scrapes. No API, no live feed, no rate limits.
+ */
+export async function buildWorkerApp(options: WorkerAppOptions): Promise<FastifyInstance> {
+  const { config, database } = options;
+  const app = createFastify(config, options.logger);
+  await app.register(errors);
+  await app.register(requestId);
+  await app.register(metrics, { pool: database.pool });
+  await app.register(healthRoutes, { db: database.db, version: VERSION });
+  await app.register(simulatorPlugin, { db: database.db, config });
+  await registerJobs(app, { config, database, role: 'worker' });
   return app;
 }

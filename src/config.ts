@@ -21,6 +21,8 @@ const EnvSchema = Type.Object({
 
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+  // A read replica for reports and exports (unset: the primary).
+  DATABASE_READ_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   BURSAR_DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
   EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
@@ -58,6 +60,11 @@ const EnvSchema = Type.Object({
   SYNC_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 5 }),
   SYNC_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
 
+  // Scheduled maintenance on pg-boss (src/jobs): purging expired idempotency keys, once per
+  // interval across every worker. auto: on for `npm start`, and in `bursar worker`.
+  MAINTENANCE: oneOf(['on', 'off', 'auto'], 'auto'),
+  MAINTENANCE_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 43_200, default: 3600 }),
+
   // Collection assistant (src/modules/assistant): an OpenAI-compatible endpoint when all
   // three LLM_* are set, the rule engine otherwise.
   LLM_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
@@ -65,13 +72,20 @@ const EnvSchema = Type.Object({
   LLM_MODEL: Type.Optional(Type.String({ minLength: 1 })),
   LLM_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000 }),
   ASSISTANT_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
+
+  // OpenTelemetry tracing (src/telemetry.ts): off unless OTEL_TRACING=on.
+  OTEL_TRACING: oneOf(['on', 'off'], 'off'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OTEL_SERVICE_NAME: Type.String({ minLength: 1, default: 'bursar' }),
+  // Share of new traces kept (parent-based: a request that arrives sampled stays sampled).
+  OTEL_TRACES_SAMPLER_RATIO: Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'a number from 0 to 1' }),
 });
 
 const Schema = EnvSchema;
 type Env = Static<typeof Schema>;
 
 /** Never echoed back in an error message. */
-const SECRETS = new Set(['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'SEED_PASSWORD', 'VENDOR_API_KEY', 'LLM_API_KEY']);
+const SECRETS = new Set(['DATABASE_URL', 'DATABASE_READ_URL', 'REDIS_URL', 'JWT_SECRET', 'SEED_PASSWORD', 'VENDOR_API_KEY', 'LLM_API_KEY']);
 
 export const DEFAULT_SEED_PASSWORD = 'ChangeMe123!';
 
@@ -84,6 +98,8 @@ export interface Config {
   database: {
     /** Unset: start the embedded PostgreSQL in dataDir. */
     url: string | undefined;
+    /** A read replica for reports and exports; unset = the primary. */
+    readUrl: string | undefined;
     poolMax: number;
   };
   /** Shared cache across instances; unset = in-process cache. */
@@ -125,6 +141,17 @@ export interface Config {
     pageSize: number;
     maxAttempts: number;
     timeoutMs: number;
+  };
+  /** Scheduled maintenance jobs (src/jobs). */
+  maintenance: { enabled: boolean; intervalSeconds: number };
+  /** OpenTelemetry tracing (src/telemetry.ts). */
+  telemetry: {
+    enabled: boolean;
+    /** OTLP/HTTP base URL (traces go to `<endpoint>/v1/traces`); unset: http://localhost:4318. */
+    otlpEndpoint: string | undefined;
+    serviceName: string;
+    /** Ratio of root traces sampled (0 to 1); children follow their parent's decision. */
+    samplerRatio: number;
   };
   /** The collection assistant (src/modules/assistant). */
   assistant: {
@@ -174,7 +201,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
-    database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
+    database: { url: env.DATABASE_URL, readUrl: env.DATABASE_READ_URL, poolMax: env.DATABASE_POOL_MAX },
     redisUrl: env.REDIS_URL,
     dataDir: env.BURSAR_DATA_DIR,
     embeddedPgPort: env.EMBEDDED_PG_PORT,
@@ -207,6 +234,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       pageSize: env.SYNC_PAGE_SIZE,
       maxAttempts: env.SYNC_MAX_ATTEMPTS,
       timeoutMs: env.SYNC_TIMEOUT_MS,
+    },
+    maintenance: { enabled: auto(env.MAINTENANCE, env.NODE_ENV), intervalSeconds: env.MAINTENANCE_INTERVAL_SECONDS },
+    telemetry: {
+      enabled: env.OTEL_TRACING === 'on',
+      otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: env.OTEL_SERVICE_NAME,
+      samplerRatio: env.OTEL_TRACES_SAMPLER_RATIO,
     },
     assistant: {
       llm:

@@ -84,3 +84,15 @@ export function canonicalJson(value: unknown): string {
       : item,
   );
 }
+
+/**
+ * Deletes the keys whose retention has ended (expires_at, 24 h after the first use).
+ * Nothing changes for callers: runIdempotent already treats an expired key as new and
+ * takes it over; this keeps the table and its index from growing forever. Run by the
+ * scheduled maintenance job (src/jobs/maintenance.job.ts); a range scan on
+ * idempotency_keys_expires_idx, one hour of keys when run hourly.
+ */
+export async function purgeExpiredIdempotencyKeys(db: Db | Tx): Promise<number> {
+  const result = await db.deleteFrom('idempotency_keys').where('expires_at', '<', sql<Date>`now()`).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

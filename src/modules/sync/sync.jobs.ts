@@ -1,6 +1,7 @@
 import PgBoss from 'pg-boss';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
+import { traceJob } from '../../telemetry.js';
 import type { Clock } from './clock.js';
 import type { SyncRunner } from './sync.runner.js';
 import type { FeedName, SyncDb } from './sync.tables.js';
@@ -76,7 +77,23 @@ export async function startSyncJobs(options: SyncJobsOptions): Promise<SyncJobs>
       if (!isFeed(feed)) {
         continue;
       }
-      const result = await worker.runPass({ feed, deadline: clock.now() + options.maxPassMs, signal: controller.signal });
+      const attributes = {
+        'messaging.system': 'pg-boss',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': SYNC_QUEUE,
+        'messaging.message.id': job.id,
+        'bursar.sync.feed': feed,
+      };
+      const result = await traceJob(`process ${SYNC_QUEUE}`, attributes, async (span) => {
+        const pass = await worker.runPass({ feed, deadline: clock.now() + options.maxPassMs, signal: controller.signal });
+        span.setAttributes({
+          'bursar.sync.status': pass.status,
+          'bursar.sync.requests': pass.requests,
+          'bursar.sync.inserted': pass.inserted,
+          'bursar.sync.failures': pass.failures,
+        });
+        return pass;
+      });
       log.info({ feed, status: result.status, requests: result.requests, inserted: result.inserted, failures: result.failures }, 'sync pass');
       for (const listener of listeners) {
         listener(result);

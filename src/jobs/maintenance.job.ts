@@ -1,0 +1,124 @@
+import os from 'node:os';
+import type { FastifyBaseLogger } from 'fastify';
+import { sql } from 'kysely';
+import PgBoss from 'pg-boss';
+import type pg from 'pg';
+import type { Db } from '../db/database.js';
+import { recordAudit } from '../modules/audit/audit.repository.js';
+import { purgeExpiredIdempotencyKeys } from '../modules/billing/idempotency.js';
+
+/**
+ * Scheduled maintenance on pg-boss (schema `pgboss`, as the sync job): queue
+ * `bursar-maintenance`, no payload; the handler purges expired idempotency keys.
+ *
+ * Once per interval across every worker: each worker ticks every half interval (at most
+ * every minute) and sends a job with `singletonSeconds = interval`. pg-boss stamps the
+ * job with its time slot (floor(db now / interval)) and a unique index on (queue, slot)
+ * refuses every other send in that slot, from any process, whatever state the first
+ * job is in. pg-boss's own cron (`schedule`) works the same way but has a one-minute
+ * resolution; this keeps the interval configurable down to seconds (tests).
+ *
+ * The run is recorded as an audit_log row (action `maintenance.run`, entity_id = the
+ * slot) in the same transaction as the purge, under an advisory lock: a job redelivered
+ * after a crash finds the row and does nothing, so a slot is done exactly once.
+ */
+export const MAINTENANCE_QUEUE = 'bursar-maintenance';
+export const MAINTENANCE_AUDIT_ACTION = 'maintenance.run';
+
+export interface MaintenanceRun {
+  slot: string;
+  idempotencyKeysDeleted: number;
+  role: string;
+  pid: number;
+  host: string;
+}
+
+export interface MaintenanceJobsOptions {
+  pool: pg.Pool;
+  db: Db;
+  intervalSeconds: number;
+  /** The process role, recorded with each run (api, worker, all). */
+  role: string;
+  log: FastifyBaseLogger;
+  /** pg-boss polling (seconds); tests use 0.5. */
+  pollingIntervalSeconds?: number;
+}
+
+export interface MaintenanceJobs {
+  boss: PgBoss;
+  stop(): Promise<void>;
+}
+
+/** Runs the maintenance for one slot; undefined when that slot was already done. */
+export async function runMaintenance(db: Db, slot: string, who: { role: string }): Promise<MaintenanceRun | undefined> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('bursar:maintenance'))`.execute(trx);
+    const done = await trx
+      .selectFrom('audit_log')
+      .select('id')
+      .where('action', '=', MAINTENANCE_AUDIT_ACTION)
+      .where('entity_type', '=', 'maintenance')
+      .where('entity_id', '=', slot)
+      .executeTakeFirst();
+    if (done !== undefined) {
+      return undefined;
+    }
+    const run: MaintenanceRun = {
+      slot,
+      idempotencyKeysDeleted: await purgeExpiredIdempotencyKeys(trx),
+      role: who.role,
+      pid: process.pid,
+      host: os.hostname(),
+    };
+    await recordAudit(trx, null, { action: MAINTENANCE_AUDIT_ACTION, entityType: 'maintenance', entityId: slot, changes: { ...run } });
+    return run;
+  });
+}
+
+export async function startMaintenanceJobs(options: MaintenanceJobsOptions): Promise<MaintenanceJobs> {
+  const { log, intervalSeconds } = options;
+  const boss = new PgBoss({
+    db: { executeSql: (text: string, values: unknown[]) => options.pool.query(text, values) },
+    schema: 'pgboss',
+    supervise: true,
+    schedule: false,
+  });
+  boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'));
+  await boss.start();
+  await boss.createQueue(MAINTENANCE_QUEUE, { name: MAINTENANCE_QUEUE, policy: 'standard', retryLimit: 3, retryDelay: 5, expireInSeconds: 15 * 60 });
+
+  await boss.work(
+    MAINTENANCE_QUEUE,
+    { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 },
+    async (jobs) => {
+      for (const job of jobs) {
+        const slot = job.singletonOn?.toISOString() ?? job.id;
+        const run = await runMaintenance(options.db, slot, { role: options.role });
+        if (run === undefined) {
+          log.info({ slot }, 'maintenance slot already done');
+        } else {
+          log.info({ slot, idempotencyKeysDeleted: run.idempotencyKeysDeleted }, 'maintenance run');
+        }
+      }
+    },
+  );
+
+  const tick = async () => {
+    try {
+      await boss.send(MAINTENANCE_QUEUE, {}, { singletonSeconds: intervalSeconds });
+    } catch (error) {
+      log.warn({ err: error }, 'maintenance tick failed');
+    }
+  };
+  await tick();
+  const timer = setInterval(() => void tick(), Math.max(500, Math.min(60, intervalSeconds / 2) * 1000));
+  timer.unref();
+
+  return {
+    boss,
+    async stop() {
+      clearInterval(timer);
+      await boss.stop({ graceful: true, wait: true, timeout: 15_000 });
+    },
+  };
+}

@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { buildApp, buildWorkerApp, type ProcessRole } from './app.js';
+import type { Config } from './config.js';
+import { createDatabase, type Database } from './db/database.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.js';
+import { loadMigrations, migrate } from './db/migrate.js';
+import { DEMO_USERS, seedDemoData } from './db/seed-demo.js';
+
+/**
+ * The long-running processes behind `bursar all | api | worker` (src/cli.ts), imported
+ * only after telemetry has started.
+ *
+ * config → database (embedded only for `all` without DATABASE_URL) → migrations (`all`;
+ * `api` and `worker` check the schema is current and leave migrating to `bursar
+ * migrate`, run once per deploy) → demo data (`all`, `api`) → HTTP. SIGINT/SIGTERM drain
+ * in-flight requests and running jobs, close the pools, then stop the embedded server
+ * and telemetry, so nothing is left running.
+ */
+export class StartupError extends Error {}
+
+export interface Telemetry {
+  shutdown(): Promise<void>;
+}
+
+export async function startProcess(role: ProcessRole, config: Config, telemetry?: Telemetry): Promise<void> {
+  const say = (message: string) => console.log(`[bursar] ${message}`);
+
+  let embedded: EmbeddedPostgres | undefined;
+  let database: Database | undefined;
+  let readDatabase: Database | undefined;
+  let shuttingDown = false;
+  const cleanup = async () => {
+    await readDatabase?.close().catch(() => undefined);
+    await database?.close().catch(() => undefined);
+    await embedded?.stop().catch((error: unknown) => console.error('[bursar] stopping PostgreSQL failed', error));
+    await telemetry?.shutdown().catch((error: unknown) => console.error('[bursar] stopping telemetry failed', error));
+  };
+
+  try {
+    let url = config.database.url;
+    if (!url) {
+      if (role !== 'all') {
+        throw new StartupError(
+          `DATABASE_URL is required for \`bursar ${role}\`: several processes share one PostgreSQL. ` +
+            'For everything in one process on the embedded database, run `npm start` (`bursar all`).',
+        );
+      }
+      say(`starting embedded PostgreSQL (data in ${path.resolve(config.dataDir)})`);
+      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log: say });
+      url = embedded.url;
+    }
+    if (role === 'all') {
+      const { applied } = await migrate(url, { log: say });
+      say(applied.length ? `database migrated (${applied.length} applied)` : 'database schema is up to date');
+    } else {
+      await assertSchemaCurrent(url);
+    }
+
+    database = createDatabase({ connectionString: url, max: config.database.poolMax, applicationName: `bursar-${role}` });
+    if (config.database.readUrl !== undefined && role !== 'worker') {
+      readDatabase = createDatabase({ connectionString: config.database.readUrl, max: config.database.poolMax, applicationName: `bursar-${role}-read` });
+      say('reports, analytics and exports read from DATABASE_READ_URL');
+    }
+    if (config.seed.demo && role !== 'worker') {
+      const seeded = await seedDemoData(database.db, { password: config.seed.password });
+      say(seeded ? 'demo data and demo users created (first start)' : 'demo data already present');
+    }
+
+    const app =
+      role === 'worker'
+        ? await buildWorkerApp({ config, database })
+        : await buildApp({ config, database, readDatabase, role, jwtSecret: await resolveJwtSecret(config, role, say) });
+
+    const shutdown = async (signal: string) => {
+      if (shuttingDown) {
+        return;
+      }
+      shuttingDown = true;
+      say(`${signal} received: draining ${role === 'worker' ? 'jobs' : 'requests'}`);
+      const force = setTimeout(() => {
+        console.error('[bursar] shutdown took too long; forcing exit');
+        void cleanup().finally(() => process.exit(1));
+      }, 15_000);
+      force.unref();
+      try {
+        await app.close();
+      } finally {
+        await cleanup();
+        clearTimeout(force);
+        say('stopped');
+      }
+    };
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+    const address = await app.listen({ host: config.host, port: config.port });
+    const publicUrl = address.replace('127.0.0.1', 'localhost');
+    if (role === 'worker') {
+      say(`worker running (sync ${config.sync.enabled ? 'on' : 'off'}, maintenance ${config.maintenance.enabled ? 'on' : 'off'}); health and metrics listening on ${publicUrl}`);
+      return;
+    }
+    say(`Bursar ${role === 'api' ? 'API ' : ''}is listening on ${publicUrl}`);
+    say(`API docs: ${publicUrl}/docs`);
+    if (config.seed.demo) {
+      say(`demo logins (password ${config.seed.passwordIsDefault ? `"${config.seed.password}"` : 'from SEED_PASSWORD'}): ${DEMO_USERS.map((u) => u.username).join(', ')}`);
+    }
+    if (config.seed.passwordIsDefault && config.seed.demo) {
+      say('WARNING: demo users have the published default password; set SEED_PASSWORD before exposing this server');
+    }
+  } catch (error) {
+    console.error('[bursar] failed to start:', error instanceof Error ? error.message : error);
+    if (error instanceof Error && error.cause) {
+      console.error(error.cause);
+    }
+    await cleanup();
+    process.exit(1);
+  }
+}
+
+/**
+ * `bursar api` and `bursar worker` never migrate: that is `bursar migrate`'s job, once
+ * per deploy, before the new processes start. Starting against an older schema would
+ * fail later and less clearly, so refuse now.
+ */
+async function assertSchemaCurrent(url: string): Promise<void> {
+  const latest = (await loadMigrations()).at(-1)?.version ?? 0;
+  const client = new pg.Client({ connectionString: url, application_name: 'bursar-schema-check' });
+  await client.connect();
+  try {
+    const exists = await client.query<{ table: string | null }>("select to_regclass('schema_migrations')::text as table");
+    const current =
+      (exists.rows[0]?.table ?? null) === null
+        ? null
+        : ((await client.query<{ version: number }>('select coalesce(max(version), 0) as version from schema_migrations')).rows[0]?.version ?? 0);
+    if (current === null || current < latest) {
+      throw new StartupError(`the database schema is at version ${current ?? 'none'}, this code needs ${latest}: run \`bursar migrate\` first`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** `bursar migrate`: pending migrations on DATABASE_URL (or the embedded database), then exit. */
+export async function runMigrations(config: Config): Promise<void> {
+  const log = (message: string) => console.log(`[migrate] ${message}`);
+  const embedded = config.database.url
+    ? undefined
+    : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log });
+  try {
+    const { applied, current } = await migrate(config.database.url ?? embedded?.url ?? '', { log });
+    log(applied.length ? `applied ${applied.length} migration(s); schema at version ${current}` : `nothing to do; schema at version ${current}`);
+  } finally {
+    await embedded?.stop();
+  }
+}
+
+/**
+ * JWT_SECRET when set (required for `bursar api`: instances behind one load balancer must
+ * accept each other's tokens). Otherwise, for `all`: a secret generated once per data
+ * directory, so tokens survive restarts of a single embedded install; with an external
+ * database and no secret, a per-process one (tokens end at restart) and a warning.
+ */
+async function resolveJwtSecret(config: Config, role: ProcessRole, say: (message: string) => void): Promise<string> {
+  if (config.auth.jwtSecret) {
+    return config.auth.jwtSecret;
+  }
+  if (role === 'api') {
+    throw new StartupError('JWT_SECRET is required for `bursar api` (at least 32 characters, the same for every API process)');
+  }
+  if (!config.database.url) {
+    const file = path.join(config.dataDir, 'jwt-secret');
+    try {
+      return (await readFile(file, 'utf8')).trim();
+    } catch {
+      const secret = randomBytes(48).toString('base64url');
+      await mkdir(config.dataDir, { recursive: true });
+      await writeFile(file, secret, { mode: 0o600 });
+      return secret;
+    }
+  }
+  say('WARNING: JWT_SECRET is not set; using a per-process secret (sessions end at restart, instances do not share tokens)');
+  return randomBytes(48).toString('base64url');
+}
