@@ -281,12 +281,13 @@ describe('CSV export through COPY', () => {
       request.destroy();
       // Still holding the lock: only a cancel (not the end of the export) can make it go.
       await waitFor('the COPY to be cancelled', async () => (await copying()) === 0);
-      await waitFor('the pool to have no busy connection', () => h.pool.totalCount - h.pool.idleCount === 0);
     } finally {
       await locker.query('rollback');
       await locker.end();
       await watcher.end();
     }
+    // After the lock is gone: the live hub's poll may have queued behind it meanwhile.
+    await waitFor('the pool to have no busy connection', () => h.pool.totalCount - h.pool.idleCount === 0);
     // The slot came back: two exports run at once.
     const both = await Promise.all([get(`${URL_EXPORT}?format=csv`, tokens.super), get(`${URL_EXPORT}?format=csv`, tokens.super)]);
     assert.deepEqual(both.map((r) => r.statusCode), [200, 200]);
