@@ -122,6 +122,8 @@ describe('live hub', () => {
       assert.deepEqual(namesByAmount(eventsOf(analystFrames)), { 201: 'A. A.', 202: 'C. C.', 203: 'A. A.' });
       assert.deepEqual(namesByAmount(eventsOf(rootPlain)), { 201: 'Ana Alvarez', 202: 'Carla Cruz', 203: 'Ana Alvarez' });
       assert.deepEqual(amounts(eventsOf(adminAFrames)), [201, 203]);
+      // What bursar_transactions_total reports: every transaction read, by status.
+      assert.equal(hub.stats.transactions.failed, 3);
     } finally {
       await hub.stop();
     }

@@ -73,6 +73,8 @@ export interface LiveHubStats {
   clients: number;
   delivered: number;
   dropped: number;
+  /** Transactions the hub has read since it started, by status (every hub reads every one). */
+  transactions: Record<string, number>;
 }
 
 const BATCH = 500;
@@ -90,7 +92,7 @@ export function createLiveHub(options: LiveHubOptions) {
   const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
   const batchSize = options.batchSize ?? BATCH;
   const clients = new Set<Client>();
-  const stats: LiveHubStats = { clients: 0, delivered: 0, dropped: 0 };
+  const stats: LiveHubStats = { clients: 0, delivered: 0, dropped: 0, transactions: {} };
   let cursor: EventPosition | undefined;
   let listener: pg.Client | undefined;
   let stopped = false;
@@ -235,6 +237,9 @@ export function createLiveHub(options: LiveHubOptions) {
         client.socket.cork?.();
       }
       deliverBatch(rows);
+      for (const row of rows) {
+        stats.transactions[row.status] = (stats.transactions[row.status] ?? 0) + 1;
+      }
       const last = rows[rows.length - 1];
       if (last !== undefined) {
         cursor = positionOf(last);

@@ -54,6 +54,18 @@ export default function liveRoutes(app: FastifyInstance, options: { database: Da
 
   new Gauge({ name: 'bursar_live_clients', help: 'Connected live-feed clients', registers: [app.metrics], collect() { this.set(hub.stats.clients); } });
   new Counter({ name: 'bursar_live_events_delivered_total', help: 'Live events sent to clients', registers: [app.metrics], collect() { this.reset(); this.inc(hub.stats.delivered); } });
+  new Counter({
+    name: 'bursar_transactions_total',
+    help: 'Gateway transactions committed, by status, as read by this process\'s live hub (every API process reads every one: take max across processes, not sum)',
+    labelNames: ['status'],
+    registers: [app.metrics],
+    collect() {
+      this.reset();
+      for (const [status, count] of Object.entries(hub.stats.transactions)) {
+        this.inc({ status }, count);
+      }
+    },
+  });
   new Counter({ name: 'bursar_live_clients_dropped_total', help: 'Live clients closed for being too slow', registers: [app.metrics], collect() { this.reset(); this.inc(hub.stats.dropped); } });
 
   app.addHook('onReady', () => hub.start());
