@@ -5,6 +5,7 @@
  *   bursar worker     background jobs (gateway sync, maintenance) + /health, /metrics
  *   bursar all        both in one process (the embedded PostgreSQL unless DATABASE_URL)
  *   bursar migrate    applies pending migrations, then exits
+ *   bursar create-admin <username>   a super_admin, password on stdin
  *   bursar seed …     the data-set generator (scripts/seed.ts; `bursar seed --help`)
  *   bursar bench …    the benchmark (bench/run.ts)
  *
@@ -27,6 +28,9 @@ Commands:
   all       api and worker in one process, on the embedded PostgreSQL unless
             DATABASE_URL is set (this is \`npm start\`)
   migrate   apply pending migrations and exit
+  create-admin <username>
+            create a super_admin; the password is read from stdin
+            (printf '%s' "$PASSWORD" | bursar create-admin alice)
   seed      load a generated data set (bursar seed --help)
   bench     run the benchmark (bursar bench --help)
 
@@ -70,6 +74,14 @@ function configFor(role: Role): Config {
   }
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Runs a script that reads its own arguments from process.argv, as if started directly. */
 async function delegate(script: string, args: string[]): Promise<void> {
   const url = new URL(script, import.meta.url);
@@ -99,6 +111,29 @@ export async function runCli(argv: readonly string[]): Promise<void> {
       const config = configFor('all');
       const { runMigrations } = await import('./server.js');
       await runMigrations(config);
+      return;
+    }
+    case 'create-admin': {
+      const [username, ...extra] = args;
+      if (username === undefined || extra.length > 0) {
+        console.error(`usage: bursar create-admin <username>   (the password on stdin)\n\n${USAGE}`);
+        process.exit(2);
+      }
+      if (process.stdin.isTTY) {
+        console.error('bursar create-admin reads the password from stdin: printf \'%s\' "$PASSWORD" | bursar create-admin <username>');
+        process.exit(2);
+      }
+      const config = configFor('all');
+      const { createAdmin, StartupError } = await import('./server.js');
+      try {
+        await createAdmin(config, username, (await readStdin()).replace(/\r?\n$/, ''));
+      } catch (error) {
+        if (error instanceof StartupError) {
+          console.error(`[create-admin] ${error.message}`);
+          process.exit(1);
+        }
+        throw error;
+      }
       return;
     }
     case 'seed':

@@ -2,12 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { Value } from 'typebox/value';
 import { buildApp, buildWorkerApp, type ProcessRole } from './app.js';
 import type { Config } from './config.js';
 import { createDatabase, type Database } from './db/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.js';
 import { loadMigrations, migrate } from './db/migrate.js';
 import { DEMO_USERS, seedDemoData } from './db/seed-demo.js';
+import { createAuthRepository } from './modules/auth/auth.repository.js';
+import { Password } from './modules/auth/auth.schemas.js';
+import { createUsersRepository } from './modules/auth/users.repository.js';
+import { createUsersService } from './modules/auth/users.service.js';
+import { AppError } from './shared/errors.js';
 
 /**
  * The long-running processes behind `bursar all | api | worker` (src/cli.ts), imported
@@ -153,6 +159,37 @@ export async function runMigrations(config: Config): Promise<void> {
     const { applied, current } = await migrate(config.database.url ?? embedded?.url ?? '', { log });
     log(applied.length ? `applied ${applied.length} migration(s); schema at version ${current}` : `nothing to do; schema at version ${current}`);
   } finally {
+    await embedded?.stop();
+  }
+}
+
+/**
+ * `bursar create-admin <username>`: the first super_admin of a production install (the
+ * demo seed is for demos), or another one. The password comes on stdin, never on the
+ * command line (where `ps` and shell history would keep it). Goes through the users
+ * service, so the password rules, the argon2id hash and the audit log are the API's.
+ */
+export async function createAdmin(config: Config, username: string, password: string): Promise<void> {
+  const say = (message: string) => console.log(`[create-admin] ${message}`);
+  if (!Value.Check(Password, password)) {
+    throw new StartupError('the password must be at least 12 characters (at most 256)');
+  }
+  const embedded = config.database.url
+    ? undefined
+    : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log: say });
+  const database = createDatabase({ connectionString: config.database.url ?? embedded?.url ?? '', max: 2 });
+  try {
+    const users = createUsersService({ db: database.db, users: createUsersRepository(), auth: createAuthRepository() });
+    const created = await users.create({ username, password, role: 'super_admin' }, { principal: null, requestId: null });
+    say(`super_admin ${created.username} created (${created.id})`);
+  } catch (error) {
+    if (error instanceof AppError) {
+      const fields = error.extra.errors ?? [];
+      throw new StartupError(`${error.message}${fields.length ? `: ${fields.map((e) => `${e.field} ${e.message}`).join('; ')}` : ''}`);
+    }
+    throw error;
+  } finally {
+    await database.close();
     await embedded?.stop();
   }
 }

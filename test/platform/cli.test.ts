@@ -4,13 +4,14 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { loadMigrations } from '../../src/db/migrate.js';
+import { verifyPassword } from '../../src/modules/auth/passwords.js';
 import { createTestDatabase } from '../helpers/db.js';
 
 /** The `bursar` command (bin/bursar.mjs) as a deploy runs it: exit codes and messages. */
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Runs `bursar`: through bin/bursar.mjs, or `node --import tsx src/cli.ts` as the container image does. */
-function bursar(args: string[], env: Record<string, string>, entry: 'bin' | 'src' = 'bin'): Promise<{ code: number | null; output: string }> {
+function bursar(args: string[], env: Record<string, string>, entry: 'bin' | 'src' = 'bin', input?: string): Promise<{ code: number | null; output: string }> {
   const base = { ...process.env };
   delete base.DATABASE_URL;
   delete base.JWT_SECRET;
@@ -18,11 +19,12 @@ function bursar(args: string[], env: Record<string, string>, entry: 'bin' | 'src
   const child = spawn(process.execPath, [...argv, ...args], {
     cwd: ROOT,
     env: { ...base, NODE_ENV: 'test', LOG_LEVEL: 'warn', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  child.stdin?.end(input);
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -97,6 +99,43 @@ describe('bursar CLI', () => {
       const again = await bursar(['migrate'], env);
       assert.equal(again.code, 0);
       assert.match(again.output, /nothing to do/);
+    } finally {
+      await database.drop();
+    }
+  });
+
+  test('create-admin makes a super_admin from a password on stdin, through the users service', async () => {
+    const database = await createTestDatabase();
+    try {
+      const env = { DATABASE_URL: database.url };
+      const short = await bursar(['create-admin', 'ops.root'], env, 'bin', 'too-short\n');
+      assert.equal(short.code, 1);
+      assert.match(short.output, /at least 12 characters/);
+      const missing = await bursar(['create-admin'], env, 'bin', '');
+      assert.equal(missing.code, 2);
+
+      const created = await bursar(['create-admin', 'Ops.Root'], env, 'bin', 'a-long-enough-password\n');
+      assert.equal(created.code, 0, created.output);
+      assert.match(created.output, /super_admin ops\.root created/);
+      const again = await bursar(['create-admin', 'ops.root'], env, 'bin', 'a-long-enough-password\n');
+      assert.equal(again.code, 1, again.output);
+
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ id: string; role: string; password_hash: string; is_active: boolean }>(
+          `select id, role, password_hash, is_active from users where username = 'ops.root'`,
+        );
+        assert.equal(rows.length, 1);
+        assert.equal(rows[0]?.role, 'super_admin');
+        assert.equal(rows[0]?.is_active, true);
+        // The newline that ends the piped line is not part of the password.
+        assert.equal(await verifyPassword(rows[0]?.password_hash ?? '', 'a-long-enough-password'), true);
+        const audit = await client.query(`select 1 from audit_log where action = 'user.create' and entity_id = $1`, [rows[0]?.id]);
+        assert.equal(audit.rowCount, 1);
+      } finally {
+        await client.end();
+      }
     } finally {
       await database.drop();
     }
