@@ -409,20 +409,30 @@ async function main(): Promise<void> {
     }
     if (want('export')) {
 
-      // Export: rows/s and server RSS growth.
+      // Export: rows/s and server RSS growth, over five runs one after the other (the
+      // median is reported; the RSS growth is the peak over all of them).
       const pid = server.pid ?? 0;
       const rssBefore = await rssMb(pid);
       let rssPeak = rssBefore;
       const sampler = setInterval(() => void rssMb(pid).then((mb) => (rssPeak = Math.max(rssPeak, mb))), 100);
-      const t0 = performance.now();
-      const exported = await request(base, 'GET', '/api/v1/reports/pending-payments/export?format=csv', { authorization: `Bearer ${admin}` });
-      const seconds = (performance.now() - t0) / 1000;
+      const exportRows = Number((await db.query<{ n: string }>('select count(*) n from invoices where cancelled_at is null and paid_amount < amount')).rows[0]?.n);
+      const runs: { status: number; bytes: number; seconds: number; rowsPerSecond: number }[] = [];
+      for (let run = 0; run < 5; run++) {
+        const t0 = performance.now();
+        const exported = await request(base, 'GET', '/api/v1/reports/pending-payments/export?format=csv', { authorization: `Bearer ${admin}` });
+        const seconds = (performance.now() - t0) / 1000;
+        if (exported.status !== 200 || exported.bytes === 0) {
+          throw new Error(`export → ${exported.status} ${exported.body.slice(0, 300)}`);
+        }
+        runs.push({ status: exported.status, bytes: exported.bytes, seconds: Math.round(seconds * 1000) / 1000, rowsPerSecond: Math.round(exportRows / seconds) });
+      }
       clearInterval(sampler);
-      const exportRows = Math.max(0, exported.body.length > 0 ? Number((await db.query<{ n: string }>('select count(*) n from invoices where cancelled_at is null and paid_amount < amount')).rows[0]?.n) : 0);
-      const exportResult = { status: exported.status, rows: exportRows, bytes: exported.bytes, seconds: Math.round(seconds * 100) / 100, rowsPerSecond: Math.round(exportRows / seconds), rssGrowthMb: rssPeak - rssBefore };
+      const perSecond = runs.map((r) => r.rowsPerSecond).sort((a, b) => a - b);
+      const median = perSecond[Math.floor(perSecond.length / 2)] ?? 0;
+      const exportResult = { rows: exportRows, bytes: runs[0]?.bytes, runs, rowsPerSecond: median, rowsPerSecondRange: [perSecond[0], perSecond.at(-1)], rssGrowthMb: rssPeak - rssBefore };
       results.export = exportResult;
       log(`export: ${JSON.stringify(exportResult)}`);
-      extraRows.push(`| export CSV (${exportResult.rows.toLocaleString('en')} rows) | ${exportResult.rowsPerSecond.toLocaleString('en')} rows/s | RSS +${exportResult.rssGrowthMb} MB | | | ≥ 300 000 rows/s, ≤ 64 MB |`);
+      extraRows.push(`| export CSV (${exportRows.toLocaleString('en')} rows), median of 5 (${(perSecond[0] ?? 0).toLocaleString('en')}–${(perSecond.at(-1) ?? 0).toLocaleString('en')}) | ${median.toLocaleString('en')} rows/s | RSS +${exportResult.rssGrowthMb} MB | | | ≥ 300 000 rows/s, ≤ 64 MB |`);
     }
     if (want('live')) {
       const runs = [];

@@ -2,7 +2,7 @@ import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import { FORMULA_TRIGGERS } from '../../shared/csv.js';
 import { inScope, type Scope } from '../../shared/scope.js';
-import { statusOf } from '../billing/invoices.repository.js';
+import { statusOf, statusOn } from '../billing/invoices.repository.js';
 import { studentName } from '../billing/students.repository.js';
 import type { OutstandingStatus, PendingRow } from './pending.schemas.js';
 
@@ -149,6 +149,9 @@ function csvText(value: RawBuilder<string>): RawBuilder<string> {
   return sql<string>`(case when ${startsFormula(value)} then '''' || ${value} else nullif(${value}, '') end)`;
 }
 
+/** Each school's local date, from school_local_dates() (migration 0009): one time-zone conversion per school, not two per row. */
+const schoolToday = sql<string>`school_today.today`;
+
 /**
  * The export's rows, PENDING_COLUMNS in order, masking in the statement. With `csv`,
  * the free-text columns (number, schoolName, studentName, grade) are neutralised;
@@ -167,6 +170,9 @@ function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: bool
           sql<string>`nullif(${studentName}, '')`;
   }
   return matching(db, scope, filter)
+    .innerJoin(sql<{ school_id: string; today: string }>`school_local_dates()`.as('school_today'), (join) =>
+      join.onRef('school_today.school_id', '=', 'invoices.school_id'),
+    )
     .select([
       'invoices.id as invoiceId',
       text(sql<string>`invoices.number`).as('number'),
@@ -180,8 +186,8 @@ function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: bool
       'invoices.paid_amount as paidAmount',
       pendingAmountOf.as('pendingAmount'),
       'schools.currency',
-      sql<OutstandingStatus>`${statusOf}`.as('status'),
-      daysOverdueOf.as('daysOverdue'),
+      sql<OutstandingStatus>`${statusOn(schoolToday)}`.as('status'),
+      sql<number>`greatest(0, ${schoolToday} - invoices.due_date)`.as('daysOverdue'),
     ])
     .orderBy('invoices.due_date')
     .orderBy('invoices.id');
