@@ -1,7 +1,8 @@
 import os from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
-import PgBoss from 'pg-boss';
+import type PgBoss from 'pg-boss';
+import { startPgBoss } from './boss.js';
 import type pg from 'pg';
 import type { Db } from '../db/database.js';
 import { recordAudit } from '../modules/audit/audit.repository.js';
@@ -77,14 +78,7 @@ export async function runMaintenance(db: Db, slot: string, who: { role: string }
 
 export async function startMaintenanceJobs(options: MaintenanceJobsOptions): Promise<MaintenanceJobs> {
   const { log, intervalSeconds } = options;
-  const boss = new PgBoss({
-    db: { executeSql: (text: string, values: unknown[]) => options.pool.query(text, values) },
-    schema: 'pgboss',
-    supervise: true,
-    schedule: false,
-  });
-  boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'));
-  await boss.start();
+  const boss = await startPgBoss(options.pool, log);
   await boss.createQueue(MAINTENANCE_QUEUE, { name: MAINTENANCE_QUEUE, policy: 'standard', retryLimit: 3, retryDelay: 5, expireInSeconds: 15 * 60 });
 
   await boss.work(

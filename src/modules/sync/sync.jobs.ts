@@ -1,4 +1,5 @@
-import PgBoss from 'pg-boss';
+import type PgBoss from 'pg-boss';
+import { startPgBoss } from '../../jobs/boss.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { traceJob } from '../../telemetry.js';
@@ -48,14 +49,7 @@ const isFeed = (value: unknown): value is FeedName => value === 'live' || value 
 
 export async function startSyncJobs(options: SyncJobsOptions): Promise<SyncJobs> {
   const { worker, clock, log } = options;
-  const boss = new PgBoss({
-    db: { executeSql: (text: string, values: unknown[]) => options.pool.query(text, values) },
-    schema: 'pgboss',
-    supervise: true,
-    schedule: false,
-  });
-  boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'));
-  await boss.start();
+  const boss = await startPgBoss(options.pool, log);
   await boss.createQueue(SYNC_QUEUE, {
     name: SYNC_QUEUE,
     policy: 'stately',
