@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { VirtualClock } from '../../src/modules/sync/clock.js';
 import { createSyncWorker } from '../../src/modules/sync/sync.worker.js';
 import { createVendorSimulator, type VendorSimulator } from '../../src/modules/vendor/vendor.simulator.js';
 import { client } from '../helpers/api.js';
-import { createTestApp, insertUser, login, PASSWORD, type TestApp } from '../helpers/app.js';
-import { browserUnavailable, ensureWebBuilt, launchBrowser, SCREENSHOTS } from './browser.js';
+import { insertUser, login, PASSWORD, type TestApp } from '../helpers/app.js';
+import { browserUnavailable, SCREENSHOTS, startWebSession, type WebSession } from './browser.js';
 
 /**
  * The Accounts page and the Monitoring page's sync panel in a real browser, against the
@@ -17,40 +16,31 @@ import { browserUnavailable, ensureWebBuilt, launchBrowser, SCREENSHOTS } from '
 const skip = browserUnavailable();
 
 describe('web: accounts and sync status', { skip: skip ?? false }, () => {
+  let web: WebSession;
   let t: TestApp;
-  let base: string;
-  let browser: Browser;
   let vendor: VendorSimulator;
   const clock = new VirtualClock();
-  const contexts: BrowserContext[] = [];
   const worker = () =>
     createSyncWorker({ db: t.db, clock, vendor: { url: vendor.url, apiKey: t.config.vendor.apiKey, timeoutMs: 2000 }, pageSize: 100, requestsPerMinute: 5, maxAttempts: 2 });
 
   before(async () => {
-    await ensureWebBuilt();
-    t = await createTestApp();
-    vendor = createVendorSimulator({ clock, apiKeys: [t.config.vendor.apiKey], entriesPerSecond: 0, accounts: 7, seed: 17 });
-    await vendor.start();
-    await insertUser(t.db, { username: 'root', role: 'super_admin' });
-    await insertUser(t.db, { username: 'dev', role: 'developer' });
-    await insertUser(t.db, { username: 'analyst', role: 'finance_analyst' });
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-    browser = await launchBrowser();
+    web = await startWebSession(async (app) => {
+      vendor = createVendorSimulator({ clock, apiKeys: [app.config.vendor.apiKey], entriesPerSecond: 0, accounts: 7, seed: 17 });
+      await vendor.start();
+      await insertUser(app.db, { username: 'root', role: 'super_admin' });
+      await insertUser(app.db, { username: 'dev', role: 'developer' });
+      await insertUser(app.db, { username: 'analyst', role: 'finance_analyst' });
+    });
+    ({ t } = web);
   });
 
   after(async () => {
-    for (const context of contexts) {
-      await context.close().catch(() => undefined);
-    }
-    await browser?.close();
+    await web?.close();
     await vendor?.close();
-    await t?.close();
   });
 
   async function signIn(username: string): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser.newContext({ baseURL: base, viewport: { width: 1360, height: 900 } });
-    contexts.push(context);
+    const context = await web.newContext();
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { seedDemoData } from '../../src/db/seed-demo.js';
 import { client } from '../helpers/api.js';
-import { createTestApp, login, PASSWORD, type TestApp } from '../helpers/app.js';
-import { browserUnavailable, ensureWebBuilt, launchBrowser, SCREENSHOTS } from './browser.js';
+import { login, PASSWORD, type TestApp } from '../helpers/app.js';
+import { browserUnavailable, SCREENSHOTS, startWebSession, type WebSession } from './browser.js';
 
 /**
  * The Assistant page in a real browser against the real server (rule engine, demo
@@ -21,32 +20,22 @@ interface StudentSearch {
 }
 
 describe('web assistant', { skip: skip ?? false }, () => {
+  let web: WebSession;
   let t: TestApp;
   let base: string;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
 
   before(async () => {
-    await ensureWebBuilt();
-    t = await createTestApp();
-    await seedDemoData(t.db, { password: PASSWORD });
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-    browser = await launchBrowser();
+    web = await startWebSession(async (app) => {
+      await seedDemoData(app.db, { password: PASSWORD });
+    });
+    ({ t, base } = web);
   });
 
-  after(async () => {
-    for (const context of contexts) {
-      await context.close().catch(() => undefined);
-    }
-    await browser?.close();
-    await t?.close();
-  });
+  after(() => web?.close());
 
   async function signIn(username: string): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser.newContext({ baseURL: base, viewport: { width: 1360, height: 900 } });
+    const context = await web.newContext();
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-    contexts.push(context);
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
+import { createTestApp, type TestApp } from '../helpers/app.js';
 
 /**
  * Browser-test plumbing: Debian's Chromium (`apt-get install chromium`; .ci/run does
@@ -85,4 +87,49 @@ export function launchBrowser(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
   });
+}
+
+/** A browser test's world: the real app on a real socket, on its own database, and a Chromium. */
+export interface WebSession {
+  t: TestApp;
+  /** http://127.0.0.1:<port> */
+  base: string;
+  /** A desktop-sized context on the app (closed with the session). */
+  newContext(options?: BrowserContextOptions): Promise<BrowserContext>;
+  close(): Promise<void>;
+}
+
+/** Builds the dashboard if needed, starts the app (after `prepare` filled its database) and the browser. */
+export async function startWebSession(prepare: (t: TestApp) => Promise<void>): Promise<WebSession> {
+  await ensureWebBuilt();
+  const t = await createTestApp();
+  const contexts: BrowserContext[] = [];
+  let browser: Browser | undefined;
+  const close = async () => {
+    for (const context of contexts) {
+      await context.close().catch(() => undefined);
+    }
+    await browser?.close();
+    await t.close();
+  };
+  try {
+    await prepare(t);
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    browser = await launchBrowser();
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  const running = browser;
+  return {
+    t,
+    base,
+    async newContext(options = {}) {
+      const context = await running.newContext({ baseURL: base, viewport: { width: 1360, height: 900 }, ...options });
+      contexts.push(context);
+      return context;
+    },
+    close,
+  };
 }
