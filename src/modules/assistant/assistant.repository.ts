@@ -56,6 +56,17 @@ const PLAIN = 'aaaaaeeeeiiiiooooouuuunc';
 /** The student's "first last" name in lower case without accents, matching intents.fold() for these letters. */
 const foldedName = sql`translate(lower(students.first_name || ' ' || students.last_name), ${ACCENTED}, ${PLAIN})`;
 
+/** Who a student is, as every assistant query returns it (StudentRef's identity columns). */
+const STUDENT_COLUMNS = [
+  'students.id as studentId',
+  'schools.id as schoolId',
+  'schools.name as schoolName',
+  'students.first_name as firstName',
+  'students.last_name as lastName',
+  'students.grade',
+  'schools.currency',
+] as const;
+
 /** Open (not cancelled, not fully paid) invoices of live students of live, visible schools. */
 function openBalances(db: DbOrTx, scope: Scope) {
   return db
@@ -63,13 +74,7 @@ function openBalances(db: DbOrTx, scope: Scope) {
     .innerJoin('schools', 'schools.id', 'invoices.school_id')
     .innerJoin('students', (join) => join.onRef('students.id', '=', 'invoices.student_id').onRef('students.school_id', '=', 'invoices.school_id'))
     .select([
-      'students.id as studentId',
-      'schools.id as schoolId',
-      'schools.name as schoolName',
-      'students.first_name as firstName',
-      'students.last_name as lastName',
-      'students.grade',
-      'schools.currency',
+      ...STUDENT_COLUMNS,
       sql<number>`sum(invoices.amount - invoices.paid_amount)`.as('balance'),
       sql<number>`coalesce(sum(invoices.amount - invoices.paid_amount) filter (where ${statusOf} = 'OVERDUE'), 0)`.as('overdue'),
       sql<number>`count(*)`.as('openBills'),
@@ -90,13 +95,7 @@ function visibleStudents(db: DbOrTx, scope: Scope) {
     .selectFrom('students')
     .innerJoin('schools', 'schools.id', 'students.school_id')
     .select([
-      'students.id as studentId',
-      'schools.id as schoolId',
-      'schools.name as schoolName',
-      'students.first_name as firstName',
-      'students.last_name as lastName',
-      'students.grade',
-      'schools.currency',
+      ...STUDENT_COLUMNS,
       'schools.timezone',
       'students.enrolled_at as enrolledAt',
       sql<string>`to_char((now() at time zone schools.timezone)::date, 'YYYY-MM-DD')`.as('today'),
