@@ -30,6 +30,8 @@ export interface EmbeddedOptions {
   database?: string;
   /** Trade durability for speed (tests only). */
   ephemeral?: boolean;
+  /** Server settings for this start (`-c name=value`), e.g. `{ shared_buffers: '1GB' }` for the benchmark. */
+  settings?: Readonly<Record<string, string>>;
   log?: (message: string) => void;
 }
 
@@ -52,8 +54,23 @@ interface Owner {
 const execFileAsync = promisify(execFile);
 const SUPERUSER = 'bursar';
 
+/**
+ * `-c name=value` flags for the server's settings. They reach pg_ctl's `-o` as one
+ * string, so only plain names and values (letters, digits, `_` and `.`) are accepted.
+ */
+export function settingFlags(settings: Readonly<Record<string, string>> = {}): string[] {
+  return Object.entries(settings).map(([name, value]) => {
+    if (!/^[a-z_.]+$/.test(name) || !/^[A-Za-z0-9_.]+$/.test(value)) {
+      throw new Error(`embedded PostgreSQL setting ${name}=${value}: only plain names and values are passed to the server`);
+    }
+    return `-c ${name}=${value}`;
+  });
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => undefined);
+  // Refused before anything is created or started.
+  settingFlags(options.settings);
   const dataDir = path.resolve(options.dataDir);
   const pgdata = path.join(dataDir, 'pg');
   const logFile = path.join(dataDir, 'postgres.log');
@@ -95,6 +112,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     "-c unix_socket_directories=''",
     '-c max_connections=200',
     ...(options.ephemeral ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+    ...settingFlags(options.settings),
   ].join(' ');
   try {
     await run(bins.pg_ctl, ['start', '-D', pgdata, '-l', logFile, '-w', '-t', '60', '-o', serverOptions]);
