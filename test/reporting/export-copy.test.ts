@@ -6,10 +6,20 @@ import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { CompiledQuery, sql } from 'kysely';
 import pg from 'pg';
-import { inlineParameters } from '../../src/modules/reporting/export.js';
+import {
+  beginExportSession,
+  copyCsv,
+  EXPORT_STATEMENT_TAG,
+  inlineParameters,
+  joinSnapshot,
+  type CsvExportPlan,
+  type ExportSession,
+} from '../../src/modules/reporting/export.js';
+import { createPendingRepository } from '../../src/modules/reporting/pending.repository.js';
 import { PENDING_COLUMNS, type PendingPage, type PendingRow } from '../../src/modules/reporting/pending.schemas.js';
 import { createCsvStringifier } from '../../src/shared/csv.js';
 import { maskName } from '../../src/shared/masking.js';
+import type { Scope } from '../../src/shared/scope.js';
 import { bearer, insertUser, login, createTestApp, type TestApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -185,13 +195,89 @@ describe('CSV export through COPY', () => {
     assert.equal(response.body, `${PENDING_COLUMNS.join(',')}\n`);
   });
 
-  /** The backend of the export's COPY (waiting on `locker`'s lock or running), by a watcher outside any transaction. */
-  async function copyBackend(watcher: pg.Client): Promise<number | undefined> {
-    const { rows } = await watcher.query<{ pid: number }>(
-      `select pid from pg_stat_activity where datname = current_database() and state = 'active' and query ilike 'copy (%'`,
+  /**
+   * The backends running an export's statements (waiting on `locker`'s lock or
+   * running), oldest first, by a watcher outside any transaction; `copy` keeps the
+   * COPYs only (not the split probe).
+   */
+  async function exportBackends(watcher: pg.Client, copy = false): Promise<{ pid: number; query: string }[]> {
+    const { rows } = await watcher.query<{ pid: number; query: string }>(
+      `select pid, query from pg_stat_activity
+       where datname = current_database() and state = 'active' and starts_with(query, $1) and (not $2 or query like $3)
+       order by query_start`,
+      [EXPORT_STATEMENT_TAG, copy, `${EXPORT_STATEMENT_TAG} /* part % */ copy (%`],
     );
-    return rows[0]?.pid;
+    return rows;
   }
+  const copyBackend = async (watcher: pg.Client) => (await exportBackends(watcher, true))[0]?.pid;
+
+  /** The whole output and outcome of copyCsv over `plan`. */
+  async function readCopy(plan: CsvExportPlan): Promise<string> {
+    const copy = await copyCsv(h.db, plan, new AbortController().signal);
+    const chunks: Buffer[] = [];
+    for await (const chunk of copy.output) {
+      chunks.push(chunk as Buffer);
+    }
+    await copy.done;
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  test('across every school the export is cut in two parts: the same bytes as one statement, for every role and filter', async () => {
+    const repository = createPendingRepository();
+    const scopes: Scope[] = [
+      { schoolIds: 'all', pii: 'clear' },
+      { schoolIds: 'all', pii: 'masked' },
+    ];
+    // This data set has outstanding invoices due on many days: the probe finds a boundary.
+    const probe = repository.exportCsvPlan(h.db, scopes[0] as Scope, {}, { split: true }).split?.probe;
+    assert.ok(probe);
+    const { rows } = await h.db.executeQuery(probe);
+    const boundary = rows[0]?.split ?? null;
+    assert.ok(boundary !== null);
+    for (const scope of scopes) {
+      for (const filter of [{}, { status: 'OVERDUE' as const }, { minAmount: 1010 }, { grade: '3' }]) {
+        const whole = await readCopy(repository.exportCsvPlan(h.db, scope, filter, { split: false }));
+        const split = repository.exportCsvPlan(h.db, scope, filter, { split: true });
+        assert.equal(await readCopy(split), whole, `${scope.pii} ${JSON.stringify(filter)}`);
+        // Both parts hold rows here, so the test compares a real concatenation.
+        const [before, after] = split.split?.parts(boundary) ?? [];
+        assert.ok(before && after);
+        if (Object.keys(filter).length === 0) {
+          for (const part of [before, after]) {
+            assert.ok((await h.db.executeQuery(part)).rows.length > 0);
+          }
+        }
+      }
+    }
+  });
+
+  test('the second part reads the first part\'s snapshot, not what committed in between', async () => {
+    const student = (await h.db.selectFrom('students').select(['id', 'school_id']).executeTakeFirstOrThrow());
+    const count = async (session: ExportSession) => Number((await session.client.query<{ n: string }>('select count(*) as n from invoices')).rows[0]?.n);
+    const first = await beginExportSession(h.pool, { serial: false });
+    const sessions = [first];
+    try {
+      const before = await count(first);
+      // A cancelled invoice: it changes no export, only the count of invoices.
+      await h.db
+        .insertInto('invoices')
+        .values({ school_id: student.school_id, student_id: student.id, number: 'SNAPSHOT-1', amount: 100, due_date: day(0), cancelled_at: new Date() })
+        .execute();
+      const second = await joinSnapshot(h.pool, first, { serial: true });
+      sessions.push(second);
+      const fresh = await beginExportSession(h.pool, { serial: false });
+      sessions.push(fresh);
+      assert.equal(await count(second), before);
+      assert.equal(await count(fresh), before + 1, 'a session of its own sees the new invoice');
+      const workers = await second.client.query<{ max_parallel_workers_per_gather: string }>('show max_parallel_workers_per_gather');
+      assert.equal(workers.rows[0]?.max_parallel_workers_per_gather, '0');
+    } finally {
+      for (const session of sessions) {
+        await session.client.query('rollback');
+        session.release();
+      }
+    }
+  });
 
   test('a failure before the first byte is a problem+json response, and the connection is not leaked', async () => {
     const locker = new pg.Client({ connectionString: h.url });
@@ -203,7 +289,8 @@ describe('CSV export through COPY', () => {
       await locker.query('lock table invoices in access exclusive mode');
       const pending = get(`${URL_EXPORT}?format=csv`, tokens.super);
       let pid: number | undefined;
-      await waitFor('the COPY waiting on the lock', async () => (pid = await copyBackend(watcher)) !== undefined);
+      // Across every school the export first probes where to split it: that waits on the lock.
+      await waitFor('the export waiting on the lock', async () => (pid = (await exportBackends(watcher))[0]?.pid) !== undefined);
       await watcher.query('select pg_terminate_backend($1)', [pid]);
       const response = await pending;
       // 503 when pg reports the termination (57P01), 500 when only the dropped socket is seen.
@@ -259,6 +346,38 @@ describe('CSV export through COPY', () => {
     assert.deepEqual(both.map((r) => r.statusCode), [200, 200]);
   });
 
+  test('a failure of the second part ends the export and frees both connections', async () => {
+    // The Bulk school's 60 000 invoices (previous test) are due over 400 days: both parts
+    // are large. With a small read-ahead and nobody reading yet, both COPYs stay on the server.
+    const repository = createPendingRepository();
+    const watcher = new pg.Client({ connectionString: h.url });
+    await watcher.connect();
+    try {
+      const plan = repository.exportCsvPlan(h.db, { schoolIds: 'all', pii: 'clear' }, {}, { split: true });
+      const copy = await copyCsv(h.db, plan, new AbortController().signal, { readAheadBytes: 64 * 1024 });
+      const outcome = copy.done.then(
+        () => 'finished',
+        (error: unknown) => `failed: ${String(error)}`,
+      );
+      let copies: { pid: number; query: string }[] = [];
+      await waitFor('both parts running', async () => (copies = await exportBackends(watcher, true)).length === 2);
+      const second = copies.find((backend) => backend.query.includes('/* part 2 of 2 */'));
+      assert.ok(second);
+      await watcher.query('select pg_terminate_backend($1)', [second.pid]);
+      // The client reads on: the first part ends, then the second part's buffered rows
+      // and, behind them, its error.
+      copy.output.resume();
+      // (pg reports the termination, or only the dropped socket.)
+      assert.match(await outcome, /^failed: .*(terminat|Connection)/);
+      assert.ok(copy.output.destroyed);
+      // The first part was cancelled with it, and both connections were destroyed.
+      await waitFor('the pool to have no busy connection', () => h.pool.totalCount - h.pool.idleCount === 0);
+      await waitFor('no export statement left on the server', async () => (await exportBackends(watcher)).length === 0);
+    } finally {
+      await watcher.end();
+    }
+  });
+
   test('a client gone before the first byte cancels the COPY on the server and frees everything', async () => {
     const { port } = h.app.server.address() as AddressInfo;
     const locker = new pg.Client({ connectionString: h.url });
@@ -271,16 +390,11 @@ describe('CSV export through COPY', () => {
       await locker.query('lock table invoices in access exclusive mode');
       const request = http.get({ host: '127.0.0.1', port, path: `${URL_EXPORT}?format=csv`, headers: bearer(tokens.super) });
       request.on('error', () => undefined);
-      const copying = async () => {
-        const { rows } = await watcher.query<{ n: number }>(
-          `select count(*)::int as n from pg_stat_activity where datname = current_database() and state = 'active' and query ilike 'copy (%'`,
-        );
-        return rows[0]?.n ?? 0;
-      };
-      await waitFor('the COPY waiting on the lock', async () => (await copying()) === 1);
+      const running = async () => (await exportBackends(watcher)).length;
+      await waitFor('the export waiting on the lock', async () => (await running()) === 1);
       request.destroy();
       // Still holding the lock: only a cancel (not the end of the export) can make it go.
-      await waitFor('the COPY to be cancelled', async () => (await copying()) === 0);
+      await waitFor('the export to be cancelled', async () => (await running()) === 0);
     } finally {
       await locker.query('rollback');
       await locker.end();
@@ -293,7 +407,7 @@ describe('CSV export through COPY', () => {
     assert.deepEqual(both.map((r) => r.statusCode), [200, 200]);
     const { rows } = await sql<{ n: number }>`
       select count(*)::int as n from pg_stat_activity
-      where datname = current_database() and (state like 'idle in transaction%' or query ilike 'copy (%')`.execute(h.db);
+      where datname = current_database() and (state like 'idle in transaction%' or starts_with(query, ${EXPORT_STATEMENT_TAG}))`.execute(h.db);
     assert.equal(rows[0]?.n, 0);
   });
 });

@@ -7,7 +7,7 @@ import ExcelJS from 'exceljs';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Db } from '../../src/db/database.js';
-import { createExportLimiter, MAX_CONCURRENT_EXPORTS_PER_USER } from '../../src/modules/reporting/export.js';
+import { createExportLimiter, EXPORT_STATEMENT_TAG, MAX_CONCURRENT_EXPORTS_PER_USER } from '../../src/modules/reporting/export.js';
 import { PENDING_COLUMNS, type PendingPage } from '../../src/modules/reporting/pending.schemas.js';
 import { maskName } from '../../src/shared/masking.js';
 import { bearer, insertUser, login, problemOf, createTestApp, type TestApp } from '../helpers/app.js';
@@ -489,7 +489,7 @@ describe('pending payments queue and export', () => {
     await waitFor('no COPY left running on the server', async () => {
       const { rows: copying } = await sql<{ n: number }>`
         select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and state <> 'idle' and query ilike 'copy (%'`.execute(h.db);
+        where datname = current_database() and state <> 'idle' and starts_with(query, ${EXPORT_STATEMENT_TAG})`.execute(h.db);
       return copying[0]?.n === 0;
     });
     const { rows } = await sql<{ n: number }>`

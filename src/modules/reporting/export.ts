@@ -222,78 +222,211 @@ function cancelBackend(client: pg.PoolClient): void {
   }
 }
 
-const BEGIN_EXPORT =
-  'begin isolation level repeatable read, read only; ' +
-  // One statement for the whole export: it lasts as long as the client takes to read
-  // it, and is ended by the client going away instead (see copyCsv).
-  'set local statement_timeout = 0; ' +
-  // Dates as YYYY-MM-DD, as the rest of the API reads them.
-  "set local datestyle = 'ISO, YMD'";
+/**
+ * work_mem of an export's statement: enough to sort a large export in memory (half of
+ * data set L's outstanding invoices take 16 MB), where the default 4 MB spills to disk.
+ * PostgreSQL's memory, per part, while the sort runs.
+ */
+const EXPORT_WORK_MEM = '64MB';
 
 /**
- * Runs `COPY (<query>) TO STDOUT WITH (FORMAT csv, HEADER true)` on one connection of
- * the pool behind `db`, inside a REPEATABLE READ READ ONLY transaction, and streams
- * PostgreSQL's CSV (RFC 4180 quoting, header from the column names) with backpressure:
- * when the client stops reading, pg-copy-streams stops reading the socket and the
- * server waits. Resolves once the first bytes (the header) have arrived, so that any
- * failure to start is an ordinary error response; a later error destroys `output`
- * and rejects `done`.
- *
- * When `signal` aborts (the client went away), the COPY is cancelled on the server
- * (a CancelRequest stops it whatever it is doing, even before its first row) and the
- * connection is released with an error, so the pool destroys it (pg destroys the
- * socket of a client with a query running, which also ends a backend blocked on
- * sending) instead of reusing it; `done` resolves.
+ * The statements that open an export's transaction: REPEATABLE READ READ ONLY, with
+ * `snapshot` (SET TRANSACTION SNAPSHOT, which must come first) when it adopts another
+ * transaction's, and `serial` for a part of an export in several parts.
  */
-export async function copyCsv(db: Db, query: CompiledQuery, signal: AbortSignal): Promise<CsvCopy> {
-  signal.throwIfAborted();
-  const copySql = `copy (${inlineParameters(query)}) to stdout with (format csv, header true)`;
-  const pool = poolOf(db);
-  const client = await pool.connect();
-  // A checked-out pg client without an 'error' listener would crash the process.
-  const onClientError = () => undefined;
-  client.on('error', onClientError);
-  let released = false;
-  /** Gives the connection back; with an error the pool destroys it instead of reusing it. */
-  const release = (error?: Error) => {
-    if (!released) {
-      released = true;
-      if (error === undefined) {
-        client.removeListener('error', onClientError);
-      }
-      client.release(error ?? false);
-    }
-  };
+function beginExport(options: { snapshot?: string; serial: boolean }): string {
+  return [
+    'begin isolation level repeatable read, read only',
+    ...(options.snapshot === undefined ? [] : [`set transaction snapshot ${pg.escapeLiteral(options.snapshot)}`]),
+    // One statement for the whole export: it lasts as long as the client takes to read
+    // it, and is ended by the client going away instead (see copyCsv).
+    'set local statement_timeout = 0',
+    // Dates as YYYY-MM-DD, as the rest of the API reads them.
+    "set local datestyle = 'ISO, YMD'",
+    // The sort of a large export in memory rather than in temporary files.
+    `set local work_mem = '${EXPORT_WORK_MEM}'`,
+    ...(options.serial ? [SERIAL_PART] : []),
+  ].join('; ');
+}
 
+/**
+ * For an export in several parts: each part is planned without parallel workers. The
+ * parts are the parallelism; a parallel plan per part would put a serial leader
+ * (merging the workers' sorted rows and writing all the CSV) back in front of each.
+ */
+const SERIAL_PART = 'set local max_parallel_workers_per_gather = 0';
+
+/**
+ * How many bytes of a later part are read ahead while an earlier part is still being
+ * sent; beyond this its COPY waits (backpressure), so memory stays bounded whatever the
+ * row count.
+ */
+export const EXPORT_READ_AHEAD_BYTES = 8 * 1024 * 1024;
+
+/** A connection checked out for an export, inside the export's transaction. */
+export interface ExportSession {
+  client: pg.PoolClient;
+  /** Gives the connection back; with an error the pool destroys it instead of reusing it. Only the first call counts. */
+  release(error?: Error): void;
+  readonly released: boolean;
+}
+
+function exportSession(client: pg.PoolClient): ExportSession {
+  // A checked-out pg client without an 'error' listener would crash the process.
+  const onError = () => undefined;
+  client.on('error', onError);
+  let released = false;
+  return {
+    client,
+    release(error) {
+      if (!released) {
+        released = true;
+        if (error === undefined) {
+          client.removeListener('error', onError);
+        }
+        client.release(error ?? false);
+      }
+    },
+    get released() {
+      return released;
+    },
+  };
+}
+
+/** A connection of `pool` in a new export transaction (see beginExport). */
+export async function beginExportSession(pool: pg.Pool, options: { snapshot?: string; serial: boolean }): Promise<ExportSession> {
+  const session = exportSession(await pool.connect());
   try {
-    await client.query(BEGIN_EXPORT);
+    await session.client.query(beginExport(options));
+    return session;
   } catch (error) {
-    release(asError(error));
+    session.release(asError(error));
     throw error;
   }
+}
+
+/**
+ * A second session in `first`'s snapshot: `first` exports it (pg_export_snapshot) and
+ * the new session adopts it (SET TRANSACTION SNAPSHOT, before any query of its own), as
+ * pg_dump's parallel workers do. Whatever commits meanwhile, both read the same data.
+ */
+export async function joinSnapshot(pool: pg.Pool, first: ExportSession, options: { serial: boolean }): Promise<ExportSession> {
+  const { rows } = await first.client.query<{ snapshot: string }>('select pg_export_snapshot() as snapshot');
+  return beginExportSession(pool, { snapshot: rows[0]?.snapshot ?? '', serial: options.serial });
+}
+
+/** One part of an export: its session, its COPY, and the stream that feeds the output. */
+interface Part {
+  session: ExportSession;
+  copy?: Readable;
+  /** The COPY itself for the first part; a bounded read-ahead buffer for the others. */
+  source?: Readable;
+  committed: boolean;
+}
+
+/** The statements of a CSV export. */
+export interface CsvExportPlan {
+  /** The whole export as one statement; copyCsv adds the header row. */
+  whole: CompiledQuery;
+  /**
+   * How to cut it in two parts that PostgreSQL formats side by side: `probe` returns
+   * one row whose `split` is the boundary, or null to keep one statement; `parts(split)`
+   * are two statements whose rows, one after the other, are `whole`'s in its order.
+   */
+  split?: {
+    probe: CompiledQuery<{ split: string | null }>;
+    parts(split: string): [CompiledQuery, CompiledQuery];
+  };
+}
+
+/** Starts every statement an export runs, so that pg_stat_activity tells its backends apart. */
+export const EXPORT_STATEMENT_TAG = '/* bursar export */';
+
+/** The `COPY … TO STDOUT` of part `index` of `count` (named in a comment); the first one writes the header row. */
+function copyStatement(query: CompiledQuery, index: number, count: number): string {
+  return `${EXPORT_STATEMENT_TAG} /* part ${index + 1} of ${count} */ copy (${inlineParameters(query)}) to stdout with (format csv, header ${index === 0})`;
+}
+
+/**
+ * Runs `COPY (<query>) TO STDOUT WITH (FORMAT csv)` for the export `plan` on
+ * connections of the pool behind `db`, inside REPEATABLE READ READ ONLY transactions,
+ * and streams PostgreSQL's CSV (RFC 4180 quoting, header from the column names) with
+ * backpressure: when the client stops reading, pg-copy-streams stops reading the
+ * socket and the server waits. Resolves once the first bytes (the header) have
+ * arrived, so that any failure to start is an ordinary error response; a later error
+ * destroys `output` and rejects `done`.
+ *
+ * With a `split`, the probe runs first, in the export's own transaction; when it
+ * returns a boundary the two parts run at the same time, each on its own backend, in
+ * one snapshot (joinSnapshot), so they add up to one consistent export: PostgreSQL
+ * writes a COPY's CSV in a single process, so with two cores the parts sort and format
+ * their rows side by side. The first part is sent as it comes; the second is read
+ * ahead into a buffer of at most EXPORT_READ_AHEAD_BYTES (`options.readAheadBytes`)
+ * and sent when the first has ended. Every statement starts with EXPORT_STATEMENT_TAG.
+ *
+ * When `signal` aborts (the client went away), whatever statement is still running is
+ * cancelled on the server (a CancelRequest stops it whatever it is doing, even before
+ * its first row, even waiting on a lock) and the connections are released with an
+ * error, so the pool destroys them (pg destroys the socket of a client with a query
+ * running, which also ends a backend blocked on sending) instead of reusing them;
+ * `done` resolves. A failure of any part ends the other the same way.
+ */
+export async function copyCsv(
+  db: Db,
+  plan: CsvExportPlan,
+  signal: AbortSignal,
+  options: { readAheadBytes?: number } = {},
+): Promise<CsvCopy> {
+  signal.throwIfAborted();
+  // Before any connection is taken: writing the parameters in may refuse a value.
+  let statements = [copyStatement(plan.whole, 0, 1)];
+  const pool = poolOf(db);
+  const sessions: ExportSession[] = [];
+  const gone = () => new Error('export aborted: the client went away');
+  // Until the COPYs start, a client going away cancels what the first session runs.
+  const cancelSetUp = () => sessions.forEach((session) => cancelBackend(session.client));
+  signal.addEventListener('abort', cancelSetUp, { once: true });
+  try {
+    const first = await beginExportSession(pool, { serial: false });
+    sessions.push(first);
+    const boundary =
+      plan.split === undefined || signal.aborted
+        ? null
+        : ((await first.client.query<{ split: string | null }>(`${EXPORT_STATEMENT_TAG} ${plan.split.probe.sql}`, [...plan.split.probe.parameters])).rows[0]
+            ?.split ?? null);
+    if (plan.split !== undefined && boundary !== null && !signal.aborted) {
+      statements = plan.split.parts(boundary).map((query, index, all) => copyStatement(query, index, all.length));
+      await first.client.query(SERIAL_PART);
+      sessions.push(await joinSnapshot(pool, first, { serial: true }));
+    }
+  } catch (error) {
+    sessions.forEach((session) => session.release(asError(error)));
+    if (signal.aborted) {
+      return { output: Readable.from([]), done: Promise.resolve() };
+    }
+    throw error;
+  } finally {
+    signal.removeEventListener('abort', cancelSetUp);
+  }
+  const parts: Part[] = sessions.map((session) => ({ session, committed: false }));
+  const releaseAll = (error: Error) => parts.forEach((part) => part.session.release(error));
   if (signal.aborted) {
-    release(new Error('export aborted: the client went away'));
+    releaseAll(gone());
     return { output: Readable.from([]), done: Promise.resolve() };
   }
 
-  const copy = client.query(copyTo(copySql));
   let markOpen: () => void = () => undefined;
   const opened = new Promise<void>((resolve) => {
     markOpen = resolve;
   });
-  const output = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      markOpen();
-      callback(null, chunk);
-    },
-  });
+  const output = coalescing(markOpen);
   let settle: (error?: Error) => void = () => undefined;
   const done = new Promise<void>((resolve, reject) => {
     settle = (error) => (error === undefined ? resolve() : reject(error));
   });
 
   let finished = false;
-  /** Ends the export once: `error` is a failure; `aborted` means the client went away. */
+  /** Ends the export early, once: `error` is a failure; `aborted` means the client went away. */
   const finish = (outcome: { error?: Error; aborted?: boolean }) => {
     if (finished) {
       return;
@@ -301,19 +434,24 @@ export async function copyCsv(db: Db, query: CompiledQuery, signal: AbortSignal)
     finished = true;
     signal.removeEventListener('abort', onAbort);
     markOpen();
+    const reason = outcome.error ?? gone();
+    for (const part of parts) {
+      if (!part.session.released) {
+        // Stop the statement on the server first (it may not be sending yet, so it would
+        // not notice the socket going away), then let the pool destroy the connection.
+        cancelBackend(part.session.client);
+        part.copy?.unpipe();
+        part.copy?.destroy();
+        part.source?.destroy();
+      }
+    }
+    releaseAll(reason);
     if (outcome.aborted === true) {
-      // Stop the statement on the server first (it may not be sending yet, so it would
-      // not notice the socket going away), then let the pool destroy the connection.
-      cancelBackend(client);
-      copy.unpipe(output);
-      copy.destroy();
       output.destroy();
-      release(new Error('export aborted: the client went away'));
       settle();
-    } else if (outcome.error !== undefined) {
-      release(outcome.error);
-      output.destroy(outcome.error);
-      settle(outcome.error);
+    } else {
+      output.destroy(reason);
+      settle(reason);
     }
   };
   // A failure reaches the caller through `done` (and the response through the destroy);
@@ -324,33 +462,66 @@ export async function copyCsv(db: Db, query: CompiledQuery, signal: AbortSignal)
   // The output closing before the export finished is the client going away too.
   output.once('close', onAbort);
 
-  // Kept for good: pg may still report an error on the stream after it was destroyed.
-  copy.on('error', (error: Error) => finish({ error }));
-  copy.on('end', () => {
-    if (finished) {
+  /** The export is complete once every part has committed and the last one has been sent. */
+  let lastSent = false;
+  const completeIfDone = () => {
+    if (finished || !lastSent || parts.some((part) => !part.committed)) {
       return;
     }
     finished = true;
     signal.removeEventListener('abort', onAbort);
     output.removeListener('close', onAbort);
     markOpen();
-    // The COPY is complete on the server: end the snapshot, give the connection back,
-    // then end the output (so a failure here can still fail the response).
-    client.query('commit').then(
-      () => {
-        release();
-        output.end();
-        settle();
-      },
-      (error: unknown) => {
-        const failure = asError(error);
-        release(failure);
-        output.destroy(failure);
-        settle(failure);
-      },
-    );
+    output.end();
+    settle();
+  };
+
+  parts.forEach((part, index) => {
+    const copy: Readable = part.session.client.query(copyTo(statements[index] ?? ''));
+    part.copy = copy;
+    // Kept for good: pg may still report an error on the stream after it was destroyed.
+    copy.on('error', (error: Error) => finish({ error }));
+    copy.on('end', () => {
+      if (finished) {
+        return;
+      }
+      // This part's COPY is complete on the server: end its snapshot and give its
+      // connection back now (the other parts hold the snapshot they adopted).
+      part.session.client.query('commit').then(
+        () => {
+          part.session.release();
+          part.committed = true;
+          completeIfDone();
+        },
+        (error: unknown) => finish({ error: asError(error) }),
+      );
+    });
+    if (index === 0) {
+      part.source = copy;
+    } else {
+      const ahead = new PassThrough({ readableHighWaterMark: options.readAheadBytes ?? EXPORT_READ_AHEAD_BYTES });
+      ahead.on('error', () => undefined);
+      copy.pipe(ahead);
+      part.source = ahead;
+    }
   });
-  copy.pipe(output, { end: false });
+  /** Sends part `index`, then the next one when it has ended. */
+  const send = (index: number) => {
+    const source = parts[index]?.source;
+    if (source === undefined || finished) {
+      return;
+    }
+    source.once('end', () => {
+      if (index + 1 < parts.length) {
+        send(index + 1);
+      } else {
+        lastSent = true;
+        completeIfDone();
+      }
+    });
+    source.pipe(output, { end: false });
+  };
+  send(0);
 
   // Resolve on the first bytes (the header row); a failure before them is thrown.
   await new Promise<void>((resolve, reject) => {
@@ -362,6 +533,58 @@ export async function copyCsv(db: Db, query: CompiledQuery, signal: AbortSignal)
     return { output: Readable.from([]), done };
   }
   return { output, done };
+}
+
+/** Bytes gathered before they are passed on as one chunk, and how long a partial chunk may wait. */
+const COALESCE_BYTES = 256 * 1024;
+const COALESCE_MAX_WAIT_MS = 5;
+
+/**
+ * A pass-through that hands the bytes on in chunks of about COALESCE_BYTES instead of
+ * as they arrive: PostgreSQL sends COPY data in messages of one row, which reach us a
+ * few kilobytes at a time, and writing each of those to the client's socket costs a
+ * system call (a third of the server's CPU time for a large export). Bytes never wait
+ * longer than COALESCE_MAX_WAIT_MS, so a slow export still streams. `onData` is called
+ * for every incoming chunk.
+ */
+function coalescing(onData: () => void): Transform {
+  let pending: Buffer[] = [];
+  let size = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (stream: Transform) => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (size > 0) {
+      const chunk = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, size);
+      pending = [];
+      size = 0;
+      stream.push(chunk);
+    }
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onData();
+      pending.push(chunk);
+      size += chunk.length;
+      if (size >= COALESCE_BYTES) {
+        flush(this);
+      } else if (timer === undefined) {
+        timer = setTimeout(() => flush(this), COALESCE_MAX_WAIT_MS);
+      }
+      callback();
+    },
+    flush(callback) {
+      flush(this);
+      callback();
+    },
+    destroy(error, callback) {
+      clearTimeout(timer);
+      pending = [];
+      callback(error);
+    },
+  });
 }
 
 function asError(error: unknown): Error {

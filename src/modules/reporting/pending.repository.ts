@@ -4,6 +4,7 @@ import { FORMULA_TRIGGERS } from '../../shared/csv.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { statusOf, statusOn } from '../billing/invoices.repository.js';
 import { studentName } from '../billing/students.repository.js';
+import type { CsvExportPlan } from './export.js';
 import type { OutstandingStatus, PendingRow } from './pending.schemas.js';
 
 /**
@@ -52,9 +53,9 @@ function matching(db: DbOrTx, scope: Scope, filter: PendingFilter) {
   return db
     .selectFrom('invoices')
     .innerJoin('schools', 'schools.id', 'invoices.school_id')
-    .innerJoin('students', (join) =>
-      join.onRef('students.id', '=', 'invoices.student_id').onRef('students.school_id', '=', 'invoices.school_id'),
-    )
+    // One join key: the composite foreign key invoices (school_id, student_id) →
+    // students (school_id, id) already makes the student's school the invoice's.
+    .innerJoin('students', 'students.id', 'invoices.student_id')
     .where('invoices.cancelled_at', 'is', null)
     .whereRef('invoices.paid_amount', '<', 'invoices.amount')
     .where('schools.deleted_at', 'is', null)
@@ -137,8 +138,19 @@ function studentNameOf(scope: Scope): RawBuilder<string> {
   return sql<string>`concat_ws(' ', ${initial(sql`students.first_name`)}, ${initial(sql`students.last_name`)})`;
 }
 
-/** `value` starts a formula in a spreadsheet (shared/csv.ts FORMULA_TRIGGERS). */
-const startsFormula = (value: RawBuilder<string>) => sql<boolean>`left(${value}, 1) in (${sql.join(FORMULA_TRIGGERS.map((c) => sql.lit(c)))})`;
+/** FORMULA_TRIGGERS as code points, lowest first (all are ASCII). */
+const FORMULA_CODES = FORMULA_TRIGGERS.map((c) => c.codePointAt(0) ?? 0).sort((a, b) => a - b);
+const HIGHEST_FORMULA_CODE = FORMULA_CODES.at(-1) ?? 0;
+
+/**
+ * `value` starts a formula in a spreadsheet (shared/csv.ts FORMULA_TRIGGERS), tested on
+ * the first character's code point: ascii() and integer comparisons, where left() and
+ * text equality would cost a substring and a collation-aware comparison per trigger
+ * (this runs four times per exported row). A first character above every trigger (most
+ * letters) settles it with one comparison; ascii('') is 0, which is not a trigger.
+ */
+const startsFormula = (value: RawBuilder<string>) =>
+  sql<boolean>`(ascii(${value}) <= ${sql.lit(HIGHEST_FORMULA_CODE)} and ascii(${value}) in (${sql.join(FORMULA_CODES.map((code) => sql.lit(code)))}))`;
 
 /**
  * A text cell for the CSV: prefixed with `'` when it would start a formula, as
@@ -193,6 +205,23 @@ function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: bool
     .orderBy('invoices.id');
 }
 
+/**
+ * A due date that cuts the outstanding invoices in two parts for the export: midway
+ * between the earliest and the latest due date, two probes of invoices_outstanding_idx.
+ * The parts need not be equal, only both non-empty; null when every outstanding invoice
+ * is due the same day (or none is).
+ */
+function splitProbe(db: DbOrTx): CompiledQuery<{ split: string | null }> {
+  return db
+    .selectFrom('invoices')
+    .where('invoices.cancelled_at', 'is', null)
+    .whereRef('invoices.paid_amount', '<', 'invoices.amount')
+    .select(
+      sql<string | null>`case when min(due_date) < max(due_date) then (min(due_date) + (max(due_date) - min(due_date) + 1) / 2)::text end`.as('split'),
+    )
+    .compile();
+}
+
 export function createPendingRepository() {
   return {
     /** One keyset page: limit + 1 rows (the extra one only says another page exists). */
@@ -227,9 +256,26 @@ export function createPendingRepository() {
      * true)`: the column names are the CSV header, text cells are neutralised against
      * formula injection by the statement (the rule of shared/csv.ts) and numbers are
      * left as they are (csv.ts only neutralises strings; a number is never evaluated).
+     * With `split`, the export may be cut in two parts at a due date (splitProbe): due
+     * before it, and due on or after it; their rows one after the other are the whole
+     * statement's, in the same order.
      */
-    exportCsvQuery(db: DbOrTx, scope: Scope, filter: PendingFilter): CompiledQuery<PendingRow> {
-      return exportSelect(db, scope, filter, true).compile();
+    exportCsvPlan(db: DbOrTx, scope: Scope, filter: PendingFilter, options: { split: boolean }): CsvExportPlan {
+      const all = exportSelect(db, scope, filter, true);
+      return {
+        whole: all.compile(),
+        ...(options.split
+          ? {
+              split: {
+                probe: splitProbe(db),
+                parts: (split: string) => [
+                  all.where('invoices.due_date', '<', split).compile(),
+                  all.where('invoices.due_date', '>=', split).compile(),
+                ],
+              },
+            }
+          : {}),
+      };
     },
   };
 }

@@ -141,7 +141,10 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
       const file = { filename, contentType: MEDIA[format], contentDisposition: attachment(filename) };
 
       if (format === 'csv') {
-        const copy = await copyCsv(db, pending.exportCsvQuery(db, principal, filter), signal);
+        // Across every school the export is large: two parts, formatted side by side (see
+        // copyCsv). A school's or a school admin's few schools are one statement.
+        const split = principal.schoolIds === 'all' && filter.schoolId === undefined;
+        const copy = await copyCsv(db, pending.exportCsvPlan(db, principal, filter, { split }), signal);
         return {
           ...file,
           output: copy.output,
