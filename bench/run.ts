@@ -359,6 +359,16 @@ async function main(): Promise<void> {
     const counts = (await db.query<Record<string, string>>(`select (select count(*) from schools) schools, (select count(*) from students) students,
       (select count(*) from invoices) invoices, (select count(*) from payments) payments, (select count(*) from transactions) transactions`)).rows[0];
     log(`data set: ${JSON.stringify(counts)}`);
+    // The machine's speed at the time of the run: a fixed amount of PostgreSQL CPU work
+    // (median of five), so that runs on a shared VM whose speed drifts can be compared.
+    const calibration: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await db.query('select count(*) from generate_series(1, 3000000)');
+      calibration.push(performance.now() - t0);
+    }
+    const calibrationMs = stats(calibration).p50;
+    log(`calibration: generate_series(1, 3 000 000) counted in ${calibrationMs} ms (median of 5)`);
 
     const started = await startServer(dataset.url);
     server = started.child;
@@ -370,7 +380,7 @@ async function main(): Promise<void> {
     }
     const admin = tokens.super_admin ?? '';
     const oneSchool = (await db.query<{ id: string }>('select id from schools order by id limit 1')).rows[0]?.id ?? '';
-    const results: Record<string, unknown> = { dataset: { ...size, counts, seedSeconds: dataset.seedSeconds }, machine: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version }, at: new Date().toISOString() };
+    const results: Record<string, unknown> = { dataset: { ...size, counts, seedSeconds: dataset.seedSeconds }, machine: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, calibrationMs }, at: new Date().toISOString() };
     const rows: [string, Stats | string, string][] = [];
     const measure = async (name: string, url: string, token: string, target: string) => {
       const s = await latency(base, url, token);
@@ -524,7 +534,7 @@ async function main(): Promise<void> {
       ...extraRows,
       dataset.seedSeconds === null ? '' : `| seed data set (${size.transactions.toLocaleString('en')} transactions) | ${dataset.seedSeconds} s | | | | ≤ 90 s for L |`,
     ].filter(Boolean);
-    const header = `Data set: ${size.schools} schools, ${size.students} students, ${counts?.invoices} invoices, ${counts?.transactions} transactions; ${os.cpus().length} cores, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`;
+    const header = `Data set: ${size.schools} schools, ${size.students} students, ${counts?.invoices} invoices, ${counts?.transactions} transactions; ${os.cpus().length} cores, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}; CPU calibration ${calibrationMs} ms (counting generate_series(1, 3 000 000); lower is faster).`;
     if (only === undefined) {
       await writeFile(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
       await writeFile(path.join(ROOT, 'bench', 'results.md'), `${header}\n\n${table.join('\n')}\n`);

@@ -17,7 +17,8 @@ describe('embedded PostgreSQL settings', () => {
   });
 
   test('a name or value that could carry another option is refused', () => {
-    for (const settings of [{ shared_buffers: '1GB -c fsync=off' }, { 'shared_buffers=1GB -c x': '1' }, { work_mem: "64MB'" }, { work_mem: '' }]) {
+    const refused: Record<string, string>[] = [{ shared_buffers: '1GB -c fsync=off' }, { 'shared_buffers=1GB -c x': '1' }, { work_mem: "64MB'" }, { work_mem: '' }];
+    for (const settings of refused) {
       assert.throws(() => settingFlags(settings), /only plain names and values/, JSON.stringify(settings));
     }
   });
