@@ -208,8 +208,9 @@ function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: bool
 /**
  * A due date that cuts the outstanding invoices in two parts for the export: midway
  * between the earliest and the latest due date, two probes of invoices_outstanding_idx.
- * The parts need not be equal, only both non-empty; null when every outstanding invoice
- * is due the same day (or none is).
+ * Any date gives a correct export; an uneven or empty part (a filter may leave one) only
+ * makes it less parallel. Null when every outstanding invoice is due the same day (or
+ * none is).
  */
 function splitProbe(db: DbOrTx): CompiledQuery<{ split: string | null }> {
   return db
