@@ -3,12 +3,14 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { seededRandom } from '../../src/modules/vendor/vendor.feed.js';
 import { createVendorSimulator, type VendorSimulator } from '../../src/modules/vendor/vendor.simulator.js';
 import { systemClock } from '../../src/modules/sync/clock.js';
 import { createSyncWorker, type SyncPoint } from '../../src/modules/sync/sync.worker.js';
 import { syncDb } from '../../src/modules/sync/sync.tables.js';
 import { verifyLedgerBalances } from '../../src/modules/sync/sync.verify.js';
+import { waitFor } from '../helpers/wait.js';
 import { API_KEY, assertLedgerEquals, setupSync, type SyncSetup } from './helpers.js';
 
 class Crash extends Error {}
@@ -101,6 +103,15 @@ describe('crash at any point loses nothing and doubles nothing', () => {
         assert.ok((await verifyLedgerBalances(fresh.database.db)).ok, `sums consistent after kill ${kills}`);
       }
       assert.equal(kills, 4);
+      // The killed child's session holds the feed's advisory lock until PostgreSQL sees
+      // its socket close (after the statement it was running, if any); a worker started
+      // before that is told 'busy', as it should be. Restart once the old session is gone.
+      await waitFor('the killed child to release the feed', async () => {
+        const { rows } = await sql<{ n: number }>`
+          select count(*)::int as n from pg_locks
+          where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`.execute(fresh.database.db);
+        return rows[0]?.n === 0;
+      });
       // Restart in-process, on the same database, and finish the feed.
       const final = await createSyncWorker({
         db: fresh.database.db,
