@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { statusOf } from '../billing/invoices.repository.js';
+import { STUDENT_IDENTITY_COLUMNS, type StudentIdentity } from '../billing/students.repository.js';
 import { fold } from './intents.js';
 import type { BillHistory } from './risk.js';
 
@@ -16,27 +17,13 @@ import type { BillHistory } from './risk.js';
  * "overdue" is evaluated in each school's time zone. Soft-deleted schools and students
  * are left out, as in the reports.
  */
-export interface StudentRef {
-  studentId: string;
-  schoolId: string;
-  schoolName: string;
-  firstName: string;
-  lastName: string;
-  grade: string;
-  currency: string;
+export interface StudentRef extends StudentIdentity {
   timezone: string;
   enrolledAt: string;
   today: string;
 }
 
-export interface DebtorRow {
-  studentId: string;
-  schoolId: string;
-  schoolName: string;
-  firstName: string;
-  lastName: string;
-  grade: string;
-  currency: string;
+export interface DebtorRow extends StudentIdentity {
   balance: number;
   overdue: number;
   openBills: number;
@@ -56,17 +43,6 @@ const PLAIN = 'aaaaaeeeeiiiiooooouuuunc';
 /** The student's "first last" name in lower case without accents, matching intents.fold() for these letters. */
 const foldedName = sql`translate(lower(students.first_name || ' ' || students.last_name), ${ACCENTED}, ${PLAIN})`;
 
-/** Who a student is, as every assistant query returns it (StudentRef's identity columns). */
-const STUDENT_COLUMNS = [
-  'students.id as studentId',
-  'schools.id as schoolId',
-  'schools.name as schoolName',
-  'students.first_name as firstName',
-  'students.last_name as lastName',
-  'students.grade',
-  'schools.currency',
-] as const;
-
 /** Open (not cancelled, not fully paid) invoices of live students of live, visible schools. */
 function openBalances(db: DbOrTx, scope: Scope) {
   return db
@@ -74,7 +50,7 @@ function openBalances(db: DbOrTx, scope: Scope) {
     .innerJoin('schools', 'schools.id', 'invoices.school_id')
     .innerJoin('students', (join) => join.onRef('students.id', '=', 'invoices.student_id').onRef('students.school_id', '=', 'invoices.school_id'))
     .select([
-      ...STUDENT_COLUMNS,
+      ...STUDENT_IDENTITY_COLUMNS,
       sql<number>`sum(invoices.amount - invoices.paid_amount)`.as('balance'),
       sql<number>`coalesce(sum(invoices.amount - invoices.paid_amount) filter (where ${statusOf} = 'OVERDUE'), 0)`.as('overdue'),
       sql<number>`count(*)`.as('openBills'),
@@ -95,7 +71,7 @@ function visibleStudents(db: DbOrTx, scope: Scope) {
     .selectFrom('students')
     .innerJoin('schools', 'schools.id', 'students.school_id')
     .select([
-      ...STUDENT_COLUMNS,
+      ...STUDENT_IDENTITY_COLUMNS,
       'schools.timezone',
       'students.enrolled_at as enrolledAt',
       sql<string>`to_char((now() at time zone schools.timezone)::date, 'YYYY-MM-DD')`.as('today'),

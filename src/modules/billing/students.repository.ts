@@ -66,6 +66,31 @@ function toRow(values: Partial<StudentValues>) {
   };
 }
 
+/**
+ * Who a student is in a report row, from a query joining `students` and `schools`:
+ * the columns of StudentIdentity, in one list for every report that lists students.
+ */
+export const STUDENT_IDENTITY_COLUMNS = [
+  'students.id as studentId',
+  'schools.id as schoolId',
+  'schools.name as schoolName',
+  'students.first_name as firstName',
+  'students.last_name as lastName',
+  'students.grade',
+  'schools.currency',
+] as const;
+
+/** The row STUDENT_IDENTITY_COLUMNS select (names unmasked: mask before they leave the module). */
+export interface StudentIdentity {
+  studentId: string;
+  schoolId: string;
+  schoolName: string;
+  firstName: string;
+  lastName: string;
+  grade: string;
+  currency: string;
+}
+
 export function createStudentsRepository() {
   const visible = (db: DbOrTx, scope: Scope) =>
     db

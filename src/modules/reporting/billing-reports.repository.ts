@@ -6,7 +6,7 @@ import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
 import { andIf } from '../../shared/sql.js';
 import type { InvoiceStatus } from '../billing/billing.schemas.js';
 import { statusOf } from '../billing/invoices.repository.js';
-import { studentName } from '../billing/students.repository.js';
+import { STUDENT_IDENTITY_COLUMNS, studentName } from '../billing/students.repository.js';
 import type {
   DailyCollectionsRow,
   InvoiceDetailsRow,
@@ -142,13 +142,7 @@ export function createBillingReportsRepository() {
           (join) => join.onTrue(),
         )
         .select([
-          'students.id as studentId',
-          'schools.id as schoolId',
-          'schools.name as schoolName',
-          'students.first_name as firstName',
-          'students.last_name as lastName',
-          'students.grade',
-          'schools.currency',
+          ...STUDENT_IDENTITY_COLUMNS,
           'totals.invoiceCount',
           'totals.totalInvoiced',
           'totals.totalPaid',
