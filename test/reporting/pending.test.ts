@@ -426,14 +426,21 @@ describe('pending payments queue and export', () => {
     // Hold two exports open: they wait on a lock while opening their cursor.
     const locker = new pg.Client({ connectionString: h.url });
     await locker.connect();
+    // pg_stat_activity is a snapshot per transaction: watch from outside the locker's.
+    const watcher = new pg.Client({ connectionString: h.url });
+    await watcher.connect();
     try {
       await locker.query('begin');
       await locker.query('lock table invoices in access exclusive mode');
       const first = get(URL_EXPORT, {}, tokens.analyst);
       const second = get(URL_EXPORT, { format: 'xlsx' }, tokens.analyst);
+      // Only the exports' statements: other work (the live hub's poll) may queue on the lock too.
       await waitFor('two exports waiting on the lock', async () => {
-        const { rows } = await locker.query<{ n: number }>(
-          `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'`,
+        const { rows } = await watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity
+           where datname = current_database() and wait_event_type = 'Lock'
+             and (starts_with(query, $1) or starts_with(query, 'declare bursar_export '))`,
+          [EXPORT_STATEMENT_TAG],
         );
         return rows[0]?.n === 2;
       });
@@ -450,6 +457,7 @@ describe('pending payments queue and export', () => {
       assert.equal(c.statusCode, 200);
     } finally {
       await locker.end();
+      await watcher.end();
     }
     // Both slots came back.
     const again = await Promise.all([get(URL_EXPORT, {}, tokens.analyst), get(URL_EXPORT, {}, tokens.analyst)]);
