@@ -1,5 +1,6 @@
-import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type QueryCreator, type RawBuilder } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
+import type { DB } from '../../db/types.js';
 import { FORMULA_TRIGGERS } from '../../shared/csv.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { statusOf, statusOn } from '../billing/invoices.repository.js';
@@ -48,7 +49,7 @@ const pendingAmountOf = sql<number>`(invoices.amount - invoices.paid_amount)`;
 const daysOverdueOf = sql<number>`greatest(0, (now() at time zone schools.timezone)::date - invoices.due_date)`;
 
 /** The outstanding invoices the caller may see that match the filter, without columns or order. */
-function matching(db: DbOrTx, scope: Scope, filter: PendingFilter) {
+function matching(db: QueryCreator<DB>, scope: Scope, filter: PendingFilter) {
   const status = filter.status;
   return db
     .selectFrom('invoices')
@@ -161,16 +162,18 @@ function csvText(value: RawBuilder<string>): RawBuilder<string> {
   return sql<string>`(case when ${startsFormula(value)} then '''' || ${value} else nullif(${value}, '') end)`;
 }
 
-/** Each school's local date, from school_local_dates() (migration 0009): one time-zone conversion per school, not two per row. */
-const schoolToday = sql<string>`school_today.today`;
-
 /**
- * The export's rows, PENDING_COLUMNS in order, masking in the statement. With `csv`,
- * the free-text columns (number, schoolName, studentName, grade) are neutralised;
- * ids, dates, status and the currency code cannot start a formula (uuid, date,
- * enum, `^[A-Z]{3}$`), and the amounts stay numbers.
+ * The export reads `schools` and `students` through CTEs of the same names, so that
+ * matching() (its joins and filters, the one definition of the queue) stays as it is
+ * while every cell that depends only on the school or the student is computed once per
+ * school or student instead of once per invoice: the school's name cell and local date
+ * (one time-zone conversion per school), the student's (masked) name and grade cells.
+ * `offset 0` keeps PostgreSQL from merging a CTE back into the join, which would
+ * compute its columns for every joined row again. Each CTE holds only the caller's
+ * schools (and the school filter), so a small export computes only what it may read;
+ * matching() still applies every condition itself.
  */
-function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boolean) {
+function exportSources(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boolean) {
   const text = (value: RawBuilder<string>) => (csv ? csvText(value) : value);
   let studentName = studentNameOf(scope);
   if (csv) {
@@ -181,25 +184,66 @@ function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: bool
         : // Initials start with a letter or digit, never a formula; none at all is ''.
           sql<string>`nullif(${studentName}, '')`;
   }
-  return matching(db, scope, filter)
-    .innerJoin(sql<{ school_id: string; today: string }>`school_local_dates()`.as('school_today'), (join) =>
-      join.onRef('school_today.school_id', '=', 'invoices.school_id'),
+  return db
+    .with('schools', (qb) =>
+      qb
+        .selectFrom('schools')
+        .where((eb) => inScope(eb, 'schools.id', scope))
+        .$if(filter.schoolId !== undefined, (q) => q.where('schools.id', '=', filter.schoolId ?? ''))
+        .select([
+          'schools.id',
+          'schools.deleted_at',
+          'schools.timezone',
+          'schools.currency',
+          text(sql<string>`schools.name`).as('name_cell'),
+          sql<string>`(now() at time zone schools.timezone)::date`.as('today'),
+        ])
+        .offset(0),
     )
+    .with('students', (qb) =>
+      qb
+        .selectFrom('students')
+        .where((eb) => inScope(eb, 'students.school_id', scope))
+        .$if(filter.schoolId !== undefined, (q) => q.where('students.school_id', '=', filter.schoolId ?? ''))
+        .select([
+          'students.id',
+          'students.deleted_at',
+          'students.grade',
+          studentName.as('name_cell'),
+          text(sql<string>`students.grade`).as('grade_cell'),
+        ])
+        .offset(0),
+    );
+}
+
+/**
+ * The export's rows, PENDING_COLUMNS in order, masking in the statement. With `csv`,
+ * the free-text columns (number, schoolName, studentName, grade) are neutralised;
+ * ids, dates, status and the currency code cannot start a formula (uuid, date,
+ * enum, `^[A-Z]{3}$`), and the amounts stay numbers.
+ */
+function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boolean) {
+  const text = (value: RawBuilder<string>) => (csv ? csvText(value) : value);
+  const today = sql<string>`schools.today`;
+  // The CTEs carry every column of schools and students that matching() reads (tests
+  // run every filter through the export); the cells are read by name below.
+  const sources = exportSources(db, scope, filter, csv) as unknown as QueryCreator<DB>;
+  return matching(sources, scope, filter)
     .select([
       'invoices.id as invoiceId',
       text(sql<string>`invoices.number`).as('number'),
       'schools.id as schoolId',
-      text(sql<string>`schools.name`).as('schoolName'),
+      sql<string>`schools.name_cell`.as('schoolName'),
       'students.id as studentId',
-      studentName.as('studentName'),
-      text(sql<string>`students.grade`).as('grade'),
+      sql<string>`students.name_cell`.as('studentName'),
+      sql<string>`students.grade_cell`.as('grade'),
       'invoices.due_date as dueDate',
       'invoices.amount',
       'invoices.paid_amount as paidAmount',
       pendingAmountOf.as('pendingAmount'),
       'schools.currency',
-      sql<OutstandingStatus>`${statusOn(schoolToday)}`.as('status'),
-      sql<number>`greatest(0, ${schoolToday} - invoices.due_date)`.as('daysOverdue'),
+      sql<OutstandingStatus>`${statusOn(today)}`.as('status'),
+      sql<number>`greatest(0, ${today} - invoices.due_date)`.as('daysOverdue'),
     ])
     .orderBy('invoices.due_date')
     .orderBy('invoices.id');
