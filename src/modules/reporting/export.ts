@@ -259,9 +259,12 @@ const SERIAL_PART = 'set local max_parallel_workers_per_gather = 0';
 /**
  * How many bytes of a later part are read ahead while an earlier part is still being
  * sent; beyond this its COPY waits (backpressure), so memory stays bounded whatever the
- * row count.
+ * row count. Small on purpose: while the first part is sent, its backend and this
+ * process keep both cores busy, so a later part that waits costs no time, and a larger
+ * buffer was measured to add memory (8 MB: up to +63 MB RSS over an export of data
+ * set L, against +33–38 MB with 4 MB) without adding speed.
  */
-export const EXPORT_READ_AHEAD_BYTES = 8 * 1024 * 1024;
+export const EXPORT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 
 /** A connection checked out for an export, inside the export's transaction. */
 export interface ExportSession {
