@@ -26,7 +26,7 @@ export interface InvoiceRow {
  */
 export const statusOf: RawBuilder<InvoiceStatus> = sql<InvoiceStatus>`invoice_status(invoices.amount, invoices.paid_amount, invoices.due_date, invoices.cancelled_at, schools.timezone)`;
 
-/** The same status, given the school's local date (for queries that compute it once per school: school_local_dates()). */
+/** The same status, given the school's local date (for queries that compute that date once per school, as the pending export does). */
 export const statusOn = (today: RawBuilder<string>): RawBuilder<InvoiceStatus> =>
   sql<InvoiceStatus>`invoice_status_on(invoices.amount, invoices.paid_amount, invoices.due_date, invoices.cancelled_at, ${today})`;
 
