@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import { inScope, type Scope } from '../../shared/scope.js';
-import { statusOf } from '../billing/invoices.repository.js';
+import { isOutstanding, statusOf } from '../billing/invoices.repository.js';
 import { STUDENT_IDENTITY_COLUMNS, type StudentIdentity } from '../billing/students.repository.js';
 import { fold } from './intents.js';
 import type { BillHistory } from './risk.js';
@@ -57,8 +57,7 @@ function openBalances(db: DbOrTx, scope: Scope) {
       sql<number>`count(*) filter (where ${statusOf} = 'OVERDUE')`.as('overdueBills'),
       sql<string | null>`min(invoices.due_date) filter (where ${statusOf} = 'OVERDUE')`.as('oldestOverdueDueDate'),
     ])
-    .where('invoices.cancelled_at', 'is', null)
-    .whereRef('invoices.paid_amount', '<', 'invoices.amount')
+    .where(isOutstanding)
     .where('schools.deleted_at', 'is', null)
     .where('students.deleted_at', 'is', null)
     .where((eb) => inScope(eb, 'invoices.school_id', scope))
@@ -140,8 +139,7 @@ export function createAssistantRepository() {
           sql<boolean>`${statusOf} = 'OVERDUE'`.as('overdue'),
         ])
         .where('invoices.student_id', '=', studentId)
-        .where('invoices.cancelled_at', 'is', null)
-        .whereRef('invoices.paid_amount', '<', 'invoices.amount')
+        .where(isOutstanding)
         .where('schools.deleted_at', 'is', null)
         .where((eb) => inScope(eb, 'invoices.school_id', scope))
         .orderBy('invoices.due_date')

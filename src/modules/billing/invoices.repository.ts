@@ -26,6 +26,14 @@ export interface InvoiceRow {
  */
 export const statusOf: RawBuilder<InvoiceStatus> = sql<InvoiceStatus>`invoice_status(invoices.amount, invoices.paid_amount, invoices.due_date, invoices.cancelled_at, schools.timezone)`;
 
+/**
+ * An invoice that still owes money: `cancelled_at is null and paid_amount < amount`,
+ * spelled as the predicate of the partial indexes invoices_outstanding_idx (due_date,
+ * id) and invoices_school_outstanding_idx (school_id, due_date, id), so a query that
+ * filters on it can use them.
+ */
+export const isOutstanding: RawBuilder<boolean> = sql<boolean>`(invoices.cancelled_at is null and invoices.paid_amount < invoices.amount)`;
+
 /** The same status, given the school's local date (for queries that compute that date once per school, as the pending export does). */
 export const statusOn = (today: RawBuilder<string>): RawBuilder<InvoiceStatus> =>
   sql<InvoiceStatus>`invoice_status_on(invoices.amount, invoices.paid_amount, invoices.due_date, invoices.cancelled_at, ${today})`;
@@ -146,8 +154,7 @@ export function createInvoicesRepository() {
         .selectFrom('invoices')
         .select('id')
         .where(column, '=', id)
-        .where('cancelled_at', 'is', null)
-        .whereRef('paid_amount', '<', 'amount')
+        .where(isOutstanding)
         .limit(1)
         .executeTakeFirst();
       return row !== undefined;

@@ -5,7 +5,7 @@ import { maskReference } from '../../shared/masking.js';
 import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
 import { andIf } from '../../shared/sql.js';
 import type { InvoiceStatus } from '../billing/billing.schemas.js';
-import { statusOf } from '../billing/invoices.repository.js';
+import { isOutstanding, statusOf } from '../billing/invoices.repository.js';
 import { STUDENT_IDENTITY_COLUMNS, studentName } from '../billing/students.repository.js';
 import type {
   DailyCollectionsRow,
@@ -336,7 +336,7 @@ export function createBillingReportsRepository() {
      * is OVERDUE (live student, live visible school), with days overdue counted in the
      * school's calendar: (now() at time zone schools.timezone)::date − due_date.
      *
-     * The redundant `cancelled_at is null and paid_amount < amount` repeats the
+     * The redundant isOutstanding (`cancelled_at is null and paid_amount < amount`) is the
      * predicate of invoices_outstanding_idx (due_date, id), so the keyset
      * `(due_date, id) > cursor` walks that partial index in order.
      */
@@ -363,8 +363,7 @@ export function createBillingReportsRepository() {
           'invoices.due_date as dueDate',
           daysOverdueOf.as('daysOverdue'),
         ])
-        .where('invoices.cancelled_at', 'is', null)
-        .whereRef('invoices.paid_amount', '<', 'invoices.amount')
+        .where(isOutstanding)
         .where(statusOf, '=', 'OVERDUE')
         .where('schools.deleted_at', 'is', null)
         .where('students.deleted_at', 'is', null)

@@ -3,7 +3,7 @@ import type { DbOrTx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
 import { andIf } from '../../shared/sql.js';
-import { statusOf } from '../billing/invoices.repository.js';
+import { isOutstanding, statusOf } from '../billing/invoices.repository.js';
 import { studentName } from '../billing/students.repository.js';
 import { OUTSTANDING_SAMPLE_SIZE, type OutstandingInvoice } from './dashboard.schemas.js';
 
@@ -237,8 +237,7 @@ export function createDashboardRepository() {
           'schools.currency',
           statusOf.as('status'),
         ])
-        .where('invoices.cancelled_at', 'is', null)
-        .whereRef('invoices.paid_amount', '<', 'invoices.amount')
+        .where(isOutstanding)
         .where('schools.deleted_at', 'is', null)
         .where('students.deleted_at', 'is', null)
         .where((eb) => inScope(eb, 'invoices.school_id', scope))

@@ -1,9 +1,9 @@
-import { sql, type CompiledQuery, type QueryCreator, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type Expression, type QueryCreator, type RawBuilder, type SqlBool } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import type { DB } from '../../db/types.js';
 import { FORMULA_TRIGGERS } from '../../shared/csv.js';
-import { inScope, type Scope } from '../../shared/scope.js';
-import { statusOf, statusOn } from '../billing/invoices.repository.js';
+import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
+import { isOutstanding, statusOf, statusOn } from '../billing/invoices.repository.js';
 import { studentName } from '../billing/students.repository.js';
 import type { CsvExportPlan } from './export.js';
 import type { OutstandingStatus, PendingRow } from './pending.schemas.js';
@@ -11,8 +11,8 @@ import type { OutstandingStatus, PendingRow } from './pending.schemas.js';
 /**
  * The SQL of the outstanding-payments queue and its export.
  *
- *  - Outstanding = `cancelled_at is null and paid_amount < amount`, spelled exactly as
- *    the predicate of the partial indexes invoices_outstanding_idx (due_date, id) and
+ *  - Outstanding = isOutstanding (`cancelled_at is null and paid_amount < amount`), the
+ *    predicate of the partial indexes invoices_outstanding_idx (due_date, id) and
  *    invoices_school_outstanding_idx (school_id, due_date, id), so the planner can use
  *    them; the order (due_date, id) is the index order and the keyset
  *    `(due_date, id) > cursor` makes every page, first or very deep, an index range scan
@@ -57,8 +57,7 @@ function matching(db: QueryCreator<DB>, scope: Scope, filter: PendingFilter) {
     // One join key: the composite foreign key invoices (school_id, student_id) →
     // students (school_id, id) already makes the student's school the invoice's.
     .innerJoin('students', 'students.id', 'invoices.student_id')
-    .where('invoices.cancelled_at', 'is', null)
-    .whereRef('invoices.paid_amount', '<', 'invoices.amount')
+    .where(isOutstanding)
     .where('schools.deleted_at', 'is', null)
     .where('students.deleted_at', 'is', null)
     .where((eb) => inScope(eb, 'invoices.school_id', scope))
@@ -162,6 +161,15 @@ function csvText(value: RawBuilder<string>): RawBuilder<string> {
   return sql<string>`(case when ${startsFormula(value)} then '''' || ${value} else nullif(${value}, '') end)`;
 }
 
+/** A free-text cell of the export: neutralised for a CSV, as it is for XLSX (a string cell is never a formula). */
+const textCell = (value: RawBuilder<string>, csv: boolean): RawBuilder<string> => (csv ? csvText(value) : value);
+
+/** The caller's schools, narrowed to the export's school filter: what each of its CTEs holds, by its school id column. */
+function inExportSchools(column: 'schools.id' | 'students.school_id', scope: Scope, filter: PendingFilter): Expression<SqlBool> {
+  const ref = sql.ref(column);
+  return filter.schoolId === undefined ? inScopeSql(column, scope) : sql<SqlBool>`(${inScopeSql(column, scope)} and ${ref} = ${filter.schoolId})`;
+}
+
 /**
  * The export reads `schools` and `students` through CTEs of the same names, so that
  * matching() (its joins and filters, the one definition of the queue) stays as it is
@@ -174,7 +182,6 @@ function csvText(value: RawBuilder<string>): RawBuilder<string> {
  * matching() still applies every condition itself.
  */
 function exportSources(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boolean) {
-  const text = (value: RawBuilder<string>) => (csv ? csvText(value) : value);
   let studentName = studentNameOf(scope);
   if (csv) {
     studentName =
@@ -188,14 +195,13 @@ function exportSources(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boo
     .with('schools', (qb) =>
       qb
         .selectFrom('schools')
-        .where((eb) => inScope(eb, 'schools.id', scope))
-        .$if(filter.schoolId !== undefined, (q) => q.where('schools.id', '=', filter.schoolId ?? ''))
+        .where(inExportSchools('schools.id', scope, filter))
         .select([
           'schools.id',
           'schools.deleted_at',
           'schools.timezone',
           'schools.currency',
-          text(sql<string>`schools.name`).as('name_cell'),
+          textCell(sql<string>`schools.name`, csv).as('name_cell'),
           sql<string>`(now() at time zone schools.timezone)::date`.as('today'),
         ])
         .offset(0),
@@ -203,14 +209,13 @@ function exportSources(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boo
     .with('students', (qb) =>
       qb
         .selectFrom('students')
-        .where((eb) => inScope(eb, 'students.school_id', scope))
-        .$if(filter.schoolId !== undefined, (q) => q.where('students.school_id', '=', filter.schoolId ?? ''))
+        .where(inExportSchools('students.school_id', scope, filter))
         .select([
           'students.id',
           'students.deleted_at',
           'students.grade',
           studentName.as('name_cell'),
-          text(sql<string>`students.grade`).as('grade_cell'),
+          textCell(sql<string>`students.grade`, csv).as('grade_cell'),
         ])
         .offset(0),
     );
@@ -223,7 +228,6 @@ function exportSources(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boo
  * enum, `^[A-Z]{3}$`), and the amounts stay numbers.
  */
 function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boolean) {
-  const text = (value: RawBuilder<string>) => (csv ? csvText(value) : value);
   const today = sql<string>`schools.today`;
   // The CTEs carry every column of schools and students that matching() reads (tests
   // run every filter through the export); the cells are read by name below.
@@ -231,7 +235,7 @@ function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: bool
   return matching(sources, scope, filter)
     .select([
       'invoices.id as invoiceId',
-      text(sql<string>`invoices.number`).as('number'),
+      textCell(sql<string>`invoices.number`, csv).as('number'),
       'schools.id as schoolId',
       sql<string>`schools.name_cell`.as('schoolName'),
       'students.id as studentId',
@@ -259,8 +263,7 @@ function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: bool
 function splitProbe(db: DbOrTx): CompiledQuery<{ split: string | null }> {
   return db
     .selectFrom('invoices')
-    .where('invoices.cancelled_at', 'is', null)
-    .whereRef('invoices.paid_amount', '<', 'invoices.amount')
+    .where(isOutstanding)
     .select(
       sql<string | null>`case when min(due_date) < max(due_date) then (min(due_date) + (max(due_date) - min(due_date) + 1) / 2)::text end`.as('split'),
     )
