@@ -6,9 +6,13 @@
  *   npm run bench                       # data set L: 1000 schools, 60 000 students, 12 months, 5 M transactions
  *   npm run bench -- --size s           # a small set for a quick look (50 schools, 3000 students, 200 k transactions)
  *   npm run bench -- --requests 400     # samples per latency scenario (default 300)
- *   npm run bench -- --only payments    # some groups only (dashboard, queue, failures, naive, export, payments, live, sync);
- *                                       # prints the table without rewriting bench/results.*
+ *   npm run bench -- --only payments    # some groups only (dashboard, queue, failures, naive, export, payments, live, sync,
+ *                                       # billrun, familypay, familystatement); prints the table without rewriting
+ *                                       # bench/results.*, except the billing groups alone (their own block there)
  *   npm run bench -- --sync-scale 0.1   # the gateway-sync day (bench/sync.ts) for a tenth of a day (default: a whole day)
+ *   npm run bench -- --only billrun,familypay,familystatement
+ *                                       # the school year billed (bench/billing.ts), on a copy of the data set
+ *   npm run bench -- --pg-stats         # also print the statements that took the most time in each billing group (pg_stat_statements)
  *
  * Latencies are measured from a client in this process over keep-alive HTTP, one
  * request at a time (p50/p95/p99), after a warm-up, up to --requests samples within
@@ -30,6 +34,7 @@ import { migrate } from '../src/db/migrate.js';
 import { createDatabase } from '../src/db/database.js';
 import { hashPassword } from '../src/modules/auth/passwords.js';
 import { formatReport, verifyRollups } from '../src/modules/reporting/rollups.js';
+import { benchBillRuns, benchFamilyPayments, cloneDatabase, dropDatabase, familyOfThree, setUpBilling, type BillingContext } from './billing.js';
 import { benchSync } from './sync.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -41,6 +46,7 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: '54339' },
     only: { type: 'string' },
     'sync-scale': { type: 'string', default: '1' },
+    'pg-stats': { type: 'boolean', default: false },
   },
 });
 const SIZES = {
@@ -53,10 +59,16 @@ const samples = Number(args.requests);
 const PASSWORD = 'bench-password-1';
 /** The benchmark server's shared_buffers (see main). */
 const BENCH_SHARED_BUFFERS = '1GB';
+/**
+ * WAL between checkpoints: a bill run of data set L writes several GB of WAL (600 000
+ * invoices, 900 000 lines and their indexes); with the default 1 GB every run would pay
+ * a checkpoint, and full-page images after it, every few seconds.
+ */
+const BENCH_MAX_WAL_SIZE = '8GB';
 const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer'] as const;
 
 const log = (message: string) => console.log(`[bench] ${message}`);
-const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live', 'sync'] as const;
+const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live', 'sync', 'billrun', 'familypay', 'familystatement'] as const;
 const only = args.only?.split(',').map((group) => group.trim());
 for (const group of only ?? []) {
   if (!(GROUPS as readonly string[]).includes(group)) {
@@ -64,6 +76,23 @@ for (const group of only ?? []) {
   }
 }
 const want = (group: (typeof GROUPS)[number]) => only === undefined || only.includes(group);
+const BILLING_GROUPS = ['billrun', 'familypay', 'familystatement'] as const;
+
+/** Writes a billing-only run into bench/results.json (key `billing`) and its block in bench/results.md. */
+async function writeBillingResults(results: Record<string, unknown>, markdown: string): Promise<void> {
+  const jsonFile = path.join(ROOT, 'bench', 'results.json');
+  const mdFile = path.join(ROOT, 'bench', 'results.md');
+  const json = JSON.parse(await readFile(jsonFile, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+  json.billing = results;
+  await writeFile(jsonFile, `${JSON.stringify(json, null, 2)}\n`);
+  const begin = '<!-- billing: npm run bench -- --only billrun,familypay,familystatement -->';
+  const end = '<!-- /billing -->';
+  const md = await readFile(mdFile, 'utf8').catch(() => '');
+  const block = `${begin}\n\n${markdown}\n${end}\n`;
+  const at = md.indexOf(begin);
+  const next = at < 0 ? `${md}\n${block}` : `${md.slice(0, at)}${block}${md.slice(md.indexOf(end, at) + end.length + 1)}`;
+  await writeFile(mdFile, next);
+}
 
 interface Stats {
   p50: number;
@@ -178,10 +207,10 @@ async function ensureUsers(url: string): Promise<void> {
   }
 }
 
-function startServer(url: string): Promise<{ child: ChildProcess; base: string }> {
+function startServer(url: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'warn', SEED_DEMO: 'off', SIMULATOR: 'off', VENDOR_SIMULATOR: 'off', SYNC: 'off', JWT_SECRET: randomUUID() + randomUUID(), RATE_LIMIT_MAX: '100000000', DATABASE_POOL_MAX: '20' },
+    env: { ...process.env, DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'warn', SEED_DEMO: 'off', SIMULATOR: 'off', VENDOR_SIMULATOR: 'off', SYNC: 'off', JWT_SECRET: randomUUID() + randomUUID(), RATE_LIMIT_MAX: '100000000', DATABASE_POOL_MAX: '20', ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -215,15 +244,23 @@ async function rssMb(pid: number): Promise<number> {
  * then a socket drained as fast as it fills. The server's work for it (filtering,
  * writing every frame) is the same as for a browser's; what it skips is the client-side
  * parsing, which in production happens on the clients' own machines, not next to the
- * server on the same two cores.
+ * server on the same two cores. It does answer pings, as every WebSocket client must
+ * (the server closes a client whose pongs do not come back: see live.hub.ts).
  */
 function rawLiveClient(url: string, onData: (bytes: number) => void, onClose: () => void): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const request = http.request(url.replace(/^ws/, 'http'), {
       headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') },
     });
-    request.on('upgrade', (_response, socket) => {
-      socket.on('data', (chunk: Buffer) => onData(chunk.length));
+    request.on('upgrade', (_response, socket, head: Buffer) => {
+      const answerPings = pongResponder(socket);
+      // What arrived with the handshake's response (the hello, maybe more) is in `head`.
+      onData(head.length);
+      answerPings(head);
+      socket.on('data', (chunk: Buffer) => {
+        onData(chunk.length);
+        answerPings(chunk);
+      });
       socket.once('close', onClose);
       resolve(socket);
     });
@@ -231,6 +268,75 @@ function rawLiveClient(url: string, onData: (bytes: number) => void, onClose: ()
     request.on('error', reject);
     request.end();
   });
+}
+
+/**
+ * Walks the server's frames (unmasked; only their headers are read, payloads skipped
+ * without copying) and answers each ping with a masked pong carrying its payload.
+ */
+function pongResponder(socket: net.Socket): (chunk: Buffer) => void {
+  const EMPTY = Buffer.alloc(0);
+  let carry = EMPTY; // an incomplete frame header, or an incomplete ping
+  let skip = 0; // payload bytes of the current frame still to come
+  return (chunk) => {
+    let at = Math.min(skip, chunk.length);
+    skip -= at;
+    if (at === chunk.length) {
+      return;
+    }
+    let data = chunk;
+    if (carry.length > 0) {
+      data = Buffer.concat([carry, chunk.subarray(at)]);
+      at = 0;
+      carry = EMPTY;
+    }
+    while (at < data.length) {
+      const left = data.length - at;
+      if (left < 2) {
+        break;
+      }
+      const opcode = (data[at] ?? 0) & 0x0f;
+      let length = (data[at + 1] ?? 0) & 0x7f;
+      let header = 2;
+      if (length === 126) {
+        if (left < 4) {
+          break;
+        }
+        length = data.readUInt16BE(at + 2);
+        header = 4;
+      } else if (length === 127) {
+        if (left < 10) {
+          break;
+        }
+        length = Number(data.readBigUInt64BE(at + 2));
+        header = 10;
+      }
+      if (opcode === 0x9) {
+        if (left < header + length) {
+          break; // the ping's payload is not all here yet
+        }
+        const payload = data.subarray(at + header, at + header + length);
+        const mask = randomBytes(4);
+        const pong = Buffer.alloc(6 + length);
+        pong[0] = 0x8a; // FIN + pong
+        pong[1] = 0x80 | length; // masked; a control frame's payload is at most 125 bytes
+        mask.copy(pong, 2);
+        for (let i = 0; i < length; i++) {
+          pong[6 + i] = (payload[i] ?? 0) ^ (mask[i % 4] ?? 0);
+        }
+        socket.write(pong);
+        at += header + length;
+      } else if (left - header < length) {
+        skip = length - (left - header);
+        at = data.length;
+      } else {
+        at += header + length;
+      }
+    }
+    if (at < data.length) {
+      carry = Buffer.from(data.subarray(at));
+    }
+  };
 }
 
 async function liveLatency(base: string, token: string, db: pg.Client, RATE: number) {
@@ -331,7 +437,7 @@ async function main(): Promise<void> {
     dataDir: args['data-dir'] ?? '',
     port: Number(args.port),
     database: 'postgres',
-    settings: { shared_buffers: BENCH_SHARED_BUFFERS },
+    settings: { shared_buffers: BENCH_SHARED_BUFFERS, max_wal_size: BENCH_MAX_WAL_SIZE, ...(args['pg-stats'] ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {}) },
     log,
   });
   let server: ChildProcess | undefined;
@@ -353,6 +459,16 @@ async function main(): Promise<void> {
     }
     log('rollups verified against a full recomputation');
     await ensureUsers(dataset.url);
+    // The billing groups write: they work on a copy of the data set (bench/billing.ts),
+    // made now, while nobody is connected to the data set.
+    const billingWanted = want('billrun') || want('familypay') || want('familystatement');
+    const billingDb = `${new URL(dataset.url).pathname.slice(1)}_billing`;
+    let billingUrl: string | undefined;
+    if (billingWanted) {
+      const t0 = performance.now();
+      billingUrl = await cloneDatabase(embedded.url, new URL(dataset.url).pathname.slice(1), billingDb);
+      log(`billing: copied the data set to ${billingDb} in ${Math.round((performance.now() - t0) / 100) / 10} s`);
+    }
     const db = new pg.Client({ connectionString: dataset.url });
     db.on('error', () => undefined); // the embedded server stopping at the end is not an error
     await db.connect();
@@ -516,6 +632,78 @@ async function main(): Promise<void> {
     );
     }
     await db.end();
+    if (billingUrl !== undefined) {
+      // The school year billed, on the copy; its own server (the same settings).
+      server.kill('SIGTERM');
+      const billingServer = await startServer(billingUrl);
+      server = billingServer.child;
+      const billing = new pg.Client({ connectionString: billingUrl });
+      billing.on('error', () => undefined);
+      await billing.connect();
+      const pgStats = async (label: string) => {
+        if (!args['pg-stats']) {
+          return;
+        }
+        const { rows: top } = await billing.query<{ calls: string; total: number; mean: number; rows: string; query: string }>(
+          `select calls, round(total_exec_time)::int total, round(mean_exec_time::numeric, 2)::float mean, rows, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160) query
+             from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+            order by total_exec_time desc limit 15`,
+        );
+        log(`pg_stat_statements, ${label} (ms total, calls, mean ms, rows, statement):`);
+        for (const row of top) {
+          log(`  ${row.total} ms  ${row.calls}×  ${row.mean} ms  ${row.rows} rows  ${row.query}`);
+        }
+        await billing.query('select pg_stat_statements_reset()');
+      };
+      if (args['pg-stats']) {
+        await billing.query('create extension if not exists pg_stat_statements');
+      }
+      try {
+        const signIn = async () => (JSON.parse((await request(billingServer.base, 'POST', '/api/v1/auth/login', {}, { username: 'bench.super.admin', password: PASSWORD })).body) as { accessToken: string }).accessToken;
+        const ctx: BillingContext = {
+          request: (method, url, headers, body) => request(billingServer.base, method, url, headers, body),
+          token: await signIn(),
+          refresh: async () => {
+            ctx.token = await signIn();
+          },
+          db: billing,
+          log,
+          clients: 4,
+        };
+        const setup = await setUpBilling(ctx);
+        await pgStats('set-up');
+        const billed = await benchBillRuns(ctx, setup);
+        await pgStats('dry run and run');
+        if (want('billrun')) {
+          results.billrun = { setup: { ...setup, schools: setup.schools.length }, ...billed };
+          extraRows.push(
+            `| bill run dry run, ${billed.schools.toLocaleString('en')} schools (${billed.dryRun.invoices.toLocaleString('en')} invoices, ${billed.dryRun.lines.toLocaleString('en')} lines) | ${billed.dryRun.seconds} s | ${billed.dryRun.invoicesPerSecond.toLocaleString('en')} invoices/s | | | ≤ 10 s at L |`,
+            `| bill run, ${billed.schools.toLocaleString('en')} schools (${billed.run.invoices.toLocaleString('en')} invoices, ${billed.run.lines.toLocaleString('en')} lines; ${billed.run.background} in the background) | ${billed.run.seconds} s | ${billed.run.invoicesPerSecond.toLocaleString('en')} invoices/s | | | ≤ 60 s at L |`,
+          );
+        }
+        await billing.query('analyze invoices; analyze invoice_lines');
+        if (want('familypay')) {
+          const paid = await benchFamilyPayments(ctx, { clients: 32, seconds: 5 });
+          await pgStats('family payments');
+          results.familypay = paid;
+          extraRows.push(`| family payment POST (${paid.allocationsPerPayment} invoices each), 32 concurrent | ${paid.perSecond.toLocaleString('en')} /s | | | ${paid.payments} | ≥ 1 000 /s |`);
+        }
+        if (want('familystatement')) {
+          const family = await familyOfThree(billing);
+          await ctx.refresh();
+          const s = await latency(billingServer.base, `/api/v1/families/${family.id}/statement`, ctx.token);
+          await pgStats('family statement');
+          results.familystatement = { family, ...s };
+          rows.push([`family statement JSON (3 children, ${family.invoices} invoices)`, s, 'p95 ≤ 30 ms']);
+          log(`family statement: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms`);
+        }
+      } finally {
+        await billing.end();
+        server.kill('SIGTERM');
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        await dropDatabase(embedded.url, billingDb);
+      }
+    }
     if (want('sync')) {
       // A simulated day of the vendor feed at its ceiling, in a database of its own (bench/sync.ts).
       const sync = await benchSync({ adminUrl: embedded.url, scale: Number(args['sync-scale']), log });
@@ -538,6 +726,10 @@ async function main(): Promise<void> {
     if (only === undefined) {
       await writeFile(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
       await writeFile(path.join(ROOT, 'bench', 'results.md'), `${header}\n\n${table.join('\n')}\n`);
+    } else if (only.every((group) => (BILLING_GROUPS as readonly string[]).includes(group))) {
+      // The billing groups alone (they take minutes at L): their results replace those of
+      // the last billing run in bench/results.* (a block of their own), the rest is kept.
+      await writeBillingResults(results, `${header}\n\n${table.join('\n')}\n`);
     }
     console.log(`\n${header}\n\n${table.join('\n')}\n`);
   } finally {

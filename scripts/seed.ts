@@ -4,10 +4,13 @@
  *   npm run seed -- --schools 1000 --students 60000 --months 12 --transactions 5000000 --seed 42 [--reset]
  *
  * Targets --database-url, else DATABASE_URL, else the embedded PostgreSQL in
- * BURSAR_DATA_DIR (as `npm run migrate`). Never touches users. See src/db/seed/.
+ * BURSAR_DATA_DIR (as `npm run migrate`), and applies pending migrations first (as
+ * `npm start` does), so it also works as the first command on a fresh data directory.
+ * Never touches users. See src/db/seed/.
  */
 import { loadConfig } from '../src/config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
+import { migrate } from '../src/db/migrate.js';
 import { parseSeedCli, SEED_USAGE, SeedUsageError } from '../src/db/seed/cli.js';
 import { SEED_TABLES } from '../src/db/seed/generate.js';
 import { seedDatabase } from '../src/db/seed/loader.js';
@@ -43,6 +46,8 @@ try {
       url = embedded.url;
     }
   }
+  const { applied, current } = await migrate(url, { log });
+  log(applied.length ? `applied ${applied.length} migration(s); schema at version ${current}` : `schema at version ${current}`);
   const result = await seedDatabase(url, {
     schools: options.schools,
     students: options.students,

@@ -11,12 +11,12 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
+import { freePort } from '../src/shared/net.js';
 
 const runId = `${process.pid}_${Date.now().toString(36)}`;
 const template = `bursar_tpl_${runId}`;
@@ -29,16 +29,6 @@ async function testFiles(filters: string[]): Promise<string[]> {
   return filters.length ? all.filter((file) => filters.some((f) => file.startsWith(path.normalize(f)))) : all;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);

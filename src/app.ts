@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import helmet from '@fastify/helmet';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { createAuthRepository } from './modules/auth/auth.repository.js';
@@ -15,23 +15,34 @@ import { createUsersService } from './modules/auth/users.service.js';
 import analyticsRoutes from './modules/analytics/analytics.routes.js';
 import assistantRoutes from './modules/assistant/assistant.routes.js';
 import billingRoutes from './modules/billing/billing.routes.js';
+import familiesRoutes from './modules/families/families.routes.js';
+import billRunsRoutes from './modules/billruns/billruns.routes.js';
+import billRunsWorkerPlugin from './modules/billruns/billruns.worker.plugin.js';
+import familyPaymentsRoutes from './modules/familypayments/familypayments.routes.js';
 import statementsRoutes from './modules/billing/statements.routes.js';
+import discountsRoutes from './modules/discounts/discounts.routes.js';
+import feePlansRoutes from './modules/feeplans/feeplans.routes.js';
 import healthRoutes from './modules/health/health.routes.js';
 import liveRoutes from './modules/live/live.routes.js';
 import billingReportsRoutes from './modules/reporting/billing-reports.routes.js';
 import dashboardRoutes from './modules/reporting/dashboard.routes.js';
 import failuresRoutes from './modules/reporting/failures.routes.js';
+import gradesRoutes from './modules/reporting/grades.routes.js';
 import pendingRoutes from './modules/reporting/pending.routes.js';
+import receiptsRoutes from './modules/receipts/receipts.routes.js';
 import simulatorPlugin from './modules/simulator/simulator.plugin.js';
 import syncRoutes from './modules/sync/sync.plugin.js';
 import syncWorkerPlugin from './modules/sync/sync.worker.plugin.js';
 import maintenancePlugin from './jobs/maintenance.plugin.js';
 import authGuard from './plugins/auth.js';
+import compression from './plugins/compression.js';
 import docs from './plugins/docs.js';
-import errors from './plugins/errors.js';
+import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
 import rateLimit from './plugins/rate-limit.js';
 import requestId, { requestIdFor } from './plugins/request-id.js';
+import { compactLogDestination, OneLinePerRequest } from './plugins/request-log.js';
+import { createValidatorFactory } from './plugins/validation.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -68,43 +79,50 @@ function requestForLog(request: FastifyRequest) {
   return { method: request.method, url: redactUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket.remotePort };
 }
 
-/** The logger options, with the redacting request serializer whatever the caller passed. */
-function loggerOptions(config: Config, logger: AppOptions['logger']): FastifyServerOptions['logger'] {
+/**
+ * The logger options, with the redacting request serializer whatever the caller passed.
+ * By default JSON lines on stdout (for log collectors); in development on a terminal,
+ * the same lines printed one short line each (see request-log.ts).
+ */
+export function loggerOptions(
+  config: Config,
+  logger: AppOptions['logger'],
+  stdout: { isTTY?: boolean; write(text: string): unknown } = process.stdout,
+): FastifyServerOptions['logger'] {
   if (logger === false) {
     return false;
   }
-  const base = typeof logger === 'object' ? logger : { level: config.logLevel };
+  const readable = config.env === 'development' && stdout.isTTY === true;
+  const base = typeof logger === 'object' ? logger : { level: config.logLevel, ...(readable ? { stream: compactLogDestination(stdout, { colours: true }) } : {}) };
   return { ...base, serializers: { ...base.serializers, req: requestForLog } };
 }
 
-/** The Fastify instance with Bursar's logger, request ids and validation settings. */
-function createFastify(config: Config, logger: AppOptions['logger']): FastifyInstance {
+/** The Fastify instance with Bursar's logger, request ids, validation and error-edge settings (exported for tests of the bare edge). */
+export function createFastify(config: Config, logger: AppOptions['logger']): FastifyInstance {
   return Fastify({
     logger: loggerOptions(config, logger),
     genReqId: requestIdFor,
     requestIdHeader: false,
-    logController: new LogController({
-      requestIdLogLabel: 'requestId',
-      // Probes and scrapes every few seconds would drown the request log.
-      disableRequestLogging: (request) => request.url.startsWith('/health') || request.url === '/metrics',
-    }),
+    // One line per request, when it completes (not Fastify's two); none for probes and scrapes.
+    logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
     trustProxy: config.trustProxy,
     bodyLimit: 1024 * 1024,
-    ajv: {
-      customOptions: {
-        allErrors: true,
-        // Unknown body fields are rejected (400 naming them), never silently dropped.
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-      },
-    },
+    // Strict JSON bodies (no type coercion), coerced querystrings and paths, and the
+    // storable-text / finite-number guard on every part (src/plugins/validation.ts).
+    schemaController: { compilersFactory: { buildValidator: createValidatorFactory() } },
+    // Every 4xx and 5xx is problem+json, the ones Fastify and Node's HTTP parser answer
+    // before any hook runs included: a malformed or over-long path (frameworkErrors),
+    // oversized headers or query strings and malformed HTTP (clientErrorHandler), and a
+    // request that arrives while the server drains (the errors plugin answers it).
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 
 /**
  * Builds the HTTP app: the composition root. Order matters and is fixed:
- * errors → request ids → security headers → access guard (must see every route) →
+ * errors → request ids → security headers → JSON compression → access guard (must see every route) →
  * OpenAPI (collects every route) → metrics → rate limits → modules under /api/v1.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -150,6 +168,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     },
   });
+  await app.register(compression);
   // Before the guard: its onRequest marks upgrade requests, so a refused handshake (401,
   // 403 from the guard) still gets its socket closed after the HTTP answer.
   await app.register(websocket, { options: { maxPayload: 4096 } });
@@ -165,9 +184,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(usersRoutes, { users });
       await api.register(billingRoutes, { db: database.db });
       await api.register(statementsRoutes, { db: database.db, config });
+      await api.register(feePlansRoutes, { db: database.db });
+      await api.register(discountsRoutes, { db: database.db });
+      await api.register(familiesRoutes, { db: database.db });
+      await api.register(billRunsRoutes, { db: database.db, config });
+      await api.register(familyPaymentsRoutes, { db: database.db });
+      await api.register(receiptsRoutes, { db: database.db });
       // Reports, analytics and exports read from the replica when there is one.
       await api.register(billingReportsRoutes, { db: readDb });
       await api.register(dashboardRoutes, { db: readDb });
+      await api.register(gradesRoutes, { db: readDb });
       await api.register(pendingRoutes, { db: readDb });
       await api.register(failuresRoutes, { db: readDb });
       await api.register(analyticsRoutes, { db: readDb });
@@ -189,6 +215,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 async function registerJobs(app: FastifyInstance, options: { config: Config; database: Database; role: ProcessRole }): Promise<void> {
   await app.register(syncWorkerPlugin, { database: options.database, config: options.config });
   await app.register(maintenancePlugin, options);
+  await app.register(billRunsWorkerPlugin, { database: options.database, config: options.config });
 }
 
 export interface WorkerAppOptions {

@@ -44,7 +44,7 @@ const EnvSchema = Type.Object({
 
   // auto: on for `npm start` (development), off under test and in production
   SIMULATOR: oneOf(['on', 'off', 'auto'], 'auto'),
-  SIMULATOR_RATE: Type.Number({ minimum: 0.01, maximum: 1000, default: 2, description: 'events per second, a number from 0.01 to 1000' }),
+  SIMULATOR_RATE: Type.Number({ minimum: 0.01, maximum: 1000, default: 2, description: 'checks per second (each makes at most one event), a number from 0.01 to 1000' }),
 
   // Gateway sync (src/modules/sync) and the vendor simulator (src/modules/vendor).
   // VENDOR_URL unset and VENDOR_SIMULATOR on: the app starts the simulator and syncs from it.
@@ -64,6 +64,10 @@ const EnvSchema = Type.Object({
   // interval across every worker. auto: on for `npm start`, and in `bursar worker`.
   MAINTENANCE: oneOf(['on', 'off', 'auto'], 'auto'),
   MAINTENANCE_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 43_200, default: 3600 }),
+
+  // Bill runs (src/modules/billruns): a run of more invoices than this goes to a pg-boss job
+  // (progress polled by GET /bill-runs/:id); smaller ones finish inside the request.
+  BILL_RUN_INLINE_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 300 }),
 
   // Collection assistant (src/modules/assistant): an OpenAI-compatible endpoint when all
   // three LLM_* are set, the rule engine otherwise.
@@ -144,6 +148,8 @@ export interface Config {
   };
   /** Scheduled maintenance jobs (src/jobs). */
   maintenance: { enabled: boolean; intervalSeconds: number };
+  /** Bill runs (src/modules/billruns): runs of more invoices than inlineMax run as a background job. */
+  billRuns: { inlineMax: number };
   /** OpenTelemetry tracing (src/telemetry.ts). */
   telemetry: {
     enabled: boolean;
@@ -236,6 +242,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       timeoutMs: env.SYNC_TIMEOUT_MS,
     },
     maintenance: { enabled: auto(env.MAINTENANCE, env.NODE_ENV), intervalSeconds: env.MAINTENANCE_INTERVAL_SECONDS },
+    billRuns: { inlineMax: env.BILL_RUN_INLINE_MAX },
     telemetry: {
       enabled: env.OTEL_TRACING === 'on',
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,

@@ -100,12 +100,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await writeFile(logFile, '', { flag: 'a' });
     await chown(logFile, owner.uid, owner.gid);
   }
-  // A server left running by a process that was killed outright holds the data dir;
-  // stop it so this start owns the cluster (and its port) again.
-  if (await isRunning(run, bins, pgdata)) {
-    log('stopping a PostgreSQL server left running on this data directory');
-    await run(bins.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '60']);
-  }
+  await clearPreviousServer(pgdata, bins, run, log);
   const serverOptions = [
     `-p ${options.port}`,
     '-c listen_addresses=127.0.0.1',
@@ -114,14 +109,29 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     ...(options.ephemeral ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
     ...settingFlags(options.settings),
   ].join(' ');
-  try {
-    await run(bins.pg_ctl, ['start', '-D', pgdata, '-l', logFile, '-w', '-t', '60', '-o', serverOptions]);
-  } catch (error) {
-    const tail = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-8).join('\n');
-    throw new Error(
-      `embedded PostgreSQL did not start on port ${options.port} (is the port taken? set EMBEDDED_PG_PORT):\n${tail}`,
-      { cause: error },
-    );
+  // Right after a crash the old server's processes may still be exiting: PostgreSQL
+  // refuses to start while they hold its shared memory. Wait for them, a bounded time.
+  const deadline = Date.now() + PREVIOUS_SERVER_WAIT_MS;
+  for (let waiting = false; ; waiting = true) {
+    const logOffset = (await stat(logFile).catch(() => undefined))?.size ?? 0;
+    try {
+      await run(bins.pg_ctl, ['start', '-D', pgdata, '-l', logFile, '-w', '-t', '60', '-o', serverOptions]);
+      break;
+    } catch (error) {
+      const written = (await readFile(logFile).catch(() => Buffer.alloc(0))).subarray(logOffset).toString('utf8');
+      if (OLD_SERVER_STILL_EXITING.test(written) && Date.now() < deadline) {
+        if (!waiting) {
+          log('waiting for the previous PostgreSQL server\'s processes to exit');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      const tail = written.trim().split('\n').slice(-8).join('\n');
+      const hint = OLD_SERVER_STILL_EXITING.test(written)
+        ? `the previous server's processes still hold ${pgdata} after ${PREVIOUS_SERVER_WAIT_MS / 1000} s (see \`ps -ef | grep postgres\`)`
+        : 'is the port taken? set EMBEDDED_PG_PORT';
+      throw new Error(`embedded PostgreSQL did not start on port ${options.port} (${hint}):\n${tail}`, { cause: error });
+    }
   }
   log(`embedded PostgreSQL listening on 127.0.0.1:${options.port}`);
 
@@ -196,16 +206,95 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
   }
 }
 
-async function isRunning(
-  run: (file: string, args: string[]) => Promise<unknown>,
-  bins: Binaries,
+/** How long a start waits for a crashed server's processes to let go of the data directory. */
+const PREVIOUS_SERVER_WAIT_MS = 30_000;
+
+/** What PostgreSQL logs when it will not start because an earlier server's processes are still there. */
+const OLD_SERVER_STILL_EXITING = /pre-existing shared memory block .* is still in use|lock file ".*" already exists/;
+
+/**
+ * Makes way for this start when postmaster.pid says a server was started on the data
+ * directory before and did not stop cleanly:
+ *
+ * - still running (its Bursar was killed outright; pg_ctl detached it): stopped, with a
+ *   bounded wait and a clear error if it will not stop;
+ * - killed itself (SIGKILL, the OOM killer, a crash): its postmaster.pid stays behind,
+ *   and until its parent reaps it the dead process is a zombie whose PID still answers
+ *   `kill(pid, 0)`. pg_ctl and PostgreSQL take that for a running server: `pg_ctl stop`
+ *   waits for a shutdown that never comes ("server does not shut down"), and a start
+ *   refuses ("lock file already exists"). It is not running: the stale file is removed.
+ */
+async function clearPreviousServer(
   pgdata: string,
-): Promise<boolean> {
+  bins: Binaries,
+  run: (file: string, args: string[]) => Promise<unknown>,
+  log: (message: string) => void,
+): Promise<void> {
+  const pidFile = path.join(pgdata, 'postmaster.pid');
+  const pid = await readPostmasterPid(pidFile);
+  if (pid === undefined) {
+    return;
+  }
+  if (pid > 0 && (await isLivePostgres(pid))) {
+    log(`stopping the PostgreSQL server (PID ${pid}) left running on this data directory`);
+    try {
+      await run(bins.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '60']);
+      return;
+    } catch (error) {
+      if (await isLivePostgres(pid)) {
+        throw new Error(`the PostgreSQL server (PID ${pid}) left running on ${pgdata} did not stop within 60 s; stop it (kill ${pid}) and start again`, {
+          cause: error,
+        });
+      }
+      // It died meanwhile without cleaning up: as below.
+    }
+  }
+  if (await readPostmasterPid(pidFile)) {
+    log(`the previous PostgreSQL server (PID ${pid}) on this data directory is gone (killed or crashed); removing its stale postmaster.pid`);
+    await rm(pidFile, { force: true });
+  }
+}
+
+/** The postmaster's PID from postmaster.pid (0 if unreadable); undefined when there is no file. */
+async function readPostmasterPid(pidFile: string): Promise<number | undefined> {
+  let text: string;
   try {
-    await run(bins.pg_ctl, ['status', '-D', pgdata]);
-    return true;
+    text = await readFile(pidFile, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return undefined;
+    }
+    throw error;
+  }
+  const pid = Number(text.split('\n')[0]?.trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : 0;
+}
+
+/**
+ * Whether `pid` is a running PostgreSQL process: it exists, is not a zombie (dead, not
+ * yet reaped) and is a postgres (not another program that was given the PID since).
+ * From /proc on Linux, from ps elsewhere.
+ */
+export async function isLivePostgres(pid: number): Promise<boolean> {
+  if (await exists('/proc/self/stat')) {
+    let stat: string;
+    try {
+      stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return false; // no such process
+    }
+    // "pid (comm) state …": comm may hold spaces or parentheses; the state follows the last ')'.
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const state = stat.slice(close + 2, close + 3);
+    return state !== 'Z' && state !== 'X' && comm.startsWith('postgres');
+  }
+  try {
+    const { stdout } = await execFileAsync('ps', ['-o', 'stat=,comm=', '-p', String(pid)], { encoding: 'utf8' });
+    const [state = '', ...command] = stdout.trim().split(/\s+/);
+    return state !== '' && !state.startsWith('Z') && command.join(' ').includes('postgres');
   } catch {
-    return false; // exit 3: not running; 4: no data dir
+    return false; // ps exits 1 for no such process
   }
 }
 

@@ -31,6 +31,10 @@ export interface SchoolsTable {
   timezone: Generated<string>;
   public_statements: Generated<boolean>;
   is_active: Generated<boolean>;
+  /** Created by the demo seed (migration 0012); never set through the API. */
+  is_demo: Generated<boolean>;
+  /** The demo simulator's switch for this school (meaningful only where is_demo). */
+  simulator_enabled: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   deleted_at: Timestamp | null;
@@ -48,6 +52,8 @@ export interface StudentsTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   deleted_at: Timestamp | null;
+  /** At most one family (0014). */
+  family_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface InvoicesTable {
@@ -62,6 +68,15 @@ export interface InvoicesTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   cancelled_at: Timestamp | null;
+  /** Set by a trigger on any write not declared the demo's (migration 0012). */
+  touched_by_person_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** The family billed (bill runs; migration 0014). */
+  family_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The guardian billed when an enrolment splits its instalments between payers. */
+  payer_guardian_id: ColumnType<string | null, string | null | undefined, string | null>;
+  bill_run_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Credit notes and write-offs: the part of paid_amount (settled) that moved no money (0014). */
+  credited_amount: Generated<number>;
 }
 
 export interface PaymentsTable {
@@ -74,6 +89,8 @@ export interface PaymentsTable {
   paid_at: ColumnType<Date, Date | string | undefined, never>;
   created_at: CreatedAt;
   created_by: string | null;
+  /** The family payment this allocation is part of (0014). */
+  family_payment_id: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export interface RefundsTable {
@@ -236,6 +253,243 @@ export interface PaymentRollupsTable {
   amount: number;
 }
 
+/** The demo's students and how each family pays (migration 0012). */
+export interface DemoStudentsTable {
+  school_id: string;
+  student_id: string;
+  behaviour: 'on_time' | 'late' | 'partial' | 'never';
+}
+
+/** One row per demo student and month billed: the simulator's business key (migration 0012). */
+export interface DemoBillsTable {
+  school_id: string;
+  student_id: string;
+  month: DateOnly;
+  invoice_id: string;
+}
+
+// ---------------------------------------------------------------------------------
+// Families, fee plans and the family ledger (migration 0014, SPEC §7)
+// ---------------------------------------------------------------------------------
+export type Language = 'es' | 'en';
+
+export interface FamiliesTable {
+  school_id: string;
+  id: Generated<string>;
+  name: string;
+  reference: string;
+  preferred_language: Generated<Language>;
+  /** Money paid beyond the open invoices; only src/modules/ledger moves it. */
+  credit_balance: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  deleted_at: Timestamp | null;
+}
+
+export interface FamilyCountersTable {
+  school_id: string;
+  last_number: number;
+}
+
+export interface GuardiansTable {
+  school_id: string;
+  id: Generated<string>;
+  family_id: string;
+  first_name: string;
+  last_name: string;
+  email: string | null;
+  phone: string | null;
+  relationship: Generated<string>;
+  preferred_language: Generated<Language>;
+  is_primary: Generated<boolean>;
+  reminders_opt_out: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  deleted_at: Timestamp | null;
+}
+
+export type FeeSchedule =
+  | { kind: 'once'; dueDate: string }
+  | { kind: 'monthly'; firstDue: string; count: number }
+  | { kind: 'termly' | 'custom'; dueDates: string[] };
+
+export interface FeePlansTable {
+  school_id: string;
+  id: Generated<string>;
+  name: string;
+  academic_year: string;
+  year_start: DateOnly;
+  year_end: DateOnly;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface FeePlanItemsTable {
+  school_id: string;
+  fee_plan_id: string;
+  code: string;
+  description: string;
+  amount: number;
+  optional: Generated<boolean>;
+  account_code: string | null;
+  schedule: ColumnType<FeeSchedule, string, string>;
+  position: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface EnrolmentsTable {
+  school_id: string;
+  id: Generated<string>;
+  student_id: string;
+  fee_plan_id: string;
+  from_date: DateOnly;
+  to_date: DateOnly | null;
+  optional_items: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface EnrolmentPayersTable {
+  school_id: string;
+  enrolment_id: string;
+  guardian_id: string;
+  /** numeric(7,6): pg returns it as a string. */
+  share: ColumnType<string, string | number, string | number>;
+  position: number;
+}
+
+export type DiscountKind = 'sibling' | 'staff' | 'scholarship' | 'custom';
+
+export interface DiscountRulesTable {
+  school_id: string;
+  id: Generated<string>;
+  name: string;
+  kind: DiscountKind;
+  basis: 'percent' | 'fixed';
+  /** percent: basis points (10000 = 100 %); fixed: minor units per instalment line. */
+  value: number;
+  item_codes: string[] | null;
+  from_sibling_number: number | null;
+  cap: number | null;
+  stacking: Generated<'stack' | 'best_only'>;
+  valid_from: DateOnly | null;
+  valid_to: DateOnly | null;
+  is_active: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface AwardsTable {
+  school_id: string;
+  id: Generated<string>;
+  student_id: string;
+  rule_id: string;
+  reason: string;
+  created_by: string | null;
+  created_at: CreatedAt;
+  revoked_at: Timestamp | null;
+  revoked_by: string | null;
+}
+
+export type BillRunStatus = 'queued' | 'running' | 'finished' | 'failed';
+
+export interface BillRunsTable {
+  school_id: string;
+  id: Generated<string>;
+  through: DateOnly;
+  dry_run: Generated<boolean>;
+  status: BillRunStatus;
+  invoices_created: Generated<number>;
+  lines_created: Generated<number>;
+  skipped: Generated<number>;
+  done: Generated<number>;
+  total: number | null;
+  totals: unknown;
+  error: string | null;
+  requested_by: string | null;
+  created_at: CreatedAt;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export type InvoiceLineKind = 'charge' | 'discount' | 'late_fee';
+
+export interface InvoiceLinesTable {
+  school_id: string;
+  id: Generated<string>;
+  invoice_id: string;
+  kind: InvoiceLineKind;
+  code: string;
+  description: string;
+  /** Charges and late fees > 0, discounts < 0. */
+  amount: number;
+  enrolment_id: string | null;
+  item_code: string | null;
+  due_date: DateOnly | null;
+  rule_id: string | null;
+  award_id: string | null;
+  billing_key: string | null;
+  created_at: CreatedAt;
+}
+
+export interface FamilyPaymentsTable {
+  school_id: string;
+  id: Generated<string>;
+  family_id: string;
+  payer_guardian_id: string | null;
+  amount: number;
+  allocated: number;
+  credited: number;
+  method: PaymentMethod;
+  reference: string | null;
+  paid_at: ColumnType<Date, Date | string | undefined, never>;
+  created_at: CreatedAt;
+  created_by: string | null;
+}
+
+export interface CreditApplicationsTable {
+  school_id: string;
+  id: Generated<string>;
+  family_id: string;
+  invoice_id: string;
+  amount: number;
+  created_at: CreatedAt;
+  created_by: string | null;
+}
+
+export interface InvoiceAdjustmentsTable {
+  school_id: string;
+  id: Generated<string>;
+  invoice_id: string;
+  kind: 'credit_note' | 'write_off';
+  amount: number;
+  reason: string;
+  number: string | null;
+  created_at: CreatedAt;
+  created_by: string | null;
+}
+
+export interface ReceiptCountersTable {
+  school_id: string;
+  last_number: number;
+}
+
+/** Credit-note numbers per school (CN-000001; migration 0017). */
+export interface CreditNoteCountersTable {
+  school_id: string;
+  last_number: number;
+}
+
+export interface ReceiptsTable {
+  school_id: string;
+  seq: number;
+  number: string;
+  payment_id: string | null;
+  family_payment_id: string | null;
+  created_at: CreatedAt;
+}
+
 export interface DB {
   app_meta: AppMetaTable;
   schools: SchoolsTable;
@@ -258,4 +512,23 @@ export interface DB {
   payment_rollups: PaymentRollupsTable;
   invoice_totals: InvoiceTotalsTable;
   payment_totals: PaymentTotalsTable;
+  demo_students: DemoStudentsTable;
+  demo_bills: DemoBillsTable;
+  families: FamiliesTable;
+  family_counters: FamilyCountersTable;
+  guardians: GuardiansTable;
+  fee_plans: FeePlansTable;
+  fee_plan_items: FeePlanItemsTable;
+  enrolments: EnrolmentsTable;
+  enrolment_payers: EnrolmentPayersTable;
+  discount_rules: DiscountRulesTable;
+  awards: AwardsTable;
+  bill_runs: BillRunsTable;
+  invoice_lines: InvoiceLinesTable;
+  family_payments: FamilyPaymentsTable;
+  credit_applications: CreditApplicationsTable;
+  invoice_adjustments: InvoiceAdjustmentsTable;
+  receipt_counters: ReceiptCountersTable;
+  receipts: ReceiptsTable;
+  credit_note_counters: CreditNoteCountersTable;
 }

@@ -1,6 +1,57 @@
+import { createRequire } from 'node:module';
 import type { FastifyBaseLogger } from 'fastify';
 import PgBoss from 'pg-boss';
 import type pg from 'pg';
+import { isConnectionFailure } from '../db/database.js';
+
+const SCHEMA = 'pgboss';
+
+/** pg-boss's SQL builders (internal to pg-boss 10: the statements its job manager runs). */
+const plans = createRequire(import.meta.url)('pg-boss/src/plans') as {
+  completeJobs(schema: string): string;
+  failJobsById(schema: string): string;
+};
+
+/**
+ * The statements pg-boss 10 runs without awaiting them: a worker records its job's
+ * completion or failure and moves on (manager.js, `work` → `onFetch`). Should one fail —
+ * PostgreSQL terminating the connection under it, a failover — its rejection is
+ * unhandled and Node ends the process. (pg-boss 11 and later need Node 22.)
+ */
+const UNAWAITED = new Set([plans.completeJobs(SCHEMA), plans.failJobsById(SCHEMA)]);
+
+/**
+ * pg-boss's database: the app's pool. A job outcome that cannot be recorded is retried
+ * once if the connection was lost, then logged instead of thrown: the job stays active
+ * until it expires, and pg-boss retries or fails it then (every job is keyed so that a
+ * second run does nothing twice). Every other statement's error goes back to pg-boss.
+ */
+export function pgBossDatabase(
+  pool: pg.Pool,
+  log: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void },
+): { executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> } {
+  return {
+    async executeSql(text, values) {
+      if (!UNAWAITED.has(text)) {
+        return pool.query(text, values);
+      }
+      try {
+        return await pool.query(text, values);
+      } catch (error) {
+        if (isConnectionFailure(error)) {
+          try {
+            return await pool.query(text, values);
+          } catch (again) {
+            log.warn({ err: again, queue: values[0] }, 'pg-boss: could not record a job outcome (database unreachable); the job is retried when it expires');
+            return { rows: [{ count: '0' }] };
+          }
+        }
+        log.error({ err: error, queue: values[0] }, 'pg-boss: could not record a job outcome; the job is retried when it expires');
+        return { rows: [{ count: '0' }] };
+      }
+    },
+  };
+}
 
 /**
  * A started pg-boss on the app's own pool (schema `pgboss` in the same database): no
@@ -9,8 +60,8 @@ import type pg from 'pg';
  */
 export async function startPgBoss(pool: pg.Pool, log: FastifyBaseLogger): Promise<PgBoss> {
   const boss = new PgBoss({
-    db: { executeSql: (text: string, values: unknown[]) => pool.query(text, values) },
-    schema: 'pgboss',
+    db: pgBossDatabase(pool, log),
+    schema: SCHEMA,
     supervise: true,
     schedule: false,
   });

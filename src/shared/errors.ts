@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   /** Does not exist, or exists outside the caller's scope (no existence leak). */
   NOT_FOUND: 404,
   NOT_ACCEPTABLE: 406,
+  /** The client took too long to send the request (headers or body). */
+  REQUEST_TIMEOUT: 408,
   /** A unique value already taken. */
   ALREADY_EXISTS: 409,
   /** State conflict: the row changed or the operation does not fit its state. */
@@ -28,17 +30,27 @@ export const ERROR_STATUS = {
   /** UPDATE/DELETE of an append-only record (payments, refunds, ledger, audit). */
   IMMUTABLE_RECORD: 409,
   PAYLOAD_TOO_LARGE: 413,
+  /** A path segment (an id) longer than any the API defines. */
+  URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** The invoice is cancelled: no payments, no changes. */
   INVOICE_CANCELLED: 409,
   /** Cancelling an invoice that has money paid on it (refund first). */
   INVOICE_HAS_PAYMENTS: 409,
+  /** The gateway vendor no longer knows the sync's cursor: no retry can succeed; reset the sync from a time. */
+  SYNC_NEEDS_RESET: 409,
   /** Well-formed input that breaks a business rule. */
   BUSINESS_RULE_VIOLATION: 422,
   /** A payment larger than what the invoice still owes. */
   OVERPAYMENT: 422,
   /** A refund larger than what remains refundable on the payment. */
   REFUND_EXCEEDS_PAYMENT: 422,
+  /** A credit note or write-off larger than what the invoice still owes (SPEC §7). */
+  EXCEEDS_OPEN_AMOUNT: 422,
+  /** A fee plan change to an instalment that is already billed (SPEC §7: only what is not billed yet changes). */
+  INSTALMENT_BILLED: 409,
+  /** Deleting a guardian who still pays a running enrolment (the next bill run would bill them). */
+  GUARDIAN_IS_PAYER: 409,
   /** The input names a related record that does not exist. */
   REFERENCE_NOT_FOUND: 422,
   /** Same Idempotency-Key sent with a different request. */
@@ -47,7 +59,10 @@ export const ERROR_STATUS = {
   RATE_LIMITED: 429,
   /** Too many failed logins for this username or client. */
   LOGIN_THROTTLED: 429,
+  /** The request line and headers (a query string included) exceed the server's limit. */
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
+  /** The database is unreachable or restarting, or the server is shutting down: retry (Retry-After). */
   SERVICE_UNAVAILABLE: 503,
 } as const;
 

@@ -23,6 +23,8 @@ export const PERMISSIONS = [
   'monitoring:read',
   'sync:read',
   'sync:run',
+  /** Resume the gateway sync from a time (POST /sync/reset): may skip vendor data, so super_admin only. */
+  'sync:reset',
   'accounts:read',
   'assistant:use',
 ] as const;

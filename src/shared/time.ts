@@ -22,3 +22,39 @@ export function isCurrency(value: string): boolean {
 export function todayIn(timeZone: string, at: Date = new Date()): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
 }
+
+export interface WallClock {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+const wallClockFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The wall-clock fields in `timeZone` at an instant (one cached formatter per zone). */
+export function wallClockParts(at: Date | number, timeZone: string): WallClock {
+  let format = wallClockFormats.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    wallClockFormats.set(timeZone, format);
+  }
+  const value: Partial<Record<string, number>> = {};
+  for (const part of format.formatToParts(at)) {
+    if (part.type !== 'literal') {
+      value[part.type] = Number(part.value);
+    }
+  }
+  return { year: value.year ?? 0, month: value.month ?? 1, day: value.day ?? 1, hour: value.hour ?? 0, minute: value.minute ?? 0, second: value.second ?? 0 };
+}

@@ -257,6 +257,64 @@ describe('analytics: metrics, trends, methods', () => {
     assert.deepEqual(day.methods.find((row) => row.currency === 'MXN' && row.method === 'card'), { method: 'card', currency: 'MXN', amount: 3_001, count: 2, failed: 1, refunded: 300 });
   });
 
+  test('peak hour and trend buckets in a time zone equal independent SQL in that zone', async () => {
+    for (const timeZone of ['America/New_York', 'Asia/Kolkata', 'America/Bogota', 'UTC']) {
+      for (const token of [tokens.super, tokens.admin]) {
+        const schools = schoolsOf(token);
+        const metrics = await json<MetricsReport>('metrics', { period: 'week', timeZone }, token);
+        assert.equal(metrics.timeZone, timeZone);
+        const peak = await sql<{ currency: string; hour: number }>`
+          select distinct on (s.currency) s.currency, extract(hour from t.created_at at time zone ${timeZone})::int as hour
+            from transactions t join schools s on s.id = t.school_id
+           where t.status = 'succeeded' and ${where(metrics.from, metrics.to, schools)}
+           group by 1, 2 order by s.currency, count(*) desc, 2`.execute(t.db);
+        assert.deepEqual(
+          metrics.byCurrency.map((row) => [row.currency, row.peakHour]),
+          metrics.byCurrency.map((row) => [row.currency, peak.rows.find((p) => p.currency === row.currency)?.hour ?? null]),
+          `${timeZone} peak hour`,
+        );
+        for (const period of ['day', 'week', 'month'] as const) {
+          const body = await json<TrendsReport>('trends', { period, timeZone }, token);
+          assert.equal(body.timeZone, timeZone);
+          const unit = period === 'day' ? 'hour' : 'day';
+          const starts = [...new Set(body.points.map((point) => point.bucket))];
+          assert.equal(starts.length, period === 'day' ? 24 : period === 'week' ? 7 : 30);
+          // Every bucket starts on the zone's hour or at its midnight.
+          const wall = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+          for (const start of starts) {
+            assert.match(wall.format(new Date(start)), unit === 'hour' ? /^\d\d:00$/ : /^00:00$/, `${timeZone} ${period} ${start}`);
+          }
+          const { rows } = await sql<{ bucket: string; currency: string; amount: number; count: number; failed: number; refunded: number }>`
+            select to_char(date_trunc(${unit}, t.created_at, ${timeZone}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as bucket, s.currency,
+                   coalesce(sum(t.amount) filter (where t.status = 'succeeded'), 0)::bigint as amount,
+                   count(*) filter (where t.status = 'succeeded')::int as count,
+                   count(*) filter (where t.status = 'failed')::int as failed,
+                   coalesce(sum(t.amount) filter (where t.status = 'refunded'), 0)::bigint as refunded
+              from transactions t join schools s on s.id = t.school_id
+             where t.status <> 'pending' and ${where(body.from, body.to, schools)}
+             group by 1, 2 order by 1, 2`.execute(t.db);
+          const nonZero = body.points.filter((point) => point.amount || point.count || point.failed || point.refunded);
+          assert.deepEqual(nonZero, rows, `${timeZone} ${period}`);
+        }
+      }
+    }
+    // Kolkata is UTC+5:30: its hours start at half past the UTC hour.
+    const kolkata = await json<TrendsReport>('trends', { period: 'day', timeZone: 'Asia/Kolkata' }, tokens.super);
+    assert.ok(kolkata.points.every((point) => point.bucket.slice(14, 16) === '30'));
+    // Zone names are matched as Intl and PostgreSQL do, and answered in their canonical spelling.
+    assert.equal((await json<MetricsReport>('metrics', { timeZone: 'america/bogota' }, tokens.super)).timeZone, 'America/Bogota');
+  });
+
+  test('a time zone that is not an IANA zone name is a 400 naming timeZone', async () => {
+    for (const path of ['metrics', 'trends']) {
+      for (const timeZone of ['Mars/Olympus_Mons', '+05:00', 'UTC+5', "UTC'; select 1", '', 'x'.repeat(65)]) {
+        const response = await get(path, { timeZone });
+        assert.equal(response.statusCode, 400, `${path} ${timeZone}: ${response.body}`);
+        assert.ok(problemOf(response).errors?.some((error) => error.field === 'timeZone'), `${path} ${timeZone}: ${response.body}`);
+      }
+    }
+  });
+
   test('scope and input: 404 for a school not visible, developer 403, bad period 400', async () => {
     for (const path of ['metrics', 'trends', 'methods']) {
       const other = await get(path, { schoolId: f.schoolB }, tokens.admin);

@@ -162,9 +162,36 @@ describe('assistant (rule engine)', () => {
     for (const url of [`/assistant/risk/${fx.students.anaA}`, '/assistant/executive-summary']) {
       assert.equal((await t.app.inject({ method: 'POST', url: `/api/v1${url}`, headers: bearer(tokens.root ?? '') })).statusCode, 200, url);
     }
-    const nothingOwed = await post('root', `/assistant/collection-message/${fx.students.dora}`, {});
-    assert.equal(nothingOwed.statusCode, 422);
-    assert.equal(problemOf(nothingOwed).code, 'BUSINESS_RULE_VIOLATION');
+    assert.equal(noBody.json<CollectionMessage>().nothingToCollect, false);
+    assert.equal(noBody.json<CollectionMessage>().note, null);
+  });
+
+  test('collection message for a student who owes nothing: a friendly 200 that says so in the asked language, with nothing to send', async () => {
+    // Dora (Beta Academy, USD) has paid her only bill.
+    const es = await ok<CollectionMessage>('root', `/assistant/collection-message/${fx.students.dora}`, {});
+    assert.equal(es.nothingToCollect, true);
+    assert.equal(es.note, 'Dora Diaz (Beta Academy) no debe nada: no tiene facturas pendientes.');
+    assert.equal(es.language, 'es');
+    assert.equal(es.body, '');
+    assert.equal(es.subject, null);
+    assert.equal(es.characters, 0);
+    assert.equal(es.studentId, fx.students.dora);
+    assert.equal(es.currency, 'USD');
+    assert.deepEqual([es.amounts.outstanding, es.amounts.overdue], [0, 0]);
+    assert.match(es.amounts.formattedOutstanding, /^\$0\.00$/);
+    assert.deepEqual(es.dueDates, { oldestOverdue: null, nextDue: null, payBy: null });
+    assert.equal(es.generatedBy, 'rules');
+
+    const en = await ok<CollectionMessage>('root', '/assistant/collection-message', { studentId: fx.students.dora, channel: 'sms', language: 'en', tone: 'firm' });
+    assert.equal(en.nothingToCollect, true);
+    assert.equal(en.note, 'Dora Diaz (Beta Academy) owes nothing: no open bills.');
+    assert.deepEqual([en.channel, en.tone, en.body, en.segments, en.smsUnits], ['sms', 'firm', '', null, null]);
+    assert.equal(en.amounts.formattedOutstanding, '$0.00');
+
+    // A masked role reads initials in the note too.
+    const masked = await ok<CollectionMessage>('analyst', `/assistant/collection-message/${fx.students.dora}`, { language: 'en' });
+    assert.equal(masked.note, 'D. D. (Beta Academy) owes nothing: no open bills.');
+    assertNoNames(JSON.stringify(masked), CLEAR_NAMES, 'the nothing-to-collect answer');
   });
 
   test('chat: how much does a student owe, in English and Spanish, equals SQL', async () => {
@@ -242,7 +269,7 @@ describe('assistant (rule engine)', () => {
     }
 
     const schools = await sql<{ id: string; rate: string }>`
-      select sc.id, round(sum(i.paid_amount)::numeric / sum(i.amount), 4)::text as rate
+      select sc.id, round(sum(i.paid_amount - i.credited_amount)::numeric / nullif(sum(i.amount - i.credited_amount), 0), 4)::text as rate
         from invoices i join schools sc on sc.id = i.school_id where i.cancelled_at is null group by sc.id order by 2 desc`.execute(t.db);
     const compare = await chat('root', 'Compare schools');
     const compared = (compare.data as { result: { schools: { schoolId: string; collectionRate: number }[] } }[])[0]?.result.schools ?? [];

@@ -33,6 +33,48 @@ describe('auth', () => {
       assert.equal((await me(tokens.accessToken)).statusCode, 200);
     });
 
+    test('usernames are compared case-insensitively and after trimming, and created users are stored in lower case', async () => {
+      const tokens = await login(t.app, '  Alice ');
+      assert.equal((await me(tokens.accessToken)).statusCode, 200);
+      await insertUser(t.db, { username: 'case.root', role: 'super_admin' });
+      const root = await login(t.app, 'case.root');
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/users',
+        headers: bearer(root.accessToken),
+        payload: { username: 'Mixed.Case', password: 'a-long-password', role: 'developer' },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      assert.equal(created.json<{ username: string }>().username, 'mixed.case');
+      const again = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/users',
+        headers: bearer(root.accessToken),
+        payload: { username: 'MIXED.case', password: 'a-long-password', role: 'developer' },
+      });
+      assert.equal(again.statusCode, 409, 'one user whatever the case');
+      assert.equal((await login(t.app, 'MIXED.CASE', 'a-long-password')).accessToken.split('.').length, 3);
+    });
+
+    test('anonymous login with a NUL byte or a lone surrogate is a 400 naming the field, never a 500', async () => {
+      for (const payload of [
+        { username: 'a\u0000b', password: PASSWORD },
+        { username: 'alice', password: 'pass\u0000word' },
+        { username: '\ud800alice', password: PASSWORD },
+      ]) {
+        const response = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload });
+        assert.equal(response.statusCode, 400, JSON.stringify(payload));
+        const field = payload.username === 'alice' ? 'password' : 'username';
+        assert.deepEqual(problemOf(response).errors?.map((e) => [e.field, e.in]), [[field, 'body']]);
+      }
+    });
+
+    test('login fields are never coerced: a number or a boolean is a 400 naming it', async () => {
+      const response = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 1000, password: true } });
+      assert.equal(response.statusCode, 400);
+      assert.deepEqual(problemOf(response).errors?.map((e) => e.field).sort(), ['password', 'username']);
+    });
+
     test('wrong password, unknown user and inactive user all get the same 401', async () => {
       const attempts = [
         { username: 'alice', password: 'wrong-password' },

@@ -114,7 +114,7 @@ describe('billing access by role', () => {
       const student = (await owner.post('/students', { schoolId, firstName: 'W', lastName: 'R', grade: '1' })).json<{ id: string }>();
       const invoice = (await owner.post('/invoices', { studentId: student.id, amount: 1_000, dueDate: '2099-01-01' })).json<{ id: string }>();
       const spare = (await owner.post('/invoices', { studentId: student.id, amount: 1_000, dueDate: '2099-01-01' })).json<{ id: string }>();
-      const payment = (await owner.pay({ invoiceId: invoice.id, amount: 500, method: 'cash' })).json<{ payment: { id: string } }>().payment;
+      const payment = (await owner.pay({ invoiceId: invoice.id, amount: 500, method: 'cash' })).json<{ id: string }>();
       return { schoolId, studentId: student.id, invoiceId: invoice.id, spareId: spare.id, paymentId: payment.id };
     };
     const expectFor = (role: Role, school: 'A' | 'B', ok: number) =>
@@ -168,7 +168,7 @@ describe('billing access by role', () => {
     assert.equal(first.statusCode, 201);
     const other = await as.school_admin.pay(body, key);
     assert.equal(other.statusCode, 201);
-    assert.notEqual(other.json<{ payment: { id: string } }>().payment.id, first.json<{ payment: { id: string } }>().payment.id);
+    assert.notEqual(other.json<{ id: string }>().id, first.json<{ id: string }>().id);
     const analyst = await as.finance_analyst.pay(body, key);
     assert.equal(analyst.statusCode, 403);
     assert.equal(problemOf(analyst).code, 'FORBIDDEN');

@@ -14,10 +14,11 @@ const NO_SUCH_ID = '01890000-0000-7000-8000-000000000000';
 
 /** Money totals of invoices computed independently of the statements code. */
 async function sqlTotals(db: Db, where: { schoolId: string; studentId?: string }) {
-  const result = await sql<{ invoiced: number; paid: number; pending: number; overdue: number }>`
+  const result = await sql<{ invoiced: number; paid: number; credited: number; pending: number; overdue: number }>`
     select
       coalesce(sum(i.amount) filter (where i.cancelled_at is null), 0) as invoiced,
-      coalesce(sum(i.paid_amount) filter (where i.cancelled_at is null), 0) as paid,
+      coalesce(sum(i.paid_amount - i.credited_amount) filter (where i.cancelled_at is null), 0) as paid,
+      coalesce(sum(i.credited_amount) filter (where i.cancelled_at is null), 0) as credited,
       coalesce(sum(i.amount - i.paid_amount) filter (where i.cancelled_at is null), 0) as pending,
       coalesce(sum(i.amount - i.paid_amount) filter (
         where i.cancelled_at is null and i.paid_amount < i.amount and i.due_date < (now() at time zone s.timezone)::date), 0) as overdue
@@ -25,7 +26,7 @@ async function sqlTotals(db: Db, where: { schoolId: string; studentId?: string }
     where i.school_id = ${where.schoolId} and (${where.studentId ?? null}::uuid is null or i.student_id = ${where.studentId ?? null}::uuid)`.execute(db);
   const row = result.rows[0];
   assert.ok(row);
-  return { totalInvoiced: row.invoiced, totalPaid: row.paid, totalPending: row.pending, totalOverdue: row.overdue };
+  return { totalInvoiced: row.invoiced, totalPaid: row.paid, totalCredited: row.credited, totalPending: row.pending, totalOverdue: row.overdue };
 }
 
 /** The text drawn in a PDF (pdfkit: Flate content streams, hex strings in TJ arrays, WinAnsi). */
@@ -120,7 +121,7 @@ describe('statements', () => {
     assert.equal(ana.schoolName, 'Colegio Alfa');
     assert.equal(ana.currency, 'MXN');
     assert.deepEqual(ana.period, { from: null, to: null });
-    assert.deepEqual(ana.summary, { totalInvoiced: 15_000, totalPaid: 12_000, totalPending: 3_000, totalOverdue: 3_000 });
+    assert.deepEqual(ana.summary, { totalInvoiced: 15_000, totalPaid: 12_000, totalCredited: 0, totalPending: 3_000, totalOverdue: 3_000 });
     assert.deepEqual(ana.summary, await sqlTotals(t.db, { schoolId: fx.schoolA, studentId: fx.students.anaA }));
     assert.equal(ana.invoicesTruncated, false);
     const byId = new Map(ana.invoices.map((invoice) => [invoice.id, invoice]));
@@ -136,7 +137,7 @@ describe('statements', () => {
     assert.deepEqual([overdue?.status, overdue?.amount, overdue?.paidAmount, overdue?.pendingAmount], ['OVERDUE', 5_000, 2_000, 3_000]);
 
     const beto = await studentJson(fx.students.beto);
-    assert.deepEqual(beto.summary, { totalInvoiced: 17_000, totalPaid: 6_000, totalPending: 11_000, totalOverdue: 0 });
+    assert.deepEqual(beto.summary, { totalInvoiced: 17_000, totalPaid: 6_000, totalCredited: 0, totalPending: 11_000, totalOverdue: 0 });
     assert.deepEqual(beto.summary, await sqlTotals(t.db, { schoolId: fx.schoolA, studentId: fx.students.beto }));
     const partial = beto.invoices.find((invoice) => invoice.id === fx.invoices.partialA);
     assert.deepEqual([partial?.status, partial?.paidAmount, partial?.payments[0]?.amount, partial?.payments[0]?.refundedAmount], ['PARTIAL', 6_000, 9_000, 3_000]);
@@ -147,7 +148,7 @@ describe('statements', () => {
 
   test('school statements: totals over non-cancelled invoices, student counts, SQL agreement', async () => {
     const a = await schoolJson(fx.schoolA);
-    assert.deepEqual(a.summary, { totalStudents: 2, activeStudents: 2, totalInvoiced: 32_000, totalPaid: 18_000, totalPending: 14_000, totalOverdue: 3_000 });
+    assert.deepEqual(a.summary, { totalStudents: 2, activeStudents: 2, totalInvoiced: 32_000, totalPaid: 18_000, totalCredited: 0, totalPending: 14_000, totalOverdue: 3_000 });
     const { totalStudents: _s, activeStudents: _a, ...money } = a.summary;
     assert.deepEqual(money, await sqlTotals(t.db, { schoolId: fx.schoolA }));
     assert.equal(a.invoices.length, 5);
@@ -163,7 +164,7 @@ describe('statements', () => {
 
     const b = await schoolJson(fx.schoolB);
     assert.equal(b.currency, 'USD');
-    assert.deepEqual(b.summary, { totalStudents: 2, activeStudents: 2, totalInvoiced: 35_000, totalPaid: 15_000, totalPending: 20_000, totalOverdue: 20_000 });
+    assert.deepEqual(b.summary, { totalStudents: 2, activeStudents: 2, totalInvoiced: 35_000, totalPaid: 15_000, totalCredited: 0, totalPending: 20_000, totalOverdue: 20_000 });
 
     // activeStudents follows is_active; totalStudents ignores soft-deleted students.
     const extra = await t.db.insertInto('students').values({ school_id: fx.schoolB, first_name: 'Inés', last_name: 'Inactiva', grade: '2', is_active: false }).returning('id').executeTakeFirstOrThrow();
@@ -189,7 +190,7 @@ describe('statements', () => {
     assert.equal(ana.invoices.length, 2);
     const nothing = await studentJson(fx.students.anaA, `?from=${fx.future}`);
     assert.deepEqual(nothing.invoices, []);
-    assert.deepEqual(nothing.summary, { totalInvoiced: 0, totalPaid: 0, totalPending: 0, totalOverdue: 0 });
+    assert.deepEqual(nothing.summary, { totalInvoiced: 0, totalPaid: 0, totalCredited: 0, totalPending: 0, totalOverdue: 0 });
   });
 
   test('bad dates and from after to are 400 problems naming the field', async () => {
@@ -272,10 +273,15 @@ describe('statements', () => {
   });
 
   test('CSV: streamed attachment, one row per invoice, summary comments, masked for the analyst', async () => {
-    const response = await get(`/schools/${fx.schoolA}/statement`, { as: 'analyst', accept: 'text/csv' });
+    const response = await get(`/schools/${fx.schoolA}/statement?style=raw`, { as: 'analyst', accept: 'text/csv' });
     assert.equal(response.statusCode, 200);
     assert.match(String(response.headers['content-type']), /^text\/csv/);
-    assert.equal(response.headers['content-disposition'], `attachment; filename="statement-school-${fx.schoolA}.csv"`);
+    const today = (zone: string) => new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date());
+    const mexico = today('America/Mexico_City');
+    assert.equal(
+      response.headers['content-disposition'],
+      `attachment; filename="bursar-statement-colegio-alfa-${mexico}.csv"; filename*=UTF-8''bursar-statement-colegio-alfa-${mexico}.csv`,
+    );
     assert.equal(response.headers['cache-control'], 'private, no-store');
     const rows = parse<Record<string, string>>(response.body, { columns: true, comment: '#' });
     assert.deepEqual(rows.map((row) => row.invoiceId).sort(), Object.entries(fx.invoices).filter(([name]) => name.endsWith('A')).map(([, id]) => id).sort());
@@ -288,8 +294,11 @@ describe('statements', () => {
       assert.ok(comments.includes(expected), `has ${expected}`);
     }
 
-    const student = await get(`/students/${fx.students.anaA}/statement?to=${fx.past}`, { accept: 'text/csv' });
-    assert.equal(student.headers['content-disposition'], `attachment; filename="statement-student-${fx.students.anaA}-to-${fx.past}.csv"`);
+    const student = await get(`/students/${fx.students.anaA}/statement?to=${fx.past}&style=raw`, { accept: 'text/csv' });
+    assert.equal(
+      student.headers['content-disposition'],
+      `attachment; filename="bursar-statement-colegio-alfa-ana-alvarez-${mexico}.csv"; filename*=UTF-8''bursar-statement-colegio-alfa-ana-alvarez-${mexico}.csv`,
+    );
     const studentRows = parse<Record<string, string>>(student.body, { columns: true, comment: '#' });
     assert.deepEqual(studentRows.map((row) => row.studentName), ['Ana Alvarez', 'Ana Alvarez']);
     assert.ok(student.body.includes(`# Period (due date): open to ${fx.past}`));
@@ -299,23 +308,30 @@ describe('statements', () => {
     const f = await newSchool('Evil, =cmd|calc', [{ amount: 100, dueDate: fx.future }]);
     await t.db.updateTable('invoices').set({ description: '@SUM(A1:A9)' }).where('id', '=', f.invoiceIds[0] ?? '').execute();
     await t.db.updateTable('students').set({ first_name: '+Evil', last_name: '-Name' }).where('id', '=', f.studentId).execute();
-    const response = await get(`/students/${f.studentId}/statement`, { accept: 'text/csv' });
+    const response = await get(`/students/${f.studentId}/statement?style=raw`, { accept: 'text/csv' });
     const [row] = parse<Record<string, string>>(response.body, { columns: true, comment: '#' });
     assert.equal(row?.description, "'@SUM(A1:A9)");
     assert.equal(row?.studentName, "'+Evil -Name");
     assert.ok(response.body.includes("# School: Evil, '=cmd|calc"), 'the comment block too, even split on commas');
+    // The same for people: the same neutralisation under the words.
+    const people = await get(`/students/${f.studentId}/statement`, { accept: 'text/csv' });
+    const [personRow] = parse<Record<string, string>>(people.body, { columns: true, comment: '#', bom: true });
+    assert.equal(personRow?.Description, "'@SUM(A1:A9)");
+    assert.equal(personRow?.Student, "'+Evil -Name");
+    // For people the head's value is one quoted cell: "=cmd" never starts a cell.
+    assert.ok(people.body.includes('# School,"Evil, =cmd|calc"'), people.body);
   });
 
   test('PDF: a streamed %PDF document with the title, school, student, summary and invoices', async () => {
     const response = await get(`/students/${fx.students.anaA}/statement`, { accept: 'application/pdf' });
     assert.equal(response.statusCode, 200);
     assert.equal(response.headers['content-type'], 'application/pdf');
-    assert.equal(response.headers['content-disposition'], `attachment; filename="statement-student-${fx.students.anaA}.pdf"`);
+    assert.match(String(response.headers['content-disposition']), /^attachment; filename="bursar-statement-colegio-alfa-ana-alvarez-\d{4}-\d{2}-\d{2}\.pdf"; filename\*=UTF-8''/);
     const pdf = response.rawPayload;
     assert.equal(pdf.subarray(0, 4).toString('latin1'), '%PDF');
     assert.match(pdf.subarray(-8).toString('latin1'), /%%EOF\s*$/);
     const text = pdfText(pdf);
-    for (const expected of ['Statement of account', 'School: Colegio Alfa', 'Student: Ana Alvarez', 'Total invoiced', 'MXN 150.00', 'FX-1', 'OVERDUE', 'Generated at']) {
+    for (const expected of ['Statement of account', 'Colegio Alfa', 'Student: Ana Alvarez', 'Total invoiced', 'MXN 150.00', 'FX-1', 'Overdue', 'Generated at']) {
       assert.ok(text.includes(expected), `PDF shows ${expected}`);
     }
 
@@ -343,7 +359,7 @@ describe('statements', () => {
     assert.deepEqual(money, expected, 'the summary covers every invoice, not only those listed');
     assert.ok(expected.totalInvoiced > json.invoices.reduce((sum, invoice) => sum + invoice.amount, 0));
 
-    const csv = await get(`/schools/${big.schoolId}/statement`, { accept: 'text/csv' });
+    const csv = await get(`/schools/${big.schoolId}/statement?style=raw`, { accept: 'text/csv' });
     const rows = parse<Record<string, string>>(csv.body, { columns: true, comment: '#' });
     assert.equal(rows.length, count);
     assert.equal(new Set(rows.map((row) => row.invoiceId)).size, count, 'every invoice exactly once across batches');
@@ -356,7 +372,7 @@ describe('statements', () => {
     assert.equal(pdf.statusCode, 200);
     assert.ok(pageCount(pdf.rawPayload) > 10, `many pages, got ${pageCount(pdf.rawPayload)}`);
     const text = pdfText(pdf.rawPayload);
-    assert.ok(text.includes('page 2'), 'pages are numbered');
+    assert.ok(text.includes('Page 2 of'), 'pages are numbered');
     const numbers = text.match(/\bB-\d+\b/g) ?? [];
     assert.equal(new Set(numbers).size, inPeriod, 'every invoice of the period is in the table, once');
   });
@@ -466,7 +482,7 @@ describe('statements', () => {
       for (const status of ['400', '401', '403', '404', '406']) {
         assert.ok(operation.responses[status], `${path} documents ${status}`);
       }
-      assert.deepEqual(operation.parameters?.filter((p) => p.in === 'query').map((p) => p.name).sort(), ['from', 'to']);
+      assert.deepEqual(operation.parameters?.filter((p) => p.in === 'query').map((p) => p.name).sort(), ['from', 'lang', 'style', 'to']);
     }
     assert.ok(doc.components.schemas.StudentStatement && doc.components.schemas.SchoolStatement);
   });

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { settingFlags, startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import pg from 'pg';
+import { isLivePostgres, settingFlags, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.js';
+import { freePort } from '../../src/shared/net.js';
 
 /**
  * Server settings for the embedded PostgreSQL (the benchmark sizes shared_buffers with
@@ -26,5 +32,119 @@ describe('embedded PostgreSQL settings', () => {
   test('startEmbeddedPostgres refuses them before creating anything', async () => {
     const dataDir = `/nonexistent/bursar-embedded-${process.pid}`;
     await assert.rejects(startEmbeddedPostgres({ dataDir, port: 1, settings: { shared_buffers: '1GB; x' } }), /only plain names and values/);
+  });
+});
+
+
+const postmasterPid = async (dataDir: string) => Number((await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+
+async function query(url: string, text: string): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<Record<string, unknown>>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A dead process named `postgres` that stays a zombie (its parent, `sleep`, never reaps
+ * it) for a minute: what a postmaster killed with SIGKILL is until its parent reaps it.
+ */
+async function postgresZombie(dir: string): Promise<{ pid: number; release: () => void }> {
+  const named = path.join(dir, 'postgres');
+  // A `sleep 1` named postgres, started in the background by a shell that then becomes
+  // `sleep 60` and never reaps it. It must outlive the exec: had it already exited, the
+  // shell would reap it itself (under load the shell is slow to get to the exec).
+  await symlink('/bin/sleep', named);
+  const parent = spawn('/bin/sh', ['-c', '"$0" 1 & echo $!; exec sleep 60', named], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const pid = await new Promise<number>((resolve, reject) => {
+    parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    parent.once('error', reject);
+  });
+  // Until it has exited it is not a zombie yet.
+  for (let i = 0; i < 1000 && !(await readFile(`/proc/${pid}/stat`, 'utf8')).match(/\) Z /); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { pid, release: () => parent.kill('SIGKILL') };
+}
+
+/**
+ * `npm start`, `npm run verify` and `npm run seed` right after a crash: the data
+ * directory still names the old server in postmaster.pid, and a killed postmaster stays a
+ * zombie until reaped, which pg_ctl takes for a running server ("pg_ctl: server does not
+ * shut down"). A start must find out that it is gone and start anyway.
+ */
+describe('embedded PostgreSQL after a crash', () => {
+  const dirs: string[] = [];
+  const running: EmbeddedPostgres[] = [];
+  after(async () => {
+    for (const server of running) {
+      await server.stop().catch(() => undefined);
+    }
+    for (const dir of dirs) {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Durable, as `npm start` runs it (ephemeral mode may lose the last commits in a crash).
+  const start = async (dataDir: string, port: number) => {
+    const messages: string[] = [];
+    const server = await startEmbeddedPostgres({ dataDir, port, log: (m) => messages.push(m) });
+    running.push(server);
+    return { server, messages };
+  };
+  const tempDir = async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bursar-embedded-'));
+    dirs.push(dir);
+    return dir;
+  };
+
+  test('its postmaster killed with SIGKILL, a start at once brings the cluster back with its data', async () => {
+    const dataDir = await tempDir();
+    const port = await freePort();
+    const first = await start(dataDir, port);
+    await query(first.server.url, 'create table survivor (note text); insert into survivor values (\'kept\')');
+    const pid = await postmasterPid(dataDir);
+    process.kill(pid, 'SIGKILL');
+
+    const second = await start(dataDir, port);
+    assert.deepEqual(await query(second.server.url, 'select note from survivor'), [{ note: 'kept' }]);
+    assert.notEqual(await postmasterPid(dataDir), pid);
+    assert.ok(second.messages.some((m) => m.includes(`PID ${pid}`)), second.messages.join('\n'));
+  });
+
+  test('a postmaster.pid naming a zombie postgres is stale: removed, and the server starts (no "server does not shut down")', async () => {
+    const dataDir = await tempDir();
+    const port = await freePort();
+    const first = await start(dataDir, port);
+    const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
+    const lock = await readFile(pidFile, 'utf8');
+    await first.server.stop();
+    const zombie = await postgresZombie(dataDir);
+    try {
+      assert.equal(await isLivePostgres(zombie.pid), false, 'a zombie is not a running server');
+      // What a postmaster killed with SIGKILL leaves: its lock file, naming its (zombie) PID.
+      await writeFile(pidFile, lock.replace(/^\d+/, String(zombie.pid)), { mode: 0o600 });
+      const second = await start(dataDir, port);
+      assert.deepEqual(await query(second.server.url, 'select 1 as one'), [{ one: 1 }]);
+      assert.ok(second.messages.some((m) => m.includes(`PID ${zombie.pid}`) && /stale postmaster\.pid/.test(m)), second.messages.join('\n'));
+    } finally {
+      zombie.release();
+    }
+  });
+
+  test('a server left running by a killed Bursar is stopped and started again; a live postgres is told apart', async () => {
+    const dataDir = await tempDir();
+    const port = await freePort();
+    await start(dataDir, port);
+    const pid = await postmasterPid(dataDir);
+    assert.equal(await isLivePostgres(pid), true);
+    assert.equal(await isLivePostgres(process.pid), false, 'not a postgres');
+    const second = await start(dataDir, port);
+    assert.deepEqual(await query(second.server.url, 'select 1 as one'), [{ one: 1 }]);
+    assert.notEqual(await postmasterPid(dataDir), pid);
+    assert.ok(second.messages.some((m) => m.includes(`stopping the PostgreSQL server (PID ${pid})`)), second.messages.join('\n'));
   });
 });

@@ -57,10 +57,11 @@ describe('schema constraints', () => {
     assert.ok(Math.abs(ms - Date.now()) < 60_000, 'the first 48 bits are the creation time in ms');
   });
 
-  test('money is integer and positive; paid never exceeds the amount', async () => {
+  test('money is integer and never negative; paid never exceeds the amount', async () => {
     const { db } = database;
     const base = { school_id: schoolId, student_id: studentId, due_date: '2026-02-10' };
-    assert.equal(await code(db.insertInto('invoices').values({ ...base, number: 'N1', amount: 0 }).execute()), '23514');
+    // A fully discounted instalment is an invoice of 0 (migration 0014); below zero never.
+    await db.insertInto('invoices').values({ ...base, number: 'N1', amount: 0 }).execute();
     assert.equal(await code(db.insertInto('invoices').values({ ...base, number: 'N2', amount: -5 }).execute()), '23514');
     assert.equal(await code(db.insertInto('invoices').values({ ...base, number: 'N3', amount: 100, paid_amount: 101 }).execute()), '23514');
     // A fractional amount sent as a parameter is refused, never rounded.
@@ -128,6 +129,47 @@ describe('schema constraints', () => {
     assert.equal(row.rows[0]?.small, Number.MAX_SAFE_INTEGER);
     assert.equal(row.rows[0]?.sum, 3);
     await assert.rejects(sql`select 9007199254740993::bigint as big`.execute(database.db), /outside the safe range/);
+  });
+
+  test('an invoice is marked touched by a person on any write not declared the demo’s (migration 0012)', async () => {
+    const { db } = database;
+    const touched = async (id: string) => (await db.selectFrom('invoices').select('touched_by_person_at').where('id', '=', id).executeTakeFirstOrThrow()).touched_by_person_at;
+    const base = { school_id: schoolId, student_id: studentId, amount: 1_000, due_date: '2026-03-10' };
+    // Any writer: marked on insert, even when it tries to leave the column null.
+    const plain = (await db.insertInto('invoices').values({ ...base, number: 'T-1', touched_by_person_at: null }).returning('id').executeTakeFirstOrThrow()).id;
+    assert.notEqual(await touched(plain), null);
+    // A transaction that declared itself the demo's writes demo data, inserts and updates alike.
+    const demo = await db.transaction().execute(async (trx) => {
+      await sql`select set_config('bursar.writer', 'demo', true)`.execute(trx);
+      const id = (await trx.insertInto('invoices').values({ ...base, number: 'T-2' }).returning('id').executeTakeFirstOrThrow()).id;
+      await trx.updateTable('invoices').set({ paid_amount: 10 }).where('id', '=', id).execute();
+      return id;
+    });
+    assert.equal(await touched(demo), null);
+    // The declaration ends with its transaction: the next write on the same pool is a person's.
+    await db.updateTable('invoices').set({ description: 'changed' }).where('id', '=', demo).execute();
+    const marked = await touched(demo);
+    assert.ok(marked instanceof Date);
+    // Once marked, always marked: a later demo write keeps the mark.
+    await db.transaction().execute(async (trx) => {
+      await sql`select set_config('bursar.writer', 'demo', true)`.execute(trx);
+      await trx.updateTable('invoices').set({ paid_amount: 20 }).where('id', '=', demo).execute();
+    });
+    assert.deepEqual(await touched(demo), marked);
+  });
+
+  test('demo tables keep school_id in their keys: no cross-school rows, one bill per student and month', async () => {
+    const { db } = database;
+    assert.equal(await code(db.insertInto('demo_students').values({ school_id: otherSchoolId, student_id: studentId, behaviour: 'late' }).execute()), '23503');
+    assert.equal(await code(db.insertInto('demo_students').values({ school_id: schoolId, student_id: studentId, behaviour: 'sometimes' as 'late' }).execute()), '23514');
+    await db.insertInto('demo_students').values({ school_id: schoolId, student_id: studentId, behaviour: 'late' }).execute();
+    assert.equal(await code(db.insertInto('demo_bills').values({ school_id: otherSchoolId, student_id: studentId, month: '2026-01-01', invoice_id: invoiceId }).execute()), '23503');
+    assert.equal(await code(db.insertInto('demo_bills').values({ school_id: schoolId, student_id: studentId, month: '2026-01-10', invoice_id: invoiceId }).execute()), '23514');
+    await db.insertInto('demo_bills').values({ school_id: schoolId, student_id: studentId, month: '2026-01-01', invoice_id: invoiceId }).execute();
+    assert.equal(await code(db.insertInto('demo_bills').values({ school_id: schoolId, student_id: studentId, month: '2026-01-01', invoice_id: invoiceId }).execute()), '23505');
+    // Schools are real data unless the demo seed says otherwise.
+    const school = await db.selectFrom('schools').select(['is_demo', 'simulator_enabled']).where('id', '=', schoolId).executeTakeFirstOrThrow();
+    assert.deepEqual(school, { is_demo: false, simulator_enabled: true });
   });
 
   test('dates stay calendar days, untouched by the server time zone', async () => {

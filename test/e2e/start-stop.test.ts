@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createTestDatabase } from '../helpers/db.js';
+import { freePort } from '../../src/shared/net.js';
 
 /**
  * `npm start` as a user runs it: the real entry point in a child process, on the
@@ -15,16 +15,6 @@ import { createTestDatabase } from '../helpers/db.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PASSWORD = 'e2e-demo-password';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Running {
   child: ChildProcess;

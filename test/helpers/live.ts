@@ -10,6 +10,14 @@ import { comparePositions } from '../../src/modules/live/live.repository.js';
  * (and, with `hubAt`, delivered by the hub), so those cannot arrive later mixed into
  * the events under test.
  */
+/**
+ * How long a test waits for events to become final. Generous, and not a latency bound:
+ * a transaction of another test file running beside (a demo school's seed is one
+ * transaction of several seconds, longer on a loaded machine) holds back every event
+ * committed after it began, in every database of the cluster, until it ends.
+ */
+export const EVENTS_FINAL_WITHIN_MS = 90_000;
+
 export async function eventsSettled(db: Db, hubAt?: EventPosition): Promise<boolean> {
   const { rows } = await sql<{ pending: boolean; xactId: string | null; id: string | null }>`
     select exists (select 1 from transactions where xact_id >= pg_snapshot_xmin(pg_current_snapshot())) as pending,

@@ -5,7 +5,7 @@ import { createLiveHub, type LiveSocket } from '../../src/modules/live/live.hub.
 import type { Principal } from '../../src/shared/policy.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
-import { eventsSettled } from '../helpers/live.js';
+import { EVENTS_FINAL_WITHIN_MS, eventsSettled } from '../helpers/live.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The hub's fan-out with sockets under the test's control: a slow client is dropped, never waited for. */
@@ -55,12 +55,23 @@ describe('live hub', () => {
     t = await createTestApp();
     fx = await seedBillingFixture(t.db);
     // The hub starts after the setup's events are final: they are history, not live.
-    await waitFor('setup events final', () => eventsSettled(t.db));
+    await waitFor('setup events final', () => eventsSettled(t.db), EVENTS_FINAL_WITHIN_MS);
   });
   after(() => t.close());
 
+  /**
+   * The events just committed are final only once every older transaction in the cluster
+   * has ended (other test files run alongside): pump until they are, and are delivered.
+   */
+  const deliveredBy = (hub: ReturnType<typeof createLiveHub>) =>
+    waitFor('the new events final and delivered', async () => {
+      await hub.pump();
+      const at = hub.position();
+      return at !== undefined && (await eventsSettled(t.db, at));
+    }, EVENTS_FINAL_WITHIN_MS);
+
   test('a client whose socket is backed up is closed with 1013; the others get every event', async () => {
-    const hub = createLiveHub({ db: t.db, listenConfig: t.pool.options, log: { info() {}, warn() {}, error() {} }, maxBufferedBytes: 1000 });
+    const hub = createLiveHub({ db: t.db, listenConfig: t.pool.options, log: { info() {}, warn() {}, error() {} }, maxQueuedBytes: 1000 });
     await hub.start();
     try {
       const fast = new FakeSocket();
@@ -72,7 +83,7 @@ describe('live hub', () => {
         await sql`insert into transactions (school_id, invoice_id, amount, method, status, failure_code)
                   values (${fx.schoolB}, ${fx.invoices.overdueB}, ${100 + i}, 'card', 'failed', 'expired_card')`.execute(t.db);
       }
-      await hub.pump();
+      await deliveredBy(hub);
       const events = fast.sent.map((data) => JSON.parse(data) as { type: string; payment?: { amount: number } }).filter((m) => m.type === 'payment_failed');
       assert.deepEqual(events.map((m) => m.payment?.amount), [100, 101, 102]);
       assert.equal(slow.closed?.code, 1013);
@@ -105,7 +116,7 @@ describe('live hub', () => {
                 values (${fx.schoolA}, ${fx.invoices.overdueA}, 201, 'card', 'failed', 'expired_card'),
                        (${fx.schoolB}, ${fx.invoices.overdueB}, 202, 'card', 'failed', 'expired_card'),
                        (${fx.schoolA}, ${fx.invoices.overdueA}, 203, 'card', 'failed', 'expired_card')`.execute(t.db);
-      await hub.pump();
+      await deliveredBy(hub);
       type Event = { type: string; id: string; payment: { amount: number; studentName: string | null } };
       const eventsOf = (socket: FakeSocket) =>
         socket.sent.map((data) => JSON.parse(data) as Event).filter((m) => m.type === 'payment_failed');

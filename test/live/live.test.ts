@@ -12,7 +12,7 @@ import { comparePositions, eventsIn, horizon } from '../../src/modules/live/live
 import { client } from '../helpers/api.js';
 import { createTestApp, insertUser, login, TEST_JWT_SECRET, type TestApp } from '../helpers/app.js';
 import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
-import { eventsSettled } from '../helpers/live.js';
+import { EVENTS_FINAL_WITHIN_MS, eventsSettled } from '../helpers/live.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -102,7 +102,7 @@ describe('live feed', () => {
   const pay = async (invoiceId: string, amount = 100) => {
     const response = await client(t.app, tokens.root ?? '').pay({ invoiceId, amount, method: 'card' });
     assert.equal(response.statusCode, 201, response.body);
-    return response.json<{ payment: { id: string } }>().payment.id;
+    return response.json<{ id: string }>().id;
   };
 
   before(async () => {
@@ -123,7 +123,7 @@ describe('live feed', () => {
       probe.close();
       const at = parseEventId(probe.messages.find((m) => m.type === 'hello')?.lastEventId ?? '');
       return at !== undefined && (await eventsSettled(t.db, at));
-    });
+    }, EVENTS_FINAL_WITHIN_MS);
   });
   after(async () => {
     if (second) {

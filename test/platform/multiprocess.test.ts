@@ -253,7 +253,7 @@ describe('two API processes and two workers on one database', () => {
           body: JSON.stringify({ invoiceId: fx.invoices.pendingA, amount: 100, method: 'card' }),
         });
         assert.equal(response.status, 201, await response.clone().text());
-        return ((await response.json()) as { payment: { id: string } }).payment.id;
+        return ((await response.json()) as { id: string }).id;
       };
       // Each process accepts the other's tokens (one JWT_SECRET).
       const paid = [await pay(a.url, tokenB), await pay(b.url, tokenA)];

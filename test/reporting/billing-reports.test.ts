@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
 import { sql } from 'kysely';
 import type {
   DailyCollectionsRow,
@@ -121,11 +122,11 @@ describe('billing reports', () => {
   describe('students/balance', () => {
     const expected = (): StudentBalanceRow[] =>
       [
-        { studentId: f.students.anaA, schoolId: f.schoolA, studentName: 'Ana Alvarez', grade: '3', invoiceCount: 2, totalInvoiced: 15_000, totalPaid: 12_000, balance: 3_000, overdueAmount: 3_000, oldestOverdueDueDate: f.past },
+        { studentId: f.students.anaA, schoolId: f.schoolA, studentName: 'Ana Alvarez', grade: '3', invoiceCount: 2, totalInvoiced: 15_000, totalPaid: 12_000, totalCredited: 0, balance: 3_000, overdueAmount: 3_000, oldestOverdueDueDate: f.past },
         // the cancelled 7 000 counts nowhere
-        { studentId: f.students.beto, schoolId: f.schoolA, studentName: 'Beto Bravo', grade: '5', invoiceCount: 2, totalInvoiced: 17_000, totalPaid: 6_000, balance: 11_000, overdueAmount: 0, oldestOverdueDueDate: null },
-        { studentId: f.students.carla, schoolId: f.schoolB, studentName: 'Carla Cruz', grade: '3', invoiceCount: 1, totalInvoiced: 20_000, totalPaid: 0, balance: 20_000, overdueAmount: 20_000, oldestOverdueDueDate: f.past },
-        { studentId: f.students.dora, schoolId: f.schoolB, studentName: 'Dora Diaz', grade: '7', invoiceCount: 1, totalInvoiced: 15_000, totalPaid: 15_000, balance: 0, overdueAmount: 0, oldestOverdueDueDate: null },
+        { studentId: f.students.beto, schoolId: f.schoolA, studentName: 'Beto Bravo', grade: '5', invoiceCount: 2, totalInvoiced: 17_000, totalPaid: 6_000, totalCredited: 0, balance: 11_000, overdueAmount: 0, oldestOverdueDueDate: null },
+        { studentId: f.students.carla, schoolId: f.schoolB, studentName: 'Carla Cruz', grade: '3', invoiceCount: 1, totalInvoiced: 20_000, totalPaid: 0, totalCredited: 0, balance: 20_000, overdueAmount: 20_000, oldestOverdueDueDate: f.past },
+        { studentId: f.students.dora, schoolId: f.schoolB, studentName: 'Dora Diaz', grade: '7', invoiceCount: 1, totalInvoiced: 15_000, totalPaid: 15_000, totalCredited: 0, balance: 0, overdueAmount: 0, oldestOverdueDueDate: null },
       ]
         .map((row) => ({ ...row, schoolName: schoolName(row.schoolId), currency: currencyOf(row.schoolId) }))
         .sort(byKey((row) => row.studentId));
@@ -184,9 +185,9 @@ describe('billing reports', () => {
     const expected = (): SchoolSummaryRow[] =>
       [
         // A: 10 000 + 5 000 + 8 000 + 9 000 invoiced; 10 000 + 2 000 + 6 000 paid; overdue 3 000
-        { schoolId: f.schoolA, totalStudents: 2, activeStudents: 2, invoiceCount: 4, totalInvoiced: 32_000, totalPaid: 18_000, totalPending: 14_000, totalOverdue: 3_000, collectionRate: 0.5625 },
+        { schoolId: f.schoolA, totalStudents: 2, activeStudents: 2, invoiceCount: 4, totalInvoiced: 32_000, totalPaid: 18_000, totalCredited: 0, totalPending: 14_000, totalOverdue: 3_000, collectionRate: 0.5625 },
         // B: 20 000 + 15 000 invoiced; 15 000 paid; 15 000 / 35 000 = 0.428571… → 0.4286
-        { schoolId: f.schoolB, totalStudents: 2, activeStudents: 2, invoiceCount: 2, totalInvoiced: 35_000, totalPaid: 15_000, totalPending: 20_000, totalOverdue: 20_000, collectionRate: 0.4286 },
+        { schoolId: f.schoolB, totalStudents: 2, activeStudents: 2, invoiceCount: 2, totalInvoiced: 35_000, totalPaid: 15_000, totalCredited: 0, totalPending: 20_000, totalOverdue: 20_000, collectionRate: 0.4286 },
       ]
         .map((row) => ({ ...row, schoolName: schoolName(row.schoolId), currency: currencyOf(row.schoolId) }))
         .sort(byKey((row) => row.schoolId));
@@ -233,7 +234,7 @@ describe('billing reports', () => {
         const [row] = await list<SchoolSummaryRow>('summary', { schoolId: empty });
         assert.deepEqual(row, {
           schoolId: empty, schoolName: 'Zeta Empty', currency: 'EUR', totalStudents: 0, activeStudents: 0,
-          invoiceCount: 0, totalInvoiced: 0, totalPaid: 0, totalPending: 0, totalOverdue: 0, collectionRate: 0,
+          invoiceCount: 0, totalInvoiced: 0, totalPaid: 0, totalCredited: 0, totalPending: 0, totalOverdue: 0, collectionRate: 0,
         });
       } finally {
         await t.db.updateTable('schools').set({ deleted_at: new Date() }).where('id', '=', empty).execute();
@@ -258,7 +259,7 @@ describe('billing reports', () => {
       return rows
         .map((row) => {
           const schoolId = row.studentId === f.students.anaA || row.studentId === f.students.beto ? f.schoolA : f.schoolB;
-          return { ...row, schoolId, schoolName: schoolName(schoolId), currency: currencyOf(schoolId), pendingAmount: row.amount - row.paidAmount };
+          return { ...row, schoolId, schoolName: schoolName(schoolId), currency: currencyOf(schoolId), creditedAmount: 0, pendingAmount: row.amount - row.paidAmount };
         })
         .sort(byKey((row) => row.invoiceId));
     };
@@ -305,8 +306,8 @@ describe('billing reports', () => {
     test('numbers match the fixture by hand: only OVERDUE, days in the school’s zone', async () => {
       const report = await list<OverdueRow>('overdue');
       const expected = [
-        { invoiceId: f.invoices.overdueA, number: 'FX-2', schoolId: f.schoolA, studentId: f.students.anaA, studentName: 'Ana Alvarez', grade: '3', amount: 5_000, paidAmount: 2_000, pendingAmount: 3_000, daysOverdue: daysSincePast(TZ_A) },
-        { invoiceId: f.invoices.overdueB, number: 'FX-6', schoolId: f.schoolB, studentId: f.students.carla, studentName: 'Carla Cruz', grade: '3', amount: 20_000, paidAmount: 0, pendingAmount: 20_000, daysOverdue: daysSincePast(TZ_B) },
+        { invoiceId: f.invoices.overdueA, number: 'FX-2', schoolId: f.schoolA, studentId: f.students.anaA, studentName: 'Ana Alvarez', grade: '3', amount: 5_000, paidAmount: 2_000, creditedAmount: 0, pendingAmount: 3_000, daysOverdue: daysSincePast(TZ_A) },
+        { invoiceId: f.invoices.overdueB, number: 'FX-6', schoolId: f.schoolB, studentId: f.students.carla, studentName: 'Carla Cruz', grade: '3', amount: 20_000, paidAmount: 0, creditedAmount: 0, pendingAmount: 20_000, daysOverdue: daysSincePast(TZ_B) },
       ]
         .map((row) => ({ ...row, schoolName: schoolName(row.schoolId), currency: currencyOf(row.schoolId), dueDate: f.past }))
         // same due date: ties break on invoice id
@@ -642,6 +643,63 @@ describe('billing reports', () => {
       (await list<SchoolSummaryRow>('summary', {}, tokens.analyst)),
       await list<SchoolSummaryRow>('summary'),
     );
+  });
+
+  test('format=csv: every report as a file for people — words, currency units, Currency column, BOM — and raw for machines', async () => {
+    const headers: Record<Report, string> = {
+      balance: 'Student,School,Grade,Invoices,Invoiced,Paid,Credited,Balance,Overdue,Oldest overdue due date,Currency',
+      summary: 'School,Students,Active students,Invoices,Invoiced,Paid,Credited,Pending,Overdue,Collection rate (%),Currency',
+      details: 'Invoice,School,Student,Grade,Description,Due date,Status,Amount,Paid,Credited,Pending,Currency,Payments,Last payment (UTC)',
+      overdue: 'Invoice,School,Student,Grade,Due date,Days overdue,Amount,Paid,Credited,Pending,Currency',
+      payments: 'Paid at (UTC),School,Student,Invoice,Method,Reference,Amount,Refunded,Net,Currency',
+      daily: 'Date,School,Payments,Collected,Refunded,Net,Currency',
+      monthly: 'Month,School,Invoices,Invoiced,Collected,Outstanding,Currency',
+    };
+    for (const report of ALL_REPORTS) {
+      const json = await list<Record<string, unknown>>(report, wideQuery(report));
+      const response = await get(report, { ...wideQuery(report), format: 'csv', limit: 1 });
+      assert.equal(response.statusCode, 200, `${report}: ${response.body}`);
+      assert.match(String(response.headers['content-type']), /^text\/csv/);
+      assert.match(String(response.headers['content-disposition']), /^attachment; filename="bursar-[a-z-]+-all-schools-\d{4}-\d{2}-\d{2}\.csv"; filename\*=/);
+      assert.deepEqual([...response.rawPayload.subarray(0, 3)], [0xef, 0xbb, 0xbf], `${report}: BOM`);
+      const rows = parse<Record<string, string>>(response.body, { columns: true, bom: true });
+      assert.equal(response.rawPayload.subarray(3).toString('utf8').split('\n')[0], headers[report], report);
+      assert.equal(rows.length, json.length, `${report}: every row, not one page (limit is for JSON pages)`);
+      for (const row of rows) {
+        assert.ok(row.Currency === 'MXN' || row.Currency === 'USD');
+        for (const [header, value] of Object.entries(row)) {
+          if (/^(Invoiced|Paid|Balance|Overdue|Pending|Amount|Refunded|Net|Collected|Outstanding)$/.test(header)) {
+            assert.match(value, /^-?\d+\.\d{2}$/, `${report} ${header}: ${value}`);
+          }
+        }
+      }
+      const raw = await get(report, { ...wideQuery(report), format: 'csv', style: 'raw' });
+      const rawRows = parse<Record<string, string>>(raw.body, { columns: true });
+      assert.notEqual(raw.rawPayload[0], 0xef);
+      assert.deepEqual(Object.keys(rawRows[0] ?? {}), Object.keys(json[0] ?? {}), `${report}: the JSON fields`);
+      assert.deepEqual(
+        rawRows.map((row) => Object.values(row)),
+        json.map((row) => Object.values(row).map((value) => (value === null ? '' : String(value as string | number | boolean)))),
+        `${report}: the JSON values, minor units`,
+      );
+    }
+    // The fixture's numbers, in currency units: school A invoiced 32 000 minor units of MXN = 320.00.
+    const summary = parse<Record<string, string>>((await get('summary', { format: 'csv', schoolId: f.schoolA, lang: 'es' })).body, { columns: true, bom: true });
+    assert.deepEqual(summary.map((row) => [row.Escuela, row.Facturado, row.Pagado, row.Pendiente, row['Tasa de cobro (%)'], row.Moneda]), [
+      ['Colegio Alfa', '320.00', '180.00', '140.00', '56.25', 'MXN'],
+    ]);
+    const named = await get('summary', { format: 'csv', schoolId: f.schoolA });
+    const today = todayIn(TZ_A);
+    assert.match(String(named.headers['content-disposition']), new RegExp(`filename="bursar-school-summary-colegio-alfa-${today}\\.csv"`));
+    // Masking and neutralisation hold in the file too.
+    const masked = await get('payments', { format: 'csv' }, tokens.analyst);
+    assert.ok(!/Alvarez|Bravo|Cruz|Diaz/.test(masked.body));
+    for (const row of parse<Record<string, string>>(masked.body, { columns: true, bom: true })) {
+      assert.match(row.Reference ?? '', /^(\*\*\*.{4})?$/);
+    }
+    // A school outside the caller's scope is a 404 in CSV too.
+    assert.equal((await get('summary', { format: 'csv', schoolId: f.schoolB }, tokens.admin)).statusCode, 404);
+    assert.equal((await get('summary', { format: 'xml' })).statusCode, 400);
   });
 
   test('developer gets 403 and anonymous 401 on every report', async () => {

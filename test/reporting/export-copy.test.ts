@@ -120,7 +120,7 @@ describe('CSV export through COPY', () => {
     test(`${role}: the same bytes as csv-stringify over the queue's rows`, async () => {
       for (const query of [`&schoolId=${schoolA}`, '&status=OVERDUE', '&minAmount=1010']) {
         const want = await stringified(tokens[role], query);
-        const response = await get(`${URL_EXPORT}?format=csv${query}`, tokens[role]);
+        const response = await get(`${URL_EXPORT}?format=csv&style=raw${query}`, tokens[role]);
         assert.equal(response.statusCode, 200, response.body);
         assert.equal(response.body, want, query);
       }
@@ -128,7 +128,7 @@ describe('CSV export through COPY', () => {
 
     test(`${role}: every row parses back to the queue's values (with a '#' value too)`, async () => {
       const want = parse<Record<string, string>>(await stringified(tokens[role], ''), { columns: true });
-      const response = await get(`${URL_EXPORT}?format=csv`, tokens[role]);
+      const response = await get(`${URL_EXPORT}?format=csv&style=raw`, tokens[role]);
       assert.equal(response.statusCode, 200);
       const rows = parse<Record<string, string>>(response.body, { columns: true });
       assert.equal(rows.length, NAMES.length + 1);
@@ -143,7 +143,7 @@ describe('CSV export through COPY', () => {
   }
 
   test('the statement masks names as maskName does', async () => {
-    const response = await get(`${URL_EXPORT}?format=csv`, tokens.analyst);
+    const response = await get(`${URL_EXPORT}?format=csv&style=raw`, tokens.analyst);
     const names = parse<Record<string, string>>(response.body, { columns: true }).map((row) => row.studentName);
     for (const [first, last] of NAMES) {
       assert.ok(names.includes(maskName(first, last)), `${first} ${last} → ${maskName(first, last)} in ${names.join('|')}`);
@@ -154,7 +154,7 @@ describe('CSV export through COPY', () => {
   });
 
   test('XLSX (cursor path) is masked by the same statement', async () => {
-    const response = await get(`${URL_EXPORT}?format=xlsx`, tokens.analyst);
+    const response = await get(`${URL_EXPORT}?format=xlsx&style=raw`, tokens.analyst);
     assert.equal(response.statusCode, 200);
     const workbook = new ExcelJS.Workbook();
     await workbook.xlsx.load(response.rawPayload as unknown as ArrayBuffer);
@@ -190,7 +190,7 @@ describe('CSV export through COPY', () => {
 
   test('a filter value full of quotes and backslashes is matched literally', async () => {
     const grade = `3' or 'x'='x \\`;
-    const response = await get(`${URL_EXPORT}?format=csv&grade=${encodeURIComponent(grade)}`, tokens.super);
+    const response = await get(`${URL_EXPORT}?format=csv&style=raw&grade=${encodeURIComponent(grade)}`, tokens.super);
     assert.equal(response.statusCode, 200, response.body);
     assert.equal(response.body, `${PENDING_COLUMNS.join(',')}\n`);
   });

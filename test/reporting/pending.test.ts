@@ -328,10 +328,13 @@ describe('pending payments queue and export', () => {
   test('CSV export: every matching row, header, amounts intact, formulas neutralised', async () => {
     const want = await expected(h.db);
     const total = (await page()).total;
-    const response = await get(URL_EXPORT, { format: 'csv' });
+    const response = await get(URL_EXPORT, { format: 'csv', style: 'raw' });
     assert.equal(response.statusCode, 200, response.body);
     assert.match(String(response.headers['content-type']), /^text\/csv/);
-    assert.match(String(response.headers['content-disposition']), /^attachment; filename="pending-payments-\d{4}-\d{2}-\d{2}\.csv"$/);
+    assert.match(
+      String(response.headers['content-disposition']),
+      /^attachment; filename="bursar-pending-payments-all-schools-\d{4}-\d{2}-\d{2}\.csv"; filename\*=UTF-8''bursar-pending-payments-all-schools-\d{4}-\d{2}-\d{2}\.csv$/,
+    );
     const [header] = response.body.split('\n');
     assert.equal(header, PENDING_COLUMNS.join(','));
     const rows = parseCsv(response.body);
@@ -355,17 +358,17 @@ describe('pending payments queue and export', () => {
 
   test('CSV export honours the filters', async () => {
     const want = await expected(h.db, { schoolId: f.schoolB, status: 'OVERDUE' });
-    const response = await get(URL_EXPORT, { schoolId: f.schoolB, status: 'OVERDUE' });
+    const response = await get(URL_EXPORT, { schoolId: f.schoolB, status: 'OVERDUE', style: 'raw' });
     assert.equal(response.statusCode, 200);
     assert.deepEqual(parseCsv(response.body).map((row) => row.invoiceId), want.map((row) => row.invoiceId));
-    const admin = await get(URL_EXPORT, {}, tokens.admin);
+    const admin = await get(URL_EXPORT, { style: 'raw' }, tokens.admin);
     const adminWant = await expected(h.db, { schoolIds: [f.schoolA] });
     assert.deepEqual(parseCsv(admin.body).map((row) => row.invoiceId), adminWant.map((row) => row.invoiceId));
   });
 
   test('CSV export is masked for the analyst', async () => {
     const want = await expected(h.db);
-    const response = await get(URL_EXPORT, {}, tokens.analyst);
+    const response = await get(URL_EXPORT, { style: 'raw' }, tokens.analyst);
     assert.equal(response.statusCode, 200);
     const rows = parseCsv(response.body);
     assert.deepEqual(rows.map((row) => row.studentName), want.map((row) => maskName(row.firstName, row.lastName)));
@@ -376,10 +379,10 @@ describe('pending payments queue and export', () => {
 
   test('XLSX export: a zip workbook with a header and every row; text stays text', async () => {
     const want = await expected(h.db);
-    const response = await get(URL_EXPORT, { format: 'xlsx' });
+    const response = await get(URL_EXPORT, { format: 'xlsx', style: 'raw' });
     assert.equal(response.statusCode, 200, response.body);
     assert.equal(response.headers['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
-    assert.match(String(response.headers['content-disposition']), /filename="pending-payments-\d{4}-\d{2}-\d{2}\.xlsx"/);
+    assert.match(String(response.headers['content-disposition']), /filename="bursar-pending-payments-all-schools-\d{4}-\d{2}-\d{2}\.xlsx"/);
     const bytes = response.rawPayload;
     assert.equal(bytes.subarray(0, 2).toString('latin1'), 'PK');
     const workbook = new ExcelJS.Workbook();
@@ -401,6 +404,157 @@ describe('pending payments queue and export', () => {
       assert.equal(name.type, ExcelJS.ValueType.String, 'a name is a text cell, never a formula');
     }
     assert.deepEqual(ids, want.map((row) => row.invoiceId));
+  });
+
+  // --- export for people (style=people, the default) ------------------------------------
+
+  /** Minor units as the decimal text a person's CSV has, computed here independently: 12345 → "123.45" (2 digits), JPY 0, KWD 3. */
+  const units = (minor: number, digits: number) => (digits === 0 ? String(minor) : (minor / 10 ** digits).toFixed(digits));
+  const STATUS_EN: Record<string, string> = { PENDING: 'Pending', PARTIAL: 'Partially paid', OVERDUE: 'Overdue' };
+  const PEOPLE_HEADER_EN = ['Invoice', 'School', 'Student', 'Grade', 'Due date', 'Amount', 'Paid', 'Credited', 'Pending', 'Currency', 'Status', 'Days overdue'];
+  const PEOPLE_HEADER_ES = ['Factura', 'Escuela', 'Alumno', 'Grado', 'Vencimiento', 'Importe', 'Pagado', 'Acreditado', 'Pendiente', 'Moneda', 'Estado', 'Días de atraso'];
+
+  test('CSV for people (the default): words as headers, a BOM, amounts in currency units with a Currency column, statuses in words', async () => {
+    const want = await expected(h.db);
+    const numbers = new Map(
+      (await h.db.selectFrom('invoices').select(['id', 'number']).execute()).map((row) => [row.id, row.number]),
+    );
+    const response = await get(URL_EXPORT, { format: 'csv' });
+    assert.equal(response.statusCode, 200, response.body);
+    const bytes = response.rawPayload;
+    assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'starts with a UTF-8 byte-order mark');
+    const text = bytes.subarray(3).toString('utf8');
+    assert.equal(text.split('\n')[0], PEOPLE_HEADER_EN.join(','));
+    const rows = parse<Record<string, string>>(response.body, { columns: true, bom: true, skip_empty_lines: true });
+    assert.equal(rows.length, want.length);
+    for (const [i, row] of rows.entries()) {
+      const w = want[i];
+      assert.ok(w);
+      const currency = w.schoolId === f.schoolA ? 'MXN' : 'USD';
+      assert.equal(row.Invoice?.replace(/^'/, ''), numbers.get(w.invoiceId));
+      assert.equal(row.Amount, units(w.amount, 2), 'plain decimal, two digits, no separators');
+      assert.equal(row.Paid, units(w.paidAmount, 2));
+      assert.equal(row.Pending, units(w.amount - w.paidAmount, 2));
+      assert.equal(row.Currency, currency);
+      assert.equal(row.Status, STATUS_EN[w.status]);
+      assert.equal(row['Days overdue'], String(w.daysOverdue));
+      assert.match(row['Due date'] ?? '', /^\d{4}-\d{2}-\d{2}$/);
+    }
+    assert.ok(!Object.keys(rows[0] ?? {}).some((header) => /\bid\b|[a-z]Id$/.test(header)), 'no ids for people');
+    // The 123.45 of the 12 345-cent invoice, not 12345.
+    assert.ok(rows.some((row) => row.Amount === '123.45' && row.Currency === 'MXN'));
+    // Formula neutralisation and masking are the raw export's.
+    const names = rows.map((row) => row.Student);
+    assert.ok(names.includes(`'=HYPERLINK("x") Inject`), names.join('|'));
+    assert.ok(names.includes(`'+1 Plus`));
+    const masked = await get(URL_EXPORT, {}, tokens.analyst);
+    const maskedRows = parse<Record<string, string>>(masked.body, { columns: true, bom: true });
+    assert.deepEqual(maskedRows.map((row) => row.Student), want.map((row) => maskName(row.firstName, row.lastName)));
+    assert.ok(!masked.body.includes('Alvarez'));
+  });
+
+  test('the reader\'s language: ?lang=, else Accept-Language, else English; bad values are 400s naming the field', async () => {
+    const header = (response: { rawPayload: Buffer }) => response.rawPayload.subarray(3).toString('utf8').split('\n')[0];
+    const spanish = await h.app.inject({ method: 'GET', url: URL_EXPORT, headers: { ...bearer(tokens.super), 'accept-language': 'es-MX,es;q=0.9,en;q=0.5' } });
+    assert.equal(header(spanish), PEOPLE_HEADER_ES.join(','));
+    const rows = parse<Record<string, string>>(spanish.body, { columns: true, bom: true });
+    assert.ok(rows.some((row) => row.Estado === 'Vencida'));
+    const overridden = await h.app.inject({ method: 'GET', url: `${URL_EXPORT}?lang=en`, headers: { ...bearer(tokens.super), 'accept-language': 'es' } });
+    assert.equal(header(overridden), PEOPLE_HEADER_EN.join(','));
+    assert.equal(header(await get(URL_EXPORT, { lang: 'es' })), PEOPLE_HEADER_ES.join(','));
+    const unsupported = await h.app.inject({ method: 'GET', url: URL_EXPORT, headers: { ...bearer(tokens.super), 'accept-language': 'fr-FR, de;q=0.8' } });
+    assert.equal(header(unsupported), PEOPLE_HEADER_EN.join(','));
+    for (const [query, field] of [[{ lang: 'fr' }, 'lang'], [{ style: 'pretty' }, 'style']] as const) {
+      const response = await get(URL_EXPORT, query);
+      assert.equal(response.statusCode, 400, response.body);
+      assert.ok(problemOf(response).errors?.some((error) => error.field === field), response.body);
+    }
+  });
+
+  test('each currency keeps its own digits: JPY 0, KWD 3, MXN 2 (CSV and XLSX)', async () => {
+    const school = async (name: string, currency: string, amount: number) => {
+      const id = (await h.db.insertInto('schools').values({ name, currency, timezone: 'Asia/Tokyo' }).returning('id').executeTakeFirstOrThrow()).id;
+      const student = (await h.db.insertInto('students').values({ school_id: id, first_name: 'Kei', last_name: 'Digits', grade: '1' }).returning('id').executeTakeFirstOrThrow()).id;
+      await h.db.insertInto('invoices').values({ school_id: id, student_id: student, number: `D-${currency}`, amount, paid_amount: 1, due_date: day(3) }).execute();
+      return id;
+    };
+    const cases = [
+      { id: await school('Digits Yen', 'JPY', 450_000), amount: '450000', paid: '1', format: '#,##0 "JPY"' },
+      { id: await school('Digits Dinar', 'KWD', 450_000), amount: '450.000', paid: '0.001', format: '#,##0.000 "KWD"' },
+    ];
+    for (const c of cases) {
+      const [row] = parse<Record<string, string>>((await get(URL_EXPORT, { schoolId: c.id })).body, { columns: true, bom: true });
+      assert.deepEqual([row?.Amount, row?.Paid], [c.amount, c.paid]);
+      const workbook = new ExcelJS.Workbook();
+      await workbook.xlsx.load((await get(URL_EXPORT, { schoolId: c.id, format: 'xlsx' })).rawPayload as unknown as ArrayBuffer);
+      const cell = workbook.worksheets[0]?.getRow(2).getCell(PEOPLE_HEADER_EN.indexOf('Amount') + 1);
+      assert.equal(cell?.value, Number(c.amount));
+      assert.match(cell?.numFmt ?? '', new RegExp(`^${c.format.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}`));
+    }
+  });
+
+  test('XLSX for people: typed cells (numbers with a format per currency, date cells), words as headers, frozen header, widths', async () => {
+    const want = await expected(h.db);
+    const currencies = new Map((await h.db.selectFrom('schools').select(['id', 'currency']).execute()).map((row) => [row.id, row.currency]));
+    const digits: Record<string, number> = { JPY: 0, KWD: 3 };
+    const response = await get(URL_EXPORT, { format: 'xlsx', lang: 'es' });
+    assert.equal(response.statusCode, 200, response.body);
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.load(response.rawPayload as unknown as ArrayBuffer);
+    const sheet = workbook.worksheets[0];
+    assert.ok(sheet);
+    assert.equal(sheet.name, 'Pagos pendientes');
+    assert.deepEqual((sheet.getRow(1).values as unknown[]).slice(1), PEOPLE_HEADER_ES);
+    assert.equal(sheet.getRow(1).font?.bold, true);
+    assert.deepEqual(
+      sheet.views.map((view) => [view.state, (view as { ySplit?: number }).ySplit]),
+      [['frozen', 1]],
+      'the header row stays in view',
+    );
+    const widths = PEOPLE_HEADER_ES.map((_, index) => sheet.getColumn(index + 1).width ?? 0);
+    assert.ok(widths.every((width) => width >= 8), widths.join(','));
+    assert.ok((widths[PEOPLE_HEADER_ES.indexOf('Alumno')] ?? 0) > (widths[PEOPLE_HEADER_ES.indexOf('Grado')] ?? 0));
+    assert.equal(sheet.actualRowCount, want.length + 1);
+    const col = (name: string) => PEOPLE_HEADER_ES.indexOf(name) + 1;
+    for (let r = 2; r <= want.length + 1; r++) {
+      const w = want[r - 2];
+      assert.ok(w);
+      const row: ExcelJS.Row = sheet.getRow(r);
+      const currency = currencies.get(w.schoolId) ?? '';
+      const scale = 10 ** (digits[currency] ?? 2);
+      const amount: ExcelJS.Cell = row.getCell(col('Importe'));
+      assert.equal(amount.type, ExcelJS.ValueType.Number);
+      assert.equal(amount.value, w.amount / scale);
+      assert.match(amount.numFmt, new RegExp(`^#,##0(\\.0+)? "${currency}";`));
+      if (currency === 'MXN' || currency === 'USD') {
+        assert.equal(amount.numFmt, `#,##0.00 "${currency}";-#,##0.00 "${currency}"`);
+      }
+      assert.equal(row.getCell(col('Pendiente')).value, (w.amount - w.paidAmount) / scale);
+      const due = row.getCell(col('Vencimiento'));
+      assert.equal(due.type, ExcelJS.ValueType.Date);
+      assert.ok(due.value instanceof Date);
+      assert.equal(due.value.getUTCHours(), 0, 'a date-only cell');
+      assert.equal(due.numFmt, 'yyyy-mm-dd');
+      assert.equal(row.getCell(col('Días de atraso')).value, w.daysOverdue);
+      assert.equal(row.getCell(col('Moneda')).value, currency);
+      assert.equal(row.getCell(col('Alumno')).type, ExcelJS.ValueType.String, 'a name is a text cell, never a formula');
+      assert.equal(row.getCell(col('Estado')).value, { PENDING: 'Pendiente', PARTIAL: 'Pago parcial', OVERDUE: 'Vencida' }[w.status]);
+    }
+  });
+
+  test('download names: bursar-pending-payments-<school>-<date in the school\'s zone>, with an RFC 6266 filename*', async () => {
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Mexico_City' }).format(new Date());
+    const csv = await get(URL_EXPORT, { schoolId: f.schoolA });
+    assert.equal(
+      csv.headers['content-disposition'],
+      `attachment; filename="bursar-pending-payments-colegio-alfa-${today}.csv"; filename*=UTF-8''bursar-pending-payments-colegio-alfa-${today}.csv`,
+    );
+    const accented = (await h.db.insertInto('schools').values({ name: 'Escuela San José / Ñuñoa', timezone: 'America/Mexico_City' }).returning('id').executeTakeFirstOrThrow()).id;
+    const xlsx = await get(URL_EXPORT, { schoolId: accented, format: 'xlsx', style: 'raw' });
+    assert.equal(
+      xlsx.headers['content-disposition'],
+      `attachment; filename="bursar-pending-payments-escuela-san-jose-nunoa-${today}.xlsx"; filename*=UTF-8''bursar-pending-payments-escuela-san-jos%C3%A9-%C3%B1u%C3%B1oa-${today}.xlsx`,
+    );
   });
 
   test('the export limiter allows N per user and frees slots exactly once', () => {

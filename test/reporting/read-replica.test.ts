@@ -68,7 +68,7 @@ describe('read replica (DATABASE_READ_URL)', () => {
       '/api/v1/reports/payments/history',
       '/api/v1/reports/dashboard',
       '/api/v1/reports/pending-payments',
-      '/api/v1/reports/pending-payments/export?format=csv',
+      '/api/v1/reports/pending-payments/export?format=csv&style=raw',
       '/api/v1/reports/pending-payments/export?format=xlsx',
       '/api/v1/transactions',
     ]) {
@@ -91,7 +91,7 @@ describe('read replica (DATABASE_READ_URL)', () => {
       payload: { invoiceId: onPrimary.invoices.pendingA, amount: 250, method: 'card' },
     });
     assert.equal(response.statusCode, 201, response.body);
-    const paymentId = response.json<{ payment: { id: string } }>().payment.id;
+    const paymentId = response.json<{ id: string }>().id;
     const find = (database: Database) => database.db.selectFrom('payments').select('id').where('id', '=', paymentId).executeTakeFirst();
     assert.ok(await find(primary), 'on the primary');
     assert.equal(await find(replica), undefined, 'not on the replica');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { sql } from 'kysely';
@@ -26,7 +27,8 @@ type Op =
   | { kind: 'cancel'; invoice: number }
   | { kind: 'patch'; invoice: number; amount?: number; due?: number }
   | { kind: 'grade'; school: number; student: number; grade: number }
-  | { kind: 'deleteStudent'; school: number; student: number };
+  | { kind: 'deleteStudent'; school: number; student: number }
+  | { kind: 'adjust'; adjustment: 'credit-notes' | 'write-offs'; invoice: number; amount: number };
 
 const createArbitrary: fc.Arbitrary<Op> = fc.record({
   kind: fc.constant('create' as const),
@@ -50,6 +52,16 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('grade' as const), school: fc.nat(1), student: fc.nat(2), grade: fc.nat(GRADES.length - 1) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteStudent' as const), school: fc.nat(1), student: fc.nat(2) }) },
+  // Credit notes and write-offs settle an invoice without money (paid_amount and credited_amount move, no payment row).
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('adjust' as const),
+      adjustment: fc.constantFrom('credit-notes' as const, 'write-offs' as const),
+      invoice: fc.nat(),
+      amount: fc.integer({ min: 1, max: 8_000 }),
+    }),
+  },
 );
 
 function assertExact(report: VerifyReport, message = 'rollups equal a full recomputation') {
@@ -123,7 +135,7 @@ describe('reporting rollups', () => {
                 const response = await api.pay({ invoiceId, amount: op.amount, method: METHODS[op.method], paidAt });
                 status = response.statusCode;
                 if (status === 201) {
-                  payments.push(response.json<{ payment: { id: string } }>().payment.id);
+                  payments.push(response.json<{ id: string }>().id);
                 }
               }
               break;
@@ -160,6 +172,13 @@ describe('reporting rollups', () => {
               status = (await api.delete(`/students/${studentId}`)).statusCode;
               break;
             }
+            case 'adjust': {
+              const invoiceId = pick(invoices, op.invoice);
+              if (invoiceId) {
+                status = (await api.post(`/invoices/${invoiceId}/${op.adjustment}`, { amount: op.amount, reason: 'rollup property' }, { 'idempotency-key': randomUUID() })).statusCode;
+              }
+              break;
+            }
           }
           assert.ok(status === 0 || status < 500, `${op.kind} answered ${status}`);
           if (status >= 200 && status < 300) {
@@ -173,6 +192,7 @@ describe('reporting rollups', () => {
     );
     // The property must have exercised real writes, not only refused requests.
     assert.ok(succeeded > 100, `only ${succeeded} operations succeeded: ${JSON.stringify([...outcomes])}`);
+    assert.ok((outcomes.get('adjust 201') ?? 0) > 0, `credit notes and write-offs were written: ${JSON.stringify([...outcomes])}`);
     const rows = await rollupRows(t);
     assert.ok(rows.invoices.length > 0 && rows.payments.length > 0, 'rollups hold buckets');
   });
@@ -290,7 +310,7 @@ describe('reporting rollups', () => {
     assertExact(await verifyRollups(t.db), 'repaired by a refresh');
 
     // paid_amount that disagrees with its payments (the rollups follow it, the invariant does not)
-    const invoice = await sql<{ id: string }>`select id from invoices where paid_amount > 0 and cancelled_at is null order by id limit 1`.execute(t.db);
+    const invoice = await sql<{ id: string }>`select id from invoices where paid_amount > credited_amount and cancelled_at is null order by id limit 1`.execute(t.db);
     const id = invoice.rows[0]?.id ?? '';
     await sql`update invoices set paid_amount = paid_amount - 1 where id = ${id}`.execute(t.db);
     report = await verifyRollups(t.db);

@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { text } from 'node:stream/consumers';
+import { buffer, text } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
-import { createCsvStringifier, csvComment, FORMULA_TRIGGERS, neutraliseFormula, type CsvColumn } from '../../src/shared/csv.js';
+import {
+  createCsvStringifier,
+  createPeopleCsv,
+  CsvNumber,
+  csvComment,
+  csvValueOf,
+  FORMULA_TRIGGERS,
+  neutraliseFormula,
+  type CsvColumn,
+  type PeopleColumn,
+} from '../../src/shared/csv.js';
 
 interface Row {
   name: string | null;
@@ -112,5 +122,40 @@ describe('CSV helpers', () => {
         }
       }),
     );
+  });
+});
+
+describe('CSV for people', () => {
+  interface Line {
+    name: string;
+    minor: number;
+    currency: string;
+    due: string;
+    at: Date;
+    rate: number;
+  }
+  const people: PeopleColumn<Line>[] = [
+    { header: { en: 'Name', es: 'Nombre' }, width: 20, cell: (row) => ({ text: row.name }) },
+    { header: { en: 'Net', es: 'Neto' }, width: 12, cell: (row) => ({ money: row.minor, currency: row.currency }) },
+    { header: { en: 'Due date', es: 'Vencimiento' }, width: 12, cell: (row) => ({ date: row.due }) },
+    { header: { en: 'Paid at', es: 'Pagado el' }, width: 16, cell: (row) => ({ at: row.at, timeZone: 'America/Mexico_City' }) },
+    { header: { en: 'Rate (%)', es: 'Tasa (%)' }, width: 8, cell: (row) => ({ ratio: row.rate }) },
+  ];
+
+  test('amounts as plain decimals with the currency digits (a sign is not a formula), times local, words as headers', async () => {
+    const csv = createPeopleCsv(people, 'es', { bom: true });
+    const rows: Line[] = [
+      { name: '-Refund', minor: -1_250, currency: 'USD', due: '2026-12-02', at: new Date('2026-12-02T18:45:00Z'), rate: 0.8567 },
+      { name: 'Yen', minor: 5_000, currency: 'JPY', due: '2026-01-31', at: new Date('2026-07-01T05:00:00Z'), rate: 1 },
+    ];
+    Readable.from(rows.map((row) => csv.toRecord(row))).pipe(csv.stringifier);
+    const bytes = await buffer(csv.stringifier);
+    assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'byte-order mark');
+    assert.equal(
+      bytes.subarray(3).toString('utf8'),
+      'Nombre,Neto,Vencimiento,Pagado el,Tasa (%)\n' + "'-Refund,-12.50,2026-12-02,2026-12-02 12:45,85.67\n" + 'Yen,5000,2026-01-31,2026-06-30 23:00,100.00\n',
+    );
+    assert.equal(csvValueOf({ money: 450_000, currency: 'MXN' }) instanceof CsvNumber, true);
+    assert.throws(() => new CsvNumber('=1+1'), RangeError);
   });
 });

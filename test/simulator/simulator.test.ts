@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/db/database.js';
+import { seedDemoData } from '../../src/db/seed-demo.js';
 import { formatReport, verifyRollups } from '../../src/modules/reporting/rollups.js';
 import { createSimulator, SIMULATOR_USERNAME } from '../../src/modules/simulator/simulator.js';
 import { TEST_JWT_SECRET } from '../helpers/app.js';
@@ -12,33 +13,52 @@ import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /**
- * The demo simulator, run for real: SIMULATOR=on at 200 events/s for about two seconds
- * against the billing fixture plus a few dozen open invoices. It must write through the
- * billing service (payments with their transactions, failed attempts, audit entries as
- * the `simulator` user), keep every rollup exact, never overpay, and stop with the app.
+ * The demo simulator, run for real: SIMULATOR=on at 200/s for about two seconds against
+ * the demo data (seeded as of five weeks ago, so a month of the families' payments and
+ * declined attempts is due) next to the billing fixture's two real schools. It must
+ * write through the billing service (payments with their transactions, failed attempts,
+ * audit entries as the `simulator` user) in the demo schools only, keep every rollup
+ * exact, never overpay, and stop with the app.
  */
 const silent = { level: 'silent' } as const;
 
 async function counts(database: Database) {
-  const { rows } = await sql<{ payments: number; failed: number; refunds: number; audits: number; keys: number }>`
+  const { rows } = await sql<{ payments: number; familyPayments: number; familyParts: number; failed: number; refunds: number; audits: number; keys: number; invoices: number; runs: number }>`
     select (select count(*) from payments)::int as payments,
+           (select count(*) from family_payments)::int as "familyPayments",
+           (select count(*) from payments where family_payment_id is not null)::int as "familyParts",
+           (select count(*) from bill_runs)::int as runs,
            (select count(*) from transactions where status = 'failed')::int as failed,
            (select count(*) from refunds)::int as refunds,
            (select count(*) from audit_log where actor_username = ${SIMULATOR_USERNAME})::int as audits,
-           (select count(*) from idempotency_keys)::int as keys`.execute(database.db);
-  return rows[0] ?? { payments: 0, failed: 0, refunds: 0, audits: 0, keys: 0 };
+           (select count(*) from idempotency_keys)::int as keys,
+           (select count(*) from invoices)::int as invoices`.execute(database.db);
+  return rows[0] ?? { payments: 0, familyPayments: 0, familyParts: 0, failed: 0, refunds: 0, audits: 0, keys: 0, invoices: 0, runs: 0 };
+}
+
+/** Every row of the fixture's (real) schools, whole. */
+async function realRows(database: Database, schoolIds: string[]) {
+  const { rows } = await sql<{ rows: unknown }>`
+    select jsonb_build_object(
+      'invoices', (select jsonb_agg(to_jsonb(i) order by i.id) from invoices i where i.school_id = any(${schoolIds}::uuid[])),
+      'payments', (select jsonb_agg(to_jsonb(p) order by p.id) from payments p where p.school_id = any(${schoolIds}::uuid[])),
+      'transactions', (select jsonb_agg(to_jsonb(t) order by t.id) from transactions t where t.school_id = any(${schoolIds}::uuid[])),
+      'audit', (select count(*) from audit_log a where a.school_id = any(${schoolIds}::uuid[]))) as rows`.execute(database.db);
+  return rows[0]?.rows;
 }
 
 describe('simulator', () => {
   let testDb: TestDatabase;
   let database: Database;
   let f: BillingFixture;
+  let real: unknown;
+  let seeded: Awaited<ReturnType<typeof counts>>;
 
   before(async () => {
     testDb = await createTestDatabase();
     database = createDatabase({ connectionString: testDb.url, max: 8 });
     f = await seedBillingFixture(database.db);
-    // Enough open invoices in both schools that two seconds of payments never run dry.
+    // Real schools with open invoices the old simulator would have paid within seconds.
     const students = [
       [f.schoolA, f.students.anaA],
       [f.schoolA, f.students.beto],
@@ -50,10 +70,13 @@ describe('simulator', () => {
       for (let i = 0; i < 15; i++) {
         await database.db
           .insertInto('invoices')
-          .values({ school_id: schoolId, student_id: studentId, number: `SIM-${++n}`, amount: 250_000 + n, due_date: f.future })
+          .values({ school_id: schoolId, student_id: studentId, number: `REAL-${++n}`, amount: 250_000 + n, due_date: f.future })
           .execute();
       }
     }
+    await seedDemoData(database.db, { password: 'Demo-Password-1', now: new Date(Date.now() - 35 * 86_400_000) });
+    real = await realRows(database, [f.schoolA, f.schoolB]);
+    seeded = await counts(database);
   });
   after(async () => {
     await database.close();
@@ -75,7 +98,29 @@ describe('simulator', () => {
     });
   });
 
-  test('on at 200/s for ~2 s: payments and failures through the service, exact rollups, stops with the app', async () => {
+  test('runOnce: the families’ payments due (and the declined attempts before them), then a refund of one, through the service', async () => {
+    // Seeded as of five weeks ago: a month of the families' payments is due now.
+    const simulator = createSimulator({ db: database.db, ratePerSecond: 1, log: (await import('pino')).default({ level: 'silent' }), seed: 3, refundShare: 1 });
+    const before = await counts(database);
+    await simulator.runOnce('refund'); // nothing paid by this instance yet: idle
+    assert.equal(simulator.stats().idle, 1);
+    await simulator.runOnce('payment');
+    await simulator.runOnce('refund');
+    const stats = simulator.stats();
+    assert.equal(stats.errors, 0, JSON.stringify(stats));
+    assert.ok(stats.payments >= 1 && stats.payments <= 3, JSON.stringify(stats));
+    assert.deepEqual([stats.refunds, stats.errors], [1, 0]);
+    // At most the plans' attempts of the bills acted on (two per instalment and two more each).
+    assert.ok(stats.failures <= 3 * 6, JSON.stringify(stats));
+    const after = await counts(database);
+    assert.deepEqual([after.payments - before.payments, after.refunds - before.refunds, after.failed - before.failed], [stats.payments, 1, stats.failures]);
+    assert.equal(simulator.running, false);
+    await simulator.stop();
+    const report = await verifyRollups(database.db);
+    assert.ok(report.ok, formatReport(report));
+  });
+
+  test('on at 200/s for ~2 s: payments and failures through the service, in demo schools only, exact rollups, stops with the app', async () => {
     const before = await counts(database);
     const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', SIMULATOR: 'on', SIMULATOR_RATE: '200', DATABASE_URL: testDb.url });
     const app: FastifyInstance = await buildApp({ config, database, jwtSecret: TEST_JWT_SECRET, logger: silent });
@@ -88,16 +133,23 @@ describe('simulator', () => {
 
     const made = stopped.payments - before.payments;
     const failed = stopped.failed - before.failed;
-    assert.ok(made >= 10, `payments: ${made}`);
-    assert.ok(failed >= 3, `failed attempts: ${failed}`);
+    // A family payment is one write (one audit entry, one idempotency key, one receipt) of several payment rows.
+    const writes = made - (stopped.familyParts - before.familyParts) + (stopped.familyPayments - before.familyPayments);
+    // Monthly bills come from bill runs: one audit entry per run, whatever it billed.
+    const runs = stopped.runs - before.runs;
+    assert.ok(made >= 5, `payments: ${made}`);
+    // ~400 ticks, five weeks of the families' plans caught up: the declined attempts of
+    // those weeks, a fraction of the payments (about one attempt in seven) — never one per
+    // tick. (The cap per school and day is per process; demo.test.ts checks it.)
+    assert.ok(failed >= 1 && failed <= 0.25 * (made + failed), `failed attempts: ${failed}, payments: ${made}`);
     // One audit entry per write, all naming the simulator; one idempotency key per payment and refund.
-    assert.equal(stopped.audits - before.audits, made + failed + (stopped.refunds - before.refunds));
-    assert.equal(stopped.keys - before.keys, made + (stopped.refunds - before.refunds));
+    assert.equal(stopped.audits - before.audits, writes + failed + runs + (stopped.refunds - before.refunds));
+    assert.equal(stopped.keys - before.keys, writes + (stopped.refunds - before.refunds));
 
     const simulator = await database.db.selectFrom('users').select(['id', 'role', 'is_active']).where('username', '=', SIMULATOR_USERNAME).executeTakeFirstOrThrow();
     assert.equal(simulator.is_active, false, 'the system user cannot log in');
     const byUser = await database.db.selectFrom('payments').select((eb) => eb.fn.countAll<number>().as('n')).where('created_by', '=', simulator.id).executeTakeFirstOrThrow();
-    assert.equal(Number(byUser.n), made);
+    assert.equal(Number(byUser.n), stopped.payments - seeded.payments, 'every payment since the seed is the simulator’s');
     // Every simulated payment has its succeeded transaction; audit actions are the service's.
     const actions = await database.db.selectFrom('audit_log').select('action').distinct().where('actor_user_id', '=', simulator.id).execute();
     assert.ok(actions.map((row) => row.action).includes('payment.create'));
@@ -106,6 +158,12 @@ describe('simulator', () => {
       select count(*)::int as n from payments p where p.created_by = ${simulator.id}
          and not exists (select 1 from transactions t where t.payment_id = p.id and t.status = 'succeeded')`.execute(database.db);
     assert.equal(orphans.rows[0]?.n, 0);
+    // Only demo schools were touched; the real ones are exactly as they were.
+    const outside = await sql<{ n: number }>`
+      select count(*)::int as n from audit_log a join schools s on s.id = a.school_id
+       where a.actor_user_id = ${simulator.id} and not s.is_demo`.execute(database.db);
+    assert.equal(outside.rows[0]?.n, 0);
+    assert.deepEqual(await realRows(database, [f.schoolA, f.schoolB]), real);
     // Never overpaid; failure codes from the catalog.
     const over = await sql<{ n: number }>`select count(*)::int as n from invoices where paid_amount > amount`.execute(database.db);
     assert.equal(over.rows[0]?.n, 0);
@@ -116,26 +174,4 @@ describe('simulator', () => {
     assert.ok(report.ok, formatReport(report));
   });
 
-  test('runOnce: a payment then a refund of it, through the service', async () => {
-    const simulator = createSimulator({ db: database.db, ratePerSecond: 1, log: (await import('pino')).default({ level: 'silent' }) });
-    // Open invoices again in both schools (the run above may have paid every one).
-    for (const [schoolId, studentId, number] of [[f.schoolA, f.students.beto, 'ONCE-A'], [f.schoolB, f.students.dora, 'ONCE-B']] as const) {
-      await database.db.insertInto('invoices').values({ school_id: schoolId, student_id: studentId, number, amount: 90_000, due_date: f.future }).execute();
-    }
-    const before = await counts(database);
-    await simulator.runOnce('refund'); // nothing paid by this instance yet: idle
-    assert.equal(simulator.stats().idle, 1);
-    await simulator.runOnce('payment');
-    await simulator.runOnce('refund');
-    await simulator.runOnce('failure');
-    const stats = simulator.stats();
-    assert.deepEqual(stats.errors, 0, JSON.stringify(stats));
-    assert.deepEqual([stats.payments, stats.refunds, stats.failures, stats.errors], [1, 1, 1, 0]);
-    const after = await counts(database);
-    assert.deepEqual([after.payments - before.payments, after.refunds - before.refunds, after.failed - before.failed], [1, 1, 1]);
-    assert.equal(simulator.running, false);
-    await simulator.stop();
-    const report = await verifyRollups(database.db);
-    assert.ok(report.ok, formatReport(report));
-  });
 });

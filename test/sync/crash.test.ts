@@ -6,14 +6,45 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { seededRandom } from '../../src/modules/vendor/vendor.feed.js';
 import { createVendorSimulator, type VendorSimulator } from '../../src/modules/vendor/vendor.simulator.js';
+import { createDatabaseFeedStore } from '../../src/modules/vendor/vendor.store.js';
 import { systemClock } from '../../src/modules/sync/clock.js';
 import { createSyncWorker, type SyncPoint } from '../../src/modules/sync/sync.worker.js';
-import { syncDb } from '../../src/modules/sync/sync.tables.js';
+import { syncDb, type SyncDb } from '../../src/modules/sync/sync.tables.js';
 import { verifyLedgerBalances } from '../../src/modules/sync/sync.verify.js';
 import { waitFor } from '../helpers/wait.js';
 import { API_KEY, assertLedgerEquals, setupSync, type SyncSetup } from './helpers.js';
 
 class Crash extends Error {}
+
+const CHILD = fileURLToPath(new URL('./fixtures/sync-child.ts', import.meta.url));
+
+/** Starts the child fixture; resolves once it printed "ready", with a promise of the signal it dies of. */
+async function startChild(env: Record<string, string>) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.once('exit', (_code, signal) => resolve(signal)));
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout.once('data', () => resolve());
+    proc.once('exit', () => reject(new Error('the child exited before it was ready')));
+  });
+  return { proc, exited };
+}
+
+/** Waits until the live feed stored `more` pages beyond what it had. */
+async function pagesGrow(db: SyncDb, more: number): Promise<void> {
+  const pages = async () => (await db.selectFrom('sync_feeds').select('pages').where('feed', '=', 'live').executeTakeFirstOrThrow()).pages;
+  const start = await pages();
+  await waitFor(`${more} more pages`, async () => (await pages()) > start + more, 20_000);
+}
+
+/** The killed child's session holds the feed's advisory lock until PostgreSQL sees its socket close. */
+async function locksReleased(db: SyncDb): Promise<void> {
+  await waitFor('the killed child to release the feed', async () => {
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`.execute(db);
+    return rows[0]?.n === 0;
+  });
+}
 
 /**
  * Crash safety: the worker dies at named points (after reserving a slot, after the
@@ -73,29 +104,13 @@ describe('crash at any point loses nothing and doubles nothing', () => {
     // A fresh database: this vendor's feed starts over.
     const fresh = await setupSync();
     const random = seededRandom(7);
-    const child = fileURLToPath(new URL('./fixtures/sync-child.ts', import.meta.url));
     try {
       let kills = 0;
       for (let round = 0; round < 4; round++) {
         vendor.append(400 + Math.floor(random() * 400));
-        const proc = spawn(process.execPath, ['--import', 'tsx', child], {
-          env: { ...process.env, DATABASE_URL: fresh.testDatabase.url, VENDOR_URL: vendor.url, VENDOR_API_KEY: API_KEY, PAGE_SIZE: '7' },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.once('exit', (_code, signal) => resolve(signal)));
-        await new Promise<void>((resolve, reject) => {
-          proc.stdout.once('data', () => resolve());
-          proc.once('exit', () => reject(new Error('the child exited before it was ready')));
-        });
+        const { proc, exited } = await startChild({ DATABASE_URL: fresh.testDatabase.url, VENDOR_URL: vendor.url, VENDOR_API_KEY: API_KEY, PAGE_SIZE: '7' });
         // Let it store some pages, then kill it wherever it is (mid-request, mid-transaction, ...).
-        const stored = await syncDb(fresh.database.db).selectFrom('sync_feeds').select('pages').where('feed', '=', 'live').executeTakeFirstOrThrow();
-        for (let i = 0; i < 500; i++) {
-          const now = await syncDb(fresh.database.db).selectFrom('sync_feeds').select('pages').where('feed', '=', 'live').executeTakeFirstOrThrow();
-          if (now.pages > stored.pages + 3) {
-            break;
-          }
-          await delay(10);
-        }
+        await pagesGrow(syncDb(fresh.database.db), 3);
         await delay(Math.floor(random() * 60));
         proc.kill('SIGKILL');
         assert.equal(await exited, 'SIGKILL');
@@ -103,15 +118,8 @@ describe('crash at any point loses nothing and doubles nothing', () => {
         assert.ok((await verifyLedgerBalances(fresh.database.db)).ok, `sums consistent after kill ${kills}`);
       }
       assert.equal(kills, 4);
-      // The killed child's session holds the feed's advisory lock until PostgreSQL sees
-      // its socket close (after the statement it was running, if any); a worker started
-      // before that is told 'busy', as it should be. Restart once the old session is gone.
-      await waitFor('the killed child to release the feed', async () => {
-        const { rows } = await sql<{ n: number }>`
-          select count(*)::int as n from pg_locks
-          where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`.execute(fresh.database.db);
-        return rows[0]?.n === 0;
-      });
+      // A worker started before the killed session is gone is told 'busy', as it should be.
+      await locksReleased(syncDb(fresh.database.db));
       // Restart in-process, on the same database, and finish the feed.
       const final = await createSyncWorker({
         db: fresh.database.db,
@@ -126,6 +134,52 @@ describe('crash at any point loses nothing and doubles nothing', () => {
       assert.ok((await verifyLedgerBalances(fresh.database.db)).ok);
     } finally {
       await vendor.close();
+      await fresh.close();
+    }
+  });
+
+  test('npm start SIGKILLed mid-sync (simulator and worker in one process) and started again continues the same feed: no dead letter, no conflict, the exact ledger', async () => {
+    // Issue 15: after the first restart the bundled simulator served a new feed. Here
+    // each child runs the simulator (its feed kept in the database, as the app keeps it)
+    // and the worker, on the real clock, and dies by SIGKILL wherever it is.
+    const fresh = await setupSync();
+    const db = syncDb(fresh.database.db);
+    const random = seededRandom(15);
+    const env = { DATABASE_URL: fresh.testDatabase.url, VENDOR_IN_CHILD: '1', VENDOR_RATE: '150', VENDOR_HISTORY: '2500', VENDOR_API_KEY: API_KEY, PAGE_SIZE: '40' };
+    try {
+      for (let round = 0; round < 3; round++) {
+        const { proc, exited } = await startChild(env);
+        await pagesGrow(db, 3);
+        await delay(Math.floor(random() * 60));
+        proc.kill('SIGKILL');
+        assert.equal(await exited, 'SIGKILL');
+        assert.ok((await verifyLedgerBalances(fresh.database.db)).ok, `sums consistent after kill ${round + 1}`);
+      }
+      await locksReleased(db);
+      // Started again in-process: a new simulator object on the stored feed, a new worker.
+      const vendor = createVendorSimulator({ apiKeys: [API_KEY], entriesPerSecond: 150, history: 2500, requestsPerMinute: 1_000_000, accounts: 11, store: createDatabaseFeedStore(fresh.database.db) });
+      await vendor.start();
+      try {
+        const final = await createSyncWorker({
+          db: fresh.database.db,
+          clock: systemClock,
+          vendor: { url: vendor.url, apiKey: API_KEY, timeoutMs: 2000 },
+          pageSize: 500,
+          requestsPerMinute: 1_000_000,
+          maxAttempts: 3,
+        }).runPass();
+        assert.equal(final.status, 'caught_up');
+        assert.equal(vendor.stats().unknownCursors, 0);
+        assert.deepEqual(await db.selectFrom('sync_dead_letters').select('id').execute(), [], 'no dead letter');
+        assert.deepEqual(await db.selectFrom('sync_conflicts').select('vendor_id').execute(), [], 'no conflict');
+        const position = vendor.positionOf(final.cursor ?? '');
+        assert.ok(position !== undefined && position > 2500);
+        await assertLedgerEquals(fresh.database, vendor.truth(position).entries);
+        assert.ok((await verifyLedgerBalances(fresh.database.db)).ok);
+      } finally {
+        await vendor.close();
+      }
+    } finally {
       await fresh.close();
     }
   });

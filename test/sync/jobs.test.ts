@@ -41,8 +41,12 @@ describe('pg-boss sync worker (SYNC=on)', () => {
   test('the start-up tick queues a live pass that stores the whole feed', async () => {
     await waitFor('the feed to be stored', async () => (await count(t)) === 250);
     await assertLedgerEquals({ db: t.db } as never, vendor.truth().entries);
-    const jobs = await sql<{ n: number }>`select count(*)::int as n from pgboss.job where name = 'bursar-sync' and state = 'completed'`.execute(t.db);
-    assert.ok((jobs.rows[0]?.n ?? 0) >= 1, 'a completed bursar-sync job');
+    // pg-boss records a job's completion after its handler returns, without awaiting it:
+    // the entries can be stored a moment before the job reads as completed.
+    await waitFor('a completed bursar-sync job', async () => {
+      const jobs = await sql<{ n: number }>`select count(*)::int as n from pgboss.job where name = 'bursar-sync' and state = 'completed'`.execute(t.db);
+      return (jobs.rows[0]?.n ?? 0) >= 1;
+    });
   });
 
   test('POST /sync/run queues a pass at once (202) that picks up new entries', async () => {

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { VirtualClock } from '../../src/modules/sync/clock.js';
 import { createVendorSimulator, type VendorSimulator } from '../../src/modules/vendor/vendor.simulator.js';
+import { createFileFeedStore } from '../../src/modules/vendor/vendor.store.js';
 
 interface Page {
   entries: { id: string; accountId: string; createdAt: string; type: string; amount: number }[];
@@ -119,5 +123,153 @@ describe('vendor simulator', () => {
       sums.set(entry.accountId, s);
     }
     assert.equal(sums.size, 8);
+  });
+});
+
+/**
+ * Issue 15: the simulator generated its feed in memory from process start, so after a
+ * restart the persisted cursor was unknown to the new feed ("after is not a cursor of
+ * this feed") and the same ids came back with other bodies (conflicts on backfill).
+ * Now the feed is derived from a small stored definition.
+ */
+describe('vendor simulator: a feed that survives restarts', () => {
+  const start = Date.UTC(2026, 4, 1);
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'bursar-vendor-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const page = async (sim: VendorSimulator, query: string) => {
+    const response = await fetch(`${sim.url}/v1/entries?${query}`, { headers: { 'x-api-key': 'k' } });
+    return { status: response.status, body: (await response.json()) as Page & { error?: string } };
+  };
+
+  test('entry k is a pure function of the seed: two feeds from one definition are identical, id by id', () => {
+    const clock = new VirtualClock(start);
+    const a = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 50, seed: 12, accounts: 9, history: 300 });
+    const b = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 50, seed: 12, accounts: 9, history: 300 });
+    clock.advance(600_000);
+    assert.equal(a.feedLength(), 300 + 30_000);
+    assert.deepEqual([...a.truth().entries.values()], [...b.truth().entries.values()]);
+    const other = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 50, seed: 13, accounts: 9, history: 300 });
+    assert.notDeepEqual(other.entryAt(5), a.entryAt(5), 'another seed, another feed');
+    // Spread over more than one generator block, sums still make sense at every prefix.
+    const sums = new Map<string, { earned: number; spent: number; payout: number; paidOut: number }>();
+    for (let seq = 0; seq < a.feedLength(); seq++) {
+      const entry = a.entryAt(seq);
+      const s = sums.get(entry.accountId) ?? { earned: 0, spent: 0, payout: 0, paidOut: 0 };
+      s[entry.type === 'paid_out' ? 'paidOut' : entry.type] += entry.amount;
+      assert.ok(s.paidOut <= s.payout && s.earned - s.spent - s.payout >= 0, `${entry.accountId} at ${seq}`);
+      sums.set(entry.accountId, s);
+    }
+  });
+
+  test('a restarted simulator (same store) keeps every cursor valid and every id its body; the rate continues from the clock', async () => {
+    const clock = new VirtualClock(start);
+    const store = createFileFeedStore(path.join(dir, 'feed.json'));
+    const first = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 2, requestsPerMinute: 1000, history: 100, store });
+    await first.start();
+    clock.advance(50_000); // + 100 entries
+    const before = await page(first, 'limit=150');
+    assert.equal(before.status, 200);
+    const feedId = first.definition().feedId;
+    assert.match(feedId, /^[a-z0-9]{6}$/);
+    assert.equal(before.body.nextCursor, `${feedId}.150`, "a stored feed's cursor names the feed");
+    assert.equal(before.body.entries[0]?.id, `ent_${feedId}_0000000000`);
+    first.fault({ kind: 'changed_body', count: 1 });
+    first.fault({ kind: 'late', count: 2, ageMs: 3_600_000 });
+    const seen = first.truth();
+    const length = first.feedLength();
+    await first.close();
+
+    clock.advance(30_000); // down for 30 s: 60 entries "arrive" meanwhile
+    const second = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 2, requestsPerMinute: 1000, history: 100, store });
+    await second.start();
+    assert.equal(second.definition().feedId, feedId);
+    assert.equal(second.feedLength(), length + 60);
+    const after = await page(second, `after=${before.body.nextCursor}&limit=1000`);
+    assert.equal(after.status, 200, JSON.stringify(after.body));
+    assert.equal(after.body.entries.length, length + 60 - 150);
+    for (let seq = 0; seq < length; seq++) {
+      assert.deepEqual(second.entryAt(seq), first.entryAt(seq), `entry ${seq}`);
+    }
+    assert.deepEqual([...second.truth(length).entries.values()], [...seen.entries.values()]);
+    assert.equal(second.truth(length).changed.length, 1, 'the injected re-send is kept too');
+    await second.close();
+
+    // Another rate after a restart applies from then on; what was there stays.
+    clock.advance(10_000);
+    const third = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 10, history: 100, store });
+    await third.start();
+    const head = length + 60 + 20;
+    assert.equal(third.feedLength(), head);
+    clock.advance(1_000);
+    assert.equal(third.feedLength(), head + 10);
+    assert.deepEqual(third.entryAt(head - 1), second.entryAt(head - 1));
+    await third.close();
+  });
+
+  test('a cursor of another feed is refused with 400; since= starts at the first entry that arrived at or after a time', async () => {
+    const clock = new VirtualClock(start);
+    const sim = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 1, requestsPerMinute: 1000, history: 10, store: createFileFeedStore(path.join(dir, 'other.json')) });
+    await sim.start();
+    clock.advance(20_000);
+    for (const cursor of ['5', 'zzzzzz.5', `${sim.definition().feedId}.99`]) {
+      const refused = await page(sim, `after=${cursor}`);
+      assert.deepEqual([refused.status, refused.body.error], [400, 'after is not a cursor of this feed'], cursor);
+    }
+    // The history arrived at start; then one entry a second.
+    const since = await page(sim, `since=${new Date(start + 5_000).toISOString()}&limit=3`);
+    assert.equal(since.status, 200);
+    assert.deepEqual(since.body.entries.map((e) => e.createdAt), [start + 5_000, start + 6_000, start + 7_000].map((t) => new Date(t).toISOString()));
+    assert.equal(since.body.nextCursor, sim.cursorAt(sim.positionAt(start + 5_000) + 3));
+    const all = await page(sim, `since=${new Date(start - 3_600_000).toISOString()}`);
+    assert.equal(all.body.entries.length, 30, 'a time before the feed: everything');
+    const none = await page(sim, `since=${new Date(start + 60_000).toISOString()}`);
+    assert.deepEqual([none.body.entries.length, none.body.hasMore, none.body.nextCursor], [0, false, sim.cursorAt(30)]);
+    assert.equal((await page(sim, 'since=yesterday')).status, 400);
+    assert.equal((await page(sim, `since=${new Date(start).toISOString()}&after=0`)).status, 400);
+    // A late entry arrives now with an old createdAt: since=now still finds it (and only it: the next regular entry is due at 21 s).
+    clock.advance(500);
+    sim.fault({ kind: 'late', count: 1, ageMs: 7_200_000 });
+    const late = await page(sim, `since=${new Date(clock.now()).toISOString()}`);
+    assert.equal(late.body.entries.length, 1);
+    await sim.close();
+  });
+
+  test('the reset fault forgets every cursor handed out (400), keeps the entries, and survives a restart', async () => {
+    const clock = new VirtualClock(start);
+    const store = createFileFeedStore(path.join(dir, 'reset.json'));
+    const sim = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 0, requestsPerMinute: 1000, history: 40, store });
+    await sim.start();
+    const first = await page(sim, 'limit=10');
+    sim.fault({ kind: 'reset' });
+    const refused = await page(sim, `after=${first.body.nextCursor}`);
+    assert.deepEqual([refused.status, refused.body.error], [400, 'after is not a cursor of this feed']);
+    assert.equal(sim.stats().unknownCursors, 1);
+    const again = await page(sim, 'limit=10');
+    assert.deepEqual(again.body.entries, first.body.entries, 'the data stays');
+    assert.equal(again.body.nextCursor, `${sim.definition().feedId}-r1.10`);
+    await sim.close();
+    const restarted = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 0, requestsPerMinute: 1000, store });
+    await restarted.start();
+    assert.equal((await page(restarted, `after=${again.body.nextCursor}`)).status, 200);
+    assert.equal((await page(restarted, `after=${first.body.nextCursor}`)).status, 400);
+    await restarted.close();
+  });
+
+  test('two simulators creating the same stored feed at once end up on one definition', async () => {
+    const clock = new VirtualClock(start);
+    const file = path.join(dir, 'race.json');
+    const [a, b] = [0, 1].map(() => createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 1, history: 5, store: createFileFeedStore(file) }));
+    await Promise.all([a?.start(), b?.start()]);
+    assert.equal(a?.definition().feedId, b?.definition().feedId);
+    await Promise.all([a?.close(), b?.close()]);
+    await writeFile(file, '{"version": 1}');
+    const broken = createVendorSimulator({ clock, apiKeys: ['k'], entriesPerSecond: 1, store: createFileFeedStore(file) });
+    await assert.rejects(broken.start(), /not a vendor feed definition: delete it/);
   });
 });

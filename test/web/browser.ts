@@ -2,8 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { seedDemoData } from '../../src/db/seed-demo.js';
+import { client, type Client } from '../helpers/api.js';
+import { createTestApp, login, PASSWORD, type TestApp } from '../helpers/app.js';
 
 /**
  * Browser-test plumbing: Debian's Chromium (`apt-get install chromium`; .ci/run does
@@ -132,4 +134,129 @@ export async function startWebSession(prepare: (t: TestApp) => Promise<void>): P
     },
     close,
   };
+}
+
+/** axe-core's browser build, injected into pages by `axeViolations`. */
+const AXE_SOURCE = path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: string[];
+}
+
+/**
+ * Runs axe-core (every rule it enables by default: WCAG 2.x A/AA and best practices) on
+ * the page as it is and returns the violations, each with up to five offending nodes.
+ * The context needs `bypassCSP: true`: the app's CSP forbids the injected script.
+ */
+export async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  // Browser-side code is passed as text: this tsconfig has no DOM types.
+  if (!(await page.evaluate<boolean>("'axe' in window"))) {
+    await page.addScriptTag({ path: AXE_SOURCE });
+  }
+  return page.evaluate<AxeViolation[]>(`(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((violation) => ({
+      id: violation.id,
+      impact: violation.impact,
+      help: violation.help,
+      nodes: violation.nodes.slice(0, 5).map((node) => node.target.join(' ') + ' — ' + (node.failureSummary || '').replace(/\\s+/g, ' ')),
+    }));
+  })()`);
+}
+
+/** The page's width against the viewport's, and the elements that stick out (when any). */
+export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; innerWidth: number; culprits: string[] }> {
+  return page.evaluate<{ scrollWidth: number; innerWidth: number; culprits: string[] }>(`(() => {
+    const innerWidth = window.innerWidth;
+    const culprits = [];
+    for (const element of document.querySelectorAll('body *')) {
+      const box = element.getBoundingClientRect();
+      if (box.width > 0 && box.right > innerWidth + 1 && culprits.length < 5) {
+        culprits.push(element.tagName.toLowerCase() + '.' + String(element.getAttribute('class') || '').slice(0, 80) + ' (right edge ' + Math.round(box.right) + ')');
+      }
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, innerWidth, culprits };
+  })()`);
+}
+
+/**
+ * A page is ready to be judged when its heading is shown, nothing is loading (no
+ * skeleton, no spinner, no request in flight) and the charts have had a frame to draw.
+ */
+export async function settle(page: Page): Promise<void> {
+  await page.locator('h1').first().waitFor();
+  await page.waitForLoadState('networkidle');
+  await page.waitForFunction(`!document.querySelector('[aria-label="Loading"], [role="status"] .animate-spin')`);
+  await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
+}
+
+/** The two sizes every page is judged at: a phone and a desktop. */
+export const PHONE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1440, height: 900 };
+
+/**
+ * Signs `username` in on a new desktop-sized context (CSP bypassed for axe-core,
+ * downloads accepted) and waits for the shell; `errors` collects uncaught page errors.
+ */
+export async function signIn(web: WebSession, username: string, options: BrowserContextOptions = {}): Promise<{ page: Page; errors: string[] }> {
+  const context = await web.newContext({ viewport: DESKTOP, bypassCSP: true, acceptDownloads: true, ...options });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Password').press('Enter');
+  // Signed in: the shell's Sign out button (the login page has a <main> and an <h1> too).
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  return { page, errors };
+}
+
+/** An API client signed in as `username` (the demo users share PASSWORD). */
+export async function apiAs(t: TestApp, username: string): Promise<Client> {
+  return client(t.app, (await login(t.app, username)).accessToken);
+}
+
+/**
+ * The page as it is, at 390 px and at 1440 px: no wider than the viewport, zero axe
+ * violations at 390, a tab titled "<page> · Bursar", and a full-page screenshot of
+ * each (`<dir>/<name>-<width>.png`). Returns the problems found, for one assert.
+ */
+export async function judge(page: Page, name: string, dir: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [viewport, width] of [[PHONE, 390], [DESKTOP, 1440]] as const) {
+    await page.setViewportSize(viewport);
+    await settle(page);
+    const overflow = await horizontalOverflow(page);
+    if (overflow.scrollWidth > overflow.innerWidth) {
+      problems.push(`${name} at ${width} px is ${overflow.scrollWidth} px wide: ${overflow.culprits.join(', ')}`);
+    }
+    if (width === 390) {
+      problems.push(...(await axeViolations(page)).map((v) => `${name}: ${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.join('\n    ')}`));
+    }
+    if (!/\S · Bursar$/.test(await page.title())) {
+      problems.push(`${name}: tab titled "${await page.title()}"`);
+    }
+    await page.screenshot({ path: path.join(dir, `${name}-${width}.png`), fullPage: true });
+  }
+  return problems;
+}
+
+/** A web session on the demo data (seedDemoData, every demo user with PASSWORD). */
+export function startDemoWebSession(): Promise<WebSession> {
+  return startWebSession(async (app) => {
+    await seedDemoData(app.db, { password: PASSWORD });
+  });
+}
+
+/** The id of a demo school by name, as `api` sees it. */
+export async function schoolIdByName(api: Client, name: string): Promise<string> {
+  const school = (await api.get('/schools?limit=100')).json<{ data: { id: string; name: string }[] }>().data.find((s) => s.name === name);
+  if (!school) {
+    throw new Error(`no school named ${name}`);
+  }
+  return school.id;
 }

@@ -8,6 +8,7 @@ import { seedDemoData } from '../../src/db/seed-demo.js';
 import { client } from '../helpers/api.js';
 import { login, PASSWORD, type TestApp } from '../helpers/app.js';
 import { browserUnavailable, SCREENSHOTS, startWebSession, type WebSession } from './browser.js';
+import { EVENTS_FINAL_WITHIN_MS } from '../helpers/live.js';
 
 /**
  * The dashboard in a real browser (Debian's Chromium through playwright-core) against
@@ -69,9 +70,9 @@ describe('web dashboard', { skip: skip ?? false }, () => {
 
   test('each role signs in and sees only the pages it may use', async () => {
     const expected: Record<string, string[]> = {
-      'super.admin': ['Overview', 'Live', 'Pending', 'Monitoring', 'Schools', 'Accounts', 'Assistant'],
-      'school.admin': ['Overview', 'Live', 'Pending', 'Schools', 'Assistant'],
-      'finance.analyst': ['Overview', 'Live', 'Pending', 'Schools', 'Accounts', 'Assistant'],
+      'super.admin': ['Overview', 'Live', 'Pending', 'Monitoring', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Accounts', 'Assistant'],
+      'school.admin': ['Overview', 'Live', 'Pending', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Assistant'],
+      'finance.analyst': ['Overview', 'Live', 'Pending', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Accounts', 'Assistant'],
       developer: ['Monitoring'],
     };
     for (const [username, labels] of Object.entries(expected)) {
@@ -108,6 +109,8 @@ describe('web dashboard', { skip: skip ?? false }, () => {
       }
     }
     await page.getByTestId('outstanding-sample').getByRole('row').nth(1).waitFor();
+    // The chart is loaded when it comes into view (WhenVisible): in view at this size.
+    await page.locator('.recharts-surface').first().waitFor();
     await shot(page, 'overview');
     // Above the fold only: the source of docs/screenshots/overview.png (scripts/docs-screenshots.ts).
     await page.screenshot({ path: path.join(SCREENSHOTS, 'docs-overview.png') });
@@ -122,17 +125,18 @@ describe('web dashboard', { skip: skip ?? false }, () => {
     const analyst = await api('finance.analyst');
     const listed: string[] = [];
     for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-      const page: { data: { invoiceId: string }[]; nextCursor: string | null } = (
+      const page: { data: { number: string }[]; nextCursor: string | null } = (
         await analyst.get(`/reports/pending-payments?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
       ).json();
-      listed.push(...page.data.map((row) => row.invoiceId));
+      listed.push(...page.data.map((row) => row.number));
       cursor = page.nextCursor;
     }
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
-    assert.match(download.suggestedFilename(), /\.csv$/);
+    assert.match(download.suggestedFilename(), /^bursar-pending-payments-all-schools-\d{4}-\d{2}-\d{2}\.csv$/);
+    // The export for people: words as headers, invoice numbers first (the queue's, every page).
     const csv = await readFile(await download.path(), 'utf8');
-    const lines = csv.trim().split(/\r?\n/);
-    assert.match(lines[0] ?? '', /^invoiceId,number,schoolId,schoolName,studentId,studentName/);
+    const lines = csv.replace(/^\ufeff/, '').trim().split(/\r?\n/);
+    assert.match(lines[0] ?? '', /^Invoice,School,Student,Grade,Due date,Amount,Paid,Credited,Pending,Currency,Status,Days overdue$/);
     assert.deepEqual(lines.slice(1).map((line) => line.split(',')[0]).sort(), listed.sort());
     await shot(page, 'pending');
   });
@@ -240,7 +244,7 @@ describe('web dashboard', { skip: skip ?? false }, () => {
     const amount = nextAmount++;
     const response = await admin.pay({ invoiceId: invoice.invoiceId, amount, method: 'card', reference: `LIVE-TEST-${amount}` });
     assert.equal(response.statusCode, 201, response.body);
-    return { invoiceId: invoice.invoiceId, amount, paymentId: response.json<{ payment: { id: string } }>().payment.id };
+    return { invoiceId: invoice.invoiceId, amount, paymentId: response.json<{ id: string }>().id };
   }
   const eventOf = (page: Page, posted: Pick<Posted, 'invoiceId' | 'amount'>, type = 'payment_received') =>
     page.locator(`[data-testid="live-event"][data-event="${type}"][data-invoice-id="${posted.invoiceId}"][data-amount="${posted.amount}"]`);
@@ -255,8 +259,13 @@ describe('web dashboard', { skip: skip ?? false }, () => {
   /** One attribute of every listed event, top (newest) first. */
   const listedEvents = async (page: Page, attribute: string) =>
     Promise.all((await page.getByTestId('live-event').all()).map((row) => row.getAttribute(attribute)));
-  /** Waits for the condition at most 2 s: the delivery bound the brief asks for (a timeout, not a timing assertion). */
-  const SHOWN_WITHIN = { timeout: 2000 };
+  /**
+   * How long an event may take to show: generous, because this is not a latency test
+   * (the bench measures that) and an event becomes final only once every transaction
+   * older than it in the cluster has ended (see EVENTS_FINAL_WITHIN_MS); an event that
+   * is never shown still fails.
+   */
+  const SHOWN_WITHIN = { timeout: EVENTS_FINAL_WITHIN_MS };
 
   test('the Live page shows metrics, charts and the stream, and updates per period', async () => {
     const page = await openLive('super.admin');
@@ -325,14 +334,16 @@ describe('web dashboard', { skip: skip ?? false }, () => {
     await eventOf(page, posted).waitFor(SHOWN_WITHIN);
     const listed = await listedEvents(page, 'data-transaction-id');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
-    assert.match(download.suggestedFilename(), /^live-events-.*\.csv$/);
-    const rows = parse<Record<string, string>>(await readFile(await download.path(), 'utf8'), { columns: true });
-    assert.deepEqual(rows.map((row) => row.transactionId), listed);
-    const row = rows.find((candidate) => candidate.invoiceId === posted.invoiceId && candidate.amount === String(posted.amount));
+    assert.match(download.suggestedFilename(), /^bursar-live-events-all-schools-\d{4}-\d{2}-\d{2}\.csv$/);
+    const rows = parse<Record<string, string>>(await readFile(await download.path(), 'utf8'), { columns: true, bom: true });
+    assert.deepEqual(rows.map((row) => row['Transaction ID']), listed);
+    // Amounts in currency units (MXN: two digits), not cents; words as headers and values.
+    const row = rows.find((candidate) => candidate.School === 'Colegio Miraflores' && candidate.Amount === (posted.amount / 100).toFixed(2));
     assert.ok(row, 'the posted payment is in the CSV');
-    assert.equal(row.type, 'payment_received');
-    assert.equal(row.currency, 'MXN');
-    assert.equal(row.schoolName, 'Colegio Miraflores');
+    assert.equal(row.Event, 'Received');
+    assert.equal(row.Currency, 'MXN');
+    assert.equal(row.Method, 'Card');
+    assert.match(Object.keys(row)[0] ?? '', /^Time \(.+\)$/, 'local times, the zone named');
   });
 
   test('a finance analyst sees masked student names on the Live page', async () => {

@@ -116,3 +116,38 @@ export const REFUND_REASONS = [
   'Billing error',
   'Chargeback settled in favour of the family',
 ] as const;
+
+/** Adults (guardians): first names of parents' generation. */
+export const GUARDIAN_FIRST_NAMES = [
+  'María', 'José', 'Ana', 'Luis', 'Carmen', 'Jorge', 'Laura', 'Carlos', 'Patricia', 'Miguel', 'Gabriela', 'Fernando',
+  'Adriana', 'Ricardo', 'Claudia', 'Javier', 'Verónica', 'Roberto', 'Mónica', 'Eduardo', 'Jennifer', 'Michael',
+  'Jessica', 'David', 'Sarah', 'Robert', 'Emily', 'John', 'Ashley', 'Chris',
+] as const;
+
+/**
+ * Family sizes (students of one school per family): mostly only children, a third with a
+ * sibling, a few larger families — about 1.6 students per family.
+ */
+export const FAMILY_SIZE_WEIGHTS = new Weighted<number>([
+  [1, 56],
+  [2, 30],
+  [3, 11],
+  [4, 3],
+]);
+
+/** The fee plan's item names, per language. */
+export const ITEM_NAMES = {
+  es: { tuition: 'Colegiatura', enrolment: 'Inscripción', transport: 'Transporte escolar', plan: 'Plan de pagos' },
+  en: { tuition: 'Tuition', enrolment: 'Enrolment fee', transport: 'School transport', plan: 'Fee plan' },
+} as const;
+
+/** Discount rules every seeded school has (sibling: automatic; scholarships: by award). */
+export const RULE_NAMES = {
+  es: { sibling: 'Descuento por hermanos', merit: 'Beca de excelencia académica', sports: 'Beca deportiva' },
+  en: { sibling: 'Sibling discount', merit: 'Academic merit scholarship', sports: 'Sports scholarship' },
+} as const;
+
+export const AWARD_REASONS = {
+  es: ['Promedio superior a 9.5 el ciclo anterior', 'Estudio socioeconómico aprobado por el comité de becas', 'Selección estatal de atletismo', 'Convenio con la asociación de padres'],
+  en: ['Top of the class last year', 'Financial aid committee approval', 'State athletics team', 'Parent association agreement'],
+} as const;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { MAX_MONTHLY_COUNT } from '../../modules/feeplans/schedule.js';
 
 /**
  * `npm run seed` arguments: flags override SEED_* environment variables, which override
@@ -21,7 +22,7 @@ export const SEED_USAGE = `usage: npm run seed -- [options]
 
   --schools N        schools to create            (SEED_SCHOOLS, default 50)
   --students N       students over all schools    (SEED_STUDENTS, default 3000)
-  --months N         monthly invoices per student (SEED_MONTHS, default 12)
+  --months N         months of the school year billed, up to now's (SEED_MONTHS, default 12; 1-24)
   --transactions N   gateway transactions in all  (SEED_TRANSACTIONS, default 200000)
   --seed S           random seed                  (SEED_RANDOM_SEED, default 42)
   --now ISO          date everything relative to this instant (default: now)
@@ -73,10 +74,14 @@ export function parseSeedCli(argv: readonly string[], env: Record<string, string
     }
   }
   const seed = (pick(values.seed, 'SEED_RANDOM_SEED') ?? '42').trim();
+  const months = integer('months', pick(values.months, 'SEED_MONTHS'), 12, 1);
+  if (months > MAX_MONTHLY_COUNT) {
+    throw new SeedUsageError(`months must be at most ${MAX_MONTHLY_COUNT}: one fee plan's monthly schedule (got ${months})`);
+  }
   return {
     schools: integer('schools', pick(values.schools, 'SEED_SCHOOLS'), 50, 1),
     students: integer('students', pick(values.students, 'SEED_STUDENTS'), 3_000, 1),
-    months: integer('months', pick(values.months, 'SEED_MONTHS'), 12, 1),
+    months,
     transactions: integer('transactions', pick(values.transactions, 'SEED_TRANSACTIONS'), 200_000, 0),
     seed: seed === '' ? '42' : seed,
     reset: values.reset,

@@ -80,6 +80,12 @@ export class CopyWriter {
     return this;
   }
 
+  /** ASCII text that needs no COPY escaping (ids, codes, dates, numbers as text). */
+  ascii(value: string): this {
+    this.pos += this.buf.write(value, this.pos, 'latin1');
+    return this;
+  }
+
   /** A non-negative integer. */
   int(value: number): this {
     if (value < 10) {
@@ -98,6 +104,15 @@ export class CopyWriter {
     }
     this.pos += digits;
     return this;
+  }
+
+  /** An integer of either sign (discount lines are negative). */
+  signed(value: number): this {
+    if (value < 0) {
+      this.buf[this.pos++] = 45;
+      return this.int(-value);
+    }
+    return this.int(value);
   }
 
   private two(value: number): void {

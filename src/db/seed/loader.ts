@@ -2,21 +2,63 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { COLUMNS, planSeed, SEED_TABLES, tableChunks, type GenerateOptions, type SeedPlan, type SeedTable } from './generate.js';
+import { CopyWriter } from './copy-writer.js';
+import {
+  COLUMNS,
+  COPY_TABLES,
+  failedChunks,
+  planSeed,
+  SEED_TABLES,
+  setFailedQuotas,
+  writeSchool,
+  type CopyTable,
+  type FailedTargets,
+  type GenerateOptions,
+  type SchoolPlan,
+  type SeedPlan,
+  type SeedTable,
+} from './generate.js';
+
+/** Students per batch of schools generated at once (bounded memory: two batches at a time). */
+const SEED_BATCH_STUDENTS = 4_000;
+
+/** The schools in batches of about SEED_BATCH_STUDENTS students. */
+function* batchesOf(schools: readonly SchoolPlan[]): Generator<SchoolPlan[]> {
+  let batch: SchoolPlan[] = [];
+  let students = 0;
+  for (const school of schools) {
+    batch.push(school);
+    students += school.students;
+    if (students >= SEED_BATCH_STUDENTS) {
+      yield batch;
+      batch = [];
+      students = 0;
+    }
+  }
+  if (batch.length > 0) {
+    yield batch;
+  }
+}
 
 /**
  * Loads a generated data set with COPY FROM STDIN on two connections.
  *
  * Both sessions run with session_replication_role = replica, which skips triggers and
  * foreign-key checks (the generator guarantees consistency), and synchronous_commit off.
- * Connection A loads schools → students → invoices → payments → refunds, bumps the
+ * The schools are generated in batches of about SEED_BATCH_STUDENTS students, each school's
+ * book built once for every table (generate.ts writeSchool); while one batch is
+ * generated, the one before streams in: connection A copies it into schools → families →
+ * guardians → students → fee plans and items → discount rules → enrolments, payers and
+ * awards → bill runs → invoices → invoice lines → payments → receipts → refunds (one COPY
+ * per table and batch), connection B its transactions (FKs are not checked, so the order
+ * between the two does not matter). Then A rebuilds its indexes, sets the invoice,
+ * family and receipt counters so the next API call continues each sequence, bumps the
  * seeded schools' billing_versions (the statement triggers did not fire), analyzes its
- * tables and rebuilds the reporting rollups with refresh_reporting_rollups() — all while
- * connection B loads the transactions (FKs are not checked, so the order between the two
- * does not matter) and then analyzes them. Indexes and the primary-key/unique constraints
- * no foreign key depends on are dropped for the load and built afterwards (see
- * dropForLoad). Each connection works in one transaction; both commit only when both
- * tracks succeeded, so a failed seed leaves data and schema as they were.
+ * tables and rebuilds the reporting rollups with refresh_reporting_rollups(), while B
+ * rebuilds and analyzes the transactions. Indexes and the primary-key/unique constraints
+ * no foreign key depends on (and unique indexes) are dropped for the load and built
+ * afterwards (see dropForLoad). Each connection works in one transaction; both commit
+ * only when both tracks succeeded, so a failed seed leaves data and schema as they were.
  *
  * The time of every phase is logged and returned in `phases`.
  */
@@ -46,7 +88,12 @@ export interface SeedPhase {
 }
 
 /** Tables a reset empties, children first. `users` is deliberately not among them. */
-export const RESET_TABLES = ['transactions', 'refunds', 'payments', 'invoices', 'invoice_counters', 'billing_versions', 'user_schools', 'students', 'schools'] as const;
+export const RESET_TABLES = [
+  'transactions', 'receipts', 'receipt_counters', 'refunds', 'payments', 'family_payments', 'invoice_adjustments', 'credit_note_counters',
+  'credit_applications', 'invoice_lines', 'demo_bills', 'demo_students', 'invoices', 'invoice_counters', 'bill_runs', 'awards',
+  'enrolment_payers', 'enrolments', 'fee_plan_items', 'fee_plans', 'discount_rules', 'billing_versions', 'user_schools', 'students',
+  'guardians', 'family_counters', 'families', 'schools',
+] as const;
 
 async function connect(url: string, name: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: `bursar-seed-${name}` });
@@ -87,7 +134,8 @@ export async function resetSeedTables(client: pg.Client): Promise<void> {
  * row by row — above all for the primary keys: UUIDv7 ids follow each row's timestamp,
  * and every school's rows span the whole period, so COPY would insert them all over the
  * btree. So while a table receives at least as many rows as it holds, its indexes are
- * dropped and rebuilt afterwards: plain ones from their own definitions, primary-key and
+ * dropped and rebuilt afterwards: plain and unique indexes (such as the partial unique
+ * index of invoice_lines' billing keys) from their own definitions, primary-key and
  * unique constraints (unless a foreign key depends on them) re-added under the same name
  * with the same definition — which also checks the loaded rows are unique. All inside
  * the loading transaction, so a failed load leaves the schema exactly as it was.
@@ -114,7 +162,7 @@ async function dropForLoad(client: pg.Client, table: string, rows: number | 'all
   const { rows: indexes } = await client.query<{ name: string; definition: string }>(
     `select c.relname as name, pg_get_indexdef(i.indexrelid) as definition
      from pg_index i join pg_class c on c.oid = i.indexrelid
-     where i.indrelid = $1::regclass and not i.indisunique and not i.indisprimary
+     where i.indrelid = $1::regclass and not i.indisprimary
        and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
      order by c.relname`,
     [relation],
@@ -152,14 +200,16 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
       throw new Error('the database has no Bursar schema: run `npm run migrate` first');
     }
     if (options.reset) {
-      log('reset: deleting all schools, students, invoices, payments, refunds and transactions');
+      log('reset: deleting all schools and their families, plans, students, invoices, payments, refunds and transactions');
       await timed('reset', () => resetSeedTables(a));
     }
     const { rows: existing } = await a.query<{ n: number }>('select count(*)::int as n from schools');
-    const plan = await timed('plan', () => Promise.resolve(planSeed({ ...options, schoolOffset: existing[0]?.n ?? 0 })));
-    const totalRows = SEED_TABLES.reduce((sum, table) => sum + plan.counts[table], 0);
+    const plan = await timed('plan', () => Promise.resolve(planSeed({ ...options, schoolOffset: existing[0]?.n ?? 0 }, { count: false })));
+    // Estimated until loaded: the ledger tables are counted as they are generated.
+    let totalRows = SEED_TABLES.reduce((sum, table) => sum + plan.counts[table], 0);
+    const counts = Object.fromEntries(SEED_TABLES.map((t) => [t, 0])) as Record<SeedTable, number>;
     log(
-      `generating ${SEED_TABLES.map((t) => `${plan.counts[t].toLocaleString('en-US')} ${t}`).join(', ')} (seed ${options.seed})`,
+      `generating about ${SEED_TABLES.map((t) => `${plan.counts[t].toLocaleString('en-US')} ${t}`).join(', ')} (seed ${options.seed})`,
     );
 
     const second = await connect(url, 'b');
@@ -177,37 +227,152 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
 
     let done = 0;
     const abort = new AbortController();
-    const copy = async (client: pg.Client, track: string, table: SeedTable) => {
-      const rebuild = await dropForLoad(client, table, plan.counts[table]);
-      const chunks = tableChunks(plan, table, {
-        onRows: (rows) => {
-          done += rows;
-          options.onProgress?.(done, totalRows, table);
-        },
-      });
-      const sql = `copy ${table} (${COLUMNS[table].join(', ')}) from stdin`;
-      await timed(`${track}: copy ${table}`, () =>
-        pipeline(Readable.from(chunks, { highWaterMark: 4 }), client.query(copyFrom(sql)), { signal: abort.signal }),
-      );
-      if (rebuild.length > 0) {
-        await timed(`${track}: indexes ${table}`, async () => {
-          for (const statement of rebuild) {
-            await client.query(statement);
-          }
-        });
+    const A_TABLES = COPY_TABLES.filter((t) => t !== 'transactions');
+    const rebuilds = new Map<CopyTable, string[]>();
+    for (const table of A_TABLES) {
+      rebuilds.set(table, await dropForLoad(a, table, plan.counts[table]));
+    }
+    rebuilds.set('transactions', await dropForLoad(second, 'transactions', plan.counts.transactions));
+    const copyMs = new Map<CopyTable, number>(COPY_TABLES.map((t) => [t, 0]));
+    const copyChunks = async (client: pg.Client, table: CopyTable, chunks: readonly Buffer[]) => {
+      if (chunks.length === 0) {
+        return;
       }
+      const t0 = Date.now();
+      const sql = `copy ${table} (${COLUMNS[table].join(', ')}) from stdin`;
+      await pipeline(Readable.from(chunks), client.query(copyFrom(sql)), { signal: abort.signal });
+      copyMs.set(table, (copyMs.get(table) ?? 0) + Date.now() - t0);
     };
-    const guard = (work: Promise<void>) =>
+    const writers = new Map<CopyTable, CopyWriter>(COPY_TABLES.map((t) => [t, new CopyWriter(1 << 20)]));
+    /** What each school's failed attempts need, kept (a few bytes per invoice) until they are generated last. */
+    const targets = new Map<SchoolPlan, FailedTargets>();
+    /** A batch of schools as COPY text, every table at once (one book per school), yielding to the event loop between schools so the previous batch keeps streaming. */
+    const generate = async (schools: readonly SchoolPlan[]) => {
+      const chunks = new Map<CopyTable, Buffer[]>(COPY_TABLES.map((t) => [t, []]));
+      const emit = (table: CopyTable, chunk: Buffer, rows: number) => {
+        chunks.get(table)?.push(chunk);
+        counts[table] += rows;
+        done += rows;
+        options.onProgress?.(done, totalRows, table);
+      };
+      for (const school of schools) {
+        const failed = writeSchool(plan, school, writers, emit);
+        if (failed !== undefined) {
+          targets.set(school, failed);
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      for (const [table, out] of writers) {
+        if (out.rows > 0) {
+          const n = out.rows;
+          emit(table, out.take(), n);
+        }
+      }
+      return chunks;
+    };
+    const guard = <T>(work: Promise<T>) =>
       work.catch((error: unknown) => {
         abort.abort(error);
         throw error;
       });
+    const track = async (client: pg.Client, name: string, tables: readonly CopyTable[], after: () => Promise<void>) => {
+      for (const table of tables) {
+        phases.push({ name: `${name}: copy ${table}`, ms: copyMs.get(table) ?? 0 });
+        log(`${name}: copy ${table}: ${((copyMs.get(table) ?? 0) / 1000).toFixed(1)} s (streamed in batches)`);
+      }
+      for (const table of tables) {
+        const rebuild = rebuilds.get(table) ?? [];
+        if (rebuild.length > 0) {
+          await timed(`${name}: indexes ${table}`, async () => {
+            for (const statement of rebuild) {
+              await client.query(statement);
+            }
+          });
+        }
+      }
+      await after();
+    };
     const results = await Promise.allSettled([
-      guard(
-        (async () => {
-          for (const table of ['schools', 'students', 'invoices', 'payments', 'refunds'] as const) {
-            await copy(a, 'a', table);
+      (async () => {
+        // Batches of schools of about SEED_BATCH_STUDENTS students: generating one overlaps
+        // copying the one before, on both connections (A: every table but the
+        // transactions, B: the transactions).
+        let copying: Promise<unknown> = Promise.resolve();
+        await timed('generate and copy', async () => {
+          for (const batch of batchesOf(plan.schools)) {
+            const chunks = await guard(generate(batch));
+            await copying;
+            copying = Promise.all([
+              guard(
+                (async () => {
+                  for (const table of A_TABLES) {
+                    await copyChunks(a, table, chunks.get(table) ?? []);
+                  }
+                })(),
+              ),
+              guard(copyChunks(second, 'transactions', chunks.get('transactions') ?? [])),
+            ]);
+            // Awaited with the next batch; a failure meanwhile must not count as unhandled.
+            copying.catch(() => undefined);
           }
+          await copying;
+          // The failed attempts top the transactions up to the total asked for, now that
+          // the payments and refunds are counted: generated last, school by school.
+          setFailedQuotas(plan, options.transactions, counts.payments + counts.refunds);
+          totalRows = done + options.transactions - counts.payments - counts.refunds;
+          const out = writers.get('transactions') ?? new CopyWriter();
+          let failed: Buffer[] = [];
+          let rows = 0;
+          const emitFailed = (chunk: Buffer, n: number) => {
+            failed.push(chunk);
+            counts.transactions += n;
+            done += n;
+            rows += n;
+            options.onProgress?.(done, totalRows, 'transactions');
+          };
+          for (const school of plan.schools) {
+            const schoolTargets = targets.get(school);
+            if (schoolTargets !== undefined) {
+              failedChunks(plan, school, schoolTargets, out, emitFailed);
+            }
+            if (rows >= 200_000) {
+              await guard(copyChunks(second, 'transactions', failed));
+              failed = [];
+              rows = 0;
+            }
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          if (out.rows > 0) {
+            const n = out.rows;
+            emitFailed(out.take(), n);
+          }
+          await guard(copyChunks(second, 'transactions', failed));
+          targets.clear();
+        });
+      })().then(() =>
+        Promise.all([
+          guard(track(a, 'a', A_TABLES, async () => {
+          const schoolIds = plan.schools.map((school) => school.id);
+          // The sequences continue after the seeded rows: the next API invoice is INV-(n+1),
+          // the next family and receipt numbers likewise.
+          await a.query(
+            `insert into invoice_counters (school_id, last_number)
+             select school_id, count(*) from invoices where school_id = any($1::uuid[]) group by school_id
+             on conflict (school_id) do update set last_number = excluded.last_number`,
+            [schoolIds],
+          );
+          await a.query(
+            `insert into family_counters (school_id, last_number)
+             select school_id, count(*) from families where school_id = any($1::uuid[]) group by school_id
+             on conflict (school_id) do update set last_number = excluded.last_number`,
+            [schoolIds],
+          );
+          await a.query(
+            `insert into receipt_counters (school_id, last_number)
+             select school_id, count(*) from receipts where school_id = any($1::uuid[]) group by school_id
+             on conflict (school_id) do update set last_number = excluded.last_number`,
+            [schoolIds],
+          );
           // The statement-level triggers were skipped: bump every seeded school's statement version.
           await a.query(
             `insert into billing_versions as v (school_id, version)
@@ -216,7 +381,7 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
             [plan.schools.map((school) => school.id)],
           );
           // ANALYZE counts the rows this transaction inserted, so the refresh gets good plans.
-          await timed('a: analyze', () => a.query('analyze schools, students, invoices, payments, refunds, billing_versions'));
+          await timed('a: analyze', () => a.query(`analyze ${[...A_TABLES, 'billing_versions'].join(', ')}`));
           // Triggers were off during COPY, so the dashboard rollups (migration 0003) are
           // rebuilt from the loaded rows — while B still loads the transactions, which the
           // rollups do not read. The refresh rewrites both bucket tables whole, so their keys
@@ -234,13 +399,11 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
             }
           });
           await a.query('analyze invoice_rollups, payment_rollups');
-        })(),
-      ),
-      guard(
-        (async () => {
-          await copy(b, 'b', 'transactions');
-          await timed('b: analyze', () => second.query('analyze transactions'));
-        })(),
+          })),
+          guard(track(second, 'b', ['transactions'], async () => {
+            await timed('b: analyze', () => second.query('analyze transactions')).then(() => undefined);
+          })),
+        ]),
       ),
     ]);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -259,16 +422,17 @@ export async function seedDatabase(url: string, options: SeedDatabaseOptions): P
     // first readers would rewrite each page and index-only scans would visit the heap
     // until autovacuum came by. Vacuum the loaded tables now, on both connections.
     await Promise.all([
-      timed('a: vacuum', () => a.query('vacuum schools, students, invoices, payments, refunds, invoice_rollups, payment_rollups')),
+      timed('a: vacuum', () => a.query(`vacuum ${[...COPY_TABLES.filter((t) => t !== 'transactions'), 'invoice_rollups', 'payment_rollups'].join(', ')}`)),
       timed('b: vacuum', () => second.query('vacuum transactions')),
     ]);
     const refreshedRollups = true;
     const elapsedMs = Date.now() - started;
+    const loaded = SEED_TABLES.reduce((sum, table) => sum + counts[table], 0);
     return {
-      counts: plan.counts,
-      totalRows,
+      counts,
+      totalRows: loaded,
       elapsedMs,
-      rowsPerSecond: Math.round(totalRows / Math.max(0.001, elapsedMs / 1000)),
+      rowsPerSecond: Math.round(loaded / Math.max(0.001, elapsedMs / 1000)),
       behaviours: plan.behaviours,
       refreshedRollups,
       phases,

@@ -58,18 +58,23 @@ export interface ActivityRow {
   currency: string;
   status: 'succeeded' | 'failed' | 'refunded';
   method: PaymentMethod | null;
-  /** UTC hour of day, 0–23. */
+  /** Hour of day, 0–23, in the zone asked for. */
   hour: number | null;
-  /** Start of the UTC hour or day. */
-  bucket: Date | null;
+  /** 1-based position among the bucket starts asked for (k: starts[k − 1] ≤ createdAt < starts[k]). */
+  bucket: number | null;
   count: number;
   amount: number;
 }
 
 export interface ActivityDimensions {
   method?: boolean;
-  hourOfDay?: boolean;
-  bucket?: 'hour' | 'day';
+  /** Split by hour of day in this IANA zone (validated by the caller). */
+  hourOfDay?: string;
+  /**
+   * Split by these bucket starts (ascending): local hours or local days of some zone,
+   * computed by the caller, so a day is the zone's calendar day, DST included.
+   */
+  buckets?: Date[];
 }
 
 /**
@@ -95,11 +100,14 @@ const KINDS: Record<ActivityKind, { where: RawBuilder<boolean>; status: RawBuild
  */
 function activity(db: DbOrTx, scope: Scope, filter: WindowFilter, kind: ActivityKind, dims: ActivityDimensions): Promise<ActivityRow[]> {
   const method = dims.method ? sql<PaymentMethod | null>`transactions.method` : sql<PaymentMethod | null>`null::text`;
-  const hour = dims.hourOfDay ? sql<number | null>`date_part('hour', transactions.created_at at time zone 'UTC')::int` : sql<number | null>`null::int`;
-  // date_bin works on absolute time: no time zone conversion per row.
-  const bucket = dims.bucket
-    ? sql<Date | null>`date_bin(${sql.lit(`1 ${dims.bucket}`)}::interval, transactions.created_at, timestamptz '2000-01-01 00:00:00+00')`
-    : sql<Date | null>`null::timestamptz`;
+  const hour = dims.hourOfDay
+    ? sql<number | null>`date_part('hour', transactions.created_at at time zone ${dims.hourOfDay})::int`
+    : sql<number | null>`null::int`;
+  // width_bucket binary-searches the given starts: no time zone conversion per row, and
+  // exact for any zone (half-hour offsets, a 23- or 25-hour DST day).
+  const bucket = dims.buckets
+    ? sql<number | null>`width_bucket(transactions.created_at, ${dims.buckets}::timestamptz[])`
+    : sql<number | null>`null::int`;
   const perSchool = db
     .selectFrom('transactions')
     .select([

@@ -56,8 +56,8 @@ export default function analyticsRoutes(app: FastifyInstance, options: { db: Db 
         summary: 'Payment metrics of the last day, week or month, per currency',
         description:
           'Over createdAt in [now − 24 h | 7 d | 30 d, now]: totalVolume (succeeded − refunded), totalPayments (succeeded), ' +
-          'successRate (succeeded / (succeeded + failed)), averageAmount, peakHour (UTC), topPaymentMethod, failedPayments, ' +
-          `refundedAmount; one entry per currency of the selected schools. ${scopeNote}`,
+          'successRate (succeeded / (succeeded + failed)), averageAmount, peakHour (the hour of day in timeZone, default UTC), ' +
+          `topPaymentMethod, failedPayments, refundedAmount; one entry per currency of the selected schools. ${scopeNote}`,
         querystring: AnalyticsQuery,
         response: { 200: MetricsReport, ...problemResponses(400, 401, 403, 404) },
       },
@@ -73,8 +73,9 @@ export default function analyticsRoutes(app: FastifyInstance, options: { db: Db 
         tags,
         summary: 'Payments over time: hourly for a day, daily for a week or month',
         description:
-          'day: the last 24 UTC hours (the current one last); week / month: the last 7 / 30 UTC days (today last). Every ' +
-          `bucket is present for every currency of the selected schools, with zeros. ${scopeNote}`,
+          'day: the last 24 hours (the current one last); week / month: the last 7 / 30 days (today last); hours and days are ' +
+          'those of timeZone (default UTC: local midnights, DST included). Every bucket is present for every currency of the ' +
+          `selected schools, with zeros. ${scopeNote}`,
         querystring: AnalyticsQuery,
         response: { 200: TrendsReport, ...problemResponses(400, 401, 403, 404) },
       },

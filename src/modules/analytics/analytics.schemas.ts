@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Money, PaymentMethod, Timestamp, Uuid } from '../billing/billing.schemas.js';
+import { Money, PaymentMethod, Timestamp, TimestampInput, Uuid } from '../billing/billing.schemas.js';
 
 /**
  * Live analytics (SPEC §3 "Live analytics", seed 003): the recent-transactions list and
@@ -35,8 +35,8 @@ export const TransactionListQuery = Type.Object(
     schoolId: SchoolParam,
     status: Type.Optional(TransactionStatusParam),
     method: Type.Optional(PaymentMethod),
-    from: Type.Optional(Type.String({ format: 'date-time', description: 'createdAt ≥ from (ISO timestamp)' })),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'createdAt < to (ISO timestamp)' })),
+    from: Type.Optional(TimestampInput('createdAt ≥ from (ISO timestamp)')),
+    to: Type.Optional(TimestampInput('createdAt < to (ISO timestamp)')),
   },
   { additionalProperties: false },
 );
@@ -74,10 +74,23 @@ export const TransactionPage = Type.Object({
 export type TransactionPage = Static<typeof TransactionPage>;
 
 // --------------------------------------------------------------- analytics
+/**
+ * The IANA zone a person reads the figures in: the school's own for one school, the
+ * viewer's across schools. It moves the peak hour and the trend buckets (local hours,
+ * local days); totals over the rolling window do not depend on it.
+ */
+const TimeZoneParam = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  default: 'UTC',
+  description: 'IANA time zone (e.g. America/Bogota) for peakHour and the trend buckets; default UTC',
+});
+
 export const AnalyticsQuery = Type.Object(
   {
     period: Type.Optional(PeriodParam),
     schoolId: SchoolParam,
+    timeZone: Type.Optional(TimeZoneParam),
   },
   { additionalProperties: false },
 );
@@ -89,7 +102,9 @@ export const CurrencyMetrics = Type.Object({
   totalPayments: Type.Integer({ minimum: 0, description: 'succeeded transactions' }),
   successRate: Nullable(Type.Number({ minimum: 0, maximum: 1, description: 'succeeded / (succeeded + failed); null when neither' })),
   averageAmount: Type.Integer({ minimum: 0, description: 'mean succeeded amount, rounded half up to minor units; 0 when none' }),
-  peakHour: Nullable(Type.Integer({ minimum: 0, maximum: 23, description: 'UTC hour with the most succeeded payments (earliest on ties)' })),
+  peakHour: Nullable(
+    Type.Integer({ minimum: 0, maximum: 23, description: 'hour of the day, in the report\'s timeZone, with the most succeeded payments (earliest on ties)' }),
+  ),
   topPaymentMethod: Nullable(PaymentMethod),
   failedPayments: Count,
   refundedAmount: Money,
@@ -98,8 +113,11 @@ export const CurrencyMetrics = Type.Object({
 });
 export type CurrencyMetrics = Static<typeof CurrencyMetrics>;
 
+const ZoneField = Type.String({ description: 'the IANA zone of peakHour and of the trend buckets (the timeZone asked for, else UTC)' });
+
 export const MetricsReport = Type.Object({
   period: PeriodParam,
+  timeZone: ZoneField,
   from: Timestamp,
   to: Timestamp,
   byCurrency: Type.Array(CurrencyMetrics, { description: 'one entry per currency of the selected schools, by currency' }),
@@ -110,11 +128,12 @@ export type MetricsReport = Static<typeof MetricsReport>;
 export const TrendsReport = Type.Object({
   period: PeriodParam,
   unit: Type.Union([Type.Literal('hour'), Type.Literal('day')]),
+  timeZone: ZoneField,
   from: Timestamp,
   to: Timestamp,
   points: Type.Array(
     Type.Object({
-      bucket: Type.String({ format: 'date-time', description: 'start of the UTC hour or UTC day' }),
+      bucket: Type.String({ format: 'date-time', description: 'start (UTC instant) of the hour or the day in timeZone' }),
       currency: Currency,
       amount: Money,
       count: Count,

@@ -1,12 +1,13 @@
 import type { Db } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { AppError, notFound } from '../../shared/errors.js';
-import { decodeCursor, toPage } from '../../shared/pagination.js';
+import { cursorPart, decodeCursor, toPage } from '../../shared/pagination.js';
 import type { Principal } from '../../shared/policy.js';
 import { studentName } from '../billing/students.repository.js';
 import { eventIdOf, eventTypeOf } from '../live/events.js';
 import type { BillingReportsRepository } from '../reporting/billing-reports.repository.js';
 import type { ActivityRow, AnalyticsRepository, TransactionListRow } from './analytics.repository.js';
+import { checkTimeZone, localDayStarts, localHourStarts } from './analytics.zones.js';
 import {
   DEFAULT_TRANSACTIONS_PAGE,
   PERIOD_DAYS,
@@ -23,8 +24,6 @@ import {
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 const badCursor = () =>
   new AppError('BAD_REQUEST', 'cursor is not valid for this list', {
@@ -34,7 +33,7 @@ const badCursor = () =>
 /** A cursor of this list: the last row's exact created_at (µs) and id. */
 function decodeTransactionCursor(cursor: string): { createdAt: string; id: string } {
   const [createdAt, id] = decodeCursor(cursor, 2);
-  if (typeof createdAt !== 'string' || typeof id !== 'string' || !CURSOR_AT.test(createdAt) || !UUID.test(id) || Number.isNaN(Date.parse(createdAt))) {
+  if (!cursorPart.timestamp(createdAt) || !cursorPart.uuid(id)) {
     throw badCursor();
   }
   return { createdAt, id };
@@ -46,15 +45,13 @@ export function rollingWindow(period: Period, now: Date): { from: Date; to: Date
 }
 
 /**
- * The bucketed window of a trend: 24 whole UTC hours for `day` (the current, partial
- * hour last), 7 or 30 whole UTC days otherwise (today last), ending now.
+ * The bucketed window of a trend: the last 24 hours for `day` (the current, partial
+ * hour last), the last 7 or 30 days otherwise (today last), ending now. Hours and days
+ * are those of `timeZone` (UTC by default): a day starts at the zone's midnight.
  */
-export function trendWindow(period: Period, now: Date): { unit: 'hour' | 'day'; buckets: Date[]; from: Date; to: Date } {
+export function trendWindow(period: Period, now: Date, timeZone = 'UTC'): { unit: 'hour' | 'day'; buckets: Date[]; from: Date; to: Date } {
   const unit = period === 'day' ? 'hour' : 'day';
-  const step = unit === 'hour' ? HOUR_MS : DAY_MS;
-  const count = period === 'day' ? 24 : PERIOD_DAYS[period];
-  const last = Math.floor(now.getTime() / step) * step;
-  const buckets = Array.from({ length: count }, (_, i) => new Date(last - (count - 1 - i) * step));
+  const buckets = unit === 'hour' ? localHourStarts(timeZone, now, 24) : localDayStarts(timeZone, now, PERIOD_DAYS[period]);
   return { unit, buckets, from: buckets[0] ?? now, to: now };
 }
 
@@ -147,17 +144,19 @@ export function createAnalyticsService(deps: { db: Db; analytics: AnalyticsRepos
     /**
      * totalVolume = succeeded − refunded amount; totalPayments = succeeded count;
      * successRate = succeeded / (succeeded + failed); averageAmount = mean succeeded
-     * amount; peakHour = UTC hour with the most succeeded payments; topPaymentMethod by
-     * succeeded count. One entry per currency of the selected schools.
+     * amount; peakHour = the hour of day in `timeZone` (default UTC) with the most
+     * succeeded payments; topPaymentMethod by succeeded count. One entry per currency
+     * of the selected schools.
      */
     async metrics(principal: Principal, query: AnalyticsQuery, now = new Date()): Promise<MetricsReport> {
       const period = query.period ?? 'day';
+      const timeZone = checkTimeZone(query.timeZone);
       await checkSchool(principal, query.schoolId);
       const window = rollingWindow(period, now);
       const filter = { ...window, schoolId: query.schoolId };
       const [currencies, money, failed] = await Promise.all([
         analytics.currencies(db, principal, query.schoolId),
-        analytics.activity(db, principal, filter, 'money', { method: true, hourOfDay: true }),
+        analytics.activity(db, principal, filter, 'money', { method: true, hourOfDay: timeZone }),
         analytics.activity(db, principal, filter, 'failed', {}),
       ]);
       const perCurrency = new Map<string, { sums: Sums; hours: Map<number, number>; methods: Map<PaymentMethod, number> }>();
@@ -198,36 +197,38 @@ export function createAnalyticsService(deps: { db: Db; analytics: AnalyticsRepos
             refunds: sums.refunded.count,
           };
         });
-      return { period, from: window.from.toISOString(), to: window.to.toISOString(), byCurrency, generatedAt: new Date().toISOString() };
+      return { period, timeZone, from: window.from.toISOString(), to: window.to.toISOString(), byCurrency, generatedAt: new Date().toISOString() };
     },
 
-    /** Every bucket × every currency of the selected schools, zeros included. */
+    /** Every bucket × every currency of the selected schools, zeros included; buckets are hours or days of `timeZone`. */
     async trends(principal: Principal, query: AnalyticsQuery, now = new Date()): Promise<TrendsReport> {
       const period = query.period ?? 'day';
+      const timeZone = checkTimeZone(query.timeZone);
       await checkSchool(principal, query.schoolId);
-      const window = trendWindow(period, now);
+      const window = trendWindow(period, now, timeZone);
       const filter = { from: window.from, to: window.to, schoolId: query.schoolId };
       const [currencies, money, failed] = await Promise.all([
         analytics.currencies(db, principal, query.schoolId),
-        analytics.activity(db, principal, filter, 'money', { bucket: window.unit }),
-        analytics.activity(db, principal, filter, 'failed', { bucket: window.unit }),
+        analytics.activity(db, principal, filter, 'money', { buckets: window.buckets }),
+        analytics.activity(db, principal, filter, 'failed', { buckets: window.buckets }),
       ]);
+      // Rows carry their bucket's 1-based position among window.buckets.
       const sums = new Map<string, Sums>();
       for (const row of [...money, ...failed]) {
-        const key = `${row.bucket?.getTime() ?? ''}|${row.currency}`;
+        const key = `${row.bucket ?? 0}|${row.currency}`;
         const entry = sums.get(key) ?? emptySums();
         add(entry, row);
         sums.set(key, entry);
       }
       const points: TrendsReport['points'] = [];
-      for (const start of window.buckets) {
+      for (const [index, start] of window.buckets.entries()) {
         const bucket = `${start.toISOString().slice(0, 19)}Z`;
         for (const currency of currencies) {
-          const entry = sums.get(`${start.getTime()}|${currency}`) ?? emptySums();
+          const entry = sums.get(`${index + 1}|${currency}`) ?? emptySums();
           points.push({ bucket, currency, amount: entry.succeeded.amount, count: entry.succeeded.count, failed: entry.failed.count, refunded: entry.refunded.amount });
         }
       }
-      return { period, unit: window.unit, from: window.from.toISOString(), to: window.to.toISOString(), points };
+      return { period, unit: window.unit, timeZone, from: window.from.toISOString(), to: window.to.toISOString(), points };
     },
 
     async methods(principal: Principal, query: AnalyticsQuery, now = new Date()): Promise<MethodsReport> {

@@ -33,6 +33,11 @@ export function helpAnswer(language: Language, masked: boolean): string {
   return lines.join('\n');
 }
 
+/** That a student owes nothing, for the chat and for a collection message with nothing to collect. */
+export function owesNothingAnswer(language: Language, studentName: string, schoolName: string): string {
+  return tr(language, `${studentName} (${schoolName}) owes nothing: no open bills.`, `${studentName} (${schoolName}) no debe nada: no tiene facturas pendientes.`);
+}
+
 export function studentBalanceAnswer(language: Language, result: Result<'studentBalance'>): string {
   if (!result.found) {
     switch (result.reason) {
@@ -54,7 +59,7 @@ export function studentBalanceAnswer(language: Language, result: Result<'student
   }
   const { student } = result;
   if (result.outstanding === 0) {
-    return tr(language, `${student.studentName} (${student.schoolName}) owes nothing: no open bills.`, `${student.studentName} (${student.schoolName}) no debe nada: no tiene facturas pendientes.`);
+    return owesNothingAnswer(language, student.studentName, student.schoolName);
   }
   const overdue =
     result.overdue > 0

@@ -149,9 +149,9 @@ export default function assistantRoutes(app: FastifyInstance, options: { databas
         description:
           'From a student’s open bills (studentId) or from explicit fields (studentName, amount in minor units, currency, ' +
           'dueDate, optional schoolName and timezone). SMS bodies are GSM-7 and at most 160 characters. ' +
-          `422 when the student owes nothing. ${provenanceNote}`,
+          `A student who owes nothing gets \`nothingToCollect: true\`, an empty body and a \`note\` saying so. ${provenanceNote}`,
         body: MessageBody,
-        response: { 200: CollectionMessage, ...problemResponses(400, 401, 403, 404, 422, 429) },
+        response: { 200: CollectionMessage, ...problemResponses(400, 401, 403, 404, 429) },
       },
     },
     (request) => {
@@ -169,10 +169,12 @@ export default function assistantRoutes(app: FastifyInstance, options: { databas
       schema: {
         tags,
         summary: 'A collection message for one student, from their open bills',
-        description: `404 for a student the caller cannot see; 422 when the student owes nothing. ${provenanceNote}`,
+        description:
+          '404 for a student the caller cannot see. A student who owes nothing gets `nothingToCollect: true`, an empty body and ' +
+          `a \`note\` saying so. ${provenanceNote}`,
         params: StudentParams,
         body: StudentMessageBody,
-        response: { 200: CollectionMessage, ...problemResponses(400, 401, 403, 404, 422, 429) },
+        response: { 200: CollectionMessage, ...problemResponses(400, 401, 403, 404, 429) },
       },
     },
     (request) => {

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import { DateOnly, Money, Uuid } from '../billing/billing.schemas.js';
+import { DateInput, DateOnly, Money, Uuid } from '../billing/billing.schemas.js';
 import { CurrencyTotals, DashboardTotals } from '../reporting/dashboard.schemas.js';
 
 /**
@@ -110,7 +110,7 @@ export const MessageBody = Type.Object(
     schoolName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     amount: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, description: 'integer minor units owed' })),
     currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
-    dueDate: Type.Optional(DateOnly),
+    dueDate: Type.Optional(DateInput('the day the amount fell or falls due')),
     timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone deciding whether dueDate is past (default UTC)' })),
   },
   { additionalProperties: false, description: 'either studentId, or studentName + amount + currency + dueDate' },
@@ -140,6 +140,12 @@ export const CollectionMessage = Type.Object({
     nextDue: Nullable(DateOnly),
     payBy: Nullable(DateOnly),
   }),
+  nothingToCollect: Type.Boolean({
+    description: 'true when the student owes nothing: there is no message to send (`body` is empty, amounts are 0) and `note` says so',
+  }),
+  note: Nullable(
+    Type.String({ description: 'for the person asking, in the requested language, not part of the message: e.g. that the student owes nothing' }),
+  ),
   ...provenance,
 });
 export type CollectionMessage = Static<typeof CollectionMessage>;

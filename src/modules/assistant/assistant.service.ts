@@ -7,6 +7,7 @@ import type { BillingReportsRepository } from '../reporting/billing-reports.repo
 import type { DashboardService } from '../reporting/dashboard.service.js';
 import {
   collectionRateAnswer,
+  owesNothingAnswer,
   compareSchoolsAnswer,
   helpAnswer,
   INTENT_OF_TOOL,
@@ -197,9 +198,24 @@ export function createAssistantService(deps: {
       }
       const bills = await repo.openBills(db, principal, student.studentId);
       if (bills.length === 0) {
-        throw new AppError('BUSINESS_RULE_VIOLATION', 'the student owes nothing: no open bills to collect', {
-          errors: [{ field: 'studentId', in: 'body', message: 'no open bills' }],
-        });
+        // Good news, not an error: an answer that says so, with nothing to send.
+        const zero = formatMoney(0, student.currency, options.language);
+        return {
+          studentId: student.studentId,
+          ...options,
+          subject: null,
+          body: '',
+          characters: 0,
+          segments: null,
+          smsEncoding: null,
+          smsUnits: null,
+          amounts: { outstanding: 0, overdue: 0, formattedOutstanding: zero, formattedOverdue: zero },
+          currency: student.currency,
+          dueDates: { oldestOverdue: null, nextDue: null, payBy: null },
+          nothingToCollect: true,
+          note: owesNothingAnswer(options.language, ctx.guard.name(student.firstName, student.lastName), student.schoolName),
+          generatedBy: 'rules',
+        };
       }
       studentId = student.studentId;
       facts = {
@@ -249,6 +265,8 @@ export function createAssistantService(deps: {
       amounts: m.amounts,
       currency: m.currency,
       dueDates: m.dueDates,
+      nothingToCollect: false,
+      note: null,
     });
     const rules = shape(composed, composed.subject, composed.body);
     return withLlm(rules, async (model) => {

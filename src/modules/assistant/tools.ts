@@ -247,6 +247,7 @@ export function createAssistantTools(deps: { db: Db; repo: AssistantRepository; 
         totalStudents: row.totalStudents,
         totalInvoiced: row.totalInvoiced,
         totalPaid: row.totalPaid,
+        totalCredited: row.totalCredited,
         totalPending: row.totalPending,
         totalOverdue: row.totalOverdue,
         totalPendingFormatted: money(ctx, row.totalPending, row.currency),
@@ -254,7 +255,7 @@ export function createAssistantTools(deps: { db: Db; repo: AssistantRepository; 
         collectionRate: Number(row.collectionRate),
       }))
       .sort((a, b) => b.collectionRate - a.collectionRate || a.schoolName.localeCompare(b.schoolName));
-    return { schools, truncated, definition: 'collectionRate = totalPaid / totalInvoiced over all non-cancelled bills' };
+    return { schools, truncated, definition: 'collectionRate = totalPaid / (totalInvoiced − totalCredited) over all non-cancelled bills: cash paid over what is owed once credit notes and write-offs are taken off' };
   }
 
   /** Risk of one visible student, or undefined (missing or out of scope: the caller cannot tell). */

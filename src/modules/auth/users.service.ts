@@ -2,7 +2,7 @@ import type { Db, Tx } from '../../db/database.js';
 import type { Role } from '../../db/types.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import type { Actor } from '../../shared/context.js';
-import { decodeCursor, toPage, type Page } from '../../shared/pagination.js';
+import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { AuthRepository } from './auth.repository.js';
 import { normaliseUsername } from './auth.service.js';
@@ -60,7 +60,7 @@ export function createUsersService(options: { db: Db; users: UsersRepository; au
 
   return {
     async list(query: { limit: number; cursor?: string }): Promise<Page<UserRecord>> {
-      const afterId = query.cursor ? String(decodeCursor(query.cursor, 1)[0]) : undefined;
+      const afterId = query.cursor ? decodeCursorOf(query.cursor, [cursorPart.uuid])[0] : undefined;
       const rows = await users.list(db, { limit: query.limit, afterId });
       return toPage(rows, query.limit, (row) => [row.id]);
     },

@@ -8,6 +8,7 @@ import { DEFAULT_PAGE_SIZE } from '../../shared/pagination.js';
 import { actorOf } from '../auth/auth.routes.js';
 import {
   BILLING_SCHEMAS,
+  CreateAdjustmentBody,
   CreateInvoiceBody,
   CreatePaymentBody,
   CreateRefundBody,
@@ -178,6 +179,35 @@ export default function billingRoutes(app: FastifyInstance, options: { db: Db })
       response: { 200: Type.Ref('Invoice'), ...problemResponses(400, 401, 403, 404, 409) },
     },
   }, (request) => billing.cancelInvoice(actorOf(request), request.params.id));
+
+  for (const [suffix, kind, what] of [
+    ['credit-notes', 'credit_note', 'Credit note: reduce what is owed (a fee correction), numbered CN-NNNNNN per school'],
+    ['write-offs', 'write_off', 'Write off what is owed as bad debt'],
+  ] as const) {
+    api.post(`/invoices/:id/${suffix}`, {
+      config: write,
+      schema: {
+        tags: ['invoices'],
+        summary: what,
+        description:
+          'Settles part or all of what is open without moving money: never above the open amount (422 EXCEEDS_OPEN_AMOUNT), ' +
+          'never on a cancelled invoice (409). Reason required and audited. Requires an Idempotency-Key header (same semantics as payments).',
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        body: CreateAdjustmentBody,
+        response: { 201: Type.Ref('InvoiceAdjustment'), ...problemResponses(400, 401, 403, 404, 409, 422) },
+      },
+    }, async (request, reply) => {
+      const result = await billing.adjustInvoice(actorOf(request), request.params.id, kind, request.body, {
+        idempotencyKey: request.headers['idempotency-key'],
+        path: `/invoices/${request.params.id}/${suffix}`,
+      });
+      if (result.replayed) {
+        reply.header('idempotent-replayed', 'true');
+      }
+      return reply.status(201).send(result.body);
+    });
+  }
 
   api.get('/invoices/:id/payments', {
     config: read,

@@ -1,13 +1,17 @@
 import type { Db, Tx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import type { Actor } from '../../shared/context.js';
-import { AppError, notFound } from '../../shared/errors.js';
-import { decodeCursor, toPage, type Page } from '../../shared/pagination.js';
+import { AppError, notFound, unprocessable } from '../../shared/errors.js';
+import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
 import type { Principal } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { isCurrency, isTimeZone } from '../../shared/time.js';
 import { recordAudit } from '../audit/audit.repository.js';
+import { postCreditNote, postInvoice, postInvoiceLine, postPayment, postRefund, postWriteOff, voidInvoice, type SettledInvoice } from '../ledger/ledger.js';
+import { holdFamilyForStudent } from '../families/membership.js';
 import type {
+  Adjustment,
+  CreateAdjustmentBody,
   CreateInvoiceBody,
   CreatePaymentBody,
   CreateRefundBody,
@@ -35,13 +39,37 @@ export interface BillingDeps {
   payments: PaymentsRepository;
 }
 
-export interface PaymentReceipt {
-  payment: PaymentRow;
-  invoice: Pick<InvoiceRow, 'id' | 'status' | 'paidAmount' | 'pendingAmount'>;
+/** The invoice after a payment or refund: what changed on it. */
+export type InvoiceAfter = Pick<InvoiceRow, 'id' | 'status' | 'paidAmount' | 'pendingAmount'>;
+
+/** The invoice's figures after a posting, as the API shows them (paidAmount: cash, net of credit notes and write-offs). */
+function invoiceAfter(settled: SettledInvoice): InvoiceAfter {
+  return { id: settled.id, status: settled.status, paidAmount: settled.paidAmount - settled.creditedAmount, pendingAmount: settled.pendingAmount };
 }
 
-export interface RefundReceipt extends PaymentReceipt {
-  refund: RefundRow;
+/** POST /payments answers the payment it created, its receipt number and the invoice it changed as `invoice` (SPEC §3, §7). */
+export type PaymentReceipt = PaymentRow & { invoice: InvoiceAfter };
+
+/** POST /payments/:id/refunds answers the refund, with the refunded payment and the invoice it changed. */
+export type RefundReceipt = RefundRow & { payment: PaymentRow; invoice: InvoiceAfter };
+
+/**
+ * Responses stored for an Idempotency-Key before the receipts took this shape were
+ * `{payment, invoice}` and `{refund, payment, invoice}`; a replay answers the current
+ * shape whatever was stored. Keys live 24 hours, so this only matters for a day after
+ * the upgrade.
+ */
+function currentShape<T extends PaymentReceipt | RefundReceipt>(body: T): T {
+  const stored = body as unknown as { id?: unknown; payment?: PaymentRow; refund?: RefundRow; invoice: InvoiceAfter };
+  // Payments stored before receipts existed answer receiptNumber null.
+  const withReceipt = (payment: Omit<PaymentRow, 'receiptNumber'> | undefined) => (payment === undefined ? payment : { receiptNumber: null, ...payment });
+  if (stored.id !== undefined) {
+    return ('paymentId' in stored ? { ...body, payment: withReceipt(stored.payment) } : { receiptNumber: null, ...body });
+  }
+  if (stored.refund) {
+    return { ...stored.refund, payment: withReceipt(stored.payment), invoice: stored.invoice } as unknown as T;
+  }
+  return { ...withReceipt(stored.payment), invoice: stored.invoice } as unknown as T;
 }
 
 /** A payment attempt the gateway declined (see recordFailedAttempt). */
@@ -65,12 +93,35 @@ export interface MoneyRequest {
   path: string;
 }
 
+/**
+ * The demo simulator's way through this service (src/modules/simulator); no route ever
+ * passes one. A simulated write is admitted only if, inside its transaction and under
+ * the invoice's row lock, the school is a demo school with simulated traffic on and the
+ * invoice (when there is one yet) was never created or changed by a person
+ * (schools.simulatorMayAct); it is then declared the demo's, so the invoice stays demo
+ * data (invoices.declareDemoWriter). Any other write — every API request — marks the
+ * invoices it creates or changes as touched by a person (trigger, migration 0012).
+ * `confirm` runs last in the same transaction: the simulator records its business key
+ * there (a monthly bill); throwing from it rolls the whole write back.
+ */
+export interface SimulatedWrite {
+  confirm?: (trx: Tx, invoice: { id: string; schoolId: string; studentId: string }) => Promise<void>;
+}
+
 export type BillingService = ReturnType<typeof createBillingService>;
 
 /** Allowed clock skew for a client-supplied paidAt. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
-const afterId = (cursor: string | undefined) => (cursor ? String(decodeCursor(cursor, 1)[0]) : undefined);
+/**
+ * How far before a school's registration in Bursar a payment may be dated: the school
+ * year that was under way when it switched (a cheque from last spring), not the books
+ * of the system Bursar replaced. Together with the schema's 2000-01-01 floor and the
+ * 5-minute future tolerance, the sane window of paidAt.
+ */
+const PAID_BEFORE_REGISTRATION_DAYS = 366;
+
+const afterId = (cursor: string | undefined) => (cursor ? decodeCursorOf(cursor, [cursorPart.uuid])[0] : undefined);
 const byId = (row: { id: string }) => [row.id];
 
 function requirePrincipal(actor: Actor): Principal {
@@ -127,6 +178,38 @@ export function createBillingService(deps: BillingDeps) {
     return invoice;
   }
 
+  /** A client-dated payment may not predate the school's registration by more than PAID_BEFORE_REGISTRATION_DAYS. */
+  async function checkPaidAt(trx: Tx, scope: Scope, schoolId: string, paidAt: Date): Promise<void> {
+    const school = await visibleSchool(trx, scope, schoolId);
+    const earliest = new Date(school.createdAt.getTime() - PAID_BEFORE_REGISTRATION_DAYS * 86_400_000);
+    if (paidAt < earliest) {
+      const day = earliest.toISOString().slice(0, 10);
+      throw new AppError('BUSINESS_RULE_VIOLATION', `paidAt is before ${day}, a year before the school was registered in Bursar`, {
+        errors: [{ field: 'paidAt', in: 'body', message: `must not be before ${day} (a year before the school was registered)` }],
+      });
+    }
+  }
+
+  /** See SimulatedWrite: refuses unless the simulator may act here, then declares the transaction the demo's. */
+  async function admitSimulated(trx: Tx, simulated: SimulatedWrite | undefined, target: { schoolId: string; invoiceId?: string }): Promise<void> {
+    if (!simulated) {
+      return;
+    }
+    if (!(await schools.simulatorMayAct(trx, target))) {
+      throw new AppError('FORBIDDEN', 'the demo simulator acts only on demo schools with simulated traffic on, never on an invoice a person created or changed');
+    }
+    await invoices.declareDemoWriter(trx);
+  }
+
+  /** One invoice with its lines, for single-invoice answers. */
+  async function invoiceDetail(trx: Db | Tx, scope: Scope, id: string): Promise<InvoiceRow> {
+    const invoice = await invoices.findDetailById(trx, scope, id);
+    if (!invoice) {
+      throw notFound('invoice');
+    }
+    return invoice;
+  }
+
   async function visiblePayment(trx: Db | Tx, scope: Scope, id: string): Promise<PaymentRow> {
     const payment = await payments.findById(trx, scope, id);
     if (!payment) {
@@ -165,6 +248,9 @@ export function createBillingService(deps: BillingDeps) {
           : body;
       return db.transaction().execute(async (trx) => {
         const before = await visibleSchool(trx, scope, id, true);
+        if (values.simulatorEnabled !== undefined && !before.isDemo) {
+          throw unprocessable('simulatorEnabled', 'only a demo school has simulated traffic to switch');
+        }
         if (values.currency !== undefined && values.currency !== before.currency && (await schools.hasInvoices(trx, id))) {
           throw new AppError('CONFLICT', 'the currency of a school with invoices cannot change: its amounts are in that currency', {
             errors: [{ field: 'currency', in: 'body', message: 'cannot change once the school has invoices' }],
@@ -210,6 +296,9 @@ export function createBillingService(deps: BillingDeps) {
       const scope = requirePrincipal(actor);
       return db.transaction().execute(async (trx) => {
         await visibleSchool(trx, scope, body.schoolId);
+        if (body.familyId !== undefined && body.familyId !== null) {
+          await holdFamilyForStudent(trx, body.schoolId, body.familyId);
+        }
         const id = await students.insert(trx, body.schoolId, body);
         const student = await visibleStudent(trx, scope, id);
         await recordAudit(trx, actor, { action: 'student.create', entityType: 'student', entityId: id, schoolId: body.schoolId, changes: { ...body } });
@@ -222,6 +311,9 @@ export function createBillingService(deps: BillingDeps) {
       const values = mode === 'replace' ? { email: null, isActive: true, ...body } : body;
       return db.transaction().execute(async (trx) => {
         const before = await visibleStudent(trx, scope, id);
+        if (values.familyId !== undefined && values.familyId !== null && values.familyId !== before.familyId) {
+          await holdFamilyForStudent(trx, before.schoolId, values.familyId, id);
+        }
         await students.update(trx, id, values);
         const after = await visibleStudent(trx, scope, id);
         await recordAudit(trx, actor, { action: 'student.update', entityType: 'student', entityId: id, schoolId: before.schoolId, changes: { ...body } });
@@ -258,9 +350,9 @@ export function createBillingService(deps: BillingDeps) {
       return toPage(rows, query.limit, byId);
     },
 
-    getInvoice: (scope: Scope, id: string) => visibleInvoice(db, scope, id),
+    getInvoice: (scope: Scope, id: string) => invoiceDetail(db, scope, id),
 
-    async createInvoice(actor: Actor, body: CreateInvoiceBody): Promise<InvoiceRow> {
+    async createInvoice(actor: Actor, body: CreateInvoiceBody, simulated?: SimulatedWrite): Promise<InvoiceRow> {
       const scope = requirePrincipal(actor);
       return db.transaction().execute(async (trx) => {
         const student = await visibleStudent(trx, scope, body.studentId);
@@ -269,17 +361,21 @@ export function createBillingService(deps: BillingDeps) {
             errors: [{ field: 'studentId', in: 'body', message: 'student is not active' }],
           });
         }
+        await admitSimulated(trx, simulated, { schoolId: student.schoolId });
         const number = body.number ?? (await invoices.nextNumber(trx, student.schoolId));
-        const id = await invoices.insert(trx, {
+        const description = body.description ?? null;
+        // One charge line (SPEC §7: an invoice created directly is one charge line).
+        const { id } = await postInvoice(trx, {
           schoolId: student.schoolId,
           studentId: student.id,
           number,
-          amount: body.amount,
+          description,
           dueDate: body.dueDate,
-          description: body.description ?? null,
+          lines: [{ kind: 'charge', code: 'fee', description: description !== null && description.trim() !== '' ? description : number, amount: body.amount }],
         });
-        const invoice = await visibleInvoice(trx, scope, id);
+        const invoice = await invoiceDetail(trx, scope, id);
         await recordAudit(trx, actor, { action: 'invoice.create', entityType: 'invoice', entityId: id, schoolId: student.schoolId, changes: { ...body, number } });
+        await simulated?.confirm?.(trx, { id, schoolId: student.schoolId, studentId: student.id });
         return invoice;
       });
     },
@@ -291,13 +387,33 @@ export function createBillingService(deps: BillingDeps) {
         if (before.status === 'CANCELLED') {
           throw new AppError('INVOICE_CANCELLED', 'a cancelled invoice cannot be changed');
         }
-        if (body.amount !== undefined && body.amount < before.paidAmount) {
-          throw new AppError('BUSINESS_RULE_VIOLATION', `amount cannot drop below what is already paid (${before.paidAmount})`, {
-            errors: [{ field: 'amount', in: 'body', message: `must be at least the paid amount ${before.paidAmount}` }],
+        // Settled: cash paid, credit applied, credit notes and write-offs (amount − pending).
+        const settled = before.amount - before.pendingAmount;
+        if (body.amount !== undefined && body.amount < settled) {
+          throw new AppError('BUSINESS_RULE_VIOLATION', `amount cannot drop below what is already settled (${settled})`, {
+            errors: [{ field: 'amount', in: 'body', message: `must be at least the settled amount ${settled}` }],
           });
         }
-        await invoices.update(trx, id, body);
-        const after = await visibleInvoice(trx, scope, id);
+        if (body.amount !== undefined && body.amount !== before.amount) {
+          // The amount changes by a correction line (lines are never updated): a charge
+          // for an increase, a discount for a decrease.
+          const delta = body.amount - before.amount;
+          await postInvoiceLine(trx, {
+            schoolId: before.schoolId,
+            invoiceId: id,
+            line: {
+              kind: delta > 0 ? 'charge' : 'discount',
+              code: 'correction',
+              description: `Correction of the amount from ${before.amount} to ${body.amount}`,
+              amount: delta,
+            },
+          });
+        }
+        const { amount: _amount, ...rest } = body;
+        if (Object.keys(rest).length > 0) {
+          await invoices.update(trx, id, rest);
+        }
+        const after = await invoiceDetail(trx, scope, id);
         await recordAudit(trx, actor, {
           action: 'invoice.update',
           entityType: 'invoice',
@@ -315,14 +431,15 @@ export function createBillingService(deps: BillingDeps) {
       return db.transaction().execute(async (trx) => {
         const invoice = await visibleInvoice(trx, scope, id, true);
         if (invoice.status === 'CANCELLED') {
-          return invoice;
+          return invoiceDetail(trx, scope, id);
         }
-        if (invoice.paidAmount > 0) {
-          throw new AppError('INVOICE_HAS_PAYMENTS', `the invoice has ${invoice.paidAmount} paid; refund the payments before cancelling it`);
+        const settled = invoice.amount - invoice.pendingAmount;
+        if (settled > 0) {
+          throw new AppError('INVOICE_HAS_PAYMENTS', `the invoice has ${settled} settled; refund the payments before cancelling it`);
         }
-        await invoices.cancel(trx, id);
+        await voidInvoice(trx, { schoolId: invoice.schoolId, invoiceId: id });
         await recordAudit(trx, actor, { action: 'invoice.cancel', entityType: 'invoice', entityId: id, schoolId: invoice.schoolId });
-        return visibleInvoice(trx, scope, id);
+        return invoiceDetail(trx, scope, id);
       });
     },
 
@@ -355,7 +472,7 @@ export function createBillingService(deps: BillingDeps) {
      * payment, its succeeded gateway transaction, the new paid amount and the audit
      * entry — one transaction, replayed as-is for a repeated Idempotency-Key.
      */
-    recordPayment(actor: Actor, body: CreatePaymentBody, request: MoneyRequest): Promise<IdempotentResult<PaymentReceipt>> {
+    recordPayment(actor: Actor, body: CreatePaymentBody, request: MoneyRequest, simulated?: SimulatedWrite): Promise<IdempotentResult<PaymentReceipt>> {
       const principal = requirePrincipal(actor);
       const paidAt = body.paidAt === undefined ? new Date() : new Date(body.paidAt);
       if (paidAt.getTime() > Date.now() + FUTURE_TOLERANCE_MS) {
@@ -363,22 +480,26 @@ export function createBillingService(deps: BillingDeps) {
           errors: [{ field: 'paidAt', in: 'body', message: 'must not be in the future' }],
         });
       }
-      return runIdempotent(
+      return runIdempotent<PaymentReceipt>(
         db,
         { userId: principal.userId, key: request.idempotencyKey, method: 'POST', path: request.path, body },
         async (trx) => {
           const invoice = await visibleInvoice(trx, principal, body.invoiceId, true);
+          await admitSimulated(trx, simulated, { schoolId: invoice.schoolId, invoiceId: invoice.id });
           if (invoice.status === 'CANCELLED') {
             throw new AppError('INVOICE_CANCELLED', 'the invoice is cancelled and takes no payments', {
               errors: [{ field: 'invoiceId', in: 'body', message: 'invoice is cancelled' }],
             });
+          }
+          if (body.paidAt !== undefined) {
+            await checkPaidAt(trx, principal, invoice.schoolId, paidAt);
           }
           if (body.amount > invoice.pendingAmount) {
             throw new AppError('OVERPAYMENT', `amount ${body.amount} exceeds the ${invoice.pendingAmount} still owed`, {
               errors: [{ field: 'amount', in: 'body', message: `must not exceed the pending amount ${invoice.pendingAmount}` }],
             });
           }
-          const inserted = await payments.insert(trx, {
+          const inserted = await postPayment(trx, {
             schoolId: invoice.schoolId,
             invoiceId: invoice.id,
             amount: body.amount,
@@ -387,7 +508,6 @@ export function createBillingService(deps: BillingDeps) {
             paidAt,
             createdBy: principal.userId,
           });
-          const after = await invoices.addToPaid(trx, invoice.id, body.amount);
           await recordAudit(trx, actor, {
             action: 'payment.create',
             entityType: 'payment',
@@ -409,12 +529,13 @@ export function createBillingService(deps: BillingDeps) {
               reference: body.reference ?? null,
               paidAt: inserted.paidAt,
               createdAt: inserted.createdAt,
+              receiptNumber: inserted.receiptNumber,
             },
             principal,
           );
-          return { status: 201, body: { payment, invoice: after } };
+          return { status: 201, body: { ...payment, invoice: invoiceAfter(inserted.invoice) } };
         },
-      );
+      ).then((result) => ({ ...result, body: currentShape(result.body) }));
     },
 
     /**
@@ -422,14 +543,15 @@ export function createBillingService(deps: BillingDeps) {
      * on the payment, checked under the invoice's row lock (the same lock payments
      * take), and it moves the invoice back (PAID → PARTIAL → PENDING/OVERDUE).
      */
-    refundPayment(actor: Actor, paymentId: string, body: CreateRefundBody, request: MoneyRequest): Promise<IdempotentResult<RefundReceipt>> {
+    refundPayment(actor: Actor, paymentId: string, body: CreateRefundBody, request: MoneyRequest, simulated?: SimulatedWrite): Promise<IdempotentResult<RefundReceipt>> {
       const principal = requirePrincipal(actor);
-      return runIdempotent(
+      return runIdempotent<RefundReceipt>(
         db,
         { userId: principal.userId, key: request.idempotencyKey, method: 'POST', path: request.path, body },
         async (trx) => {
           const found = await visiblePayment(trx, principal, paymentId);
           await visibleInvoice(trx, principal, found.invoiceId, true);
+          await admitSimulated(trx, simulated, { schoolId: found.schoolId, invoiceId: found.invoiceId });
           // Re-read after taking the lock: a concurrent refund may have committed meanwhile.
           const payment = await visiblePayment(trx, principal, paymentId);
           const refundable = payment.amount - payment.refundedAmount;
@@ -438,7 +560,7 @@ export function createBillingService(deps: BillingDeps) {
               errors: [{ field: 'amount', in: 'body', message: `must not exceed the refundable amount ${refundable}` }],
             });
           }
-          const refund = await payments.insertRefund(trx, {
+          const { invoice: after, ...refund } = await postRefund(trx, {
             schoolId: payment.schoolId,
             paymentId: payment.id,
             invoiceId: payment.invoiceId,
@@ -446,16 +568,6 @@ export function createBillingService(deps: BillingDeps) {
             reason: body.reason ?? null,
             createdBy: principal.userId,
           });
-          await payments.insertTransaction(trx, {
-            schoolId: payment.schoolId,
-            invoiceId: payment.invoiceId,
-            paymentId: payment.id,
-            refundId: refund.id,
-            amount: body.amount,
-            method: payment.method,
-            status: 'refunded',
-          });
-          const after = await invoices.addToPaid(trx, payment.invoiceId, -body.amount);
           await recordAudit(trx, actor, {
             action: 'refund.create',
             entityType: 'refund',
@@ -465,19 +577,72 @@ export function createBillingService(deps: BillingDeps) {
           });
           return {
             status: 201,
-            body: { refund, payment: await visiblePayment(trx, principal, payment.id), invoice: after },
+            body: { ...refund, payment: await visiblePayment(trx, principal, payment.id), invoice: invoiceAfter(after) },
           };
         },
-      );
+      ).then((result) => ({ ...result, body: currentShape(result.body) }));
+    },
+
+    /**
+     * A credit note (a fee correction) or a write-off (bad debt): reduces what the
+     * invoice still owes without moving money (SPEC §7). Under the invoice's row lock,
+     * like payments: never on a cancelled invoice (409), never above what is open (422
+     * EXCEEDS_OPEN_AMOUNT naming amount), so concurrent ones can never over-credit.
+     * Audited; replayed as-is for a repeated Idempotency-Key.
+     */
+    adjustInvoice(
+      actor: Actor,
+      invoiceId: string,
+      kind: Adjustment['kind'],
+      body: CreateAdjustmentBody,
+      request: MoneyRequest,
+    ): Promise<IdempotentResult<Adjustment>> {
+      const principal = requirePrincipal(actor);
+      const reason = body.reason.trim();
+      return runIdempotent<Adjustment>(db, { userId: principal.userId, key: request.idempotencyKey, method: 'POST', path: request.path, body }, async (trx) => {
+        const invoice = await visibleInvoice(trx, principal, invoiceId, true);
+        if (invoice.status === 'CANCELLED') {
+          throw new AppError('INVOICE_CANCELLED', `the invoice is cancelled and takes no ${kind === 'credit_note' ? 'credit notes' : 'write-offs'}`);
+        }
+        if (body.amount > invoice.pendingAmount) {
+          throw new AppError('EXCEEDS_OPEN_AMOUNT', `amount ${body.amount} exceeds the ${invoice.pendingAmount} still open on the invoice`, {
+            errors: [{ field: 'amount', in: 'body', message: `must not exceed the open amount ${invoice.pendingAmount}` }],
+          });
+        }
+        const values = { schoolId: invoice.schoolId, invoiceId: invoice.id, amount: body.amount, reason, createdBy: principal.userId };
+        const posted = kind === 'credit_note' ? await postCreditNote(trx, values) : await postWriteOff(trx, values);
+        await recordAudit(trx, actor, {
+          action: kind === 'credit_note' ? 'invoice.credit_note' : 'invoice.write_off',
+          entityType: 'invoice_adjustment',
+          entityId: posted.id,
+          schoolId: invoice.schoolId,
+          changes: { invoiceId: invoice.id, kind, amount: body.amount, reason, number: posted.number },
+        });
+        const after = posted.invoice;
+        return {
+          status: 201,
+          body: {
+            id: posted.id,
+            invoiceId: invoice.id,
+            kind,
+            amount: body.amount,
+            reason,
+            number: posted.number,
+            createdAt: posted.createdAt.toISOString(),
+            invoice: { id: after.id, status: after.status, paidAmount: after.paidAmount - after.creditedAmount, creditedAmount: after.creditedAmount, pendingAmount: after.pendingAmount },
+          },
+        };
+      });
     },
 
     /**
      * A payment attempt the gateway declined: a `failed` transactions row (a live
      * payment_failed event and a line in the failures feed) and its audit entry. No
      * money moves and nothing about the invoice changes, so there is no idempotency key
-     * and no row lock; the invoice must be visible to the actor and not cancelled.
+     * and no row lock (but for the simulator's attempts, which must see a person's write in
+     * flight); the invoice must be visible to the actor and not cancelled.
      */
-    async recordFailedAttempt(actor: Actor, attempt: FailedAttempt): Promise<FailedAttemptReceipt> {
+    async recordFailedAttempt(actor: Actor, attempt: FailedAttempt, simulated?: SimulatedWrite): Promise<FailedAttemptReceipt> {
       const principal = requirePrincipal(actor);
       if (!Number.isSafeInteger(attempt.amount) || attempt.amount <= 0) {
         throw new AppError('VALIDATION_FAILED', 'amount must be a positive integer of minor units', {
@@ -490,7 +655,9 @@ export function createBillingService(deps: BillingDeps) {
         });
       }
       return db.transaction().execute(async (trx) => {
-        const invoice = await visibleInvoice(trx, principal, attempt.invoiceId);
+        // The simulator's attempt waits for a person's payment in flight on the invoice, then sees it.
+        const invoice = await visibleInvoice(trx, principal, attempt.invoiceId, simulated !== undefined);
+        await admitSimulated(trx, simulated, { schoolId: invoice.schoolId, invoiceId: invoice.id });
         if (invoice.status === 'CANCELLED') {
           throw new AppError('INVOICE_CANCELLED', 'the invoice is cancelled and takes no payments', {
             errors: [{ field: 'invoiceId', in: 'body', message: 'invoice is cancelled' }],

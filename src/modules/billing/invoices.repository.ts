@@ -3,14 +3,40 @@ import type { DbOrTx } from '../../db/database.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import type { InvoiceStatus } from './billing.schemas.js';
 
+export interface InvoiceLineRow {
+  kind: 'charge' | 'discount' | 'late_fee';
+  code: string;
+  description: string;
+  amount: number;
+}
+
+/** A credit note or write-off as the invoice page shows it. */
+export interface InvoiceAdjustmentRow {
+  id: string;
+  kind: 'credit_note' | 'write_off';
+  amount: number;
+  reason: string;
+  number: string | null;
+  createdAt: string;
+}
+
+/** At most this many credit notes and write-offs on one invoice answer (the newest). */
+export const MAX_ADJUSTMENTS_SHOWN = 100;
+
 export interface InvoiceRow {
   id: string;
   schoolId: string;
   studentId: string;
+  familyId: string | null;
+  payerGuardianId: string | null;
   number: string;
   description: string | null;
   amount: number;
+  /** Cash settled: paid_amount − credited_amount (payments − refunds + family credit applied). */
   paidAmount: number;
+  /** Credit notes and write-offs. */
+  creditedAmount: number;
+  /** Still open: amount − paid_amount. */
   pendingAmount: number;
   currency: string;
   status: InvoiceStatus;
@@ -18,6 +44,10 @@ export interface InvoiceRow {
   createdAt: Date;
   updatedAt: Date;
   cancelledAt: Date | null;
+  /** Only on single-invoice answers (GET /invoices/:id, create, PATCH, cancel); lists omit them. */
+  lines?: InvoiceLineRow[];
+  /** Only on single-invoice answers, like lines: its credit notes and write-offs, oldest first. */
+  adjustments?: InvoiceAdjustmentRow[];
 }
 
 /**
@@ -47,10 +77,13 @@ export function createInvoicesRepository() {
         'invoices.id',
         'invoices.school_id as schoolId',
         'invoices.student_id as studentId',
+        'invoices.family_id as familyId',
+        'invoices.payer_guardian_id as payerGuardianId',
         'invoices.number',
         'invoices.description',
         'invoices.amount',
-        'invoices.paid_amount as paidAmount',
+        sql<number>`invoices.paid_amount - invoices.credited_amount`.as('paidAmount'),
+        'invoices.credited_amount as creditedAmount',
         sql<number>`invoices.amount - invoices.paid_amount`.as('pendingAmount'),
         'schools.currency',
         statusOf.as('status'),
@@ -88,26 +121,38 @@ export function createInvoicesRepository() {
         .executeTakeFirst();
     },
 
-    async insert(
-      db: DbOrTx,
-      values: { schoolId: string; studentId: string; number: string; amount: number; dueDate: string; description: string | null },
-    ): Promise<string> {
-      const row = await db
-        .insertInto('invoices')
-        .values({
-          school_id: values.schoolId,
-          student_id: values.studentId,
-          number: values.number,
-          amount: values.amount,
-          due_date: values.dueDate,
-          description: values.description,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return row.id;
+    /**
+     * One invoice with its lines (charges, late fees, then discounts, in the order they
+     * were added) and its credit notes and write-offs (the newest MAX_ADJUSTMENTS_SHOWN,
+     * oldest first), in one query: both come as JSON arrays, from
+     * invoice_lines_invoice_idx and invoice_adjustments_invoice_idx. Not for the money
+     * paths, which lock and stay lean.
+     */
+    findDetailById(db: DbOrTx, scope: Scope, id: string): Promise<InvoiceRow | undefined> {
+      return visible(db, scope)
+        .select([
+          sql<InvoiceLineRow[]>`coalesce((
+            select json_agg(json_build_object('kind', l.kind, 'code', l.code, 'description', l.description, 'amount', l.amount)
+                            order by l.created_at, case l.kind when 'charge' then 0 when 'late_fee' then 1 else 2 end, l.id)
+              from invoice_lines l
+             where l.school_id = invoices.school_id and l.invoice_id = invoices.id), '[]'::json)`.as('lines'),
+          sql<InvoiceAdjustmentRow[]>`coalesce((
+            select json_agg(json_build_object('id', a.id, 'kind', a.kind, 'amount', a.amount, 'reason', a.reason, 'number', a.number, 'createdAt', a.created_at)
+                            order by a.created_at, a.id)
+              from (select a.id, a.kind, a.amount, a.reason, a.number, a.created_at
+                      from invoice_adjustments a
+                     where a.school_id = invoices.school_id and a.invoice_id = invoices.id
+                     order by a.created_at desc, a.id desc
+                     limit ${MAX_ADJUSTMENTS_SHOWN}) a), '[]'::json)`.as('adjustments'),
+        ])
+        .where('invoices.id', '=', id)
+        .executeTakeFirst();
     },
 
-    /** The next number of the school's own sequence, e.g. INV-000042. */
+    /**
+     * The next number of the school's own sequence, e.g. INV-000042: the one numbering
+     * of every invoice, whoever creates it (API, demo seed, demo simulator).
+     */
     async nextNumber(db: DbOrTx, schoolId: string): Promise<string> {
       const row = await sql<{ last_number: number }>`
         insert into invoice_counters as c (school_id, last_number) values (${schoolId}, 1)
@@ -116,35 +161,17 @@ export function createInvoicesRepository() {
       return `INV-${String(row.rows[0]?.last_number ?? 1).padStart(6, '0')}`;
     },
 
-    async update(db: DbOrTx, id: string, values: { amount?: number; dueDate?: string; description?: string | null }): Promise<void> {
+    /** Due date and description; the amount changes only through the ledger (a correction line). */
+    async update(db: DbOrTx, id: string, values: { dueDate?: string; description?: string | null }): Promise<void> {
       await db
         .updateTable('invoices')
         .set({
-          ...(values.amount !== undefined ? { amount: values.amount } : {}),
           ...(values.dueDate !== undefined ? { due_date: values.dueDate } : {}),
           ...(values.description !== undefined ? { description: values.description } : {}),
           updated_at: sql<Date>`now()`,
         })
         .where('id', '=', id)
         .execute();
-    },
-
-    /** Moves paid_amount by `delta` (payment > 0, refund < 0); the row is already locked. */
-    /** Moves paid_amount by `delta`; returns the invoice's money figures and status after it. */
-    async addToPaid(db: DbOrTx, id: string, delta: number): Promise<Pick<InvoiceRow, 'id' | 'status' | 'paidAmount' | 'pendingAmount'>> {
-      return db
-        .updateTable('invoices')
-        .from('schools')
-        .set((eb) => ({ paid_amount: eb('invoices.paid_amount', '+', delta), updated_at: sql<Date>`now()` }))
-        .whereRef('schools.id', '=', 'invoices.school_id')
-        .where('invoices.id', '=', id)
-        .returning([
-          'invoices.id',
-          statusOf.as('status'),
-          'invoices.paid_amount as paidAmount',
-          sql<number>`invoices.amount - invoices.paid_amount`.as('pendingAmount'),
-        ])
-        .executeTakeFirstOrThrow();
     },
 
     /** True when a school's or a student's invoices still owe money (not cancelled, not fully paid). */
@@ -160,8 +187,15 @@ export function createInvoicesRepository() {
       return row !== undefined;
     },
 
-    async cancel(db: DbOrTx, id: string): Promise<void> {
-      await db.updateTable('invoices').set({ cancelled_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+    /**
+     * Declares the current transaction the demo's (the demo seed, or the billing service
+     * on the simulator's path once its checks passed): the invoices_touched_by_person
+     * trigger (migration 0012) then leaves the invoices it writes as demo data. Every
+     * other transaction marks each invoice it creates or changes as touched by a person.
+     * Transaction-local: it ends with the transaction, whatever connection comes next.
+     */
+    async declareDemoWriter(db: DbOrTx): Promise<void> {
+      await sql`select set_config('bursar.writer', 'demo', true)`.execute(db);
     },
   };
 }

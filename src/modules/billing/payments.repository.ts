@@ -16,6 +16,8 @@ export interface PaymentRow {
   reference: string | null;
   paidAt: Date;
   createdAt: Date;
+  /** The receipt of this payment, or of the family payment it is part of (SPEC §7). */
+  receiptNumber: string | null;
 }
 
 export interface RefundRow {
@@ -51,6 +53,10 @@ export function createPaymentsRepository() {
         'payments.reference',
         'payments.paid_at as paidAt',
         'payments.created_at as createdAt',
+        // Its own receipt, or its family payment's (receipts_payment_idx / receipts_family_payment_idx).
+        sql<string | null>`coalesce(
+          (select r.number from receipts r where r.school_id = payments.school_id and r.payment_id = payments.id),
+          (select r.number from receipts r where r.school_id = payments.school_id and r.family_payment_id = payments.family_payment_id))`.as('receiptNumber'),
       ])
       .where('schools.deleted_at', 'is', null)
       .where((eb) => inScope(eb, 'payments.school_id', scope));
@@ -81,51 +87,10 @@ export function createPaymentsRepository() {
     },
 
     /**
-     * The payment and its succeeded gateway transaction, in one statement (one round
-     * trip on the hot path); the transaction's foreign key to the payment is checked at
-     * the end of the statement, when both rows exist.
+     * The gateway-side record of an attempt that moved no money (a declined card); the
+     * live feed and monitoring read it. Payments and refunds write theirs through the
+     * ledger (src/modules/ledger).
      */
-    async insert(
-      db: DbOrTx,
-      values: { schoolId: string; invoiceId: string; amount: number; method: PaymentMethod; reference: string | null; paidAt: Date; createdBy: string | null },
-    ): Promise<{ id: string; paidAt: Date; createdAt: Date }> {
-      const { rows } = await sql<{ id: string; paidAt: Date; createdAt: Date }>`
-        with payment as (
-          insert into payments (school_id, invoice_id, amount, method, reference, paid_at, created_by)
-          values (${values.schoolId}, ${values.invoiceId}, ${values.amount}, ${values.method}, ${values.reference}, ${values.paidAt}, ${values.createdBy})
-          returning id, school_id, invoice_id, amount, method, paid_at, created_at
-        ),
-        gateway as (
-          insert into transactions (school_id, invoice_id, payment_id, amount, method, status)
-          select school_id, invoice_id, id, amount, method, 'succeeded' from payment
-        )
-        select id, paid_at as "paidAt", created_at as "createdAt" from payment`.execute(db);
-      const row = rows[0];
-      if (row === undefined) {
-        throw new Error('insert into payments returned no row');
-      }
-      return row;
-    },
-
-    async insertRefund(
-      db: DbOrTx,
-      values: { schoolId: string; paymentId: string; invoiceId: string; amount: number; reason: string | null; createdBy: string | null },
-    ): Promise<RefundRow> {
-      return db
-        .insertInto('refunds')
-        .values({
-          school_id: values.schoolId,
-          payment_id: values.paymentId,
-          invoice_id: values.invoiceId,
-          amount: values.amount,
-          reason: values.reason,
-          created_by: values.createdBy,
-        })
-        .returning(['id', 'payment_id as paymentId', 'invoice_id as invoiceId', 'school_id as schoolId', 'amount', 'reason', 'created_at as createdAt'])
-        .executeTakeFirstOrThrow();
-    },
-
-    /** The gateway-side record of a money movement; the live feed and monitoring read it. */
     async insertTransaction(
       db: DbOrTx,
       values: {

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
+import { normaliseEmail } from '../../shared/email.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 
 export interface SchoolRow {
@@ -12,6 +13,10 @@ export interface SchoolRow {
   timezone: string;
   isActive: boolean;
   publicStatements: boolean;
+  /** Created by the demo seed; the only schools the demo simulator may act on. */
+  isDemo: boolean;
+  /** The simulator's switch for this school; always false for a school that is not a demo school. */
+  simulatorEnabled: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -25,6 +30,7 @@ export interface SchoolValues {
   timezone?: string;
   isActive?: boolean;
   publicStatements?: boolean;
+  simulatorEnabled?: boolean;
 }
 
 const columns = [
@@ -37,6 +43,9 @@ const columns = [
   'schools.timezone',
   'schools.is_active as isActive',
   'schools.public_statements as publicStatements',
+  'schools.is_demo as isDemo',
+  // Shown as off outside demo schools, where the switch means nothing.
+  sql<boolean>`schools.is_demo and schools.simulator_enabled`.as('simulatorEnabled'),
   'schools.created_at as createdAt',
   'schools.updated_at as updatedAt',
 ] as const;
@@ -46,11 +55,12 @@ function toRow(values: Partial<SchoolValues>) {
     ...(values.name !== undefined ? { name: values.name.trim() } : {}),
     ...(values.address !== undefined ? { address: values.address } : {}),
     ...(values.phone !== undefined ? { phone: values.phone } : {}),
-    ...(values.email !== undefined ? { email: values.email } : {}),
+    ...(values.email !== undefined ? { email: normaliseEmail(values.email) } : {}),
     ...(values.currency !== undefined ? { currency: values.currency } : {}),
     ...(values.timezone !== undefined ? { timezone: values.timezone } : {}),
     ...(values.isActive !== undefined ? { is_active: values.isActive } : {}),
     ...(values.publicStatements !== undefined ? { public_statements: values.publicStatements } : {}),
+    ...(values.simulatorEnabled !== undefined ? { simulator_enabled: values.simulatorEnabled } : {}),
   };
 }
 
@@ -99,6 +109,38 @@ export function createSchoolsRepository() {
       return row !== undefined;
     },
 
+    /**
+     * The demo simulator's last check before it writes (billing service, simulated path
+     * only): the school is a live demo school with simulated traffic on and, when an
+     * invoice is named, no one but the demo ever created or changed it. The school row is
+     * share-locked to the end of the transaction, so a PATCH that switches the simulator
+     * off waits for simulated writes in flight and none passes this check after it.
+     */
+    async simulatorMayAct(db: DbOrTx, target: { schoolId: string; invoiceId?: string }): Promise<boolean> {
+      const row = await db
+        .selectFrom('schools')
+        .select('schools.id')
+        .where('schools.id', '=', target.schoolId)
+        .where('schools.is_demo', '=', true)
+        .where('schools.simulator_enabled', '=', true)
+        .where('schools.is_active', '=', true)
+        .where('schools.deleted_at', 'is', null)
+        .$if(target.invoiceId !== undefined, (qb) =>
+          qb.where((eb) =>
+            eb.exists(
+              eb
+                .selectFrom('invoices')
+                .select('invoices.id')
+                .whereRef('invoices.school_id', '=', 'schools.id')
+                .where('invoices.id', '=', target.invoiceId ?? '')
+                .where('invoices.touched_by_person_at', 'is', null),
+            ),
+          ),
+        )
+        .forShare()
+        .executeTakeFirst();
+      return row !== undefined;
+    },
 
     /** The school's statement-cache version (bumped by triggers on every billing write). */
     async billingVersion(db: DbOrTx, schoolId: string): Promise<number> {

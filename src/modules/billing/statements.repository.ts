@@ -17,6 +17,9 @@ import type { StatementTotals } from './statements.schemas.js';
 export interface SchoolSubject {
   schoolId: string;
   schoolName: string;
+  /** The school's postal address and phone, for the head of printed statements. */
+  schoolAddress: string | null;
+  schoolPhone: string | null;
   currency: string;
   timezone: string;
   publicStatements: boolean;
@@ -48,7 +51,11 @@ export interface StatementInvoiceRow {
   firstName: string;
   lastName: string;
   amount: number;
+  /** Cash settled: paid_amount − credited_amount (payments − refunds + family credit applied). */
   paidAmount: number;
+  /** Credit notes and write-offs (no money moved). */
+  creditedAmount: number;
+  /** Still open: amount − paid_amount (= amount − paidAmount − creditedAmount). */
   pendingAmount: number;
   status: InvoiceStatus;
   dueDate: string;
@@ -98,7 +105,8 @@ export function createStatementsRepository() {
         'students.first_name as firstName',
         'students.last_name as lastName',
         'invoices.amount',
-        'invoices.paid_amount as paidAmount',
+        sql<number>`invoices.paid_amount - invoices.credited_amount`.as('paidAmount'),
+        'invoices.credited_amount as creditedAmount',
         sql<number>`invoices.amount - invoices.paid_amount`.as('pendingAmount'),
         statusOf.as('status'),
         'invoices.due_date as dueDate',
@@ -114,6 +122,8 @@ export function createStatementsRepository() {
         .select([
           'schools.id as schoolId',
           'schools.name as schoolName',
+          'schools.address as schoolAddress',
+          'schools.phone as schoolPhone',
           'schools.currency',
           'schools.timezone',
           'schools.public_statements as publicStatements',
@@ -137,6 +147,8 @@ export function createStatementsRepository() {
           'students.last_name as lastName',
           'schools.id as schoolId',
           'schools.name as schoolName',
+          'schools.address as schoolAddress',
+          'schools.phone as schoolPhone',
           'schools.currency',
           'schools.timezone',
           'schools.public_statements as publicStatements',
@@ -150,18 +162,45 @@ export function createStatementsRepository() {
         .executeTakeFirst();
     },
 
-    /** Money totals over every matching invoice; cancelled ones count nowhere. */
+    /**
+     * Money totals over every matching invoice; cancelled ones count nowhere. Paid is
+     * cash (paid_amount − credited_amount), credited the credit notes and write-offs, so
+     * invoiced = paid + credited + pending.
+     */
     async totals(db: DbOrTx, scope: Scope, filter: InvoiceFilter): Promise<StatementTotals> {
       const live = sql`invoices.cancelled_at is null`;
       const row = await invoicesOf(db, scope, filter)
         .select([
           sql<number>`coalesce(sum(invoices.amount) filter (where ${live}), 0)`.as('totalInvoiced'),
-          sql<number>`coalesce(sum(invoices.paid_amount) filter (where ${live}), 0)`.as('totalPaid'),
+          sql<number>`coalesce(sum(invoices.paid_amount - invoices.credited_amount) filter (where ${live}), 0)`.as('totalPaid'),
+          sql<number>`coalesce(sum(invoices.credited_amount) filter (where ${live}), 0)`.as('totalCredited'),
           sql<number>`coalesce(sum(invoices.amount - invoices.paid_amount) filter (where ${live}), 0)`.as('totalPending'),
           sql<number>`coalesce(sum(invoices.amount - invoices.paid_amount) filter (where ${statusOf} = 'OVERDUE'), 0)`.as('totalOverdue'),
         ])
         .executeTakeFirstOrThrow();
       return row;
+    },
+
+    /**
+     * The largest amount of any invoice the filter covers, cancelled ones included (they
+     * are listed too): a printed statement sizes its money columns from it before the
+     * rows stream, so that no amount is ever cut.
+     */
+    async largestAmount(db: DbOrTx, scope: Scope, filter: InvoiceFilter): Promise<number> {
+      const row = await invoicesOf(db, scope, filter)
+        .select(sql<number>`coalesce(max(invoices.amount), 0)`.as('largest'))
+        .executeTakeFirstOrThrow();
+      return row.largest;
+    },
+
+    /** The longest invoice number the filter covers (the printed number column is sized from it); null when none. */
+    async longestNumber(db: DbOrTx, scope: Scope, filter: InvoiceFilter): Promise<string | null> {
+      const row = await invoicesOf(db, scope, filter)
+        .select('invoices.number')
+        .orderBy(sql`length(invoices.number)`, 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row?.number ?? null;
     },
 
     /** Students of a school that are not deleted, and how many of them are active. */

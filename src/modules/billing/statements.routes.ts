@@ -1,14 +1,15 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import { problemResponses } from '../../plugins/errors.js';
 import { createMemoryCache, type Cache } from '../../shared/cache.js';
 import { AppError } from '../../shared/errors.js';
+import { requestLanguage } from '../../shared/locale.js';
 import { createRedisCache } from '../../shared/redis-cache.js';
 import { IdParams } from './billing.schemas.js';
-import { contentDisposition, statementCsv, statementPdf } from './statements.render.js';
+import { contentDisposition, statementCsv, statementPdf, type RenderOptions } from './statements.render.js';
 import {
   SchoolStatement,
   STATEMENT_MEDIA_TYPES,
@@ -78,14 +79,19 @@ export function negotiate(accept: string | undefined): StatementMediaType | unde
   return best?.media;
 }
 
-function sendExport(reply: FastifyReply, exported: StatementExport, media: Exclude<StatementMediaType, 'application/json'>) {
+/** How a CSV or PDF is rendered for this request: its reader's language (`lang`, else Accept-Language) and the CSV's style. */
+function renderOptions(request: { query: StatementQuery; headers: FastifyRequest['headers'] }): RenderOptions {
+  return { language: requestLanguage(request), style: request.query.style ?? 'people' };
+}
+
+function sendExport(reply: FastifyReply, exported: StatementExport, media: Exclude<StatementMediaType, 'application/json'>, options: RenderOptions) {
   if (media === 'text/csv') {
     return reply
       .type('text/csv; charset=utf-8')
       .header('content-disposition', contentDisposition(exported.head, 'csv'))
-      .send(statementCsv(exported));
+      .send(statementCsv(exported, options));
   }
-  return reply.type('application/pdf').header('content-disposition', contentDisposition(exported.head, 'pdf')).send(statementPdf(exported));
+  return reply.type('application/pdf').header('content-disposition', contentDisposition(exported.head, 'pdf')).send(statementPdf(exported, options));
 }
 
 function statementCache(app: FastifyInstance, config: Config): Cache<CachedStatement> {
@@ -171,7 +177,7 @@ export default function statementsRoutes(app: FastifyInstance, options: { db: Db
         markCache(reply, cached);
         return reply.type('application/json; charset=utf-8').send(statement);
       }
-      return sendExport(reply, await statements.studentExport(request.principal, request.params.id, request.query), media);
+      return sendExport(reply, await statements.studentExport(request.principal, request.params.id, request.query), media, renderOptions(request));
     },
   );
 
@@ -196,7 +202,7 @@ export default function statementsRoutes(app: FastifyInstance, options: { db: Db
         markCache(reply, cached);
         return reply.type('application/json; charset=utf-8').send(statement);
       }
-      return sendExport(reply, await statements.schoolExport(request.principal, request.params.id, request.query), media);
+      return sendExport(reply, await statements.schoolExport(request.principal, request.params.id, request.query), media, renderOptions(request));
     },
   );
 }

@@ -1,5 +1,7 @@
 import { Type, type Static } from 'typebox';
-import { DateOnly, InvoiceStatus, Money, PaymentMethod, Timestamp, Uuid } from './billing.schemas.js';
+import { ExportStyleParam } from '../../shared/csv.js';
+import { LanguageParam } from '../../shared/locale.js';
+import { DateInput, DateOnly, InvoiceStatus, Money, PaymentMethod, Timestamp, Uuid } from './billing.schemas.js';
 
 /** TypeBox schemas of the statements API (student and school statements). */
 
@@ -7,8 +9,10 @@ import { DateOnly, InvoiceStatus, Money, PaymentMethod, Timestamp, Uuid } from '
 export const MAX_STATEMENT_INVOICES = 5000;
 
 export const StatementQuery = Type.Object({
-  from: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD: invoices due on or after this day (inclusive)', examples: ['2026-09-01'] })),
-  to: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD: invoices due on or before this day (inclusive)', examples: ['2027-06-30'] })),
+  from: Type.Optional(DateInput('YYYY-MM-DD: invoices due on or after this day (inclusive)', ['2026-09-01'])),
+  to: Type.Optional(DateInput('YYYY-MM-DD: invoices due on or before this day (inclusive)', ['2027-06-30'])),
+  style: Type.Optional(ExportStyleParam),
+  lang: Type.Optional(LanguageParam),
 });
 export type StatementQuery = Static<typeof StatementQuery>;
 
@@ -23,11 +27,16 @@ export type Period = Static<typeof Period>;
 
 const moneyTotals = {
   totalInvoiced: Type.Integer({ minimum: 0, description: 'amounts of the non-cancelled invoices (minor units)' }),
-  totalPaid: Type.Integer({ minimum: 0, description: 'paid amounts net of refunds, non-cancelled invoices' }),
-  totalPending: Type.Integer({ minimum: 0, description: 'amount − paid over non-cancelled invoices' }),
+  totalPaid: Type.Integer({ minimum: 0, description: 'cash paid net of refunds (family credit applied included), non-cancelled invoices' }),
+  totalCredited: Type.Integer({ minimum: 0, description: 'credit notes and write-offs (no money moved), non-cancelled invoices' }),
+  totalPending: Type.Integer({ minimum: 0, description: 'still open over non-cancelled invoices: totalInvoiced − totalPaid − totalCredited' }),
   totalOverdue: Type.Integer({ minimum: 0, description: 'pending of OVERDUE invoices' }),
 };
 export type StatementTotals = { [K in keyof typeof moneyTotals]: number };
+
+const InvoicePaid = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'cash settled: payments − refunds + family credit applied' });
+const InvoiceCredited = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'credit notes and write-offs' });
+const InvoicePending = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'still open: amount − paidAmount − creditedAmount' });
 
 const Truncated = Type.Boolean({
   description: `true when more than ${MAX_STATEMENT_INVOICES} invoices match: the list holds the first ${MAX_STATEMENT_INVOICES} by due date, the summary covers all (the CSV lists all)`,
@@ -47,8 +56,9 @@ const StudentStatementInvoice = Type.Object({
   number: Type.String(),
   description: Type.Union([Type.String(), Type.Null()]),
   amount: Money,
-  paidAmount: Money,
-  pendingAmount: Money,
+  paidAmount: InvoicePaid,
+  creditedAmount: InvoiceCredited,
+  pendingAmount: InvoicePending,
   status: InvoiceStatus,
   dueDate: DateOnly,
   payments: Type.Array(StatementPayment),
@@ -77,8 +87,9 @@ const SchoolStatementInvoice = Type.Object({
   studentId: Uuid,
   studentName: Type.String(),
   amount: Money,
-  paidAmount: Money,
-  pendingAmount: Money,
+  paidAmount: InvoicePaid,
+  creditedAmount: InvoiceCredited,
+  pendingAmount: InvoicePending,
   status: InvoiceStatus,
   dueDate: DateOnly,
 });
@@ -113,7 +124,10 @@ export function statementResponse(ref: 'StudentStatement' | 'SchoolStatement') {
   return {
     description: 'The statement, in the media type chosen by Accept (JSON by default).',
     headers: {
-      'content-disposition': { type: 'string', description: 'CSV and PDF: attachment; filename="statement-….csv|pdf"' },
+      'content-disposition': {
+        type: 'string',
+        description: 'CSV and PDF: attachment; filename="bursar-statement-<school>[-<student>]-<YYYY-MM-DD>.csv|pdf"; filename*=UTF-8\'\'… (the school’s date)',
+      },
       'cache-status': { type: 'string', description: 'JSON only (RFC 9211): `bursar; hit` or `bursar; fwd=miss; stored`' },
     },
     content: {
@@ -121,10 +135,20 @@ export function statementResponse(ref: 'StudentStatement' | 'SchoolStatement') {
       'text/csv': {
         schema: Type.String({
           description:
-            'Streamed. `#` comment lines (statement, school, student, currency, period, summary, generatedAt), then a header row and one row per invoice (all of them). Amounts in minor units; cells that could be read as spreadsheet formulas are prefixed with `\'`.',
+            'Streamed. `#` comment lines (statement, school, student, currency, period, summary, generated at in the school’s time zone), then a header row and one row per invoice (all of them). ' +
+            '`style=people` (default): headers and statuses in words in the reader’s language, amounts in currency units with the currency’s digits (Paid is cash, Credited the credit notes and write-offs), a UTF-8 byte-order mark first, ' +
+            'each head line `# label,value` (two cells in a spreadsheet, amounts as numbers); ' +
+            '`style=raw`: the API’s field names and minor units. Cells that could be read as spreadsheet formulas are prefixed with `\'`.',
         }),
       },
-      'application/pdf': { schema: Type.String({ format: 'binary', description: 'Streamed, printable statement (multi-page when long).' }) },
+      'application/pdf': {
+        schema: Type.String({
+          format: 'binary',
+          description:
+            'Streamed, printable A4 statement in the reader’s language: the school’s name and address, times in the school’s zone, every column sized to its widest amount ' +
+            '(landscape when they need it), long names wrapped, "Page 1 of N", totals after the last row.',
+        }),
+      },
     },
   };
 }

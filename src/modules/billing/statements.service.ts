@@ -58,7 +58,9 @@ export interface ExportRow {
   dueDate: string;
   status: InvoiceStatus;
   amount: number;
+  /** Cash paid (see StatementInvoiceRow); paid + credited + pending = amount. */
   paidAmount: number;
+  creditedAmount: number;
   pendingAmount: number;
   currency: string;
 }
@@ -69,11 +71,21 @@ export interface ExportHead {
   subjectId: string;
   schoolId: string;
   schoolName: string;
+  schoolAddress: string | null;
+  schoolPhone: string | null;
+  /** The school's IANA zone: every time a person reads in the statement is in it. */
+  timezone: string;
+  /** The school's date when the statement was made (YYYY-MM-DD). */
+  today: string;
   studentId: string | null;
   studentName: string | null;
   currency: string;
   period: Period;
   summary: StatementTotals & { totalStudents?: number; activeStudents?: number };
+  /** The largest invoice amount listed (cancelled included): sizes the printed money columns. */
+  largestAmount: number;
+  /** The longest invoice number listed: sizes the printed number column. */
+  longestNumber: string | null;
   /** Whether names and references are masked for this reader. */
   pii: PiiVisibility;
   generatedAt: string;
@@ -132,7 +144,8 @@ export function createStatementsService(options: StatementsServiceOptions) {
     authorise(principal, await repository.findSchool(trx, scopeOf(principal), id), 'school');
 
   const cacheKey = (kind: CachedStatement['kind'], id: string, period: Period, pii: PiiVisibility, subject: SchoolSubject) =>
-    ['statement', kind, id, period.from ?? '', period.to ?? '', pii, subject.schoolId, subject.version, subject.today].join('|');
+    // `statement:2`: the shape with cash paid and creditedAmount (entries of the older shape are never read).
+    ['statement:2', kind, id, period.from ?? '', period.to ?? '', pii, subject.schoolId, subject.version, subject.today].join('|');
 
   /** One read-only snapshot: everything read inside agrees with everything else. */
   const snapshot = <T>(work: (trx: DbOrTx) => Promise<T>) =>
@@ -168,6 +181,7 @@ export function createStatementsService(options: StatementsServiceOptions) {
     status: row.status,
     amount: row.amount,
     paidAmount: row.paidAmount,
+    creditedAmount: row.creditedAmount,
     pendingAmount: row.pendingAmount,
     currency,
   });
@@ -194,6 +208,8 @@ export function createStatementsService(options: StatementsServiceOptions) {
       const filter = filterOf(school.schoolId, student?.studentId, period);
       const totals = await repository.totals(trx, scope, filter);
       const counts = kind === 'school' ? await repository.studentCounts(trx, scope, school.schoolId) : {};
+      const largestAmount = await repository.largestAmount(trx, scope, filter);
+      const longestNumber = await repository.longestNumber(trx, scope, filter);
       return {
         filter,
         head: {
@@ -201,11 +217,17 @@ export function createStatementsService(options: StatementsServiceOptions) {
           subjectId: id,
           schoolId: school.schoolId,
           schoolName: school.schoolName,
+          schoolAddress: school.schoolAddress,
+          schoolPhone: school.schoolPhone,
+          timezone: school.timezone,
+          today: school.today,
           studentId: student?.studentId ?? null,
           studentName: student ? studentName(student.firstName, student.lastName, scope) : null,
           currency: school.currency,
           period,
           summary: { ...counts, ...totals },
+          largestAmount,
+          longestNumber,
           pii: scope.pii,
           generatedAt: now().toISOString(),
           version: school.version,
@@ -267,6 +289,7 @@ export function createStatementsService(options: StatementsServiceOptions) {
               description: row.description,
               amount: row.amount,
               paidAmount: row.paidAmount,
+              creditedAmount: row.creditedAmount,
               pendingAmount: row.pendingAmount,
               status: row.status,
               dueDate: row.dueDate,
@@ -305,6 +328,7 @@ export function createStatementsService(options: StatementsServiceOptions) {
               studentName: studentName(row.firstName, row.lastName, scope),
               amount: row.amount,
               paidAmount: row.paidAmount,
+              creditedAmount: row.creditedAmount,
               pendingAmount: row.pendingAmount,
               status: row.status,
               dueDate: row.dueDate,

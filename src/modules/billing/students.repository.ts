@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
+import { normaliseEmail } from '../../shared/email.js';
 import { maskEmail, maskName } from '../../shared/masking.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 
@@ -12,6 +13,8 @@ export interface StudentRow {
   grade: string;
   enrolledAt: string;
   isActive: boolean;
+  /** The student's family (SPEC §7), if any. */
+  familyId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -23,6 +26,7 @@ export interface StudentValues {
   grade: string;
   enrolledAt?: string;
   isActive?: boolean;
+  familyId?: string | null;
 }
 
 const columns = [
@@ -34,6 +38,7 @@ const columns = [
   'students.grade',
   'students.enrolled_at as enrolledAt',
   'students.is_active as isActive',
+  'students.family_id as familyId',
   'students.created_at as createdAt',
   'students.updated_at as updatedAt',
 ] as const;
@@ -59,10 +64,11 @@ function toRow(values: Partial<StudentValues>) {
   return {
     ...(values.firstName !== undefined ? { first_name: values.firstName.trim() } : {}),
     ...(values.lastName !== undefined ? { last_name: values.lastName.trim() } : {}),
-    ...(values.email !== undefined ? { email: values.email } : {}),
+    ...(values.email !== undefined ? { email: normaliseEmail(values.email) } : {}),
     ...(values.grade !== undefined ? { grade: values.grade.trim() } : {}),
     ...(values.enrolledAt !== undefined ? { enrolled_at: values.enrolledAt } : {}),
     ...(values.isActive !== undefined ? { is_active: values.isActive } : {}),
+    ...(values.familyId !== undefined ? { family_id: values.familyId } : {}),
   };
 }
 

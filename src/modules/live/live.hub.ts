@@ -22,9 +22,22 @@ import { comparePositions, eventsIn, horizon, positionBefore, type EventRow } fr
  *  - Fan-out is per audience, not per client: clients that see the same events the same
  *    way (same PII visibility, same schools) get the same bytes, so each batch of events
  *    is serialised and framed once per audience and written to each socket in one write.
- *  - Sending never waits: a client whose socket buffers more than `maxBufferedBytes` is
- *    disconnected (close code 1013, "try again later") so it cannot slow anyone else.
- *    It resumes with its lastEventId.
+ *  - Sending never waits: a client with more than `maxQueuedBytes` queued for it is
+ *    disconnected (close code 1013, "try again later") so it cannot slow anyone else,
+ *    nor hold the server's memory. It resumes with its lastEventId.
+ *
+ * What is queued for a client is not only what this process holds (ws's
+ * `bufferedAmount`): the kernel's send buffer, and the client's receive buffer, take
+ * megabytes before `bufferedAmount` grows at all (4 MB on a loopback connection), and a
+ * write callback fires as soon as the kernel has the bytes. Only the client can say what
+ * it has read, so the hub asks it, with the WebSocket ping every client must answer
+ * (RFC 6455 §5.5.2; browsers do it without any page code): after every `ackEveryBytes`
+ * sent, and at each heartbeat, it sends a ping carrying the count of bytes sent so far.
+ * The pong echoes it: the client has read everything up to there, because frames are
+ * read in order. Queued = sent − acknowledged (or `bufferedAmount`, if larger).
+ * A client whose ping goes unanswered for `stallMs` is not reading at all and is
+ * closed the same way, however little is queued. A closed client that does not read
+ * its close frame either is cut off `closeGraceMs` later.
  */
 
 export interface LiveSocket {
@@ -32,7 +45,15 @@ export interface LiveSocket {
   send(data: string): void;
   /** Writes ready-made WebSocket frames (see textFrames) as they are; absent when the connection cannot take them. */
   sendFrames?(frames: Buffer): void;
+  /**
+   * Sends a WebSocket ping carrying `mark`; the client's pong must come back through
+   * onPong with the same mark. Without it the hub sees only `bufferedAmount`.
+   */
+  ping?(mark: number): void;
+  onPong?(listener: (mark: number) => void): void;
   close(code?: number, reason?: string): void;
+  /** Drops the connection without a closing handshake. */
+  terminate?(): void;
   /** Hold writes back and flush them as one (TCP cork), around a batch of events. */
   cork?(): void;
   uncork?(): void;
@@ -46,7 +67,14 @@ export interface LiveHubOptions {
   /** Poll for newly final events this often even without a notification. */
   pollMs?: number;
   heartbeatMs?: number;
-  maxBufferedBytes?: number;
+  /** Bytes sent to a client and not yet acknowledged by it (see above) before it is closed; 1 MB. */
+  maxQueuedBytes?: number;
+  /** A ping is sent after this many unacknowledged bytes; a quarter of maxQueuedBytes. */
+  ackEveryBytes?: number;
+  /** A client that has not answered a ping for this long is closed; twice heartbeatMs. */
+  stallMs?: number;
+  /** A closed client that has not completed the closing handshake is cut off after this long; 5 s. */
+  closeGraceMs?: number;
   /** Events per replay / pump query. */
   batchSize?: number;
 }
@@ -67,6 +95,14 @@ interface Client {
   held: { position: EventPosition; row: EventRow }[] | null;
   /** The client has every event up to here (it resumed from another, further instance): skip those. */
   floor: EventPosition | undefined;
+  /** Bytes written to the socket (about: string lengths for messages, exact for frames). */
+  sent: number;
+  /** Bytes the client has read, as its last pong said. */
+  acked: number;
+  /** `sent` when the outstanding ping left; valid while pingAt > 0. */
+  pingMark: number;
+  /** When the outstanding ping left (ms since epoch); 0 when none is outstanding. */
+  pingAt: number;
 }
 
 export interface LiveHubStats {
@@ -89,7 +125,10 @@ export function createLiveHub(options: LiveHubOptions) {
   const { db, log } = options;
   const pollMs = options.pollMs ?? 1000;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+  const maxQueued = options.maxQueuedBytes ?? 1024 * 1024;
+  const ackEvery = options.ackEveryBytes ?? Math.max(1, Math.floor(maxQueued / 4));
+  const stallMs = options.stallMs ?? 2 * heartbeatMs;
+  const closeGraceMs = options.closeGraceMs ?? 5000;
   const batchSize = options.batchSize ?? BATCH;
   const clients = new Set<Client>();
   const stats: LiveHubStats = { clients: 0, delivered: 0, dropped: 0, transactions: {} };
@@ -100,6 +139,7 @@ export function createLiveHub(options: LiveHubOptions) {
   let again = false;
   let poll: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  let watch: NodeJS.Timeout | undefined;
   let reconnect: NodeJS.Timeout | undefined;
 
   function allowed(principal: Principal, schoolId: string): boolean {
@@ -140,26 +180,79 @@ export function createLiveHub(options: LiveHubOptions) {
     stats.clients = clients.size;
     stats.dropped++;
     client.socket.close(1013, reason);
+    // The close frame waits behind everything queued; a client that reads nothing never
+    // answers it. (ws would wait 30 s.)
+    if (client.socket.terminate) {
+      setTimeout(() => client.socket.terminate?.(), closeGraceMs).unref();
+    }
+  }
+
+  /** Bytes on their way to the client: sent and not acknowledged, or at least what this process still holds. */
+  function queued(client: Client): number {
+    const buffered = client.socket.bufferedAmount;
+    if (client.socket.ping === undefined) {
+      return buffered;
+    }
+    const unacknowledged = client.sent - client.acked;
+    return unacknowledged > buffered ? unacknowledged : buffered;
+  }
+
+  /** Asks the client to acknowledge everything sent so far. */
+  function ask(client: Client): void {
+    client.pingMark = client.sent;
+    client.pingAt = Date.now();
+    client.socket.ping?.(client.sent);
+  }
+
+  function acknowledged(client: Client, mark: number): void {
+    if (client.pingAt === 0 || mark !== client.pingMark) {
+      return; // not the outstanding ping's (an unsolicited pong, or a late one)
+    }
+    client.acked = mark;
+    client.pingAt = 0;
+    if (client.sent - client.acked >= ackEvery && clients.has(client)) {
+      ask(client);
+    }
+  }
+
+  /** Accounts for `bytes` just written, and asks for an acknowledgement every ackEveryBytes. */
+  function wrote(client: Client, bytes: number): void {
+    client.sent += bytes;
+    if (client.pingAt === 0 && client.sent - client.acked >= ackEvery && client.socket.ping !== undefined) {
+      ask(client);
+    }
   }
 
   /** Sends without waiting; a client too far behind is dropped instead. */
   function send(client: Client, data: string): boolean {
-    if (client.socket.bufferedAmount > maxBuffered) {
+    if (queued(client) > maxQueued) {
       drop(client, 'too slow: resume with lastEventId');
       return false;
     }
     client.socket.send(data);
+    wrote(client, data.length);
     return true;
   }
 
   /** Sends frames without waiting; a client too far behind is dropped instead. */
   function sendFrames(client: Client, frames: Buffer): boolean {
-    if (client.socket.bufferedAmount > maxBuffered) {
+    if (queued(client) > maxQueued) {
       drop(client, 'too slow: resume with lastEventId');
       return false;
     }
     client.socket.sendFrames?.(frames);
+    wrote(client, frames.length);
     return true;
+  }
+
+  /** Closes clients that have left a ping unanswered for stallMs: they are not reading. */
+  function closeStalled(): void {
+    const now = Date.now();
+    for (const client of clients) {
+      if (client.pingAt !== 0 && now - client.pingAt > stallMs) {
+        drop(client, 'not reading: resume with lastEventId');
+      }
+    }
   }
 
   /**
@@ -322,16 +415,24 @@ export function createLiveHub(options: LiveHubOptions) {
           if (client.held === null) {
             send(client, data);
           }
+          // Every client is asked at least once per heartbeat, so one that stopped reading
+          // is found (closeStalled) even when almost nothing is sent to it.
+          if (client.pingAt === 0 && client.socket.ping !== undefined && clients.has(client)) {
+            ask(client);
+          }
         }
       }, heartbeatMs);
+      watch = setInterval(closeStalled, Math.max(10, Math.min(1000, Math.floor(stallMs / 4))));
       poll.unref();
       heartbeat.unref();
+      watch.unref();
     },
 
     async stop(): Promise<void> {
       stopped = true;
       clearInterval(poll);
       clearInterval(heartbeat);
+      clearInterval(watch);
       clearTimeout(reconnect);
       await pumping;
       for (const client of clients) {
@@ -357,7 +458,18 @@ export function createLiveHub(options: LiveHubOptions) {
      * Returns a function that removes the client.
      */
     async connect(socket: LiveSocket, principal: Principal, resumeAfter?: EventPosition): Promise<() => void> {
-      const client: Client = { socket, principal, audience: audienceOf(principal), held: resumeAfter === undefined ? null : [], floor: resumeAfter };
+      const client: Client = {
+        socket,
+        principal,
+        audience: audienceOf(principal),
+        held: resumeAfter === undefined ? null : [],
+        floor: resumeAfter,
+        sent: 0,
+        acked: 0,
+        pingMark: 0,
+        pingAt: 0,
+      };
+      socket.onPong?.((mark) => acknowledged(client, mark));
       clients.add(client);
       stats.clients = clients.size;
       const remove = () => {

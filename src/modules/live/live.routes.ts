@@ -9,6 +9,7 @@ import { problemResponses } from '../../plugins/errors.js';
 import { AppError } from '../../shared/errors.js';
 import { parseEventId } from './events.js';
 import { createLiveHub } from './live.hub.js';
+import { liveSocketOf } from './live.socket.js';
 
 /**
  * `GET /api/v1/live` (WebSocket, reports:read): payment events for the schools the
@@ -19,8 +20,10 @@ import { createLiveHub } from './live.hub.js';
  * the server sends `{type: "hello", lastEventId, heartbeatMs}`, the replay if any,
  * live events `{type: "payment_received" | "payment_failed" | "payment_refunded", id,
  * payment, timestamp}` and `{type: "heartbeat"}` every heartbeatMs. Clients send
- * nothing. A client that cannot keep up is closed with code 1013 and resumes with the
- * id of the last event it processed.
+ * nothing, but must answer pings (every WebSocket client does): the pongs tell the
+ * server how far the client has read. A client with more than 1 MB unread, or that
+ * leaves a ping unanswered for two heartbeats, is closed with code 1013 and resumes with
+ * the id of the last event it processed.
  */
 
 const LiveQuery = Type.Object(
@@ -101,29 +104,7 @@ export default function liveRoutes(app: FastifyInstance, options: { database: Da
         state.remove?.();
       });
       socket.on('message', () => socket.close(1003, 'this feed takes no messages'));
-      // ws keeps its TCP socket private. Corking it batches a pump round into one write;
-      // writing the hub's ready-made frames to it skips per-socket framing. That is safe
-      // only while ws itself writes every frame synchronously, i.e. with no extension
-      // (permessage-deflate queues frames): otherwise the frames go through ws.
-      const tcp = (socket as unknown as { _socket?: { cork?: () => void; uncork?: () => void; write?: (data: Buffer) => boolean } })._socket;
-      const raw = socket.extensions === '' && typeof tcp?.write === 'function' ? tcp : undefined;
-      const live = {
-        get bufferedAmount() {
-          return socket.bufferedAmount;
-        },
-        send: (data: string) => socket.send(data),
-        sendFrames: raw
-          ? (frames: Buffer) => {
-              if (socket.readyState === socket.OPEN) {
-                raw.write?.(frames);
-              }
-            }
-          : undefined,
-        close: (code?: number, reason?: string) => socket.close(code, reason),
-        cork: () => tcp?.cork?.(),
-        uncork: () => tcp?.uncork?.(),
-      };
-      state.remove = await hub.connect(live, principal, resumeAfter);
+      state.remove = await hub.connect(liveSocketOf(socket), principal, resumeAfter);
       if (state.closed) {
         state.remove();
       }

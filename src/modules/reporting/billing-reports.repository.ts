@@ -111,8 +111,9 @@ export function createBillingReportsRepository() {
     /**
      * Report 1 — balance per student. One row per live student of a visible school,
      * with the totals of that student's non-cancelled invoices: count, invoiced
-     * (sum of amount), paid (sum of paid_amount, already net of refunds), balance
-     * (invoiced − paid), overdue (pending of OVERDUE invoices) and the oldest due date
+     * (sum of amount), paid (cash: paid_amount − credited_amount, net of refunds),
+     * credited (credit notes and write-offs), balance (invoiced − paid − credited =
+     * Σ amount − paid_amount), overdue (pending of OVERDUE invoices) and the oldest due date
      * among OVERDUE invoices. A student without invoices has zeros.
      *
      * Plan: students in primary-key order (keyset on students.id), one lateral aggregate
@@ -130,7 +131,9 @@ export function createBillingReportsRepository() {
               .select([
                 sql<number>`count(*)`.as('invoiceCount'),
                 sql<number>`coalesce(sum(invoices.amount), 0)`.as('totalInvoiced'),
-                sql<number>`coalesce(sum(invoices.paid_amount), 0)`.as('totalPaid'),
+                sql<number>`coalesce(sum(invoices.paid_amount - invoices.credited_amount), 0)`.as('totalPaid'),
+                sql<number>`coalesce(sum(invoices.credited_amount), 0)`.as('totalCredited'),
+                sql<number>`coalesce(sum(invoices.amount - invoices.paid_amount), 0)`.as('balance'),
                 sql<number>`coalesce(sum(invoices.amount - invoices.paid_amount) filter (where ${statusOf} = 'OVERDUE'), 0)`.as('overdueAmount'),
                 sql<string | null>`min(invoices.due_date) filter (where ${statusOf} = 'OVERDUE')`.as('oldestOverdueDueDate'),
               ])
@@ -146,7 +149,8 @@ export function createBillingReportsRepository() {
           'totals.invoiceCount',
           'totals.totalInvoiced',
           'totals.totalPaid',
-          sql<number>`totals."totalInvoiced" - totals."totalPaid"`.as('balance'),
+          'totals.totalCredited',
+          'totals.balance',
           'totals.overdueAmount',
           'totals.oldestOverdueDueDate',
         ])
@@ -155,7 +159,7 @@ export function createBillingReportsRepository() {
         .where((eb) => inScope(eb, 'students.school_id', scope))
         .$if(filter.schoolId !== undefined, (qb) => qb.where('students.school_id', '=', filter.schoolId ?? ''))
         .$if(filter.grade !== undefined, (qb) => qb.where('students.grade', '=', filter.grade ?? ''))
-        .$if(filter.onlyWithBalance === true, (qb) => qb.whereRef('totals.totalPaid', '<', 'totals.totalInvoiced'))
+        .$if(filter.onlyWithBalance === true, (qb) => qb.where('totals.balance', '>', 0))
         .$if(filter.afterStudentId !== undefined, (qb) => qb.where('students.id', '>', filter.afterStudentId ?? ''))
         .orderBy('students.id')
         .limit(filter.limit + 1)
@@ -170,6 +174,7 @@ export function createBillingReportsRepository() {
         invoiceCount: row.invoiceCount,
         totalInvoiced: row.totalInvoiced,
         totalPaid: row.totalPaid,
+        totalCredited: row.totalCredited,
         balance: row.balance,
         overdueAmount: row.overdueAmount,
         oldestOverdueDueDate: row.oldestOverdueDueDate,
@@ -179,9 +184,10 @@ export function createBillingReportsRepository() {
     /**
      * Report 2 — summary per school. One row per live, visible school: its live students
      * (all / is_active), and over the non-cancelled invoices of live students: count,
-     * invoiced, paid (net of refunds), pending (invoiced − paid), overdue (pending of
-     * OVERDUE invoices) and the collection rate paid / invoiced rounded to 4 decimals
-     * in numeric (0 when nothing is invoiced).
+     * invoiced, paid (cash, net of refunds), credited (credit notes and write-offs),
+     * pending (invoiced − paid − credited), overdue (pending of OVERDUE invoices) and the
+     * collection rate paid / (invoiced − credited) rounded to 4 decimals in numeric: the
+     * share of what is really owed that came in as money (0 when nothing is owed).
      *
      * Plan: students and invoices are each aggregated in one grouped pass per school
      * (one sequential read beats a bitmap scan per school, whose rows are spread over
@@ -220,7 +226,9 @@ export function createBillingReportsRepository() {
                 'invoices.school_id',
                 sql<number>`count(*)`.as('invoiceCount'),
                 sql<number>`sum(invoices.amount)`.as('totalInvoiced'),
-                sql<number>`sum(invoices.paid_amount)`.as('totalPaid'),
+                sql<number>`sum(invoices.paid_amount - invoices.credited_amount)`.as('totalPaid'),
+                sql<number>`sum(invoices.credited_amount)`.as('totalCredited'),
+                sql<number>`sum(invoices.amount - invoices.paid_amount)`.as('totalPending'),
                 sql<number>`coalesce(sum(invoices.amount - invoices.paid_amount) filter (where ${statusOf} = 'OVERDUE'), 0)`.as('totalOverdue'),
               ])
               .where('invoices.cancelled_at', 'is', null)
@@ -243,9 +251,10 @@ export function createBillingReportsRepository() {
           sql<number>`coalesce(money."invoiceCount", 0)`.as('invoiceCount'),
           sql<number>`coalesce(money."totalInvoiced", 0)`.as('totalInvoiced'),
           sql<number>`coalesce(money."totalPaid", 0)`.as('totalPaid'),
-          sql<number>`coalesce(money."totalInvoiced" - money."totalPaid", 0)`.as('totalPending'),
+          sql<number>`coalesce(money."totalCredited", 0)`.as('totalCredited'),
+          sql<number>`coalesce(money."totalPending", 0)`.as('totalPending'),
           sql<number>`coalesce(money."totalOverdue", 0)`.as('totalOverdue'),
-          sql<number>`coalesce(round(money."totalPaid"::numeric / money."totalInvoiced", 4), 0)`.as('collectionRate'),
+          sql<number>`coalesce(round(money."totalPaid"::numeric / nullif(money."totalInvoiced" - money."totalCredited", 0), 4), 0)`.as('collectionRate'),
         ])
         .where('schools.deleted_at', 'is', null)
         .where((eb) => inScope(eb, 'schools.id', scope))
@@ -259,7 +268,8 @@ export function createBillingReportsRepository() {
     /**
      * Report 3 — invoice details. Every invoice of a live student of a live, visible
      * school, cancelled ones included (status CANCELLED), with its status by
-     * invoice_status, pending = amount − paid_amount, and the number and latest paid_at
+     * invoice_status, paid = cash (paid_amount − credited_amount), credited = credit
+     * notes and write-offs, pending = amount − paid_amount, and the number and latest paid_at
      * of its payments (one lateral aggregate over payments_invoice_idx per invoice).
      * Keyset on invoices.id.
      */
@@ -291,7 +301,8 @@ export function createBillingReportsRepository() {
           'students.last_name as lastName',
           'students.grade',
           'invoices.amount',
-          'invoices.paid_amount as paidAmount',
+          sql<number>`invoices.paid_amount - invoices.credited_amount`.as('paidAmount'),
+          'invoices.credited_amount as creditedAmount',
           sql<number>`invoices.amount - invoices.paid_amount`.as('pendingAmount'),
           'schools.currency',
           statusOf.as('status'),
@@ -322,6 +333,7 @@ export function createBillingReportsRepository() {
         grade: row.grade,
         amount: row.amount,
         paidAmount: row.paidAmount,
+        creditedAmount: row.creditedAmount,
         pendingAmount: row.pendingAmount,
         currency: row.currency,
         status: row.status,
@@ -357,7 +369,8 @@ export function createBillingReportsRepository() {
           'students.last_name as lastName',
           'students.grade',
           'invoices.amount',
-          'invoices.paid_amount as paidAmount',
+          sql<number>`invoices.paid_amount - invoices.credited_amount`.as('paidAmount'),
+          'invoices.credited_amount as creditedAmount',
           sql<number>`invoices.amount - invoices.paid_amount`.as('pendingAmount'),
           'schools.currency',
           'invoices.due_date as dueDate',
@@ -387,6 +400,7 @@ export function createBillingReportsRepository() {
         grade: row.grade,
         amount: row.amount,
         paidAmount: row.paidAmount,
+        creditedAmount: row.creditedAmount,
         pendingAmount: row.pendingAmount,
         currency: row.currency,
         dueDate: row.dueDate,

@@ -1,5 +1,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import { DateOnly, InvoiceStatus, ListQuery, Money, PaymentMethod, Uuid } from '../billing/billing.schemas.js';
+import { ExportStyleParam } from '../../shared/csv.js';
+import { LanguageParam } from '../../shared/locale.js';
+import { DateInput, DateOnly, InvoiceStatus, ListQuery, Money, PaymentMethod, SANE_DATES, TimestampInput, Uuid } from '../billing/billing.schemas.js';
 
 /**
  * TypeBox schemas of the billing reports (SPEC §3 "Reports"): query validation,
@@ -18,11 +20,31 @@ const SignedMoney = Type.Integer({
   description: 'integer minor units (cents); negative when refunds exceed payments',
 });
 const Count = Type.Integer({ minimum: 0 });
+/** Cash paid (migration 0014: paid_amount − credited_amount) and credited (credit notes and write-offs): paid + credited + pending = invoiced. */
+const CashPaid = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'cash settled: payments − refunds + family credit applied' });
+const Credited = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'credit notes and write-offs (no money moved)' });
 const Currency = Type.String({ description: 'ISO 4217 code of the school' });
 const month = (description: string) => Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$', description, examples: ['2026-09'] });
+/** A month a client sends: 'YYYY-MM' inside SANE_DATES (2000-01 to 2100-12). */
+const monthInput = (description: string) =>
+  Type.String({
+    pattern: '^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$',
+    description: `${description}; between ${SANE_DATES.earliest.slice(0, 7)} and ${SANE_DATES.latest.slice(0, 7)}`,
+    examples: ['2026-09'],
+  });
 
 const page = <T extends TSchema>(row: T) => Type.Object({ data: Type.Array(row), nextCursor: Nullable(Type.String()) });
-const query = <P extends Record<string, TSchema>>(properties: P) => Type.Object({ ...ListQuery, ...properties }, { additionalProperties: false });
+/**
+ * `format=csv` streams every matching row (from `cursor`, if given) as a CSV file
+ * (billing-reports.csv.ts); `style` and `lang` shape it.
+ */
+const csvQuery = {
+  format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { description: 'json (default): one page | csv: every matching row, as a file' })),
+  style: Type.Optional(ExportStyleParam),
+  lang: Type.Optional(LanguageParam),
+};
+const query = <P extends Record<string, TSchema>>(properties: P) =>
+  Type.Object({ ...ListQuery, ...csvQuery, ...properties }, { additionalProperties: false });
 
 const schoolFilter = { schoolId: Type.Optional(Uuid) };
 
@@ -42,8 +64,9 @@ export const StudentBalanceRow = Type.Object({
   currency: Currency,
   invoiceCount: Count,
   totalInvoiced: Money,
-  totalPaid: Money,
-  balance: Money,
+  totalPaid: CashPaid,
+  totalCredited: Credited,
+  balance: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'still open: totalInvoiced − totalPaid − totalCredited' }),
   overdueAmount: Money,
   oldestOverdueDueDate: Nullable(DateOnly),
 });
@@ -61,10 +84,15 @@ export const SchoolSummaryRow = Type.Object({
   activeStudents: Count,
   invoiceCount: Count,
   totalInvoiced: Money,
-  totalPaid: Money,
-  totalPending: Money,
+  totalPaid: CashPaid,
+  totalCredited: Credited,
+  totalPending: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'still open: totalInvoiced − totalPaid − totalCredited' }),
   totalOverdue: Money,
-  collectionRate: Type.Number({ minimum: 0, maximum: 1, description: 'totalPaid / totalInvoiced, 4 decimals; 0 when nothing is invoiced' }),
+  collectionRate: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    description: 'totalPaid / (totalInvoiced − totalCredited): the share of what is owed that was paid, 4 decimals; 0 when nothing is owed',
+  }),
 });
 export type SchoolSummaryRow = Static<typeof SchoolSummaryRow>;
 export const SchoolSummaryPage = page(SchoolSummaryRow);
@@ -74,8 +102,8 @@ export const InvoiceDetailsQuery = query({
   ...schoolFilter,
   studentId: Type.Optional(Uuid),
   status: Type.Optional(InvoiceStatus),
-  dueFrom: Type.Optional(DateOnly),
-  dueTo: Type.Optional(DateOnly),
+  dueFrom: Type.Optional(DateInput('due on or after this day')),
+  dueTo: Type.Optional(DateInput('due on or before this day')),
 });
 export type InvoiceDetailsQuery = Static<typeof InvoiceDetailsQuery>;
 export const InvoiceDetailsRow = Type.Object({
@@ -88,8 +116,9 @@ export const InvoiceDetailsRow = Type.Object({
   studentName: Type.String(),
   grade: Type.String(),
   amount: Money,
-  paidAmount: Money,
-  pendingAmount: Money,
+  paidAmount: CashPaid,
+  creditedAmount: Credited,
+  pendingAmount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'still open: amount − paidAmount − creditedAmount' }),
   currency: Currency,
   status: InvoiceStatus,
   dueDate: DateOnly,
@@ -114,8 +143,9 @@ export const OverdueRow = Type.Object({
   studentName: Type.String(),
   grade: Type.String(),
   amount: Money,
-  paidAmount: Money,
-  pendingAmount: Money,
+  paidAmount: CashPaid,
+  creditedAmount: Credited,
+  pendingAmount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'still open: amount − paidAmount − creditedAmount' }),
   currency: Currency,
   dueDate: DateOnly,
   daysOverdue: Type.Integer({ minimum: 1, description: 'whole days since the due date, in the school’s time zone' }),
@@ -128,8 +158,8 @@ export const PaymentHistoryQuery = query({
   ...schoolFilter,
   studentId: Type.Optional(Uuid),
   method: Type.Optional(PaymentMethod),
-  from: Type.Optional(Type.String({ format: 'date-time', description: 'paidAt >= from' })),
-  to: Type.Optional(Type.String({ format: 'date-time', description: 'paidAt < to' })),
+  from: Type.Optional(TimestampInput('paidAt >= from')),
+  to: Type.Optional(TimestampInput('paidAt < to')),
 });
 export type PaymentHistoryQuery = Static<typeof PaymentHistoryQuery>;
 export const PaymentHistoryRow = Type.Object({
@@ -156,8 +186,8 @@ export const MAX_DAILY_RANGE_DAYS = 366;
 export const DEFAULT_DAILY_RANGE_DAYS = 30;
 export const DailyCollectionsQuery = query({
   ...schoolFilter,
-  from: Type.Optional(Type.String({ format: 'date', description: 'first day (inclusive, school’s local calendar); default 29 days before to' })),
-  to: Type.Optional(Type.String({ format: 'date', description: 'last day (inclusive, school’s local calendar); default today' })),
+  from: Type.Optional(DateInput('first day (inclusive, school’s local calendar); default 29 days before to')),
+  to: Type.Optional(DateInput('last day (inclusive, school’s local calendar); default today')),
 });
 export type DailyCollectionsQuery = Static<typeof DailyCollectionsQuery>;
 export const DailyCollectionsRow = Type.Object({
@@ -178,8 +208,8 @@ export const MAX_MONTHLY_RANGE_MONTHS = 36;
 export const DEFAULT_MONTHLY_RANGE_MONTHS = 12;
 export const MonthlyRevenueQuery = query({
   ...schoolFilter,
-  from: Type.Optional(month('first month YYYY-MM (inclusive); default 11 months before to')),
-  to: Type.Optional(month('last month YYYY-MM (inclusive); default the current month in the school’s zone')),
+  from: Type.Optional(monthInput('first month YYYY-MM (inclusive); default 11 months before to')),
+  to: Type.Optional(monthInput('last month YYYY-MM (inclusive); default the current month in the school’s zone')),
 });
 export type MonthlyRevenueQuery = Static<typeof MonthlyRevenueQuery>;
 export const MonthlyRevenueRow = Type.Object({

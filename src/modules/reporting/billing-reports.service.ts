@@ -1,6 +1,6 @@
 import type { DbOrTx } from '../../db/database.js';
 import { AppError, notFound } from '../../shared/errors.js';
-import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../../shared/pagination.js';
+import { cursorPart, DEFAULT_PAGE_SIZE, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
 import type { Principal } from '../../shared/policy.js';
 import { todayIn } from '../../shared/time.js';
 import type { BillingReportsRepository } from './billing-reports.repository.js';
@@ -39,24 +39,15 @@ import {
  */
 const FURTHEST_AHEAD_ZONE = 'Pacific/Kiritimati';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const MONTH = /^\d{4}-\d{2}$/;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const UUID = cursorPart.uuid;
+const DATE = cursorPart.date;
+const TIMESTAMP = cursorPart.timestamp;
+/** 'YYYY-MM' of a real month. */
+const MONTH = (part: unknown): part is string => typeof part === 'string' && /^\d{4}-\d{2}$/.test(part) && cursorPart.date(`${part}-01`);
 
-/** The parts of a cursor of this list, each checked against its expected shape. */
-function cursorOf(cursor: string | undefined, shapes: readonly RegExp[]): string[] | undefined {
-  if (cursor === undefined) {
-    return undefined;
-  }
-  const parts = decodeCursor(cursor, shapes.length);
-  const strings = parts.filter((part, i): part is string => typeof part === 'string' && (shapes[i]?.test(part) ?? false));
-  if (strings.length !== shapes.length) {
-    throw new AppError('BAD_REQUEST', 'cursor is not valid for this list', {
-      errors: [{ field: 'cursor', in: 'querystring', message: 'not a cursor returned by this list' }],
-    });
-  }
-  return strings;
+/** The parts of a cursor of this list, each checked against its expected shape (a 400 naming `cursor` otherwise). */
+function cursorOf(cursor: string | undefined, shapes: readonly ((part: unknown) => part is string)[]): string[] | undefined {
+  return cursor === undefined ? undefined : (decodeCursorOf(cursor, shapes) as string[]);
 }
 
 function invalid(field: string, message: string): AppError {

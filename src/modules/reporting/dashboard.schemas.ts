@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import { DateOnly, Money, PaymentMethod, Uuid } from '../billing/billing.schemas.js';
+import { DateInput, DateOnly, Money, PaymentMethod, Uuid } from '../billing/billing.schemas.js';
 
 /**
  * TypeBox schemas of GET /reports/dashboard (SPEC §3 "Reporting engine").
@@ -26,8 +26,8 @@ export const DashboardQuery = Type.Object(
     schoolId: Type.Optional(Uuid),
     grade: Type.Optional(Type.String({ minLength: 1, maxLength: 20, description: 'the student’s grade' })),
     method: Type.Optional(PaymentMethod),
-    from: Type.Optional(Type.String({ format: 'date', description: 'first day (inclusive): due date for due/outstanding/overdue, school-local payment day for collected' })),
-    to: Type.Optional(Type.String({ format: 'date', description: 'last day (inclusive), same meaning as from' })),
+    from: Type.Optional(DateInput('first day (inclusive): due date for due/outstanding/overdue, school-local payment day for collected')),
+    to: Type.Optional(DateInput('last day (inclusive), same meaning as from')),
   },
   { additionalProperties: false },
 );

@@ -5,8 +5,10 @@ import { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { poolOf, type Db } from '../../db/database.js';
-import type { CsvColumn } from '../../shared/csv.js';
+import type { CsvColumn, PeopleCell, PeopleColumn } from '../../shared/csv.js';
 import { AppError } from '../../shared/errors.js';
+import { wallClockIn, type Language } from '../../shared/locale.js';
+import { minorToUnits, spreadsheetMoneyFormat } from '../../shared/money.js';
 
 /**
  * Streaming exports shared by the reporting module: a per-user concurrency limiter,
@@ -69,6 +71,14 @@ export function tooManyExports(maxPerUser: number = MAX_CONCURRENT_EXPORTS_PER_U
 async function drained(stream: Writable, signal: AbortSignal): Promise<void> {
   signal.throwIfAborted();
   await once(stream, 'drain', { signal });
+}
+
+/** After a batch of XLSX rows: let the zip engine move it on, then wait for the client to take it. */
+async function handedOn(output: Writable, signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  while (output.writableNeedDrain) {
+    await drained(output, signal);
+  }
 }
 
 export interface CursorReadOptions<Raw> {
@@ -351,7 +361,8 @@ function copyStatement(query: CompiledQuery, index: number, count: number): stri
 }
 
 /**
- * Runs `COPY (<query>) TO STDOUT WITH (FORMAT csv)` for the export `plan` on
+ * Runs `COPY (<query>) TO STDOUT WITH (FORMAT csv)` for the export `plan` (after
+ * `options.preamble`, e.g. a UTF-8 byte-order mark, when given) on
  * connections of the pool behind `db`, inside REPEATABLE READ READ ONLY transactions,
  * and streams PostgreSQL's CSV (RFC 4180 quoting, header from the column names) with
  * backpressure: when the client stops reading, pg-copy-streams stops reading the
@@ -378,7 +389,7 @@ export async function copyCsv(
   db: Db,
   plan: CsvExportPlan,
   signal: AbortSignal,
-  options: { readAheadBytes?: number } = {},
+  options: { readAheadBytes?: number; preamble?: Buffer } = {},
 ): Promise<CsvCopy> {
   signal.throwIfAborted();
   // Before any connection is taken: writing the parameters in may refuse a value.
@@ -422,7 +433,7 @@ export async function copyCsv(
   const opened = new Promise<void>((resolve) => {
     markOpen = resolve;
   });
-  const output = coalescing(markOpen);
+  const output = coalescing(markOpen, options.preamble);
   let settle: (error?: Error) => void = () => undefined;
   const done = new Promise<void>((resolve, reject) => {
     settle = (error) => (error === undefined ? resolve() : reject(error));
@@ -548,11 +559,12 @@ const COALESCE_MAX_WAIT_MS = 5;
  * few kilobytes at a time, and writing each of those to the client's socket costs a
  * system call (a third of the server's CPU time for a large export). Bytes never wait
  * longer than COALESCE_MAX_WAIT_MS, so a slow export still streams. `onData` is called
- * for every incoming chunk.
+ * for every incoming chunk; `preamble` is sent first, with the first chunk.
  */
-function coalescing(onData: () => void): Transform {
-  let pending: Buffer[] = [];
-  let size = 0;
+function coalescing(onData: () => void, preamble?: Buffer): Transform {
+  // The preamble (a byte-order mark) goes out with the first bytes of the COPY.
+  let pending: Buffer[] = preamble === undefined || preamble.length === 0 ? [] : [preamble];
+  let size = preamble?.length ?? 0;
   let timer: NodeJS.Timeout | undefined;
   const flush = (stream: Transform) => {
     if (timer !== undefined) {
@@ -623,11 +635,7 @@ export function createXlsxSink<Row extends object>(columns: readonly CsvColumn<R
       for (const row of rows) {
         sheet.addRow(columns.map((column) => row[column.key] as ExcelJS.CellValue)).commit();
       }
-      // Let the zip engine move the batch on, then wait for the client to take it.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      while (output.writableNeedDrain) {
-        await drained(output, signal);
-      }
+      await handedOn(output, signal);
     },
     async end() {
       sheet.commit();
@@ -636,7 +644,68 @@ export function createXlsxSink<Row extends object>(columns: readonly CsvColumn<R
   };
 }
 
-/** `attachment; filename="…"` for a generated (ASCII-only) file name. */
-export function attachment(filename: string): string {
-  return `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`;
+/** Number formats of the people workbook's cells (OOXML numFmt codes). */
+const DATE_FORMAT = 'yyyy-mm-dd';
+const DATE_TIME_FORMAT = 'yyyy-mm-dd hh:mm';
+const INTEGER_FORMAT = '0';
+const PERCENT_FORMAT = '0.0%';
+
+/** A people cell as an XLSX value and its number format (see PeopleCell). */
+export function xlsxCellOf(cell: PeopleCell): { value: ExcelJS.CellValue; numFmt?: string } {
+  if ('text' in cell) {
+    return { value: cell.text };
+  }
+  if ('money' in cell) {
+    return { value: minorToUnits(cell.money, cell.currency), numFmt: spreadsheetMoneyFormat(cell.currency) };
+  }
+  if ('date' in cell) {
+    // A calendar day: midnight UTC is exactly that day's serial number in the workbook.
+    return cell.date === null ? { value: null } : { value: new Date(`${cell.date}T00:00:00Z`), numFmt: DATE_FORMAT };
+  }
+  if ('at' in cell) {
+    return cell.at === null ? { value: null } : { value: wallClockIn(cell.at, cell.timeZone), numFmt: DATE_TIME_FORMAT };
+  }
+  if ('integer' in cell) {
+    return { value: cell.integer, numFmt: INTEGER_FORMAT };
+  }
+  return { value: cell.ratio, numFmt: PERCENT_FORMAT };
+}
+
+/**
+ * The XLSX for people: one sheet, headers in `language` (bold, frozen so they stay in
+ * view), a width per column, and typed cells — amounts as numbers in currency units with
+ * their currency's number format, days as date cells, moments as date-time cells in the
+ * school's zone (xlsxCellOf). Streamed like createXlsxSink: inline strings, each row
+ * committed as it is added; the style table holds one entry per distinct number format
+ * (a handful of currencies), so nothing grows with the row count.
+ */
+export function createPeopleXlsxSink<Row>(columns: readonly PeopleColumn<Row>[], language: Language, sheetName: string): RowSink<Row> {
+  const output = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: output, useStyles: true, useSharedStrings: false });
+  const sheet = workbook.addWorksheet(sheetName, { views: [{ state: 'frozen', xSplit: 0, ySplit: 1 }] });
+  sheet.columns = columns.map((column) => ({ width: column.width }));
+  const header = sheet.addRow(columns.map((column) => column.header[language]));
+  header.font = { bold: true };
+  header.commit();
+  return {
+    output,
+    async write(rows, signal) {
+      signal.throwIfAborted();
+      for (const row of rows) {
+        const cells = columns.map((column) => xlsxCellOf(column.cell(row, language)));
+        const added = sheet.addRow(cells.map((cell) => cell.value));
+        cells.forEach((cell, index) => {
+          if (cell.numFmt !== undefined && cell.value !== null) {
+            added.getCell(index + 1).numFmt = cell.numFmt;
+          }
+        });
+        added.commit();
+      }
+      await handedOn(output, signal);
+    },
+    async end() {
+      sheet.commit();
+      await workbook.commit();
+    },
+  };
 }

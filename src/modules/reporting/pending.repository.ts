@@ -1,12 +1,14 @@
-import { sql, type CompiledQuery, type Expression, type QueryCreator, type RawBuilder, type SqlBool } from 'kysely';
+import { sql, type CompiledQuery, type Expression, type QueryCreator, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import type { DB } from '../../db/types.js';
 import { FORMULA_TRIGGERS } from '../../shared/csv.js';
+import { INVOICE_STATUS_LABELS, type Language } from '../../shared/locale.js';
+import { currenciesWithOtherDigits, DEFAULT_CURRENCY_DIGITS } from '../../shared/money.js';
 import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
 import { isOutstanding, statusOf, statusOn } from '../billing/invoices.repository.js';
 import { studentName } from '../billing/students.repository.js';
 import type { CsvExportPlan } from './export.js';
-import type { OutstandingStatus, PendingRow } from './pending.schemas.js';
+import { PENDING_PEOPLE_HEADERS, type OutstandingStatus, type PendingRow } from './pending.schemas.js';
 
 /**
  * The SQL of the outstanding-payments queue and its export.
@@ -45,6 +47,8 @@ interface RawPendingRow extends Omit<PendingRow, 'studentName'> {
 }
 
 const pendingAmountOf = sql<number>`(invoices.amount - invoices.paid_amount)`;
+/** Cash paid (paid_amount also counts credit notes and write-offs, migration 0014); credited is those. */
+const paidAmountOf = sql<number>`(invoices.paid_amount - invoices.credited_amount)`;
 /** Whole days past due in the school's calendar; 0 when not (yet) overdue, exactly when status is not OVERDUE. */
 const daysOverdueOf = sql<number>`greatest(0, (now() at time zone schools.timezone)::date - invoices.due_date)`;
 
@@ -89,7 +93,8 @@ function rowsQuery(db: DbOrTx, scope: Scope, filter: PendingFilter, after?: { du
       'students.grade',
       'invoices.due_date as dueDate',
       'invoices.amount',
-      'invoices.paid_amount as paidAmount',
+      paidAmountOf.as('paidAmount'),
+      'invoices.credited_amount as creditedAmount',
       pendingAmountOf.as('pendingAmount'),
       'schools.currency',
       sql<OutstandingStatus>`${statusOf}`.as('status'),
@@ -115,6 +120,7 @@ export function toPendingRow(raw: RawPendingRow, scope: Scope): PendingRow {
     dueDate: raw.dueDate,
     amount: raw.amount,
     paidAmount: raw.paidAmount,
+    creditedAmount: raw.creditedAmount,
     pendingAmount: raw.pendingAmount,
     currency: raw.currency,
     status: raw.status,
@@ -181,7 +187,7 @@ function inExportSchools(column: 'schools.id' | 'students.school_id', scope: Sco
  * schools (and the school filter), so a small export computes only what it may read;
  * matching() still applies every condition itself.
  */
-function exportSources(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boolean) {
+function exportSources(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boolean, people = false) {
   let studentName = studentNameOf(scope);
   if (csv) {
     studentName =
@@ -203,6 +209,7 @@ function exportSources(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: boo
           'schools.currency',
           textCell(sql<string>`schools.name`, csv).as('name_cell'),
           sql<string>`(now() at time zone schools.timezone)::date`.as('today'),
+          ...(people ? [currencyUnit.as('unit')] : []),
         ])
         .offset(0),
     )
@@ -243,11 +250,66 @@ function exportSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, csv: bool
       sql<string>`students.grade_cell`.as('grade'),
       'invoices.due_date as dueDate',
       'invoices.amount',
-      'invoices.paid_amount as paidAmount',
+      paidAmountOf.as('paidAmount'),
+      'invoices.credited_amount as creditedAmount',
       pendingAmountOf.as('pendingAmount'),
       'schools.currency',
       sql<OutstandingStatus>`${statusOn(today)}`.as('status'),
       sql<number>`greatest(0, ${today} - invoices.due_date)`.as('daysOverdue'),
+    ])
+    .orderBy('invoices.due_date')
+    .orderBy('invoices.id');
+}
+
+/**
+ * One minor unit of the school's currency as a numeric with exactly the currency's
+ * digits (0.01 for MXN, COP, USD; 1 for JPY; 0.001 for KWD), computed once per school
+ * in the export's schools CTE: `amount * unit` is then the amount in currency units
+ * with those digits (numeric multiplication adds the scales: bigint × 0.01 prints as
+ * 4500.00), the decimal text a spreadsheet in any locale reads as a number. The table
+ * is shared/money.ts's.
+ */
+const currencyUnit = (() => {
+  const unitOf = (digits: number) => sql.raw(digits === 0 ? '1::numeric' : `0.${'0'.repeat(digits - 1)}1`);
+  const byDigits = new Map<number, string[]>();
+  for (const [currency, digits] of currenciesWithOtherDigits()) {
+    byDigits.set(digits, [...(byDigits.get(digits) ?? []), currency]);
+  }
+  const branches = [...byDigits].map(
+    ([digits, codes]) => sql`when schools.currency in (${sql.join(codes.map((code) => sql.lit(code)))}) then ${unitOf(digits)}`,
+  );
+  return sql<string>`(case ${sql.join(branches, sql` `)} else ${unitOf(DEFAULT_CURRENCY_DIGITS)} end)`;
+})();
+
+/**
+ * The export for people as COPY writes it (`style=people`): PENDING_PEOPLE_COLUMNS in
+ * order, headed by their words in `language` (the column aliases are COPY's header
+ * row); text cells neutralised as in the raw CSV; amounts in currency units
+ * (currencyUnit); the status in words; no ids. The same CTEs, joins, filters, masking
+ * and order as the raw export (exportSources, matching).
+ */
+function exportPeopleSelect(db: DbOrTx, scope: Scope, filter: PendingFilter, language: Language) {
+  const today = sql<string>`schools.today`;
+  const sources = exportSources(db, scope, filter, true, true) as unknown as QueryCreator<DB>;
+  const header = (column: keyof typeof PENDING_PEOPLE_HEADERS) => PENDING_PEOPLE_HEADERS[column][language];
+  const unit = sql`schools.unit`;
+  const words = (Object.keys(INVOICE_STATUS_LABELS) as (keyof typeof INVOICE_STATUS_LABELS)[]).map(
+    (status) => sql`when ${sql.lit(status)} then ${sql.lit(INVOICE_STATUS_LABELS[status][language])}`,
+  );
+  return matching(sources, scope, filter)
+    .select([
+      textCell(sql<string>`invoices.number`, true).as(header('number')),
+      sql<string>`schools.name_cell`.as(header('schoolName')),
+      sql<string>`students.name_cell`.as(header('studentName')),
+      sql<string>`students.grade_cell`.as(header('grade')),
+      sql<string>`invoices.due_date`.as(header('dueDate')),
+      sql<string>`(invoices.amount * ${unit})`.as(header('amount')),
+      sql<string>`(${paidAmountOf} * ${unit})`.as(header('paidAmount')),
+      sql<string>`(invoices.credited_amount * ${unit})`.as(header('creditedAmount')),
+      sql<string>`(${pendingAmountOf} * ${unit})`.as(header('pendingAmount')),
+      sql<string>`schools.currency`.as(header('currency')),
+      sql<string>`(case ${statusOn(today)} ${sql.join(words, sql` `)} end)`.as(header('status')),
+      sql<number>`greatest(0, ${today} - invoices.due_date)`.as(header('daysOverdue')),
     ])
     .orderBy('invoices.due_date')
     .orderBy('invoices.id');
@@ -272,6 +334,17 @@ function splitProbe(db: DbOrTx): CompiledQuery<{ split: string | null }> {
 
 export function createPendingRepository() {
   return {
+    /** The export's school filter as the caller may see it (name and zone for the file's name and date); undefined when not visible. */
+    exportSchool(db: DbOrTx, scope: Scope, schoolId: string): Promise<{ name: string; timezone: string } | undefined> {
+      return db
+        .selectFrom('schools')
+        .select(['schools.name', 'schools.timezone'])
+        .where('schools.id', '=', schoolId)
+        .where('schools.deleted_at', 'is', null)
+        .where((eb) => inScope(eb, 'schools.id', scope))
+        .executeTakeFirst();
+    },
+
     /** One keyset page: limit + 1 rows (the extra one only says another page exists). */
     async page(
       db: DbOrTx,
@@ -306,10 +379,12 @@ export function createPendingRepository() {
      * left as they are (csv.ts only neutralises strings; a number is never evaluated).
      * With `split`, the export may be cut in two parts at a due date (splitProbe): due
      * before it, and due on or after it; their rows one after the other are the whole
-     * statement's, in the same order.
+     * statement's, in the same order. With `people`, the rows are the export for
+     * people in that language (exportPeopleSelect) instead of the API's shape.
      */
-    exportCsvPlan(db: DbOrTx, scope: Scope, filter: PendingFilter, options: { split: boolean }): CsvExportPlan {
-      const all = exportSelect(db, scope, filter, true);
+    exportCsvPlan(db: DbOrTx, scope: Scope, filter: PendingFilter, options: { split: boolean; people?: { language: Language } }): CsvExportPlan {
+      const all: SelectQueryBuilder<DB, 'invoices' | 'schools' | 'students', object> =
+        options.people === undefined ? exportSelect(db, scope, filter, true) : exportPeopleSelect(db, scope, filter, options.people.language);
       return {
         whole: all.compile(),
         ...(options.split

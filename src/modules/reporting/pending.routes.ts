@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Db } from '../../db/database.js';
 import { principalOf } from '../../plugins/auth.js';
 import { problemResponses } from '../../plugins/errors.js';
+import { requestLanguage } from '../../shared/locale.js';
 import { createBillingReportsRepository } from './billing-reports.repository.js';
 import { createExportLimiter, MAX_CONCURRENT_EXPORTS_PER_USER, tooManyExports } from './export.js';
 import { createPendingRepository } from './pending.repository.js';
@@ -54,6 +55,10 @@ export default function pendingRoutes(app: FastifyInstance, options: { db: Db })
         description:
           `Every matching row (no cap), in queue order, from one consistent snapshot, streamed. ${filters} ` +
           'CSV cells that a spreadsheet would evaluate as a formula are prefixed with a quote. ' +
+          '`style=people` (default): headers in words in the reader’s language (`lang`, else Accept-Language, else en), amounts in currency units ' +
+          'with the currency’s digits and a Currency column, no ids; the CSV starts with a UTF-8 byte-order mark; the XLSX has number cells with a ' +
+          'number format per currency, date cells, a frozen header row. `style=raw`: the API’s field names and values (amounts in minor units), for machines. ' +
+          'File name: bursar-pending-payments-<school or all-schools>-<YYYY-MM-DD>.<csv|xlsx> (the school’s date, or UTC across schools). ' +
           `At most ${MAX_CONCURRENT_EXPORTS_PER_USER} exports per user at a time (429 with Retry-After beyond).`,
         querystring: PendingExportQuery,
         produces: ['text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
@@ -75,7 +80,7 @@ export default function pendingRoutes(app: FastifyInstance, options: { db: Db })
       });
       let exported;
       try {
-        exported = await pending.export(principal, request.query, controller.signal);
+        exported = await pending.export(principal, request.query, controller.signal, requestLanguage(request));
       } catch (error) {
         release();
         throw error;

@@ -1,4 +1,6 @@
 import { Type, type Static } from 'typebox';
+import { ExportStyleParam, type PeopleColumn } from '../../shared/csv.js';
+import { INVOICE_STATUS_LABELS, LanguageParam, type Localized } from '../../shared/locale.js';
 import { DateOnly, ListQuery, Money, Uuid } from '../billing/billing.schemas.js';
 
 /**
@@ -31,6 +33,8 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export const PendingExportQuery = Type.Object(
   {
     format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('xlsx')], { default: 'csv', description: 'csv (default) | xlsx' })),
+    style: Type.Optional(ExportStyleParam),
+    lang: Type.Optional(LanguageParam),
     ...filters,
   },
   { additionalProperties: false },
@@ -47,8 +51,9 @@ export const PendingRow = Type.Object({
   grade: Type.String(),
   dueDate: DateOnly,
   amount: Money,
-  paidAmount: Money,
-  pendingAmount: Money,
+  paidAmount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'cash settled: payments − refunds + family credit applied' }),
+  creditedAmount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'credit notes and write-offs' }),
+  pendingAmount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'still open: amount − paidAmount − creditedAmount' }),
   currency: Type.String({ description: 'ISO 4217 code of the school' }),
   status: OutstandingStatus,
   daysOverdue: Type.Integer({ minimum: 0, description: 'whole days past due in the school’s time zone; 0 when not overdue' }),
@@ -77,8 +82,46 @@ export const PENDING_COLUMNS = [
   'dueDate',
   'amount',
   'paidAmount',
+  'creditedAmount',
   'pendingAmount',
   'currency',
   'status',
   'daysOverdue',
 ] as const satisfies readonly (keyof PendingRow)[];
+
+/** Headers of the export for people, by column (PENDING_PEOPLE_COLUMNS and the CSV's SQL use these). */
+export const PENDING_PEOPLE_HEADERS = {
+  number: { en: 'Invoice', es: 'Factura' },
+  schoolName: { en: 'School', es: 'Escuela' },
+  studentName: { en: 'Student', es: 'Alumno' },
+  grade: { en: 'Grade', es: 'Grado' },
+  dueDate: { en: 'Due date', es: 'Vencimiento' },
+  amount: { en: 'Amount', es: 'Importe' },
+  paidAmount: { en: 'Paid', es: 'Pagado' },
+  creditedAmount: { en: 'Credited', es: 'Acreditado' },
+  pendingAmount: { en: 'Pending', es: 'Pendiente' },
+  currency: { en: 'Currency', es: 'Moneda' },
+  status: { en: 'Status', es: 'Estado' },
+  daysOverdue: { en: 'Days overdue', es: 'Días de atraso' },
+} as const satisfies Partial<Record<keyof PendingRow, Localized>>;
+
+/**
+ * The export for people (`style=people`, the default), in order: headers in words,
+ * amounts in currency units (their own column for the currency), the due date a day,
+ * the status in words. Ids are left out (they are in `style=raw`). The CSV's SQL
+ * (pending.repository exportSelect) writes the same columns in the same order.
+ */
+export const PENDING_PEOPLE_COLUMNS: readonly PeopleColumn<PendingRow>[] = [
+  { header: PENDING_PEOPLE_HEADERS.number, width: 18, cell: (row) => ({ text: row.number }) },
+  { header: PENDING_PEOPLE_HEADERS.schoolName, width: 28, cell: (row) => ({ text: row.schoolName }) },
+  { header: PENDING_PEOPLE_HEADERS.studentName, width: 28, cell: (row) => ({ text: row.studentName }) },
+  { header: PENDING_PEOPLE_HEADERS.grade, width: 8, cell: (row) => ({ text: row.grade }) },
+  { header: PENDING_PEOPLE_HEADERS.dueDate, width: 12, cell: (row) => ({ date: row.dueDate }) },
+  { header: PENDING_PEOPLE_HEADERS.amount, width: 18, cell: (row) => ({ money: row.amount, currency: row.currency }) },
+  { header: PENDING_PEOPLE_HEADERS.paidAmount, width: 18, cell: (row) => ({ money: row.paidAmount, currency: row.currency }) },
+  { header: PENDING_PEOPLE_HEADERS.creditedAmount, width: 18, cell: (row) => ({ money: row.creditedAmount, currency: row.currency }) },
+  { header: PENDING_PEOPLE_HEADERS.pendingAmount, width: 18, cell: (row) => ({ money: row.pendingAmount, currency: row.currency }) },
+  { header: PENDING_PEOPLE_HEADERS.currency, width: 10, cell: (row) => ({ text: row.currency }) },
+  { header: PENDING_PEOPLE_HEADERS.status, width: 15, cell: (row, language) => ({ text: INVOICE_STATUS_LABELS[row.status][language] }) },
+  { header: PENDING_PEOPLE_HEADERS.daysOverdue, width: 14, cell: (row) => ({ integer: row.daysOverdue }) },
+];

@@ -1,16 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Db } from '../../db/database.js';
-import type { CsvColumn } from '../../shared/csv.js';
+import type { CsvColumn, ExportStyle } from '../../shared/csv.js';
 import { AppError, notFound } from '../../shared/errors.js';
-import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../../shared/pagination.js';
+import { contentDisposition, downloadName } from '../../shared/filenames.js';
+import { localDate, type Language } from '../../shared/locale.js';
+import { cursorPart, DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../../shared/pagination.js';
 import type { Principal } from '../../shared/policy.js';
 import type { BillingReportsRepository } from './billing-reports.repository.js';
-import { attachment, copyCsv, createXlsxSink, readWithCursor } from './export.js';
+import { copyCsv, createPeopleXlsxSink, createXlsxSink, readWithCursor, type RowSink } from './export.js';
 import { countFromRollups } from './pending.counts.js';
 import type { PendingFilter, PendingRepository } from './pending.repository.js';
 import {
   PENDING_COLUMNS,
+  PENDING_PEOPLE_COLUMNS,
   type ExportFormat,
   type PendingExportQuery,
   type PendingPage,
@@ -30,11 +33,15 @@ import {
  * filters (and so a wrong total and position) is a 400 rather than a wrong page.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The XLSX columns; the CSV header is the export statement's column names, the same keys. */
 const XLSX_COLUMNS: readonly CsvColumn<PendingRow>[] = PENDING_COLUMNS.map((key) => ({ key, header: key }));
+
+/** Sent before a CSV for people: a UTF-8 byte-order mark, so that Excel reads accents right. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** The sheet's name, in the reader's language. */
+const SHEET_NAME: Record<Language, string> = { en: 'Pending payments', es: 'Pagos pendientes' };
 
 const MEDIA: Record<ExportFormat, string> = {
   csv: 'text/csv; charset=utf-8',
@@ -66,10 +73,8 @@ interface PendingCursor {
 function parseCursor(cursor: string, filter: PendingFilter): PendingCursor {
   const [dueDate, invoiceId, total, print] = decodeCursor(cursor, 4);
   if (
-    typeof dueDate !== 'string' ||
-    !DATE.test(dueDate) ||
-    typeof invoiceId !== 'string' ||
-    !UUID.test(invoiceId) ||
+    !cursorPart.date(dueDate) ||
+    !cursorPart.uuid(invoiceId) ||
     typeof total !== 'number' ||
     !Number.isSafeInteger(total) ||
     total < 0 ||
@@ -126,6 +131,11 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
      * Starts an export and resolves once its snapshot is open and the first bytes are
      * there (so a failure to start is an ordinary error response).
      *
+     * `style=people` (the default) is for a person opening it in a spreadsheet: headers
+     * in `language`, amounts in currency units, typed XLSX cells (PENDING_PEOPLE_COLUMNS),
+     * a byte-order mark before the CSV; `style=raw` is the API's shape, byte for byte as
+     * before, for machines. The file is named in the one scheme (shared/filenames.ts).
+     *
      * CSV is PostgreSQL's own CSV writer: `COPY (<the export statement>) TO STDOUT`,
      * the masking, scoping, filters and formula neutralising all in the statement, the
      * bytes piped with backpressure. XLSX reads the same rows (masked by the same
@@ -133,18 +143,32 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
      * until the end, an error (the output is destroyed with it) or `signal` (the client
      * went away: the statement is cancelled and its connection discarded).
      */
-    async export(principal: Principal, query: PendingExportQuery, signal: AbortSignal): Promise<PendingExport> {
+    async export(principal: Principal, query: PendingExportQuery, signal: AbortSignal, language: Language = 'en'): Promise<PendingExport> {
       const filter = filterOf(query);
       const format: ExportFormat = query.format ?? 'csv';
-      await checkSchool(principal, filter.schoolId);
-      const filename = `pending-payments-${new Date().toISOString().slice(0, 10)}.${format}`;
-      const file = { filename, contentType: MEDIA[format], contentDisposition: attachment(filename) };
+      const style: ExportStyle = query.style ?? 'people';
+      // One school: named in the file, dated in its zone; otherwise every school the caller sees, dated in UTC.
+      const school = filter.schoolId === undefined ? undefined : await pending.exportSchool(db, principal, filter.schoolId);
+      if (filter.schoolId !== undefined && school === undefined) {
+        throw notFound('school');
+      }
+      const name = downloadName({
+        what: 'pending-payments',
+        scope: [school?.name ?? 'all-schools'],
+        asciiFallback: filter.schoolId?.slice(0, 8),
+        date: localDate(new Date(), school?.timezone ?? 'UTC'),
+        ext: format,
+      });
+      const file = { filename: name.ascii, contentType: MEDIA[format], contentDisposition: contentDisposition(name) };
 
       if (format === 'csv') {
         // Across every school the export is large: two parts, formatted side by side (see
         // copyCsv). A school's or a school admin's few schools are one statement.
         const split = principal.schoolIds === 'all' && filter.schoolId === undefined;
-        const copy = await copyCsv(db, pending.exportCsvPlan(db, principal, filter, { split }), signal);
+        const people = style === 'people' ? { language } : undefined;
+        const copy = await copyCsv(db, pending.exportCsvPlan(db, principal, filter, { split, people }), signal, {
+          preamble: people === undefined ? undefined : UTF8_BOM,
+        });
         return {
           ...file,
           output: copy.output,
@@ -155,7 +179,8 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
         };
       }
 
-      const sink = createXlsxSink(XLSX_COLUMNS, 'Pending payments');
+      const sink: RowSink<PendingRow> =
+        style === 'people' ? createPeopleXlsxSink(PENDING_PEOPLE_COLUMNS, language, SHEET_NAME[language]) : createXlsxSink(XLSX_COLUMNS, 'Pending payments');
       let markOpen: () => void = () => undefined;
       const opened = new Promise<void>((resolve) => {
         markOpen = resolve;

@@ -99,7 +99,7 @@ export interface TableComparison {
 export interface VerifyReport {
   ok: boolean;
   tables: TableComparison[];
-  /** Invoices whose paid_amount ≠ Σ payments − Σ refunds, or outside 0 ≤ paid ≤ amount. */
+  /** Invoices whose paid_amount ≠ Σ payments − Σ refunds + credit applied + credit notes and write-offs, or outside 0 ≤ paid ≤ amount. */
   invoices: { checked: number; bad: { count: number; sample: Row[] } };
 }
 
@@ -125,13 +125,18 @@ async function compare(db: DbOrTx, table: TableComparison['table'], stored: RawB
 }
 
 async function checkInvoices(db: DbOrTx): Promise<VerifyReport['invoices']> {
+  // Settled = payments − refunds + family credit applied + credit notes and write-offs
+  // (migration 0014; src/modules/ledger checks the rest of the family ledger).
   const bad = sql`
     select i.id, i.school_id, i.amount, i.paid_amount,
-           coalesce(p.total, 0)::bigint as payments, coalesce(r.total, 0)::bigint as refunds
+           coalesce(p.total, 0)::bigint as payments, coalesce(r.total, 0)::bigint as refunds,
+           coalesce(c.total, 0)::bigint as credit_applied, coalesce(a.total, 0)::bigint as adjustments
       from invoices i
       left join (select invoice_id, sum(amount) as total from payments group by invoice_id) p on p.invoice_id = i.id
       left join (select invoice_id, sum(amount) as total from refunds group by invoice_id) r on r.invoice_id = i.id
-     where i.paid_amount <> coalesce(p.total, 0) - coalesce(r.total, 0)
+      left join (select invoice_id, sum(amount) as total from credit_applications group by invoice_id) c on c.invoice_id = i.id
+      left join (select invoice_id, sum(amount) as total from invoice_adjustments group by invoice_id) a on a.invoice_id = i.id
+     where i.paid_amount <> coalesce(p.total, 0) - coalesce(r.total, 0) + coalesce(c.total, 0) + coalesce(a.total, 0)
         or i.paid_amount < 0 or i.paid_amount > i.amount`;
   const result = await sql<{ checked: number; bad: number }>`
     select (select count(*)::bigint from invoices) as checked, (select count(*)::bigint from (${bad}) b) as bad`.execute(db);
@@ -183,7 +188,7 @@ export function formatReport(report: VerifyReport): string {
     }
   }
   const inv = report.invoices;
-  lines.push(`${inv.bad.count === 0 ? 'OK  ' : 'FAIL'} invoices: ${inv.checked} checked, paid_amount = Σ payments − Σ refunds and 0 ≤ paid ≤ amount`);
+  lines.push(`${inv.bad.count === 0 ? 'OK  ' : 'FAIL'} invoices: ${inv.checked} checked, paid_amount = Σ payments − Σ refunds + credit applied + credit notes/write-offs and 0 ≤ paid ≤ amount`);
   if (inv.bad.count > 0) {
     lines.push(`    ${inv.bad.count} invoice(s) break it:`, ...rows(inv.bad.sample));
   }

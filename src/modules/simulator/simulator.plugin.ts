@@ -4,7 +4,8 @@ import type { Db } from '../../db/database.js';
 import { createSimulator } from './simulator.js';
 
 /**
- * The demo traffic simulator (SIMULATOR=on, SIMULATOR_RATE events per second): starts
+ * The demo traffic simulator (SIMULATOR=on; SIMULATOR_RATE ticks a second, each at most
+ * one event: the traffic itself follows the demo families' plans): starts
  * when the app is ready (routes registered, so it never runs in a half-built app) and
  * stops on close, waiting for the events in flight, before the pool closes.
  */

@@ -1,21 +1,7 @@
-import { setTimeout as delay } from 'node:timers/promises';
+import type { Clock } from '../../shared/clock.js';
 
-/**
- * Time as the sync worker sees it: `now()` in epoch milliseconds and `sleep()`. Production
- * uses the system clock; tests and the bench use a VirtualClock so that a simulated day
- * of 5-requests-per-minute traffic runs in seconds. The request budget, Retry-After and
- * backoff all read this clock, never Date.now().
- */
-export interface Clock {
-  now(): number;
-  /** Resolves after `ms` of this clock's time; rejects with the signal's reason when aborted. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => delay(Math.max(0, ms), undefined, signal ? { signal } : undefined),
-};
+/** The Clock interface and the system clock are shared (src/shared/clock.ts): the demo simulator reads one too. */
+export { systemClock, type Clock } from '../../shared/clock.js';
 
 interface Sleeper {
   at: number;

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { SyncService } from './sync.service.js';
+import { SYNC_STATES } from './sync.state.js';
 import type { SyncObserver } from './sync.worker.js';
 
 /**
@@ -32,9 +33,25 @@ export function registerSyncGauges(registry: Registry, service: SyncService): vo
     registers: [registry],
     async collect() {
       await refresh();
+      // A feed without a lag (never complete, a finished backfill) has no sample rather than a stale one.
+      this.reset();
       for (const feed of last?.feeds ?? []) {
         if (feed.lagSeconds !== null) {
           this.set({ feed: feed.feed }, feed.lagSeconds);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'bursar_sync_state',
+    help: 'The derived state of each feed (1 for the current one): alert on needs_reset and blocked',
+    labelNames: ['feed', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      await refresh();
+      for (const feed of last?.feeds ?? []) {
+        for (const state of SYNC_STATES) {
+          this.set({ feed: feed.feed, state }, feed.state === state ? 1 : 0);
         }
       }
     },

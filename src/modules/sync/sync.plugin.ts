@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/database.js';
 import { problemResponses } from '../../plugins/errors.js';
+import { actorOf } from '../auth/auth.routes.js';
 import { systemClock } from './clock.js';
 import { registerSyncGauges } from './sync.metrics.js';
 import {
@@ -15,6 +16,8 @@ import {
   DeadLetterQuery,
   PageQuery,
   Payouts,
+  ResetAccepted,
+  ResetRequest,
   RunAccepted,
   RunRequest,
   SyncStatus,
@@ -25,7 +28,8 @@ import { createSyncService } from './sync.service.js';
  * Gateway sync routes under /api/v1 (SPEC §3 "Gateway sync"):
  * accounts and payouts need `accounts:read` (super_admin, finance_analyst — money);
  * sync status and dead letters `sync:read`, runs and retries `sync:run` (developer,
- * super_admin). school_admin has none of these.
+ * super_admin), a reset from a time `sync:reset` (super_admin: it may skip vendor data).
+ * school_admin has none of these.
  */
 export default function syncRoutes(app: FastifyInstance, options: { database: Database; config: Config }) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -34,6 +38,7 @@ export default function syncRoutes(app: FastifyInstance, options: { database: Da
   const accounts = { policy: 'accounts:read' as const };
   const read = { policy: 'sync:read' as const };
   const run = { policy: 'sync:run' as const };
+  const reset = { policy: 'sync:reset' as const };
   const accountTags = ['accounts'];
   const syncTags = ['sync'];
 
@@ -118,6 +123,25 @@ export default function syncRoutes(app: FastifyInstance, options: { database: Da
     async (request, reply) => reply.code(202).send(await sync.requestRun(request.body)),
   );
 
+  api.post(
+    '/sync/reset',
+    {
+      config: reset,
+      schema: {
+        tags: syncTags,
+        summary: 'Resume the live sync from a time (when the vendor no longer knows its cursor)',
+        description:
+          'The next live pass asks the vendor for the entries that arrived at or after `from` and continues from the cursor that comes back. ' +
+          'Entries already stored are skipped by vendor id (no duplicates; a re-sent identical body is not a conflict), so the default ' +
+          "— the newest stored entry's time, `newestEntryAt` in /sync/status — loses nothing. A later `from` skips what arrived in between. " +
+          "Open dead letters of the live feed are closed (resolution reset). `from` must not be in the future nor more than 366 days back. Audited; 202.",
+        body: ResetRequest,
+        response: { 202: ResetAccepted, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await sync.resetLive(actorOf(request), request.body)),
+  );
+
   api.get(
     '/sync/dead-letters',
     {
@@ -139,6 +163,7 @@ export default function syncRoutes(app: FastifyInstance, options: { database: Da
       schema: {
         tags: syncTags,
         summary: 'Retry a dead-lettered page now (the feed waits on it; nothing is skipped)',
+        description: 'A letter that cannot succeed (the vendor no longer knows its cursor) answers 409 SYNC_NEEDS_RESET: reset the sync from a time instead (POST /sync/reset).',
         params: DeadLetterParams,
         response: { 202: DeadLetter, ...problemResponses(400, 401, 403, 404, 409) },
       },

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { FeedEntry } from './vendor.client.js';
-import type { DeadLetterStatus, FeedName, FeedStatus, SyncDbOrTx, SyncTx } from './sync.tables.js';
+import type { DeadLetterResolution, DeadLetterStatus, FeedName, FeedStatus, SyncDbOrTx, SyncTx } from './sync.tables.js';
 
 /**
  * SQL of the gateway sync: the feed state, the shared request budget, the page store
@@ -32,6 +32,10 @@ export interface FeedRow {
   caughtUpAt: Date | null;
   behind: number | null;
   pages: number;
+  /** Set by a reset: the next page is asked for by time. */
+  resumeFrom: Date | null;
+  /** The newest createdAt this feed has stored. */
+  newestEntryAt: Date | null;
 }
 
 export interface StoreResult {
@@ -66,6 +70,8 @@ export interface DeadLetterRow {
   status: DeadLetterStatus;
   createdAt: Date;
   resolvedAt: Date | null;
+  reason: string | null;
+  resolution: DeadLetterResolution | null;
 }
 
 /** Thrown when the feed's cursor is not the one the page was fetched after: someone else stored it. */
@@ -77,6 +83,23 @@ export class CursorMovedError extends Error {
 }
 
 const ms = (value: number) => new Date(value);
+
+/** pg_try_advisory_lock(LOCK_CLASS, hashtext(feed)) is held while a pass runs on a feed. */
+export const LOCK_CLASS = 0x53_59_4e_43; // "SYNC"
+
+/**
+ * True while a pass holds the feed's advisory lock, on any instance. PostgreSQL drops the
+ * lock with the session of a process that dies, so this is what tells a running pass from
+ * one whose process is gone.
+ */
+export const feedLockHeld = (feed: RawBuilder<string>) => sql<boolean>`exists (
+  select 1 from pg_locks l
+   where l.locktype = 'advisory' and l.granted and l.objsubid = 2
+     and l.database = (select oid from pg_database where datname = current_database())
+     and l.classid = ${LOCK_CLASS}::bigint::oid
+     and l.objid = (hashtext(${feed})::bigint & 4294967295)::oid)`;
+
+const deadLetterColumns = ['id', 'feed', 'cursor', 'attempts', 'last_error as lastError', 'status', 'created_at as createdAt', 'resolved_at as resolvedAt', 'reason', 'resolution'] as const;
 
 /** Every feed's state, as FeedRow. */
 function feeds(db: SyncDbOrTx) {
@@ -94,6 +117,8 @@ function feeds(db: SyncDbOrTx) {
       'caught_up_at as caughtUpAt',
       'behind',
       'pages',
+      'resume_from as resumeFrom',
+      'newest_entry_at as newestEntryAt',
     ]);
 }
 
@@ -132,7 +157,18 @@ export function createSyncRepository() {
      */
     async storePage(
       tx: SyncDbOrTx,
-      page: { feed: FeedName; after: string | null; next: string; entries: HashedEntry[]; now: number; caughtUp: boolean; behind: number | null; done: boolean },
+      page: {
+        feed: FeedName;
+        after: string | null;
+        /** The resume time the page was asked for with (a reset), or null. */
+        since: Date | null;
+        next: string;
+        entries: HashedEntry[];
+        now: number;
+        caughtUp: boolean;
+        behind: number | null;
+        done: boolean;
+      },
     ): Promise<StoreResult> {
       const ids: string[] = [];
       const accounts: string[] = [];
@@ -140,7 +176,9 @@ export function createSyncRepository() {
       const amounts: number[] = [];
       const times: number[] = [];
       const hashes: string[] = [];
+      let newest: number | null = null;
       for (const { entry, hash } of page.entries) {
+        newest = newest === null || entry.createdAt > newest ? entry.createdAt : newest;
         ids.push(entry.id);
         accounts.push(entry.accountId);
         types.push(entry.type);
@@ -164,12 +202,15 @@ export function createSyncRepository() {
                  caught_up_at = case when ${page.caughtUp} then ${now}::timestamptz else caught_up_at end,
                  behind = ${page.behind}::bigint,
                  pages = pages + 1,
+                 resume_from = null,
+                 newest_entry_at = greatest(newest_entry_at, ${newest === null ? null : ms(newest)}::timestamptz),
                  updated_at = now()
            where feed = ${page.feed} and cursor is not distinct from ${page.after}::text
+             and resume_from is not distinct from ${page.since}::timestamptz
           returning feed
         ), resolved as (
           -- The page a dead letter was about has now been stored.
-          update sync_dead_letters set status = 'resolved', resolved_at = ${now}
+          update sync_dead_letters set status = 'resolved', resolved_at = ${now}, resolution = 'stored'
            where feed = ${page.feed} and status <> 'resolved' and exists (select 1 from moved)
           returning 1
         ), incoming as (
@@ -269,11 +310,11 @@ export function createSyncRepository() {
      */
     async deadLetter(
       tx: SyncTx,
-      letter: { feed: FeedName; cursor: string | null; attempts: number; failures: number; error: string; now: number; retryAt: number },
+      letter: { feed: FeedName; cursor: string | null; attempts: number; failures: number; error: string; reason: string; now: number; retryAt: number },
     ): Promise<string> {
       const row = await tx
         .insertInto('sync_dead_letters')
-        .values({ feed: letter.feed, cursor: letter.cursor, attempts: letter.attempts, last_error: letter.error.slice(0, 1000), created_at: ms(letter.now) })
+        .values({ feed: letter.feed, cursor: letter.cursor, attempts: letter.attempts, last_error: letter.error.slice(0, 1000), reason: letter.reason, created_at: ms(letter.now) })
         .onConflict((oc) =>
           oc
             .column('feed')
@@ -281,6 +322,7 @@ export function createSyncRepository() {
             .doUpdateSet((eb) => ({
               attempts: eb('sync_dead_letters.attempts', '+', eb.ref('excluded.attempts')),
               last_error: eb.ref('excluded.last_error'),
+              reason: eb.ref('excluded.reason'),
               status: 'open',
               cursor: eb.ref('excluded.cursor'),
             })),
@@ -293,6 +335,76 @@ export function createSyncRepository() {
         .where('feed', '=', letter.feed)
         .execute();
       return row.id;
+    },
+
+    /**
+     * The vendor no longer knows the cursor the feed stands on: the feed stops in
+     * needs_reset (no retries: no attempt can succeed) until an operator resets it. An
+     * open dead letter of the feed (a page that was failing before) takes the reason.
+     * Compare-and-set from the position the request was made at, so a reset that
+     * landed meanwhile is not undone. False when the feed had moved.
+     */
+    async markNeedsReset(
+      tx: SyncTx,
+      state: { feed: FeedName; cursor: string | null; since: Date | null; error: string; now: number },
+    ): Promise<boolean> {
+      const moved = await tx
+        .updateTable('sync_feeds')
+        .set({ status: 'needs_reset', retry_at: null, consecutive_failures: 0, last_error: state.error.slice(0, 1000), updated_at: sql<Date>`now()` })
+        .where('feed', '=', state.feed)
+        .where(sql<boolean>`cursor is not distinct from ${state.cursor}::text and resume_from is not distinct from ${state.since}::timestamptz`)
+        .returning('feed')
+        .executeTakeFirst();
+      if (moved === undefined) {
+        return false;
+      }
+      await tx
+        .updateTable('sync_dead_letters')
+        .set((eb) => ({ reason: 'cursor_unknown', last_error: state.error.slice(0, 1000), attempts: eb('attempts', '+', 1), status: 'open' }))
+        .where('feed', '=', state.feed)
+        .where('status', '<>', 'resolved')
+        .execute();
+      return true;
+    },
+
+    /**
+     * Resumes a feed from a time (POST /sync/reset): the next page is asked for by time,
+     * and stores its cursor. Open dead letters of the feed are closed as `reset` (their
+     * page will never be asked for). The copy is complete at most up to `from` from now
+     * on (caught_up_at), so the lag counts the time being fetched again. Returns the
+     * state before the reset.
+     */
+    async resetFeed(tx: SyncTx, feed: FeedName, from: Date, now: number): Promise<{ before: FeedRow; letters: number }> {
+      const before = await feeds(tx).where('feed', '=', feed).forUpdate().executeTakeFirstOrThrow();
+      await tx
+        .updateTable('sync_feeds')
+        .set({
+          cursor: null,
+          resume_from: from,
+          status: 'idle',
+          consecutive_failures: 0,
+          retry_at: null,
+          last_error: null,
+          behind: null,
+          caught_up_at: sql<Date>`least(caught_up_at, ${from}::timestamptz)`,
+          updated_at: sql<Date>`now()`,
+        })
+        .where('feed', '=', feed)
+        .execute();
+      const letters = await tx
+        .updateTable('sync_dead_letters')
+        .set({ status: 'resolved', resolution: 'reset', resolved_at: ms(now) })
+        .where('feed', '=', feed)
+        .where('status', '<>', 'resolved')
+        .returning('id')
+        .execute();
+      return { before, letters: letters.length };
+    },
+
+    /** The feeds a pass is running on right now, on any instance (their advisory lock is held). */
+    async runningFeeds(db: SyncDbOrTx): Promise<Set<FeedName>> {
+      const { rows } = await sql<{ feed: FeedName }>`select f.feed from sync_feeds f where ${feedLockHeld(sql.ref('f.feed'))}`.execute(db);
+      return new Set(rows.map((row) => row.feed));
     },
 
     /** One request slot at `now` (0 = granted), else the milliseconds to wait. See sync_reserve_slot. */
@@ -357,7 +469,7 @@ export function createSyncRepository() {
     async listDeadLetters(db: SyncDbOrTx, page: { before: { createdAt: string; id: string } | null; limit: number; status?: DeadLetterStatus }): Promise<DeadLetterRow[]> {
       return db
         .selectFrom('sync_dead_letters')
-        .select(['id', 'feed', 'cursor', 'attempts', 'last_error as lastError', 'status', 'created_at as createdAt', 'resolved_at as resolvedAt'])
+        .select(deadLetterColumns)
         .$if(page.status !== undefined, (qb) => qb.where('status', '=', page.status ?? 'open'))
         .$if(page.before !== null, (qb) =>
           qb.where(sql<boolean>`(created_at, id) < (${page.before?.createdAt ?? ''}::timestamptz, ${page.before?.id ?? ''}::uuid)`),
@@ -371,7 +483,7 @@ export function createSyncRepository() {
     async findDeadLetter(db: SyncDbOrTx, id: string): Promise<DeadLetterRow | undefined> {
       return db
         .selectFrom('sync_dead_letters')
-        .select(['id', 'feed', 'cursor', 'attempts', 'last_error as lastError', 'status', 'created_at as createdAt', 'resolved_at as resolvedAt'])
+        .select(deadLetterColumns)
         .where('id', '=', id)
         .executeTakeFirst();
     },
@@ -404,7 +516,7 @@ export function createSyncRepository() {
     async startBackfill(db: SyncDbOrTx, from: string | null): Promise<void> {
       await db
         .updateTable('sync_feeds')
-        .set({ cursor: from, status: 'idle', consecutive_failures: 0, retry_at: null, last_error: null, behind: null, caught_up_at: null, updated_at: sql<Date>`now()` })
+        .set({ cursor: from, resume_from: null, status: 'idle', consecutive_failures: 0, retry_at: null, last_error: null, behind: null, caught_up_at: null, updated_at: sql<Date>`now()` })
         .where('feed', '=', 'backfill')
         .execute();
     },

@@ -60,13 +60,39 @@ export const Payouts = Type.Object({
 });
 export type Payouts = Static<typeof Payouts>;
 
+// Every state of sync.state.ts (the service does not compile if one is missing here).
+const State = Type.Union(
+  [
+    Type.Literal('idle'),
+    Type.Literal('running'),
+    Type.Literal('caught_up'),
+    Type.Literal('behind'),
+    Type.Literal('backing_off'),
+    Type.Literal('blocked'),
+    Type.Literal('needs_reset'),
+    Type.Literal('done'),
+  ],
+  {
+    description:
+      'The one derived state (sync.state.ts), by priority: needs_reset (the vendor no longer knows the cursor: reset from a time), ' +
+      'blocked (a dead-lettered page parks the feed), done (a finished backfill), backing_off (failures or a Retry-After), ' +
+      'idle / running (nothing stored yet), caught_up (the last page reached the head and lag is within two tick intervals + 60 s), behind.',
+  },
+);
+
 export const FeedStatus = Type.Object({
   feed: FeedName,
-  status: Type.Union([Type.Literal('idle'), Type.Literal('blocked'), Type.Literal('done')], {
-    description: 'blocked: a page failed max-attempts times and sits in the dead letters; done: a backfill that reached the head',
+  state: State,
+  summary: Type.String({ description: 'one sentence on the state' }),
+  action: Nullable(Type.String({ description: 'what an operator should do, when the state needs one' })),
+  running: Type.Boolean({ description: 'a pass holds this feed right now (any instance)' }),
+  status: Type.Union([Type.Literal('idle'), Type.Literal('blocked'), Type.Literal('done'), Type.Literal('needs_reset')], {
+    description: 'the stored status the state is derived from (sync_feeds.status)',
   }),
-  cursor: Nullable(Type.String({ description: "the vendor cursor of the last page stored (null: the feed's start)" })),
-  lagSeconds: Nullable(Type.Number({ minimum: 0, description: 'seconds since the local copy was last complete (a page came back not full)' })),
+  cursor: Nullable(Type.String({ description: "the vendor cursor of the last page stored (null: the feed's start, or a reset's time)" })),
+  resumeFrom: Nullable(Timestamp),
+  newestEntryAt: Nullable(Timestamp),
+  lagSeconds: Nullable(Type.Number({ minimum: 0, description: 'seconds since the local copy was last complete (a page reached the head); null before that and for a finished backfill' })),
   behind: Nullable(Type.Integer({ minimum: 0, description: 'entries the vendor still had after the cursor at the last page' })),
   pages: Count,
   consecutiveFailures: Count,
@@ -79,8 +105,12 @@ export const FeedStatus = Type.Object({
 
 export const SyncStatus = Type.Object({
   enabled: Type.Boolean({ description: 'the worker runs in this deployment (SYNC)' }),
+  state: State,
+  summary: Type.String({ description: "the live feed's state in one sentence" }),
+  action: Nullable(Type.String({ description: 'what an operator should do, when the live feed needs it' })),
   cursor: Nullable(Type.String({ description: 'the live feed cursor' })),
-  lagSeconds: Nullable(Type.Number({ minimum: 0 })),
+  newestEntryAt: Nullable(Timestamp),
+  lagSeconds: Nullable(Type.Number({ minimum: 0, description: "the live feed's lag (see FeedStatus)" })),
   lastRunAt: Nullable(Timestamp),
   failures: Count,
   deadLetters: Type.Integer({ minimum: 0, description: 'dead letters not yet resolved' }),
@@ -121,7 +151,11 @@ export const DeadLetter = Type.Object({
   cursor: Nullable(Type.String({ description: 'the page is the request after this cursor' })),
   attempts: Type.Integer({ minimum: 1 }),
   lastError: Type.String(),
+  reason: Nullable(Type.String({ description: 'server, timeout, network, client, invalid or cursor_unknown' })),
   status: Type.Union([Type.Literal('open'), Type.Literal('retrying'), Type.Literal('resolved')]),
+  resolution: Nullable(Type.Union([Type.Literal('stored'), Type.Literal('reset')], { description: 'stored: its page came in; reset: the feed was resumed from a time past it' })),
+  retryable: Type.Boolean({ description: 'false when no retry can succeed (the vendor no longer knows the cursor): reset the sync instead' }),
+  explanation: Type.String({ description: 'why the letter is here and what to do, in words' }),
   createdAt: Timestamp,
   resolvedAt: Nullable(Timestamp),
 });
@@ -142,3 +176,27 @@ export type DeadLetterPage = Static<typeof DeadLetterPage>;
 
 export const DeadLetterParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 export type DeadLetterParams = Static<typeof DeadLetterParams>;
+
+/** The earliest a reset may resume from: the sync does not ask a vendor for more than a year back. */
+export const RESET_MAX_AGE_DAYS = 366;
+
+export const ResetRequest = Type.Object(
+  {
+    from: Type.String({
+      format: 'date-time',
+      description: `resume the live feed with the entries that arrived at the vendor at or after this time (ISO 8601); not in the future, at most ${RESET_MAX_AGE_DAYS} days back`,
+    }),
+  },
+  { additionalProperties: false },
+);
+export type ResetRequest = Static<typeof ResetRequest>;
+
+export const ResetAccepted = Type.Object({
+  feed: Type.Literal('live'),
+  from: Timestamp,
+  previousStatus: Type.String({ description: 'the stored status before the reset' }),
+  previousCursor: Nullable(Type.String()),
+  deadLettersClosed: Type.Integer({ minimum: 0, description: "the feed's open dead letters, closed as resolution reset" }),
+  queued: Type.Boolean({ description: 'a live pass was queued now' }),
+});
+export type ResetAccepted = Static<typeof ResetAccepted>;

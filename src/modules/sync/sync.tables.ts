@@ -3,14 +3,17 @@ import type { Db, DbOrTx } from '../../db/database.js';
 import type { DB } from '../../db/types.js';
 
 /**
- * Kysely's view of the tables of migration 0008 (gateway sync). They are declared here,
+ * Kysely's view of the tables of migrations 0008 and 0013 (gateway sync). They are declared here,
  * next to the only module that uses them; `syncDb()` widens a handle to include them.
  */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
 export type FeedName = 'live' | 'backfill';
-export type FeedStatus = 'idle' | 'blocked' | 'done';
+/** Stored feed status (0008, 0013). needs_reset: the vendor no longer knows the cursor; an operator resumes it from a time. */
+export type FeedStatus = 'idle' | 'blocked' | 'done' | 'needs_reset';
 export type DeadLetterStatus = 'open' | 'retrying' | 'resolved';
+/** How a dead letter was closed: its page was stored at last, or the feed was reset past it. */
+export type DeadLetterResolution = 'stored' | 'reset';
 
 export interface LedgerAccountsTable {
   account_id: string;
@@ -35,6 +38,8 @@ export interface SyncFeedsTable {
   caught_up_at: Timestamp | null;
   behind: number | null;
   pages: Generated<number>;
+  resume_from: Timestamp | null;
+  newest_entry_at: Timestamp | null;
   updated_at: Generated<Date>;
 }
 
@@ -55,6 +60,9 @@ export interface SyncDeadLettersTable {
   status: Generated<DeadLetterStatus>;
   created_at: Timestamp;
   resolved_at: Timestamp | null;
+  /** The worker's failure reason (server, timeout, network, client, invalid, cursor_unknown). */
+  reason: string | null;
+  resolution: DeadLetterResolution | null;
 }
 
 export interface SyncConflictsTable {

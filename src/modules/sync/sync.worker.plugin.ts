@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/database.js';
 import { createVendorSimulator, type VendorSimulator } from '../vendor/vendor.simulator.js';
+import { createDatabaseFeedStore } from '../vendor/vendor.store.js';
 import { systemClock } from './clock.js';
 import { startSyncJobs, type SyncJobs } from './sync.jobs.js';
 import { createSyncCounters } from './sync.metrics.js';
@@ -19,6 +20,10 @@ const MAX_PASS_MS = 5 * 60_000;
  * ready it starts the vendor simulator (VENDOR_SIMULATOR on and no VENDOR_URL) and the
  * pg-boss sync worker (SYNC on); on close it stops the worker (aborting a pass between
  * requests — nothing half-stored: pages commit whole), then the simulator.
+ *
+ * The simulator keeps its feed's definition in this database (app_meta), next to the
+ * sync cursor: a restart serves the same feed, so the stored cursor stays valid and
+ * every id keeps its body (issue 15: the feed used to start over on every restart).
  */
 export default function syncWorkerPlugin(app: FastifyInstance, options: { database: Database; config: Config }) {
   const { config, database } = options;
@@ -37,11 +42,16 @@ export default function syncWorkerPlugin(app: FastifyInstance, options: { databa
       simulator = createVendorSimulator({
         apiKeys: [config.vendor.apiKey],
         entriesPerSecond: config.vendor.simulator.entriesPerSecond,
+        // The limit the sync is configured for (the vendor's: 5 a minute by default).
+        requestsPerMinute: config.sync.requestsPerMinute,
         port: config.vendor.simulator.port,
         history: DEMO_HISTORY,
+        store: createDatabaseFeedStore(database.db),
+        onStoreError: (error) => log.error({ err: error }, 'vendor simulator: could not save its feed definition; a restart would lose the last fault injected'),
       });
       vendorUrl = await simulator.start();
-      log.info({ url: vendorUrl, entriesPerSecond: config.vendor.simulator.entriesPerSecond }, 'vendor simulator listening');
+      const feed = simulator.definition();
+      log.info({ url: vendorUrl, entriesPerSecond: config.vendor.simulator.entriesPerSecond, feedId: feed.feedId, entries: simulator.feedLength() }, 'vendor simulator listening');
     }
     if (!config.sync.enabled) {
       return;
@@ -58,6 +68,7 @@ export default function syncWorkerPlugin(app: FastifyInstance, options: { databa
       requestsPerMinute: config.sync.requestsPerMinute,
       maxAttempts: config.sync.maxAttempts,
       observer: createSyncCounters(app.metrics),
+      log,
     });
     jobs = await startSyncJobs({
       pool: database.pool,

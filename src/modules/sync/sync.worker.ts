@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { Clock } from './clock.js';
-import { bodyHash, createSyncRepository, CursorMovedError, type HashedEntry, type SyncRepository } from './sync.repository.js';
+import { bodyHash, createSyncRepository, CursorMovedError, LOCK_CLASS, type FeedRow, type HashedEntry, type SyncRepository } from './sync.repository.js';
+import { resetAdvice } from './sync.state.js';
 import { syncDb, type FeedName, type SyncDb } from './sync.tables.js';
-import { createVendorClient, type Fetcher, type PageResult } from './vendor.client.js';
+import { createVendorClient, type FeedPosition, type Fetcher, type PageResult } from './vendor.client.js';
 
 /**
  * The gateway sync worker: walks the vendor's feed page by page into the ledger.
@@ -22,12 +23,24 @@ import { createVendorClient, type Fetcher, type PageResult } from './vendor.clie
  *   the dead-letter table and the feed is parked (status blocked) on it — the next page's
  *   cursor is only known from this page's answer, and skipping it would lose its
  *   entries. It is tried again at `retryAt` (or at once after a manual retry).
+ * - A cursor the vendor no longer knows (`cursor_unknown`) is not retried: no attempt
+ *   can succeed. The feed stops in needs_reset, logged at warn with what to do, until an
+ *   operator resumes it from a time (POST /sync/reset): the worker then asks for the
+ *   entries that arrived since then and stores the cursor that comes back.
  * - One pass per feed at a time: a session advisory lock, released by PostgreSQL if the
  *   process dies.
  *
  * Everything time-related reads the injected clock; the HTTP fetch is injectable.
  */
 export type SyncPoint = 'reserved' | 'fetched' | 'stored' | 'committed';
+
+/** The log lines the worker writes (a pino logger fits): operator-worthy states at warn/error, routine at info/debug. */
+export interface SyncLog {
+  debug(object: object, message: string): void;
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
 
 export interface SyncObserver {
   request(outcome: 'ok' | 'rate_limited' | 'failed'): void;
@@ -56,9 +69,10 @@ export interface SyncWorkerOptions {
   /** Fault injection for tests: called at named points; a throw there is a crash there. */
   hook?: (point: SyncPoint, feed: FeedName) => void | Promise<void>;
   observer?: SyncObserver;
+  log?: SyncLog;
 }
 
-export type PassStatus = 'caught_up' | 'deadline' | 'blocked' | 'busy' | 'aborted' | 'done';
+export type PassStatus = 'caught_up' | 'deadline' | 'blocked' | 'needs_reset' | 'busy' | 'aborted' | 'done';
 
 export interface PassResult {
   feed: FeedName;
@@ -73,6 +87,10 @@ export interface PassResult {
   cursor: string | null;
   /** When blocked: when the feed tries again by itself (epoch ms). */
   retryAt: number | null;
+  /** The feed's last error when the pass ends parked (blocked, needs_reset). */
+  lastError: string | null;
+  /** This pass parked the feed (and logged it); false when it found the feed parked. */
+  parked: boolean;
 }
 
 export interface PassOptions {
@@ -86,9 +104,6 @@ export interface PassOptions {
 
 /** The budget row of an API key: a hash, so the key itself is never stored. */
 export const budgetKey = (apiKey: string) => createHash('sha256').update(apiKey).digest('hex').slice(0, 32);
-
-/** pg_try_advisory_lock(class, hashtext(feed)): one pass per feed across instances. */
-const LOCK_CLASS = 0x53_59_4e_43; // "SYNC"
 
 const DEFAULTS = { windowMs: 60_000, marginMs: 250, backoffBaseMs: 1000, backoffCapMs: 60_000, blockedRetryMs: 10 * 60_000 };
 
@@ -114,6 +129,25 @@ export function dedupePage(entries: readonly PageEntry[]): { unique: HashedEntry
 
 type PageEntry = Extract<PageResult, { kind: 'page' }>['entries'][number];
 
+const emptyResult = (feed: FeedName, status: PassStatus, cursor: string | null = null): PassResult => ({
+  feed,
+  status,
+  requests: 0,
+  pages: 0,
+  inserted: 0,
+  duplicates: 0,
+  conflicts: 0,
+  rateLimited: 0,
+  failures: 0,
+  cursor,
+  retryAt: null,
+  lastError: null,
+  parked: false,
+});
+
+/** Where the feed's next page starts: after its cursor, or at the time a reset asked for. */
+const positionOf = (state: FeedRow): FeedPosition => (state.resumeFrom === null ? { after: state.cursor } : { since: state.resumeFrom.getTime() });
+
 export function createSyncWorker(options: SyncWorkerOptions) {
   const settings = {
     pageSize: options.pageSize,
@@ -134,6 +168,7 @@ export function createSyncWorker(options: SyncWorkerOptions) {
   const hook = options.hook ?? (() => undefined);
   const hooked = options.hook !== undefined;
   const observer = options.observer;
+  const log = options.log;
   const windowMs = settings.windowMs + settings.marginMs;
 
   /** Exponential backoff with jitter: half fixed, half random, capped. */
@@ -144,15 +179,18 @@ export function createSyncWorker(options: SyncWorkerOptions) {
 
   async function pass(conn: SyncDb, feed: FeedName, run: PassOptions): Promise<PassResult> {
     const deadline = run.deadline ?? Number.POSITIVE_INFINITY;
-    const result: PassResult = { feed, status: 'caught_up', requests: 0, pages: 0, inserted: 0, duplicates: 0, conflicts: 0, rateLimited: 0, failures: 0, cursor: null, retryAt: null };
+    const result = emptyResult(feed, 'caught_up');
     let state = await repo.loadFeed(conn, feed);
     result.cursor = state.cursor;
     await repo.markRun(conn, feed, clock.now());
     if (state.status === 'done') {
       return { ...result, status: 'done' };
     }
+    if (state.status === 'needs_reset') {
+      return { ...result, status: 'needs_reset', lastError: state.lastError };
+    }
     if (state.status === 'blocked' && (state.retryAt === null || clock.now() < state.retryAt.getTime())) {
-      return { ...result, status: 'blocked', retryAt: state.retryAt?.getTime() ?? null };
+      return { ...result, status: 'blocked', retryAt: state.retryAt?.getTime() ?? null, lastError: state.lastError };
     }
     let failures = state.consecutiveFailures;
     // A parked feed trying its page again after the cool-down has one attempt; its dead
@@ -176,7 +214,7 @@ export function createSyncWorker(options: SyncWorkerOptions) {
       }
       result.requests += 1;
       await hook('reserved', feed);
-      const page = await client.fetchPage(state.cursor, settings.pageSize, clock.now(), run.signal);
+      const page = await client.fetchPage(positionOf(state), settings.pageSize, clock.now(), run.signal);
       if (run.signal?.aborted) {
         // Shutting down: whatever came back is dropped, uncounted; the cursor has not moved.
         return { ...result, status: 'aborted' };
@@ -193,18 +231,36 @@ export function createSyncWorker(options: SyncWorkerOptions) {
       }
 
       if (page.kind === 'failed') {
-        failures += 1;
         result.failures += 1;
         observer?.failure(page.reason);
         const message = `${page.reason}: ${page.message}`;
+        if (page.reason === 'cursor_unknown') {
+          const parked = await conn.transaction().execute((tx) =>
+            repo.markNeedsReset(tx, { feed, cursor: state.cursor, since: state.resumeFrom, error: message, now: clock.now() }),
+          );
+          if (!parked) {
+            // A reset landed while the request was out: go on from where it put the feed.
+            state = await repo.loadFeed(conn, feed);
+            continue;
+          }
+          log?.warn({ feed, cursor: state.cursor, error: message }, `sync: the vendor no longer knows the ${feed} feed's cursor ${state.cursor ?? '(start)'}; the feed stops until it is reset (needs_reset). ${resetAdvice(feed)}`);
+          return { ...result, status: 'needs_reset', lastError: message, parked: true };
+        }
+        failures += 1;
         if (failures >= settings.maxAttempts) {
           const retryAt = clock.now() + settings.blockedRetryMs;
           await conn.transaction().execute((tx) =>
-            repo.deadLetter(tx, { feed, cursor: state.cursor, attempts: resumed ? result.failures : failures, failures, error: message, now: clock.now(), retryAt }),
+            repo.deadLetter(tx, { feed, cursor: state.cursor, attempts: resumed ? result.failures : failures, failures, error: message, reason: page.reason, now: clock.now(), retryAt }),
           );
           observer?.deadLetter();
-          return { ...result, status: 'blocked', retryAt };
+          log?.error(
+            { feed, cursor: state.cursor, failures, error: message, retryAt: new Date(retryAt).toISOString() },
+            `sync: the page after cursor ${state.cursor ?? '(start)'} failed ${failures} times in a row and is dead-lettered; the ${feed} feed waits on it (blocked) ` +
+              `and tries again by itself at ${new Date(retryAt).toISOString()}. Retry it now with POST /api/v1/sync/dead-letters/:id/retry once the vendor answers.`,
+          );
+          return { ...result, status: 'blocked', retryAt, lastError: message, parked: true };
         }
+        log?.info({ feed, cursor: state.cursor, failures, error: message }, 'sync: vendor request failed; retrying with backoff');
         await repo.recordFailure(conn, feed, failures, message);
         await sleep(backoff(failures));
         continue;
@@ -217,7 +273,7 @@ export function createSyncWorker(options: SyncWorkerOptions) {
       const done = feed === 'backfill' && caughtUp;
       const now = clock.now();
       let stored: { inserted: number; conflicts: number };
-      const store = { feed, after: state.cursor, next: page.nextCursor, entries: unique, now, caughtUp, behind: page.remaining, done };
+      const store = { feed, after: state.cursor, since: state.resumeFrom, next: page.nextCursor, entries: unique, now, caughtUp, behind: page.remaining, done };
       try {
         if (changed.length === 0 && !hooked) {
           // The common case is one statement: atomic without an explicit transaction.
@@ -240,7 +296,10 @@ export function createSyncWorker(options: SyncWorkerOptions) {
       }
       await hook('committed', feed);
       failures = 0;
-      state = { ...state, cursor: page.nextCursor, status: done ? 'done' : 'idle', consecutiveFailures: 0 };
+      if (state.resumeFrom !== null) {
+        log?.info({ feed, from: state.resumeFrom.toISOString(), cursor: page.nextCursor }, 'sync: resumed from a reset; the feed has a cursor again');
+      }
+      state = { ...state, cursor: page.nextCursor, resumeFrom: null, status: done ? 'done' : 'idle', consecutiveFailures: 0 };
       result.cursor = page.nextCursor;
       result.pages += 1;
       result.inserted += stored.inserted;
@@ -273,14 +332,14 @@ export function createSyncWorker(options: SyncWorkerOptions) {
       return db.connection().execute(async (conn) => {
         const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${LOCK_CLASS}::int, hashtext(${feed})) as locked`.execute(conn);
         if (rows[0]?.locked !== true) {
-          return { feed, status: 'busy', requests: 0, pages: 0, inserted: 0, duplicates: 0, conflicts: 0, rateLimited: 0, failures: 0, cursor: null, retryAt: null };
+          return emptyResult(feed, 'busy');
         }
         try {
           return await pass(conn, feed, run);
         } catch (error) {
           if (run.signal?.aborted && error === run.signal.reason) {
             const state = await repo.loadFeed(conn, feed);
-            return { feed, status: 'aborted', requests: 0, pages: 0, inserted: 0, duplicates: 0, conflicts: 0, rateLimited: 0, failures: 0, cursor: state.cursor, retryAt: null };
+            return emptyResult(feed, 'aborted', state.cursor);
           }
           throw error;
         } finally {

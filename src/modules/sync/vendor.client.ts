@@ -2,6 +2,14 @@
  * The vendor's feed API as the worker sees it: one GET per page, every outcome a value
  * (never a throw), so the worker decides what counts as a failure. Uses the global
  * fetch (undici) with AbortSignal.timeout; the fetch function is injectable for tests.
+ *
+ * The contract Bursar expects of a vendor (the simulator implements it):
+ *   GET /v1/entries?after=<cursor>&limit=n   the page after a cursor (no cursor: the start)
+ *   GET /v1/entries?since=<ISO time>&limit=n the entries that arrived at or after a time
+ *   → { entries, nextCursor, hasMore, remaining? } in arrival order.
+ * A cursor the vendor does not know is answered 410, or 400/404 with a body that
+ * mentions the cursor (`{"error":"after is not a cursor of this feed"}`): that is
+ * `cursor_unknown`, which no retry can heal.
  */
 export const FEED_TYPES = ['earned', 'spent', 'payout', 'paid_out'] as const;
 export type FeedEntryType = (typeof FEED_TYPES)[number];
@@ -18,7 +26,13 @@ export interface FeedEntry {
 export type PageResult =
   | { kind: 'page'; entries: FeedEntry[]; nextCursor: string; hasMore: boolean; remaining: number | null }
   | { kind: 'rate_limited'; retryAfterMs: number }
-  | { kind: 'failed'; reason: 'timeout' | 'network' | 'server' | 'client' | 'invalid'; status?: number; message: string };
+  | { kind: 'failed'; reason: FailureReason; status?: number; message: string };
+
+/** Why a request failed. Only cursor_unknown cannot heal by itself. */
+export type FailureReason = 'timeout' | 'network' | 'server' | 'client' | 'invalid' | 'cursor_unknown';
+
+/** Where a page starts: after a cursor (null: the feed's start), or at a time (after a reset). */
+export type FeedPosition = { after: string | null } | { since: number };
 
 export type Fetcher = (url: string, init: { headers: Record<string, string>; signal: AbortSignal }) => Promise<Response>;
 
@@ -94,10 +108,13 @@ export function parsePage(body: unknown): PageResult {
 export function createVendorClient(options: VendorClientOptions) {
   const fetcher: Fetcher = options.fetch ?? ((url, init) => fetch(url, init));
   return {
-    /** The page after `cursor` (null = the start of the feed). */
-    async fetchPage(cursor: string | null, limit: number, now: number, abort?: AbortSignal): Promise<PageResult> {
+    /** The page at `position`: after a cursor (null = the start of the feed), or since a time. */
+    async fetchPage(position: FeedPosition, limit: number, now: number, abort?: AbortSignal): Promise<PageResult> {
       const url = new URL('/v1/entries', options.baseUrl);
-      if (cursor !== null) {
+      const cursor = 'after' in position ? position.after : null;
+      if ('since' in position) {
+        url.searchParams.set('since', new Date(position.since).toISOString());
+      } else if (cursor !== null) {
         url.searchParams.set('after', cursor);
       }
       url.searchParams.set('limit', String(limit));
@@ -122,7 +139,9 @@ export function createVendorClient(options: VendorClientOptions) {
         return { kind: 'failed', reason: 'server', status: response.status, message: `vendor answered ${response.status}` };
       }
       if (response.status !== 200) {
-        return { kind: 'failed', reason: 'client', status: response.status, message: `vendor answered ${response.status}: ${text.slice(0, 200)}` };
+        const message = `vendor answered ${response.status}: ${text.slice(0, 200)}`;
+        const unknownCursor = cursor !== null && (response.status === 410 || ((response.status === 400 || response.status === 404) && /cursor/i.test(text)));
+        return { kind: 'failed', reason: unknownCursor ? 'cursor_unknown' : 'client', status: response.status, message };
       }
       try {
         return parsePage(JSON.parse(text));

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { EntryGenerator, FeedLog, type VendorEntry } from './vendor.feed.js';
+import { Feed, newFeedDefinition, type FeedDefinition, type VendorEntry } from './vendor.feed.js';
+import type { FeedStore } from './vendor.store.js';
 
 /**
  * The payment gateway's account feed, simulated (SPEC §3 "Gateway sync"): its own small
@@ -9,14 +11,20 @@ import { EntryGenerator, FeedLog, type VendorEntry } from './vendor.feed.js';
  * demo), `npm run vendor`, the tests and the bench.
  *
  *   GET /v1/entries?after=<cursor>&limit=<1..1000>   header X-Api-Key
+ *   GET /v1/entries?since=<ISO time>&limit=<1..1000>  the entries that arrived at or after a time
  *     200 { entries, nextCursor, hasMore, remaining }   in ARRIVAL order
- *     400 bad cursor or limit · 401 unknown key · 429 + Retry-After beyond the limit
+ *     400 bad cursor, time or limit · 401 unknown key · 429 + Retry-After beyond the limit
  *   POST /control/faults { kind, count?, ms?, retryAfterSeconds?, ageMs? }  (X-Api-Key)
  *   GET  /control/stats                                                      (X-Api-Key)
  *
  * The limit is a sliding window per API key on the injected clock: at most
  * `requestsPerMinute` accepted requests in any `windowMs`. Every accepted request counts,
  * whatever it answers (a 5xx or a hang too); a 429 does not.
+ *
+ * The feed is derived from a small definition (vendor.feed.ts). With a `store`, the
+ * definition is loaded from it (or created in it) by start() and saved after every
+ * change, so a restarted simulator serves the same feed: the cursors it handed out stay
+ * valid and every id keeps its body. Without one, the feed lives as long as the object.
  */
 export interface SimulatorClock {
   now(): number;
@@ -36,7 +44,11 @@ export type FaultKind =
   /** Appends `count` entries re-sending earlier ids with another amount. */
   | 'changed_body'
   /** Appends `count` new entries whose createdAt is `ageMs` (default 1 h) in the past. */
-  | 'late';
+  | 'late'
+  /** The vendor forgets every cursor it handed out (its data stays): the next request after one is a 400. */
+  | 'reset';
+
+export const FAULT_KINDS: readonly FaultKind[] = ['error', 'hang', 'slow', 'rate_limit', 'overlap', 'changed_body', 'late', 'reset'];
 
 export interface FaultRequest {
   kind: FaultKind;
@@ -57,6 +69,8 @@ export interface VendorStats {
   forced429: number;
   errors: number;
   hangs: number;
+  /** Requests refused because their cursor is not one of this feed (400). */
+  unknownCursors: number;
   /** The most accepted requests seen in any window of `windowMs`, per key (≤ the limit by construction). */
   maxInWindow: number;
   /** Accepted requests per clock minute (epoch minute → count), for the tests' per-minute check. */
@@ -75,14 +89,19 @@ export interface VendorSimulatorOptions {
   requestsPerMinute?: number;
   windowMs?: number;
   maxPageSize?: number;
+  /** A new feed's account count and seed (a stored feed keeps its own). */
   accounts?: number;
   seed?: number;
   host?: string;
   port?: number;
-  /** Entries already in the feed at start (history). */
+  /** A new feed's entries already there at start (history, created over the day before). */
   history?: number;
   /** Record every feed request's time and status in stats().timeline. */
   timeline?: boolean;
+  /** Where the feed's definition is kept across restarts; none = in this object only. */
+  store?: FeedStore;
+  /** A failed save of the definition (the feed goes on; a restart would lose the last change). */
+  onStoreError?: (error: unknown) => void;
 }
 
 export interface VendorSimulator {
@@ -99,16 +118,28 @@ export interface VendorSimulator {
   feedLength(): number;
   /** The entry at a feed position. */
   entryAt(seq: number): VendorEntry;
+  /** The feed position a cursor of this feed stands for (undefined: not one of its cursors). */
+  positionOf(cursor: string): number | undefined;
+  /** The cursor this feed hands out for a position. */
+  cursorAt(seq: number): string;
+  /** The first position whose entry arrived at or after `time` (what `since` starts at). */
+  positionAt(time: number): number;
+  /** The feed's definition (what a store keeps). */
+  definition(): FeedDefinition;
   /**
    * The vendor's data as Bursar should hold it after reading the feed up to `upTo`
    * (default all): the first body of each id, by id. Later bodies of an id are in
    * `changed`.
    */
-  truth(upTo?: number): { entries: Map<string, VendorEntry>; changed: VendorEntry[] };
+  truth(upTo?: number, from?: number): { entries: Map<string, VendorEntry>; changed: VendorEntry[] };
 }
 
 const DEFAULT_WINDOW_MS = 60_000;
-const ENTRY_TYPES_CHANGE = 7;
+const CHANGED_AMOUNT_DELTA = 7;
+
+/** A short random id that namespaces a stored feed's entry ids and cursors. */
+const newFeedId = () =>
+  [...randomBytes(6)].map((byte) => (byte % 36).toString(36)).join('');
 
 export function createVendorSimulator(options: VendorSimulatorOptions): VendorSimulator {
   const clock = options.clock ?? { now: () => Date.now() };
@@ -116,11 +147,29 @@ export function createVendorSimulator(options: VendorSimulatorOptions): VendorSi
   const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
   const maxPageSize = options.maxPageSize ?? 1000;
   const keys = new Set(options.apiKeys);
-  const generator = new EntryGenerator(options.accounts ?? 50, options.seed ?? 1);
-  const feed = new FeedLog();
-  const startedAt = clock.now();
-  let generated = 0;
   const rate = options.entriesPerSecond;
+  const store = options.store;
+  const fresh = (feedId: string) =>
+    newFeedDefinition({ feedId, seed: options.seed ?? 1, accounts: options.accounts ?? 50, history: options.history ?? 0, rate, at: clock.now() });
+
+  // Saves run one after another; close() waits for the last.
+  let saving: Promise<void> = Promise.resolve();
+  const save = (definition: FeedDefinition) => {
+    if (store === undefined) {
+      return;
+    }
+    const snapshot = structuredClone(definition);
+    saving = saving.then(() => store.save(snapshot)).catch((error: unknown) => options.onStoreError?.(error));
+  };
+  // Without a store the feed exists at once (tests append before start()); with one, start() loads it.
+  let feed: Feed | undefined = store === undefined ? new Feed(fresh(''), save) : undefined;
+  const current = (): Feed => {
+    if (feed === undefined) {
+      throw new Error('the vendor simulator has a store: call start() before using its feed');
+    }
+    return feed;
+  };
+
   const accepted = new Map<string, number[]>();
   const stats: VendorStats = {
     requests: 0,
@@ -129,6 +178,7 @@ export function createVendorSimulator(options: VendorSimulatorOptions): VendorSi
     forced429: 0,
     errors: 0,
     hangs: 0,
+    unknownCursors: 0,
     maxInWindow: 0,
     perMinute: new Map(),
     entriesServed: 0,
@@ -140,25 +190,27 @@ export function createVendorSimulator(options: VendorSimulatorOptions): VendorSi
   let server: FastifyInstance | undefined;
   let url = '';
 
-  const appendOne = (createdAt: number) => {
-    feed.push({ ...generator.next(), createdAt });
+  /**
+   * A cursor is the feed position in decimal, prefixed by what identifies the feed when
+   * there is something to tell apart: a stored feed's id, and the generation after a
+   * reset fault (`k3x9qz-r2.1200`). A cursor of another feed or generation is refused.
+   */
+  const cursorPrefix = () => {
+    const def = current().definition;
+    return [def.feedId, def.generation > 0 ? `r${def.generation}` : ''].filter((part) => part !== '').join('-');
   };
-
-  for (let i = 0; i < (options.history ?? 0); i++) {
-    // History: spread over the day before start.
-    appendOne(startedAt - 86_400_000 + Math.floor((i * 86_400_000) / Math.max(1, options.history ?? 1)));
-  }
-
-  /** Entries due at the production rate by now: the k-th is created at start + k / rate. */
-  const produce = () => {
-    if (rate <= 0) {
-      return;
+  const cursorAt = (seq: number) => {
+    const prefix = cursorPrefix();
+    return prefix === '' ? String(seq) : `${prefix}.${seq}`;
+  };
+  const positionOf = (cursor: string): number | undefined => {
+    const prefix = cursorPrefix();
+    const digits = prefix === '' ? cursor : cursor.startsWith(`${prefix}.`) ? cursor.slice(prefix.length + 1) : '';
+    if (!/^\d{1,15}$/.test(digits)) {
+      return undefined;
     }
-    const due = Math.floor(((clock.now() - startedAt) * rate) / 1000);
-    while (generated < due) {
-      appendOne(startedAt + Math.floor((generated * 1000) / rate));
-      generated += 1;
-    }
+    const seq = Number(digits);
+    return seq <= current().length(clock.now()) ? seq : undefined;
   };
 
   const fault = (request: FaultRequest) => {
@@ -181,23 +233,15 @@ export function createVendorSimulator(options: VendorSimulatorOptions): VendorSi
       case 'overlap':
         pending.overlap += count;
         break;
-      case 'changed_body': {
-        produce();
-        for (let i = 0; i < count && feed.length > 0; i++) {
-          const original = feed.get(Math.floor((feed.length * (i + 1)) / (count + 1)));
-          const accountIndex = Number(original.accountId.slice(5));
-          feed.push({ id: original.id, accountIndex, type: original.type, amount: original.amount + ENTRY_TYPES_CHANGE, createdAt: Date.parse(original.createdAt) });
-        }
+      case 'changed_body':
+        current().changed(clock.now(), count, CHANGED_AMOUNT_DELTA);
         break;
-      }
-      case 'late': {
-        produce();
-        const age = request.ageMs ?? 3_600_000;
-        for (let i = 0; i < count; i++) {
-          appendOne(clock.now() - age - i);
-        }
+      case 'late':
+        current().late(clock.now(), count, request.ageMs ?? 3_600_000);
         break;
-      }
+      case 'reset':
+        current().reset();
+        break;
     }
   };
 
@@ -223,7 +267,7 @@ export function createVendorSimulator(options: VendorSimulatorOptions): VendorSi
   const build = () => {
     const app = Fastify({ logger: false, forceCloseConnections: true });
 
-    app.get<{ Querystring: { after?: string; limit?: string } }>('/v1/entries', async (request, reply) => {
+    app.get<{ Querystring: { after?: string; since?: string; limit?: string } }>('/v1/entries', async (request, reply) => {
       const key = keyOf(request.headers['x-api-key']);
       if (key === undefined) {
         return unauthorized(reply);
@@ -270,20 +314,31 @@ export function createVendorSimulator(options: VendorSimulatorOptions): VendorSi
         pending.slow -= 1;
         await delay(pending.slowMs);
       }
-      produce();
-      const after = request.query.after ?? '0';
+      const log = current();
+      const length = log.length(clock.now());
       const size = request.query.limit === undefined ? maxPageSize : Number(request.query.limit);
-      if (!/^\d{1,15}$/.test(after) || Number(after) > feed.length) {
-        return reply.code(400).send({ error: 'after is not a cursor of this feed' });
+      let from: number;
+      if (request.query.since !== undefined) {
+        const since = Date.parse(request.query.since);
+        if (request.query.after !== undefined || !/^\d{4}-\d{2}-\d{2}T/.test(request.query.since) || Number.isNaN(since)) {
+          return reply.code(400).send({ error: 'since must be an ISO 8601 time, without after' });
+        }
+        from = log.firstArrivedAtOrAfter(since, clock.now());
+      } else {
+        const position = positionOf(request.query.after ?? cursorAt(0));
+        if (position === undefined) {
+          stats.unknownCursors += 1;
+          return reply.code(400).send({ error: 'after is not a cursor of this feed' });
+        }
+        from = position;
       }
       if (!Number.isInteger(size) || size < 1 || size > maxPageSize) {
         return reply.code(400).send({ error: `limit must be an integer from 1 to ${maxPageSize}` });
       }
-      const from = Number(after);
-      const to = Math.min(feed.length, from + size);
+      const to = Math.min(length, from + size);
       const entries: VendorEntry[] = [];
       for (let seq = from; seq < to; seq++) {
-        entries.push(feed.get(seq));
+        entries.push(log.get(seq));
       }
       let next = to;
       if (pending.overlap > 0 && to - from >= 2) {
@@ -293,16 +348,15 @@ export function createVendorSimulator(options: VendorSimulatorOptions): VendorSi
       stats.entriesServed += entries.length;
       return reply
         .type('application/json')
-        .send(JSON.stringify({ entries, nextCursor: String(next), hasMore: next < feed.length, remaining: feed.length - next }));
+        .send(JSON.stringify({ entries, nextCursor: cursorAt(next), hasMore: next < length, remaining: length - next }));
     });
 
     app.post<{ Body: FaultRequest }>('/control/faults', async (request, reply) => {
       if (keyOf(request.headers['x-api-key']) === undefined) {
         return unauthorized(reply);
       }
-      const kinds: FaultKind[] = ['error', 'hang', 'slow', 'rate_limit', 'overlap', 'changed_body', 'late'];
-      if (typeof request.body !== 'object' || !kinds.includes(request.body.kind)) {
-        return reply.code(400).send({ error: `kind must be one of ${kinds.join(', ')}` });
+      if (typeof request.body !== 'object' || !FAULT_KINDS.includes(request.body.kind)) {
+        return reply.code(400).send({ error: `kind must be one of ${FAULT_KINDS.join(', ')}` });
       }
       fault(request.body);
       return reply.code(204).send();
@@ -312,20 +366,36 @@ export function createVendorSimulator(options: VendorSimulatorOptions): VendorSi
       if (keyOf(request.headers['x-api-key']) === undefined) {
         return unauthorized(reply);
       }
-      produce();
       const { perMinute: _perMinute, timeline: _timeline, ...rest } = snapshot();
-      return reply.send({ ...rest, limit, windowMs, entriesPerSecond: rate });
+      const def = current().definition;
+      return reply.send({ ...rest, limit, windowMs, entriesPerSecond: current().rate(), feedId: def.feedId, generation: def.generation });
     });
     return app;
   };
 
-  const snapshot = (): VendorStats => ({ ...stats, perMinute: new Map(stats.perMinute), timeline: stats.timeline.map((call) => ({ ...call })), feedLength: feed.length });
+  const snapshot = (): VendorStats => ({
+    ...stats,
+    perMinute: new Map(stats.perMinute),
+    timeline: stats.timeline.map((call) => ({ ...call })),
+    feedLength: feed?.length(clock.now()) ?? 0,
+  });
+
+  /** Loads the stored feed (or stores a new one) and continues it at this run's rate. */
+  const load = async (from: FeedStore) => {
+    const definition = (await from.load()) ?? (await from.create(fresh(newFeedId())));
+    feed = new Feed(definition, save);
+    // The live rate continues from wall-clock time; a new rate applies from now on.
+    feed.setRate(clock.now(), rate);
+  };
 
   return {
     get url() {
       return url;
     },
     async start() {
+      if (store !== undefined && feed === undefined) {
+        await load(store);
+      }
       server = build();
       await server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
       const address = server.server.address() as AddressInfo;
@@ -339,25 +409,34 @@ export function createVendorSimulator(options: VendorSimulatorOptions): VendorSi
       hung.clear();
       await server?.close();
       server = undefined;
+      await saving;
     },
     fault,
     append(count: number) {
-      for (let i = 0; i < count; i++) {
-        appendOne(clock.now());
-      }
+      current().append(clock.now(), Math.max(0, Math.floor(count)));
     },
-    produce,
+    produce() {
+      current().length(clock.now());
+    },
     stats: snapshot,
-    feedLength: () => {
-      produce();
-      return feed.length;
+    feedLength: () => current().length(clock.now()),
+    entryAt: (seq) => {
+      if (!Number.isInteger(seq) || seq < 0 || seq >= current().length(clock.now())) {
+        throw new RangeError(`no feed entry ${seq}`);
+      }
+      return current().get(seq);
     },
-    entryAt: (seq) => feed.get(seq),
-    truth(upTo = feed.length) {
+    positionOf,
+    cursorAt,
+    positionAt: (time) => current().firstArrivedAtOrAfter(time, clock.now()),
+    definition: () => structuredClone(current().definition),
+    truth(upTo?: number, from = 0) {
+      const log = current();
+      const end = Math.min(upTo ?? Number.POSITIVE_INFINITY, log.length(clock.now()));
       const entries = new Map<string, VendorEntry>();
       const changed: VendorEntry[] = [];
-      for (let seq = 0; seq < Math.min(upTo, feed.length); seq++) {
-        const entry = feed.get(seq);
+      for (let seq = from; seq < end; seq++) {
+        const entry = log.get(seq);
         const first = entries.get(entry.id);
         if (first === undefined) {
           entries.set(entry.id, entry);

@@ -1,17 +1,8 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { isValidElement, lazy, Suspense, useEffect, useRef, useState, type ComponentType, type ReactNode } from 'react';
 import { cx, Spinner } from '../components/ui';
-import { AccountsPage } from '../features/accounts/AccountsPage';
-import { AssistantPage } from '../features/assistant/AssistantPage';
 import { LoginPage } from '../features/auth/LoginPage';
-import { InvoicePage } from '../features/billing/InvoicePage';
-import { SchoolPage } from '../features/billing/SchoolPage';
-import { SchoolsPage } from '../features/billing/SchoolsPage';
-import { StudentPage } from '../features/billing/StudentPage';
-import { LivePage } from '../features/live/LivePage';
-import { MonitoringPage } from '../features/monitoring/MonitoringPage';
-import { OverviewPage } from '../features/overview/OverviewPage';
-import { PendingPage } from '../features/pending/PendingPage';
 import { Link, matchPath, useLocation, useNavigate } from '../lib/router';
+import { useRouteFocus } from './route-focus';
 import { ROLE_LABELS, useSession, type Me } from './session';
 
 interface NavItem {
@@ -32,11 +23,40 @@ export const NAV: NavItem[] = [
   { to: '/pending', label: 'Pending', anyOf: ['reports:read'] },
   { to: '/monitoring', label: 'Monitoring', anyOf: ['monitoring:read'] },
   { to: '/schools', label: 'Schools', anyOf: ['billing:read'] },
+  { to: '/families', label: 'Families', anyOf: ['billing:read'] },
+  { to: '/fee-plans', label: 'Fee plans', anyOf: ['billing:read'] },
+  { to: '/bill-runs', label: 'Bill run', anyOf: ['billing:read'] },
   { to: '/accounts', label: 'Accounts', anyOf: ['accounts:read'] },
   { to: '/assistant', label: 'Assistant', anyOf: ['assistant:use'] },
 ];
 
 const allowed = (me: Me, item: NavItem) => item.anyOf.some((permission) => me.permissions.includes(permission));
+
+/**
+ * A page loaded when first shown (React.lazy): its own chunk, so the login page carries
+ * no charts and each page only what it uses. `preload` fetches the chunk ahead of that.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- React.lazy's own bound: any props
+function page<C extends ComponentType<any>>(load: () => Promise<C>) {
+  return Object.assign(
+    lazy(() => load().then((component) => ({ default: component }))),
+    { preload: load },
+  );
+}
+const AccountsPage = page(() => import('../features/accounts/AccountsPage').then((m) => m.AccountsPage));
+const AssistantPage = page(() => import('../features/assistant/AssistantPage').then((m) => m.AssistantPage));
+const FamiliesPage = page(() => import('../features/families/FamiliesPage').then((m) => m.FamiliesPage));
+const FamilyPage = page(() => import('../features/families/FamilyPage').then((m) => m.FamilyPage));
+const FeePlansPage = page(() => import('../features/feeplans/FeePlansPage').then((m) => m.FeePlansPage));
+const BillRunsPage = page(() => import('../features/billruns/BillRunsPage').then((m) => m.BillRunsPage));
+const InvoicePage = page(() => import('../features/billing/InvoicePage').then((m) => m.InvoicePage));
+const SchoolPage = page(() => import('../features/billing/SchoolPage').then((m) => m.SchoolPage));
+const SchoolsPage = page(() => import('../features/billing/SchoolsPage').then((m) => m.SchoolsPage));
+const StudentPage = page(() => import('../features/billing/StudentPage').then((m) => m.StudentPage));
+const LivePage = page(() => import('../features/live/LivePage').then((m) => m.LivePage));
+const MonitoringPage = page(() => import('../features/monitoring/MonitoringPage').then((m) => m.MonitoringPage));
+const OverviewPage = page(() => import('../features/overview/OverviewPage').then((m) => m.OverviewPage));
+const PendingPage = page(() => import('../features/pending/PendingPage').then((m) => m.PendingPage));
 
 interface Route {
   pattern: string;
@@ -52,14 +72,42 @@ const ROUTES: Route[] = [
   { pattern: '/schools/:id', nav: '/schools', render: (p) => <SchoolPage schoolId={p.id ?? ''} /> },
   { pattern: '/students/:id', nav: '/schools', render: (p) => <StudentPage studentId={p.id ?? ''} /> },
   { pattern: '/invoices/:id', nav: '/schools', render: (p) => <InvoicePage invoiceId={p.id ?? ''} /> },
+  { pattern: '/families', nav: '/families', render: () => <FamiliesPage /> },
+  { pattern: '/families/:id', nav: '/families', render: (p) => <FamilyPage familyId={p.id ?? ''} /> },
+  { pattern: '/fee-plans', nav: '/fee-plans', render: () => <FeePlansPage /> },
+  { pattern: '/bill-runs', nav: '/bill-runs', render: () => <BillRunsPage /> },
   { pattern: '/accounts', nav: '/accounts', render: () => <AccountsPage /> },
   { pattern: '/assistant', nav: '/assistant', render: () => <AssistantPage /> },
 ];
+
+/**
+ * Starts fetching the chunk of the page at `pathname` (the page element its route renders),
+ * so that it downloads while GET /auth/me is on its way instead of after it.
+ */
+function preloadPage(pathname: string) {
+  for (const route of ROUTES) {
+    const params = matchPath(route.pattern, pathname);
+    if (params) {
+      const element = route.render(params);
+      if (isValidElement(element)) {
+        void (element.type as { preload?: () => Promise<unknown> }).preload?.();
+      }
+      return;
+    }
+  }
+}
 
 export function App() {
   const { me, loading } = useSession();
   const { pathname } = useLocation();
   const navigate = useNavigate();
+  useRouteFocus(pathname);
+
+  useEffect(() => {
+    if (loading) {
+      preloadPage(pathname);
+    }
+  }, [loading, pathname]);
 
   useEffect(() => {
     if (!loading && !me && pathname !== '/login') {
@@ -85,6 +133,7 @@ function Shell({ me }: { me: Me }) {
   const { pathname } = useLocation();
   const navigate = useNavigate();
   const [menuOpen, setMenuOpen] = useState(false);
+  const menuButton = useRef<HTMLButtonElement>(null);
   const items = NAV.filter((item) => allowed(me, item));
 
   let page: ReactNode = null;
@@ -113,6 +162,21 @@ function Shell({ me }: { me: Me }) {
 
   useEffect(() => setMenuOpen(false), [pathname]);
 
+  // Escape closes the phone menu and gives focus back to its button.
+  useEffect(() => {
+    if (!menuOpen) {
+      return;
+    }
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === 'Escape') {
+        setMenuOpen(false);
+        menuButton.current?.focus();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [menuOpen]);
+
   return (
     <div className="min-h-screen">
       <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:top-2 focus:left-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2">
@@ -136,7 +200,7 @@ function Shell({ me }: { me: Me }) {
           <div className="ml-auto flex items-center gap-3">
             <div className="hidden text-right text-xs leading-tight sm:block" data-testid="whoami">
               <div className="font-medium text-slate-800">{me.username}</div>
-              <div className="text-slate-500">
+              <div className="text-slate-600">
                 {ROLE_LABELS[me.role]}
                 {me.pii === 'masked' ? ' · names masked' : ''}
               </div>
@@ -149,8 +213,9 @@ function Shell({ me }: { me: Me }) {
               Sign out
             </button>
             <button
+              ref={menuButton}
               type="button"
-              className="rounded-lg border border-slate-300 px-2.5 py-1.5 text-sm md:hidden"
+              className="rounded-lg border border-slate-300 px-2.5 py-1.5 text-sm text-slate-700 md:hidden"
               aria-expanded={menuOpen}
               aria-controls="mobile-nav"
               onClick={() => setMenuOpen((open) => !open)}
@@ -171,8 +236,8 @@ function Shell({ me }: { me: Me }) {
           </nav>
         ) : null}
       </header>
-      <main id="main" className="mx-auto max-w-7xl px-4 py-6">
-        {page ?? (items.length === 0 ? <p className="text-sm text-slate-600">Your role has no dashboard pages.</p> : <Spinner />)}
+      <main id="main" tabIndex={-1} className="mx-auto max-w-7xl px-4 py-6 focus:outline-none">
+        <Suspense fallback={<Spinner />}>{page ?? (items.length === 0 ? <p className="text-sm text-slate-600">Your role has no dashboard pages.</p> : <Spinner />)}</Suspense>
       </main>
     </div>
   );
@@ -183,7 +248,7 @@ function NavLink({ item, active }: { item: NavItem; active: boolean }) {
     <Link
       to={item.to}
       aria-current={active ? 'page' : undefined}
-      className={cx('block rounded-lg px-3 py-1.5 text-sm font-medium', active ? 'bg-indigo-50 text-indigo-700' : 'text-slate-600 hover:bg-slate-100 hover:text-slate-900')}
+      className={cx('block rounded-lg px-3 py-1.5 text-sm font-medium', active ? 'bg-indigo-50 text-indigo-700' : 'text-slate-700 hover:bg-slate-100 hover:text-slate-900')}
     >
       {item.label}
     </Link>

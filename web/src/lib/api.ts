@@ -211,11 +211,16 @@ export function saveBlob(blob: Blob, filename: string): void {
 
 /**
  * Downloads an authenticated file (exports and statements need the bearer token, so a
- * plain <a href> cannot fetch them).
+ * plain <a href> cannot fetch them). The file keeps the name the server gives it
+ * (Content-Disposition), so every download is named by the server's one scheme; the
+ * fallback only covers an answer without one. Resolves to the name and size saved.
  */
-export async function downloadFile(path: string, fallbackName: string, accept?: string): Promise<void> {
+export async function downloadFile(path: string, fallbackName: string, accept?: string): Promise<{ filename: string; bytes: number }> {
   const response = await send(path, accept ? { headers: { accept } } : {});
-  saveBlob(await response.blob(), filenameOf(response, fallbackName));
+  const blob = await response.blob();
+  const filename = filenameOf(response, fallbackName);
+  saveBlob(blob, filename);
+  return { filename, bytes: blob.size };
 }
 
 /** RFC 4122 v4 UUID; crypto.randomUUID needs a secure context, getRandomValues does not. */

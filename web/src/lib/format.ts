@@ -39,26 +39,15 @@ export function formatMoney(minor: number, currency: string, options: { compact?
 }
 
 /**
- * "1,500.5" → 150050 for a two-decimal currency, without floating point: the text is
- * split at the decimal point. Null when it is not a positive amount with at most the
- * currency's decimals.
+ * An axis tick in currency units (not minor units): 22000000 → "COP 22M", 2200000 →
+ * "MX$2.2M", 950 → "$950". Ticks are read at a glance; the tooltip and the tables carry
+ * the exact figure.
  */
-export function parseMoney(text: string, currency: string): number | null {
-  const decimals = currencyDecimals(currency);
-  const clean = text.trim().replace(/,/g, '');
-  const match = /^(\d+)(?:\.(\d*))?$/.exec(clean);
-  if (!match) {
-    return null;
-  }
-  const fraction = match[2] ?? '';
-  if (fraction.length > decimals) {
-    return null;
-  }
-  const minor = Number(match[1]) * 10 ** decimals + Number(fraction.padEnd(decimals, '0') || '0');
-  return Number.isSafeInteger(minor) && minor > 0 ? minor : null;
+export function formatMoneyTick(units: number, currency: string): string {
+  return currencyFormatter(currency, true).format(units);
 }
 
-/** Minor units as the plain decimal text an input shows ("1500.50"). */
+/** Minor units as the plain decimal text an input shows ("1500.50"); parsed back by lib/amount.ts. */
 export function minorToInput(minor: number, currency: string): string {
   const decimals = currencyDecimals(currency);
   if (decimals === 0) {
@@ -71,14 +60,80 @@ export function minorToInput(minor: number, currency: string): string {
 const integer = new Intl.NumberFormat('en-US');
 export const formatCount = (value: number) => integer.format(value);
 
+/** 1536 → "1.5 KB": the size of a saved file. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) {
+    return `${bytes} B`;
+  }
+  const units = ['KB', 'MB', 'GB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit] ?? 'GB'}`;
+}
+
 export function formatPercent(ratio: number | null): string {
   return ratio === null ? '—' : `${(ratio * 100).toFixed(1)}%`;
 }
 
-const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
-const timeOnly = new Intl.DateTimeFormat('en-GB', { timeStyle: 'medium' });
-export const formatDateTime = (iso: string) => dateTime.format(new Date(iso));
-export const formatTime = (iso: string) => timeOnly.format(new Date(iso));
+// ----------------------------------------------------------------- times and zones
+/**
+ * Times are shown in a named zone, never silently in UTC or the browser's: a school's
+ * own pages (school, student, invoice) use the school's IANA zone; views across
+ * schools use the viewer's zone. Either way the text carries the zone's offset
+ * ("3 Dec 2026, 12:45:46 GMT-6"), so a time read aloud or pasted elsewhere stays exact.
+ */
+export function viewerTimeZone(): string {
+  return new Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+const timeFormatters = new Map<string, Intl.DateTimeFormat>();
+function timeFormatter(kind: 'dateTime' | 'time' | 'hour' | 'zone' | 'day', timeZone: string): Intl.DateTimeFormat {
+  const key = `${kind}|${timeZone}`;
+  let formatter = timeFormatters.get(key);
+  if (!formatter) {
+    const options: Record<typeof kind, Intl.DateTimeFormatOptions> = {
+      dateTime: { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' },
+      time: { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' },
+      hour: { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' },
+      zone: { timeZoneName: 'short' },
+      day: { day: '2-digit', month: 'short' },
+    };
+    formatter = new Intl.DateTimeFormat('en-GB', { ...options[kind], timeZone });
+    timeFormatters.set(key, formatter);
+  }
+  return formatter;
+}
+
+/** "3 Dec 2026, 12:45:46 GMT-6": an instant in `timeZone` (the viewer's when not given), with its offset. */
+export const formatDateTime = (iso: string, timeZone: string = viewerTimeZone()) => timeFormatter('dateTime', timeZone).format(new Date(iso));
+/** "12:45:46" in `timeZone`: for lists whose heading names the zone (see zoneLabel). */
+export const formatTime = (iso: string, timeZone: string = viewerTimeZone()) => timeFormatter('time', timeZone).format(new Date(iso));
+/** "12:00" in `timeZone`: an hour bucket's start. */
+export const formatHourMinute = (iso: string, timeZone: string) => timeFormatter('hour', timeZone).format(new Date(iso));
+/** "03 Dec" in `timeZone`: a day bucket's start. */
+export const formatDayMonth = (iso: string, timeZone: string) => timeFormatter('day', timeZone).format(new Date(iso));
+
+/** The zone's short name or offset at `at`: "GMT-6", "UTC", "CET". */
+export function zoneLabel(timeZone: string, at: Date = new Date()): string {
+  const part = timeFormatter('zone', timeZone)
+    .formatToParts(at)
+    .find((candidate) => candidate.type === 'timeZoneName');
+  return part?.value ?? timeZone;
+}
+
+/** Whose clock: "your time zone", or the school's city ("Mexico City time"). */
+export function zoneOwner(timeZone: string, whose: 'school' | 'viewer'): string {
+  return whose === 'viewer' ? 'your time zone' : `${(timeZone.split('/').pop() ?? timeZone).replace(/_/g, ' ')} time`;
+}
+
+/** How a heading names the zone its times are in: "Mexico City time (GMT-6)", "your time zone (UTC)". */
+export function describeZone(timeZone: string, whose: 'school' | 'viewer'): string {
+  return `${zoneOwner(timeZone, whose)} (${zoneLabel(timeZone)})`;
+}
 
 /** YYYY-MM-DD dates are calendar days: shown as given, never shifted by the browser's zone. */
 export function formatDate(day: string): string {

@@ -1,4 +1,4 @@
-import { createContext, useContext, useEffect, useState, type AnchorHTMLAttributes, type MouseEvent, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type AnchorHTMLAttributes, type MouseEvent, type ReactNode } from 'react';
 
 /**
  * A few dozen lines of History API routing: the dashboard has a handful of flat routes,
@@ -23,20 +23,51 @@ export function RouterProvider({ children }: { children: ReactNode }) {
     window.addEventListener('popstate', onPop);
     return () => window.removeEventListener('popstate', onPop);
   }, []);
-  const navigate = (to: string, options: { replace?: boolean } = {}) => {
+  const navigate = useCallback((to: string, options: { replace?: boolean } = {}) => {
+    const before = window.location.pathname;
     if (options.replace) {
       window.history.replaceState(null, '', to);
     } else {
       window.history.pushState(null, '', to);
     }
     setLocation(current());
-    window.scrollTo(0, 0);
-  };
+    // A new page starts at its top; a new query string (a filter) keeps the scroll.
+    if (window.location.pathname !== before) {
+      window.scrollTo(0, 0);
+    }
+  }, []);
   return <RouterContext.Provider value={{ location, navigate }}>{children}</RouterContext.Provider>;
 }
 
 export const useLocation = () => useContext(RouterContext).location;
 export const useNavigate = () => useContext(RouterContext).navigate;
+
+/**
+ * Page state kept in the query string (filters, the period, the window), so a reload,
+ * Back from a detail page and a shared link all show the same view. Updates replace the
+ * history entry: typing in a filter does not fill Back with one entry per keystroke.
+ * Empty values are dropped from the URL.
+ */
+export function useSearchParams(): [URLSearchParams, (patch: Record<string, string | number | null | undefined>) => void] {
+  const { location, navigate } = useContext(RouterContext);
+  const params = useMemo(() => new URLSearchParams(location.search), [location.search]);
+  const update = useCallback(
+    (patch: Record<string, string | number | null | undefined>) => {
+      const next = new URLSearchParams(window.location.search);
+      for (const [key, value] of Object.entries(patch)) {
+        if (value === undefined || value === null || value === '') {
+          next.delete(key);
+        } else {
+          next.set(key, String(value));
+        }
+      }
+      const search = next.toString();
+      navigate(`${window.location.pathname}${search ? `?${search}` : ''}`, { replace: true });
+    },
+    [navigate],
+  );
+  return [params, update];
+}
 
 /** Matches "/schools/:id" against a path; the params, or null. */
 export function matchPath(pattern: string, pathname: string): Record<string, string> | null {

@@ -1,28 +1,44 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
-import { useState } from 'react';
-import { Button, Card, EmptyState, ErrorState, PageHeader, Skeleton, Stat, Table, cx, td, tdNum, th, thNum } from '../../components/ui';
-import { formatCount, formatDateTime } from '../../lib/format';
+import { useRef, useState } from 'react';
+import { Card, cx, EmptyState, ErrorState, LoadMore, PageHeader, Skeleton, Stat, StatGrid, Table, td, tdNum, th, thNum } from '../../components/ui';
+import { formatCount, formatDateTime, viewerTimeZone, zoneOwner } from '../../lib/format';
 import { accountsQuery, formatMinor, payoutsQuery, type AccountBalance } from './api';
 
 /**
  * Gateway account balances (GET /accounts) and one account's payouts
  * (GET /accounts/:id/payouts). balance = earned − spent − paid out; a payout request does
- * not move the balance until it is paid out.
+ * not move the balance until it is paid out. Gateway accounts belong to no school, so
+ * times are in the viewer's zone, labelled.
  */
 export function AccountsPage() {
   const accounts = useInfiniteQuery(accountsQuery());
   const rows = accounts.data?.pages.flatMap((page) => page.data) ?? [];
   const [selected, setSelected] = useState<string | null>(null);
   const account = rows.find((row) => row.accountId === selected);
+  const list = useRef<HTMLTableSectionElement>(null);
+  const payouts = useRef<HTMLDivElement>(null);
+  // The feed names no currency yet; when the API gives one per account, the amounts show it.
+  const currencies = [...new Set(rows.map((row) => row.currency).filter((code): code is string => Boolean(code)))];
+  const unit = currencies.length === 1 ? ` (${currencies[0]})` : currencies.length === 0 ? ' (currency not given by the feed)' : '';
+
+  const choose = (accountId: string) => {
+    setSelected(accountId);
+    // On a phone the payouts are below the list: bring them into view.
+    requestAnimationFrame(() => payouts.current?.scrollIntoView?.({ block: 'nearest' }));
+  };
 
   return (
     <>
       <PageHeader
         title="Accounts"
-        subtitle="Balances from the payment gateway's account feed, synced exactly once. Amounts in minor units shown with two decimals."
+        subtitle={
+          currencies.length === 0
+            ? 'Balances from the payment gateway’s account feed, synced exactly once. The feed does not say which currency its accounts are in: amounts are its minor units shown with two decimals.'
+            : 'Balances from the payment gateway’s account feed, synced exactly once.'
+        }
       />
-      <div className="grid gap-6 xl:grid-cols-[3fr_2fr]">
-        <Card title="Balances" testId="accounts-list">
+      <div className="grid grid-cols-1 gap-6 xl:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
+        <Card title={`Balances${unit}`} testId="accounts-list">
           {accounts.isPending ? (
             <Skeleton rows={8} />
           ) : accounts.isError ? (
@@ -31,57 +47,61 @@ export function AccountsPage() {
             <EmptyState>No accounts yet: the gateway sync has not stored any entries.</EmptyState>
           ) : (
             <>
-              <Table label="Account balances">
+              <Table label="Account balances" stickyFirst>
                 <thead>
                   <tr>
                     <th className={th}>Account</th>
+                    <th className={thNum}>Balance</th>
                     <th className={thNum}>Earned</th>
                     <th className={thNum}>Spent</th>
                     <th className={thNum}>Paid out</th>
                     <th className={thNum}>Outstanding payouts</th>
-                    <th className={thNum}>Balance</th>
                   </tr>
                 </thead>
-                <tbody>
+                <tbody ref={list}>
                   {rows.map((row) => (
-                    <tr key={row.accountId} className={cx(row.accountId === selected && 'bg-indigo-50')} data-testid="account-row">
+                    <tr key={row.accountId} className={cx(row.accountId === selected && 'bg-indigo-50')} data-testid="account-row" data-row tabIndex={-1}>
                       <td className={td}>
                         <button
                           type="button"
                           className="font-mono text-xs font-medium text-indigo-700 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
                           aria-pressed={row.accountId === selected}
-                          onClick={() => setSelected(row.accountId)}
+                          onClick={() => choose(row.accountId)}
                         >
                           {row.accountId}
                         </button>
                       </td>
-                      <td className={tdNum}>{formatMinor(row.earned)}</td>
-                      <td className={tdNum}>{formatMinor(row.spent)}</td>
-                      <td className={tdNum}>{formatMinor(row.paidOut)}</td>
-                      <td className={tdNum}>{formatMinor(row.payout - row.paidOut)}</td>
                       <td className={cx(tdNum, 'font-semibold')} data-testid="account-balance">
-                        {formatMinor(row.balance)}
+                        {formatMinor(row.balance, row.currency)}
                       </td>
+                      <td className={tdNum}>{formatMinor(row.earned, row.currency)}</td>
+                      <td className={tdNum}>{formatMinor(row.spent, row.currency)}</td>
+                      <td className={tdNum}>{formatMinor(row.paidOut, row.currency)}</td>
+                      <td className={tdNum}>{formatMinor(row.payout - row.paidOut, row.currency)}</td>
                     </tr>
                   ))}
                 </tbody>
               </Table>
-              <div className="mt-4 flex items-center gap-3 text-sm text-slate-500">
-                <span>Showing {formatCount(rows.length)} accounts</span>
-                {accounts.hasNextPage ? (
-                  <Button onClick={() => void accounts.fetchNextPage()} disabled={accounts.isFetchingNextPage}>
-                    {accounts.isFetchingNextPage ? 'Loading…' : 'Load more'}
-                  </Button>
-                ) : null}
-              </div>
+              <LoadMore
+                shown={rows.length}
+                noun="accounts"
+                hasNextPage={accounts.hasNextPage}
+                loading={accounts.isFetchingNextPage}
+                onLoad={() => accounts.fetchNextPage()}
+                list={list}
+              />
             </>
           )}
         </Card>
-        {account ? <PayoutsCard account={account} /> : (
-          <Card title="Payouts">
-            <EmptyState>Choose an account to see its payouts.</EmptyState>
-          </Card>
-        )}
+        <div ref={payouts} className="min-w-0">
+          {account ? (
+            <PayoutsCard account={account} />
+          ) : (
+            <Card title="Payouts">
+              <EmptyState>Choose an account to see its payouts.</EmptyState>
+            </Card>
+          )}
+        </div>
       </div>
     </>
   );
@@ -91,6 +111,9 @@ function PayoutsCard({ account }: { account: AccountBalance }) {
   const payouts = useInfiniteQuery(payoutsQuery(account.accountId));
   const first = payouts.data?.pages[0];
   const entries = payouts.data?.pages.flatMap((page) => page.entries) ?? [];
+  const list = useRef<HTMLTableSectionElement>(null);
+  const timeZone = viewerTimeZone();
+  const money = (minor: number) => formatMinor(minor, account.currency);
   return (
     <Card title={`Payouts · ${account.accountId}`} testId="payouts">
       {payouts.isPending ? (
@@ -99,13 +122,13 @@ function PayoutsCard({ account }: { account: AccountBalance }) {
         <ErrorState error={payouts.error} onRetry={() => void payouts.refetch()} />
       ) : first ? (
         <div className="space-y-4">
-          <div className="grid grid-cols-3 gap-3">
-            <Stat label="Requested" value={formatMinor(first.requested)} testId="payouts-requested" />
-            <Stat label="Paid out" value={formatMinor(first.paidOut)} testId="payouts-paid-out" />
-            <Stat label="Outstanding" value={formatMinor(first.outstanding)} tone={first.outstanding > 0 ? 'warn' : 'good'} testId="payouts-outstanding" />
-          </div>
-          <p className="text-sm text-slate-500">
-            Balance {formatMinor(account.balance)} · {formatCount(account.entries)} entries · updated {formatDateTime(account.updatedAt)}
+          <StatGrid cols={3}>
+            <Stat label="Requested" value={money(first.requested)} testId="payouts-requested" />
+            <Stat label="Paid out" value={money(first.paidOut)} testId="payouts-paid-out" />
+            <Stat label="Outstanding" value={money(first.outstanding)} tone={first.outstanding > 0 ? 'warn' : 'good'} testId="payouts-outstanding" />
+          </StatGrid>
+          <p className="text-sm text-slate-600">
+            Balance {money(account.balance)} · {formatCount(account.entries)} entries · updated {formatDateTime(account.updatedAt, timeZone)} ({zoneOwner(timeZone, 'viewer')})
           </p>
           {entries.length === 0 ? (
             <EmptyState>No payout requests for this account.</EmptyState>
@@ -115,27 +138,30 @@ function PayoutsCard({ account }: { account: AccountBalance }) {
                 <thead>
                   <tr>
                     <th className={th}>When</th>
-                    <th className={th}>Entry</th>
-                    <th className={th}>Kind</th>
                     <th className={thNum}>Amount</th>
+                    <th className={th}>Kind</th>
+                    <th className={th}>Entry</th>
                   </tr>
                 </thead>
-                <tbody>
+                <tbody ref={list}>
                   {entries.map((entry) => (
-                    <tr key={entry.id} data-testid="payout-entry">
-                      <td className={td}>{formatDateTime(entry.createdAt)}</td>
-                      <td className={`${td} font-mono text-xs`}>{entry.id}</td>
+                    <tr key={entry.id} data-testid="payout-entry" data-row tabIndex={-1} className="focus:outline-none focus-visible:bg-indigo-50">
+                      <td className={td}>{formatDateTime(entry.createdAt, timeZone)}</td>
+                      <td className={tdNum}>{money(entry.amount)}</td>
                       <td className={td}>{entry.type === 'payout' ? 'Requested' : 'Paid out'}</td>
-                      <td className={tdNum}>{formatMinor(entry.amount)}</td>
+                      <td className={`${td} font-mono text-xs`}>{entry.id}</td>
                     </tr>
                   ))}
                 </tbody>
               </Table>
-              {payouts.hasNextPage ? (
-                <Button onClick={() => void payouts.fetchNextPage()} disabled={payouts.isFetchingNextPage}>
-                  {payouts.isFetchingNextPage ? 'Loading…' : 'Load more'}
-                </Button>
-              ) : null}
+              <LoadMore
+                shown={entries.length}
+                noun="entries"
+                hasNextPage={payouts.hasNextPage}
+                loading={payouts.isFetchingNextPage}
+                onLoad={() => payouts.fetchNextPage()}
+                list={list}
+              />
             </>
           )}
         </div>

@@ -1,9 +1,15 @@
 import { infiniteQueryOptions } from '@tanstack/react-query';
 import { apiFetch, qs } from '../../lib/api';
+import { formatMoney } from '../../lib/format';
 
 /** GET /accounts, /accounts/:id/payouts (src/modules/sync/sync.schemas.ts). Minor units. */
 export interface AccountBalance {
   accountId: string;
+  /**
+   * ISO 4217 of the account's amounts, once the sync stores one. The vendor feed
+   * (src/modules/vendor/vendor.feed.ts) carries none today, so the API has none.
+   */
+  currency?: string | null;
   earned: number;
   spent: number;
   payout: number;
@@ -50,10 +56,14 @@ export const payoutsQuery = (accountId: string) =>
   });
 
 /**
- * The gateway feed carries no currency: amounts are shown as minor units with two
- * decimals, computed on integers (no float rounding).
+ * An account amount: in its currency when the API names one; otherwise (the gateway
+ * feed names none today) as minor units with two decimals, computed on integers (no
+ * float rounding), and the page says that the currency is not known.
  */
-export function formatMinor(minor: number): string {
+export function formatMinor(minor: number, currency?: string | null): string {
+  if (currency) {
+    return formatMoney(minor, currency);
+  }
   const sign = minor < 0 ? '−' : '';
   const abs = Math.abs(minor);
   const units = Math.trunc(abs / 100);

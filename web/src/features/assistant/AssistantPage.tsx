@@ -28,9 +28,9 @@ export function AssistantPage() {
   return (
     <>
       <PageHeader title="Assistant" subtitle="Ask about balances and collections, check a student’s payment risk, draft collection messages." actions={<ProviderBadge />} />
-      <div className="grid items-start gap-6 lg:grid-cols-2">
+      <div className="grid grid-cols-1 items-start gap-6 lg:grid-cols-2">
         <Chat />
-        <div className="space-y-6">
+        <div className="min-w-0 space-y-6">
           <StudentPicker selected={student} onSelect={setStudent} />
           {student ? (
             <>
@@ -72,7 +72,7 @@ function ProvenanceNote({ value }: { value: Provenance }) {
     guard_blocked: 'the model’s answer was withheld',
   };
   return (
-    <span className="text-xs text-slate-400" data-testid="generated-by">
+    <span className="text-xs text-slate-600" data-testid="generated-by">
       {value.generatedBy === 'llm' ? 'AI' : 'Rules'}
       {value.fallbackReason ? ` (${reasons[value.fallbackReason] ?? value.fallbackReason})` : ''}
     </span>
@@ -123,7 +123,7 @@ function Chat() {
     <Card title="Ask about billing" className="flex flex-col" testId="assistant-chat">
       <div className="mb-4 flex max-h-[28rem] min-h-[12rem] flex-col gap-3 overflow-y-auto" data-testid="chat-messages" aria-live="polite">
         {turns.length === 0 ? (
-          <div className="text-sm text-slate-500">
+          <div className="text-sm text-slate-600">
             <p className="mb-2">Ask in English or Spanish. For example:</p>
             <div className="flex flex-wrap gap-2">
               {SUGGESTIONS.map((suggestion) => (
@@ -163,7 +163,7 @@ function Chat() {
           placeholder="How much does … owe? Who is overdue in …?"
           aria-label="Question"
           maxLength={1000}
-          className="flex-1"
+          className="min-w-0 flex-1"
           data-testid="chat-input"
         />
         <Button type="submit" variant="primary" disabled={ask.isPending || draft.trim() === ''}>
@@ -213,13 +213,13 @@ function StudentPicker({ selected, onSelect }: { selected: StudentOption | null;
                   )}
                   data-testid="student-option"
                 >
-                  <span>
+                  <span className="min-w-0">
                     <span className="font-medium text-slate-800">{row.studentName}</span>
-                    <span className="ml-2 text-xs text-slate-500">
+                    <span className="ml-2 text-xs text-slate-600">
                       {row.schoolName} · grade {row.grade}
                     </span>
                   </span>
-                  <span className="tabular-nums text-slate-700">{formatMoney(row.balance, row.currency)}</span>
+                  <span className="shrink-0 tabular-nums text-slate-700">{formatMoney(row.balance, row.currency)}</span>
                 </button>
               </li>
             ))}
@@ -283,7 +283,7 @@ function RiskCard({ student }: { student: StudentOption }) {
             <ul className="mt-2 space-y-1" data-testid="risk-factors">
               {risk.data.riskFactors.map((factor) => (
                 <li key={factor.code} className="flex gap-3">
-                  <span className={cx('w-12 shrink-0 text-right tabular-nums font-medium', factor.points > 0 ? 'text-rose-700' : factor.points < 0 ? 'text-emerald-700' : 'text-slate-400')}>
+                  <span className={cx('w-12 shrink-0 text-right tabular-nums font-medium', factor.points > 0 ? 'text-rose-700' : factor.points < 0 ? 'text-emerald-700' : 'text-slate-600')}>
                     {factor.points > 0 ? `+${factor.points}` : factor.points}
                   </span>
                   <span>
@@ -352,12 +352,12 @@ function MessagePreview({ student }: { student: StudentOption }) {
       title="Collection message"
       testId="message-preview"
       actions={
-        <Button size="sm" onClick={() => void copy()} disabled={!message.data} data-testid="copy-message">
+        <Button size="sm" onClick={() => void copy()} disabled={!message.data || message.data.nothingToCollect} data-testid="copy-message">
           {copied === 'done' ? 'Copied' : copied === 'failed' ? 'Copy failed' : 'Copy'}
         </Button>
       }
     >
-      <form className="mb-4 grid grid-cols-3 gap-3" onSubmit={(event) => event.preventDefault()} aria-label="Message options">
+      <form className="mb-4 grid grid-cols-1 gap-3 min-[480px]:grid-cols-3" onSubmit={(event) => event.preventDefault()} aria-label="Message options">
         <Field label="Channel">
           <Select value={channel} onChange={(event) => setChannel(event.target.value as Channel)} name="channel">
             <option value="email">E-mail</option>
@@ -382,7 +382,12 @@ function MessagePreview({ student }: { student: StudentOption }) {
       {message.isPending ? (
         <Skeleton rows={6} />
       ) : message.isError ? (
-        <ErrorState error={message.error} title={message.error instanceof Error && 'status' in message.error && message.error.status === 422 ? 'Nothing to collect' : undefined} />
+        <ErrorState error={message.error} />
+      ) : message.data.nothingToCollect ? (
+        // Owing nothing is an answer, not an error.
+        <p className="text-sm text-slate-700" data-testid="message-note">
+          {message.data.note}
+        </p>
       ) : (
         <div className="space-y-2">
           {message.data.subject ? (

@@ -70,6 +70,9 @@ export type CollectionMessage = Provenance & {
   smsUnits: number | null;
   amounts: { outstanding: number; overdue: number; formattedOutstanding: string; formattedOverdue: string };
   currency: string;
+  /** The student owes nothing: no message to send; `note` says so. */
+  nothingToCollect: boolean;
+  note: string | null;
 };
 
 export type ChatAnswer = Provenance & { answer: string; intent: string; language: Language; data: unknown; sources: string[] };

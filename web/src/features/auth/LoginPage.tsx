@@ -36,7 +36,7 @@ export function LoginPage() {
   };
 
   return (
-    <div className="grid min-h-screen place-items-center bg-gradient-to-br from-slate-50 to-indigo-50 px-4">
+    <main className="grid min-h-screen place-items-center bg-gradient-to-br from-slate-50 to-indigo-50 px-4">
       <div className="w-full max-w-sm">
         <div className="mb-6 flex items-center justify-center gap-2 text-xl font-semibold text-slate-900">
           <img src="/favicon.svg" alt="" className="h-9 w-9" />
@@ -61,8 +61,8 @@ export function LoginPage() {
             {busy ? 'Signing in…' : 'Sign in'}
           </Button>
         </form>
-        <p className="mt-4 text-center text-xs text-slate-500">School fees, payments and reporting.</p>
+        <p className="mt-4 text-center text-xs text-slate-600">School fees, payments and reporting.</p>
       </div>
-    </div>
+    </main>
   );
 }

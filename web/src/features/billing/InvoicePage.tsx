@@ -1,16 +1,34 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import { useSession } from '../../app/session';
-import { Button, Card, EmptyState, ErrorState, Field, Input, PageHeader, Select, Skeleton, Stat, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
-import { ApiError } from '../../lib/api';
-import { currencyDecimals, formatDate, formatDateTime, formatMoney, methodLabel, minorToInput, parseMoney, PAYMENT_METHODS } from '../../lib/format';
+import { AmountField, checkAmount, fieldErrorsOf, MethodField, problemText, ReceiptButton, ReferenceField, useAttemptKey, useReceiptDownload } from '../../components/money';
+import { Button, Card, EmptyState, ErrorState, Field, Input, Notice, PageHeader, Select, Skeleton, Stat, StatGrid, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
+import { describeZone, formatDate, formatDateTime, formatMoney, methodLabel, minorToInput } from '../../lib/format';
 import { Link } from '../../lib/router';
-import { invoicePaymentsQuery, invoiceQuery, recordPayment, type Invoice, type PaymentReceipt } from './api';
+import {
+  adjustInvoice,
+  invoicePaymentsQuery,
+  invoiceQuery,
+  recordPayment,
+  schoolQuery,
+  type AdjustmentKind,
+  type Invoice,
+  type InvoiceLine,
+  type PaymentReceipt,
+} from './api';
+
+const LINE_KINDS: Record<InvoiceLine['kind'], string> = { charge: 'Charge', discount: 'Discount', late_fee: 'Late fee' };
+const ADJUSTMENT_KINDS: Record<AdjustmentKind, string> = { credit_note: 'Credit note', write_off: 'Write-off' };
 
 export function InvoicePage({ invoiceId }: { invoiceId: string }) {
   const { can } = useSession();
   const invoice = useQuery(invoiceQuery(invoiceId));
   const payments = useQuery(invoicePaymentsQuery(invoiceId));
+  const school = useQuery({ ...schoolQuery(invoice.data?.schoolId ?? ''), enabled: invoice.data !== undefined });
+  const receipts = useReceiptDownload();
+  // The last payment recorded here: kept by the page, not the form, so its message stays
+  // when the invoice becomes fully paid and the form gives way (it used to last 21 ms).
+  const [receipt, setReceipt] = useState<PaymentReceipt | null>(null);
 
   if (invoice.isPending) {
     return <Skeleton rows={6} />;
@@ -19,12 +37,15 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
     return <ErrorState error={invoice.error} onRetry={() => void invoice.refetch()} />;
   }
   const data = invoice.data;
-  const payable = can('billing:write') && data.pendingAmount > 0 && data.status !== 'CANCELLED';
+  const timeZone = school.data?.timezone;
+  const open = data.pendingAmount > 0 && data.status !== 'CANCELLED';
+  const payable = can('billing:write') && open;
+  const adjustments = data.adjustments ?? [];
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-500">
+      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-600">
         <Link to={`/schools/${data.schoolId}`} className="hover:underline">
-          School
+          {school.data?.name ?? 'School'}
         </Link>{' '}
         /{' '}
         <Link to={`/students/${data.studentId}`} className="hover:underline">
@@ -33,70 +54,164 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
         / {data.number}
       </nav>
       <PageHeader title={`Invoice ${data.number}`} subtitle={`${data.description ?? 'No description'} · due ${formatDate(data.dueDate)}`} actions={<StatusBadge status={data.status} />} />
-      <div className="mb-6 grid grid-cols-2 gap-3 lg:grid-cols-3">
+      <StatGrid cols={4} className="mb-6">
         <Stat label="Amount" value={formatMoney(data.amount, data.currency)} />
         <Stat label="Paid" value={formatMoney(data.paidAmount, data.currency)} tone="good" testId="invoice-paid" />
+        <Stat label="Credited" value={formatMoney(data.creditedAmount, data.currency)} hint="Credit notes and write-offs" testId="invoice-credited" />
         <Stat label="Pending" value={formatMoney(data.pendingAmount, data.currency)} tone={data.status === 'OVERDUE' ? 'bad' : 'default'} testId="invoice-pending" />
-      </div>
-      <div className="grid gap-6 lg:grid-cols-[2fr_1fr]">
-        <Card title="Payments">
-          {payments.isPending ? (
-            <Skeleton rows={3} />
-          ) : payments.isError ? (
-            <ErrorState error={payments.error} onRetry={() => void payments.refetch()} />
-          ) : payments.data.data.length === 0 ? (
-            <EmptyState>No payments yet.</EmptyState>
-          ) : (
-            <Table label="Payments">
-              <thead>
-                <tr>
-                  <th className={th}>Paid at</th>
-                  <th className={th}>Method</th>
-                  <th className={th}>Reference</th>
-                  <th className={thNum}>Amount</th>
-                  <th className={thNum}>Refunded</th>
-                </tr>
-              </thead>
-              <tbody data-testid="payments-table">
-                {payments.data.data.map((payment) => (
-                  <tr key={payment.id}>
-                    <td className={td}>{formatDateTime(payment.paidAt)}</td>
-                    <td className={td}>{methodLabel(payment.method)}</td>
-                    <td className={td}>{payment.reference ?? '—'}</td>
-                    <td className={tdNum}>{formatMoney(payment.amount, payment.currency)}</td>
-                    <td className={tdNum}>{payment.refundedAmount ? formatMoney(payment.refundedAmount, payment.currency) : '—'}</td>
+      </StatGrid>
+      <div className="grid grid-cols-1 gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
+        {/* The forms' column: on a phone its parts are placed one by one (display: contents) — the payment form first, it is what a bursar opens this page for; the credit note form after the lists. */}
+        <div className="contents lg:col-start-2 lg:row-start-1 lg:block lg:min-w-0 lg:space-y-6">
+          <div className="order-first min-w-0 lg:order-none">
+            {payable ? (
+              // Keyed by what is open: after a payment, credit note or write-off the amount starts again from it.
+              <PaymentForm key={data.pendingAmount} invoice={data} receipt={receipt} onRecorded={setReceipt} />
+            ) : (
+              <Card title="Record a payment" testId="payment-form-closed">
+                {receipt ? <Receipt receipt={receipt} onDismiss={() => setReceipt(null)} /> : null}
+                <p className="text-sm text-slate-600">
+                  {!can('billing:write') ? 'Your role may not record payments.' : data.status === 'CANCELLED' ? 'This invoice is cancelled.' : 'This invoice is fully paid.'}
+                </p>
+              </Card>
+            )}
+          </div>
+          {payable ? (
+            <div className="order-last min-w-0 lg:order-none">
+              <AdjustmentForm invoice={data} />
+            </div>
+          ) : null}
+        </div>
+        <div className="min-w-0 space-y-6 lg:col-start-1 lg:row-start-1">
+          <Card title="Lines">
+            {(data.lines ?? []).length === 0 ? (
+              <EmptyState>No lines.</EmptyState>
+            ) : (
+              <Table label="Lines">
+                {/* On a phone, kind and item go under the description: the amount stays in view without scrolling sideways. */}
+                <thead>
+                  <tr>
+                    <th className={`${th} hidden sm:table-cell`}>Kind</th>
+                    <th className={th}>Description</th>
+                    <th className={`${th} hidden sm:table-cell`}>Item</th>
+                    <th className={thNum}>Amount</th>
                   </tr>
-                ))}
-              </tbody>
-            </Table>
-          )}
-        </Card>
-        {payable ? (
-          <PaymentForm invoice={data} />
-        ) : (
-          <Card title="Record a payment">
-            <p className="text-sm text-slate-500">
-              {!can('billing:write') ? 'Your role may not record payments.' : data.status === 'CANCELLED' ? 'This invoice is cancelled.' : 'This invoice is fully paid.'}
-            </p>
+                </thead>
+                <tbody data-testid="invoice-lines">
+                  {(data.lines ?? []).map((line, index) => (
+                    <tr key={`${line.code}-${index}`}>
+                      <td className={`${td} hidden sm:table-cell`}>{LINE_KINDS[line.kind]}</td>
+                      <td className={td}>
+                        {line.description}
+                        <span className="block text-xs text-slate-600 sm:hidden">
+                          {LINE_KINDS[line.kind]} · <span className="font-mono">{line.code}</span>
+                        </span>
+                      </td>
+                      <td className={`${td} hidden font-mono text-xs sm:table-cell`}>{line.code}</td>
+                      <td className={`${tdNum} ${line.amount < 0 ? 'text-emerald-700' : ''}`}>{formatMoney(line.amount, data.currency)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+                <tfoot>
+                  <tr>
+                    <th scope="row" className="px-3 py-2 text-left text-sm font-semibold text-slate-700 sm:hidden">
+                      Total
+                    </th>
+                    <th scope="row" colSpan={3} className="hidden px-3 py-2 text-left text-sm font-semibold text-slate-700 sm:table-cell">
+                      Total
+                    </th>
+                    <td className="px-3 py-2 text-right text-sm font-semibold tabular-nums text-slate-900">{formatMoney(data.amount, data.currency)}</td>
+                  </tr>
+                </tfoot>
+              </Table>
+            )}
           </Card>
-        )}
+          <Card title={timeZone ? `Payments · ${describeZone(timeZone, 'school')}` : 'Payments'}>
+            {receipts.failure}
+            {payments.isPending ? (
+              <Skeleton rows={3} />
+            ) : payments.isError ? (
+              <ErrorState error={payments.error} onRetry={() => void payments.refetch()} />
+            ) : payments.data.data.length === 0 ? (
+              <EmptyState>No payments yet.</EmptyState>
+            ) : (
+              <Table label="Payments">
+                <thead>
+                  <tr>
+                    <th className={th}>Paid at</th>
+                    <th className={thNum}>Amount</th>
+                    <th className={th}>Method</th>
+                    <th className={th}>Reference</th>
+                    <th className={thNum}>Refunded</th>
+                    <th className={th}>Receipt</th>
+                  </tr>
+                </thead>
+                <tbody data-testid="payments-table">
+                  {payments.data.data.map((payment) => (
+                    <tr key={payment.id}>
+                      <td className={td}>{timeZone ? formatDateTime(payment.paidAt, timeZone) : '…'}</td>
+                      <td className={tdNum}>{formatMoney(payment.amount, payment.currency)}</td>
+                      <td className={td}>{methodLabel(payment.method)}</td>
+                      <td className={td}>{payment.reference ?? '—'}</td>
+                      <td className={tdNum}>{payment.refundedAmount ? formatMoney(payment.refundedAmount, payment.currency) : '—'}</td>
+                      <td className={td}>
+                        <ReceiptButton paymentId={payment.id} receiptNumber={payment.receiptNumber} onDownload={receipts.download} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </Table>
+            )}
+          </Card>
+          {adjustments.length > 0 ? (
+            <Card title={timeZone ? `Credit notes and write-offs · ${describeZone(timeZone, 'school')}` : 'Credit notes and write-offs'} testId="invoice-adjustments">
+              <ul className="divide-y divide-slate-100" data-testid="adjustments-list">
+                {adjustments.map((adjustment) => (
+                  <li key={adjustment.id} className="grid grid-cols-[minmax(0,1fr)_auto] items-baseline gap-x-3 py-2 text-sm" data-testid="adjustment">
+                    <span className="min-w-0">
+                      <span className="font-medium text-slate-900">
+                        {ADJUSTMENT_KINDS[adjustment.kind]}
+                        {adjustment.number ? <span className="whitespace-nowrap"> {adjustment.number}</span> : null}
+                      </span>
+                      <span className="block break-words text-slate-600">{adjustment.reason}</span>
+                      <span className="block text-xs text-slate-600">{timeZone ? formatDateTime(adjustment.createdAt, timeZone) : '…'}</span>
+                    </span>
+                    <span className="text-right font-medium tabular-nums text-slate-900">{formatMoney(adjustment.amount, data.currency)}</span>
+                  </li>
+                ))}
+              </ul>
+            </Card>
+          ) : null}
+        </div>
       </div>
     </>
   );
 }
 
-function PaymentForm({ invoice }: { invoice: Invoice }) {
+/** The outcome of the last payment: stays until dismissed or the next submit, and takes focus when it appears. */
+function Receipt({ receipt, onDismiss }: { receipt: PaymentReceipt; onDismiss: () => void }) {
+  return (
+    <div className="mb-3">
+      <Notice tone="success" onDismiss={onDismiss} testId="payment-success">
+        Payment of {formatMoney(receipt.amount, receipt.currency)} recorded. Invoice is now {receipt.invoice.status}
+        {receipt.invoice.pendingAmount > 0 ? `, ${formatMoney(receipt.invoice.pendingAmount, receipt.currency)} still pending` : ''}.
+      </Notice>
+    </div>
+  );
+}
+
+function PaymentForm({ invoice, receipt, onRecorded }: { invoice: Invoice; receipt: PaymentReceipt | null; onRecorded: (receipt: PaymentReceipt | null) => void }) {
   const queryClient = useQueryClient();
   const [amount, setAmount] = useState(() => minorToInput(invoice.pendingAmount, invoice.currency));
   const [method, setMethod] = useState('bank_transfer');
   const [reference, setReference] = useState('');
-  const [receipt, setReceipt] = useState<PaymentReceipt | null>(null);
   const [invalid, setInvalid] = useState<string | null>(null);
+  const amountInput = useRef<HTMLInputElement>(null);
 
   const mutation = useMutation({
     mutationFn: recordPayment,
     onSuccess: async (result) => {
-      setReceipt(result);
+      onRecorded(result);
       setReference('');
       setAmount(minorToInput(result.invoice.pendingAmount, invoice.currency));
       // Everything derived from this invoice: lists, statements, reports.
@@ -106,56 +221,134 @@ function PaymentForm({ invoice }: { invoice: Invoice }) {
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    setReceipt(null);
-    const minor = parseMoney(amount, invoice.currency);
-    if (minor === null) {
-      setInvalid(`Enter a positive amount with at most ${currencyDecimals(invoice.currency)} decimals.`);
+    if (mutation.isPending) {
       return;
     }
-    if (minor > invoice.pendingAmount) {
-      setInvalid(`At most ${formatMoney(invoice.pendingAmount, invoice.currency)} is owed.`);
+    onRecorded(null);
+    mutation.reset();
+    const checked = checkAmount(amount, invoice.currency, { minor: invoice.pendingAmount, message: (max) => `At most ${max} is owed.` });
+    setInvalid(checked.ok ? null : checked.error);
+    if (!checked.ok) {
+      // Focus goes to the field; its error is read with it (aria-describedby).
+      amountInput.current?.focus();
       return;
     }
-    setInvalid(null);
-    mutation.mutate({ invoiceId: invoice.id, amount: minor, method, ...(reference.trim() ? { reference: reference.trim() } : {}) });
+    mutation.mutate({ invoiceId: invoice.id, amount: checked.minor, method, ...(reference.trim() ? { reference: reference.trim() } : {}) });
   };
 
-  const serverError = mutation.error instanceof ApiError ? mutation.error : null;
   return (
     <Card title="Record a payment" testId="payment-form">
+      {receipt ? <Receipt receipt={receipt} onDismiss={() => onRecorded(null)} /> : null}
       <form className="space-y-3" onSubmit={submit} noValidate>
-        <Field label={`Amount (${invoice.currency})`} hint={`Pending: ${formatMoney(invoice.pendingAmount, invoice.currency)}`}>
-          <Input name="amount" inputMode="decimal" value={amount} onChange={(event) => setAmount(event.target.value)} aria-invalid={invalid !== null} required />
-        </Field>
-        <Field label="Method">
-          <Select name="method" value={method} onChange={(event) => setMethod(event.target.value)}>
-            {PAYMENT_METHODS.map((value) => (
-              <option key={value} value={value}>
-                {methodLabel(value)}
-              </option>
-            ))}
+        <AmountField
+          ref={amountInput}
+          currency={invoice.currency}
+          hint={`Pending: ${formatMoney(invoice.pendingAmount, invoice.currency)}. 1500, 1,500.00 and 1.500,00 all work.`}
+          error={invalid}
+          value={amount}
+          onChange={(value) => {
+            setAmount(value);
+            setInvalid(null);
+          }}
+        />
+        <MethodField value={method} onChange={setMethod} />
+        <ReferenceField value={reference} onChange={setReference} placeholder="e.g. SPEI-20261201-7781" />
+        {mutation.isError ? (
+          <Notice tone="error" onDismiss={() => mutation.reset()} testId="payment-error">
+            {problemText(mutation.error, 'The payment could not be sent. Nothing was recorded; try again.')}
+          </Notice>
+        ) : null}
+        <Button type="submit" variant="primary" className="w-full" busy={mutation.isPending}>
+          {mutation.isPending ? 'Recording…' : 'Record payment'}
+        </Button>
+      </form>
+    </Card>
+  );
+}
+
+/**
+ * A credit note (a fee correction) or a write-off (bad debt): lowers what is open
+ * without moving money, never above it. The amount is checked here against what is
+ * open; the API has the last word (another user may have settled part meanwhile), and
+ * its field errors are shown under their fields.
+ */
+function AdjustmentForm({ invoice }: { invoice: Invoice }) {
+  const queryClient = useQueryClient();
+  const [kind, setKind] = useState<AdjustmentKind>('credit_note');
+  const [amount, setAmount] = useState('');
+  const [reason, setReason] = useState('');
+  const [invalid, setInvalid] = useState<string | null>(null);
+  const amountInput = useRef<HTMLInputElement>(null);
+  const attempt = useAttemptKey();
+
+  const mutation = useMutation({
+    mutationFn: adjustInvoice,
+    onSuccess: async () => {
+      attempt.succeeded();
+      setAmount('');
+      setReason('');
+      await queryClient.invalidateQueries();
+    },
+    // Refused (say, more than is open now that someone else settled part): show what is open now.
+    onError: () => queryClient.invalidateQueries({ queryKey: ['invoices', invoice.id] }),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (mutation.isPending) {
+      return;
+    }
+    mutation.reset();
+    const checked = checkAmount(amount, invoice.currency, { minor: invoice.pendingAmount, message: (max) => `At most ${max} is open.` });
+    setInvalid(checked.ok ? null : checked.error);
+    if (!checked.ok) {
+      amountInput.current?.focus();
+      return;
+    }
+    const body = { invoiceId: invoice.id, kind, amount: checked.minor, reason };
+    mutation.mutate({ ...body, idempotencyKey: attempt.keyFor(body) });
+  };
+  const fields = fieldErrorsOf(mutation.error);
+  const done = mutation.data;
+  const verb = kind === 'credit_note' ? 'Issue credit note' : 'Write off';
+  return (
+    <Card title="Credit note or write-off" testId="adjustment-form">
+      {done ? (
+        <div className="mb-3">
+          <Notice tone="success" onDismiss={() => mutation.reset()} testId="adjustment-success">
+            {ADJUSTMENT_KINDS[done.kind]}
+            {done.number ? ` ${done.number}` : ''} of {formatMoney(done.amount, invoice.currency)} recorded. Invoice is now {done.invoice.status}
+            {done.invoice.pendingAmount > 0 ? `, ${formatMoney(done.invoice.pendingAmount, invoice.currency)} still pending` : ''}.
+          </Notice>
+        </div>
+      ) : null}
+      <form className="space-y-3" onSubmit={submit} noValidate>
+        <Field label="Kind" hint={kind === 'credit_note' ? 'A fee correction: numbered, shown on statements.' : 'Bad debt that will not be collected.'}>
+          <Select name="kind" value={kind} onChange={(event) => setKind(event.target.value as AdjustmentKind)}>
+            <option value="credit_note">{ADJUSTMENT_KINDS.credit_note}</option>
+            <option value="write_off">{ADJUSTMENT_KINDS.write_off}</option>
           </Select>
         </Field>
-        <Field label="Reference (optional)">
-          <Input name="reference" value={reference} maxLength={120} onChange={(event) => setReference(event.target.value)} placeholder="e.g. SPEI-20261201-7781" />
+        <AmountField
+          ref={amountInput}
+          currency={invoice.currency}
+          hint={`Open: ${formatMoney(invoice.pendingAmount, invoice.currency)}.`}
+          error={invalid ?? fields.amount ?? null}
+          value={amount}
+          onChange={(value) => {
+            setAmount(value);
+            setInvalid(null);
+          }}
+        />
+        <Field label="Reason" hint="Required; kept in the audit log." error={fields.reason ?? null}>
+          <Input name="reason" value={reason} maxLength={500} onChange={(event) => setReason(event.target.value)} />
         </Field>
-        {invalid ? (
-          <p role="alert" className="text-sm text-rose-700">
-            {invalid}
-          </p>
-        ) : null}
         {mutation.isError ? (
-          <p role="alert" className="rounded-lg bg-rose-50 px-3 py-2 text-sm text-rose-700">
-            {serverError ? `${serverError.problem.code ?? serverError.status}: ${serverError.message}` : 'The payment could not be sent. Nothing was recorded; try again.'}
-          </p>
+          <Notice tone="error" onDismiss={() => mutation.reset()} testId="adjustment-error">
+            {problemText(mutation.error, 'The request could not be sent. Nothing was recorded twice; press the button again to retry.')}
+          </Notice>
         ) : null}
-        {receipt ? (
-          <p role="status" className="rounded-lg bg-emerald-50 px-3 py-2 text-sm text-emerald-800" data-testid="payment-success">
-            Payment of {formatMoney(receipt.payment.amount, receipt.payment.currency)} recorded. Invoice is now {receipt.invoice.status}.
-          </p>
-        ) : null}
-        <Button type="submit" variant="primary" className="w-full" disabled={mutation.isPending}>
-          {mutation.isPending ? 'Recording…' : 'Record payment'}
+        <Button type="submit" variant={kind === 'write_off' ? 'danger' : 'primary'} className="w-full" busy={mutation.isPending}>
+          {mutation.isPending ? 'Recording…' : verb}
         </Button>
       </form>
     </Card>

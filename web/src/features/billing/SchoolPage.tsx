@@ -1,21 +1,24 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
-import { Button, Card, EmptyState, ErrorState, PageHeader, Skeleton, Table, td, th } from '../../components/ui';
+import { useRef } from 'react';
+import { Card, EmptyState, ErrorState, LoadMore, PageHeader, Skeleton, Table, td, th } from '../../components/ui';
 import { formatDate } from '../../lib/format';
 import { Link } from '../../lib/router';
 import { schoolQuery, schoolStatementQuery, schoolStudentsQuery } from './api';
+import { DemoSchoolControls } from './DemoControls';
 import { StatementCard } from './Statement';
 
 export function SchoolPage({ schoolId }: { schoolId: string }) {
   const school = useQuery(schoolQuery(schoolId));
   const students = useInfiniteQuery(schoolStudentsQuery(schoolId));
   const rows = students.data?.pages.flatMap((page) => page.data) ?? [];
+  const list = useRef<HTMLTableSectionElement>(null);
 
   if (school.isError) {
     return <ErrorState error={school.error} onRetry={() => void school.refetch()} />;
   }
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-500">
+      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-600">
         <Link to="/schools" className="hover:underline">
           Schools
         </Link>{' '}
@@ -26,7 +29,13 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
         subtitle={school.data ? `${school.data.currency} · ${school.data.timezone}${school.data.address ? ` · ${school.data.address}` : ''}` : undefined}
       />
       <div className="space-y-6">
-        <StatementCard path={`/schools/${schoolId}/statement`} name={school.data?.name.replace(/\W+/g, '-').toLowerCase() ?? 'school'} query={schoolStatementQuery(schoolId)} />
+        <DemoSchoolControls school={school.data} />
+        <StatementCard
+          path={`/schools/${schoolId}/statement`}
+          name={school.data?.name.replace(/\W+/g, '-').toLowerCase() ?? 'school'}
+          query={schoolStatementQuery(schoolId)}
+          timeZone={school.data?.timezone}
+        />
         <Card title="Students">
           {students.isPending ? (
             <Skeleton rows={5} />
@@ -36,7 +45,7 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
             <EmptyState>This school has no students yet.</EmptyState>
           ) : (
             <>
-              <Table label="Students">
+              <Table label="Students" stickyFirst>
                 <thead>
                   <tr>
                     <th className={th}>Student</th>
@@ -46,9 +55,9 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
                     <th className={th}>Status</th>
                   </tr>
                 </thead>
-                <tbody>
+                <tbody ref={list}>
                   {rows.map((student) => (
-                    <tr key={student.id}>
+                    <tr key={student.id} data-row tabIndex={-1} className="focus:outline-none focus-visible:bg-indigo-50">
                       <td className={td}>
                         <Link to={`/students/${student.id}`} className="font-medium text-indigo-700 hover:underline" data-testid="student-link">
                           {student.firstName} {student.lastName}
@@ -62,11 +71,14 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
                   ))}
                 </tbody>
               </Table>
-              {students.hasNextPage ? (
-                <Button className="mt-4" onClick={() => void students.fetchNextPage()} disabled={students.isFetchingNextPage}>
-                  {students.isFetchingNextPage ? 'Loading…' : 'Load more'}
-                </Button>
-              ) : null}
+              <LoadMore
+                shown={rows.length}
+                noun="students"
+                hasNextPage={students.hasNextPage}
+                loading={students.isFetchingNextPage}
+                onLoad={() => students.fetchNextPage()}
+                list={list}
+              />
             </>
           )}
         </Card>

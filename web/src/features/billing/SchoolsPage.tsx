@@ -1,14 +1,16 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
-import { useDeferredValue, useState } from 'react';
-import { Button, Card, EmptyState, ErrorState, Field, Input, PageHeader, Skeleton, Table, td, th } from '../../components/ui';
+import { useDeferredValue, useRef, useState } from 'react';
+import { Card, EmptyState, ErrorState, Field, Input, LoadMore, PageHeader, Skeleton, Table, td, th } from '../../components/ui';
 import { Link } from '../../lib/router';
 import { schoolsQuery } from './api';
+import { DemoBadge } from './DemoControls';
 
 export function SchoolsPage() {
   const [search, setSearch] = useState('');
   const q = useDeferredValue(search.trim());
   const schools = useInfiniteQuery(schoolsQuery(q));
   const rows = schools.data?.pages.flatMap((page) => page.data) ?? [];
+  const list = useRef<HTMLTableSectionElement>(null);
 
   return (
     <>
@@ -27,7 +29,7 @@ export function SchoolsPage() {
           <EmptyState>{q ? `No school matches “${q}”.` : 'No schools yet.'}</EmptyState>
         ) : (
           <>
-            <Table label="Schools">
+            <Table label="Schools" stickyFirst>
               <thead>
                 <tr>
                   <th className={th}>School</th>
@@ -37,13 +39,14 @@ export function SchoolsPage() {
                   <th className={th}>Status</th>
                 </tr>
               </thead>
-              <tbody data-testid="schools-table">
+              <tbody data-testid="schools-table" ref={list}>
                 {rows.map((school) => (
-                  <tr key={school.id}>
+                  <tr key={school.id} data-row tabIndex={-1} className="focus:outline-none focus-visible:bg-indigo-50">
                     <td className={td}>
                       <Link to={`/schools/${school.id}`} className="font-medium text-indigo-700 hover:underline" data-testid="school-link">
                         {school.name}
                       </Link>
+                      <DemoBadge school={school} />
                     </td>
                     <td className={td}>{school.currency}</td>
                     <td className={td}>{school.timezone}</td>
@@ -53,11 +56,14 @@ export function SchoolsPage() {
                 ))}
               </tbody>
             </Table>
-            {schools.hasNextPage ? (
-              <Button className="mt-4" onClick={() => void schools.fetchNextPage()} disabled={schools.isFetchingNextPage}>
-                {schools.isFetchingNextPage ? 'Loading…' : 'Load more'}
-              </Button>
-            ) : null}
+            <LoadMore
+              shown={rows.length}
+              noun="schools"
+              hasNextPage={schools.hasNextPage}
+              loading={schools.isFetchingNextPage}
+              onLoad={() => schools.fetchNextPage()}
+              list={list}
+            />
           </>
         )}
       </Card>

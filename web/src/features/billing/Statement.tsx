@@ -1,28 +1,32 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Button, Card, ErrorState, Skeleton, Stat } from '../../components/ui';
+import { Button, Card, describeError, ErrorState, Notice, Skeleton, Stat, StatGrid } from '../../components/ui';
 import { downloadFile } from '../../lib/api';
-import { formatCount, formatDateTime, formatMoney } from '../../lib/format';
+import { formatBytes, formatCount, formatDateTime, formatMoney, zoneOwner } from '../../lib/format';
 import type { studentStatementQuery } from './api';
+
+type Download = { kind: 'running'; format: Format } | { kind: 'done'; filename: string; bytes: number } | { kind: 'failed'; error: unknown } | null;
+type Format = 'json' | 'csv' | 'pdf';
 
 /**
  * A statement's summary with its three formats. The files need the bearer token, so
- * they are fetched and saved by script rather than linked.
+ * they are fetched and saved by script rather than linked; each keeps the name the
+ * server gives it. Times are in the school's zone (`timeZone`), labelled.
  */
-export function StatementCard({ path, name, query }: { path: string; name: string; query: ReturnType<typeof studentStatementQuery> }) {
+export function StatementCard({ path, name, query, timeZone }: { path: string; name: string; query: ReturnType<typeof studentStatementQuery>; timeZone?: string }) {
   const statement = useQuery(query);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const download = async (format: 'json' | 'csv' | 'pdf') => {
+  const [download, setDownload] = useState<Download>(null);
+  const running = download?.kind === 'running' ? download.format : null;
+  const start = async (format: Format) => {
+    if (running !== null) {
+      return;
+    }
     const accept = { json: 'application/json', csv: 'text/csv', pdf: 'application/pdf' }[format];
-    setBusy(format);
-    setError(null);
+    setDownload({ kind: 'running', format });
     try {
-      await downloadFile(path, `${name}-statement.${format}`, accept);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(null);
+      setDownload({ kind: 'done', ...(await downloadFile(path, `${name}-statement.${format}`, accept)) });
+    } catch (error) {
+      setDownload({ kind: 'failed', error });
     }
   };
   return (
@@ -32,30 +36,43 @@ export function StatementCard({ path, name, query }: { path: string; name: strin
       actions={
         <div className="flex gap-2" role="group" aria-label="Download statement">
           {(['json', 'csv', 'pdf'] as const).map((format) => (
-            <Button key={format} size="sm" onClick={() => void download(format)} disabled={busy !== null}>
-              {busy === format ? 'Preparing…' : format.toUpperCase()}
+            <Button key={format} size="sm" onClick={() => void start(format)} busy={running !== null} aria-label={`Download statement as ${format.toUpperCase()}`}>
+              {running === format ? 'Preparing…' : format.toUpperCase()}
             </Button>
           ))}
         </div>
       }
     >
-      {error ? <ErrorState error={error} title="Download failed" /> : null}
+      {download?.kind === 'done' ? (
+        <div className="mb-3">
+          <Notice tone="success" onDismiss={() => setDownload(null)} testId="download-done">
+            Saved <span className="font-medium">{download.filename}</span> ({formatBytes(download.bytes)}).
+          </Notice>
+        </div>
+      ) : download?.kind === 'failed' ? (
+        <div className="mb-3">
+          <Notice tone="error" onDismiss={() => setDownload(null)}>
+            <span className="font-semibold">Download failed.</span> {describeError(download.error).detail}
+          </Notice>
+        </div>
+      ) : null}
       {statement.isPending ? (
         <Skeleton rows={2} />
       ) : statement.isError ? (
         <ErrorState error={statement.error} onRetry={() => void statement.refetch()} />
       ) : (
         <>
-          <div className="grid grid-cols-2 gap-3 lg:grid-cols-4">
+          <StatGrid>
             <Stat label="Invoiced" value={formatMoney(statement.data.summary.totalInvoiced, statement.data.currency)} />
             <Stat label="Paid" value={formatMoney(statement.data.summary.totalPaid, statement.data.currency)} tone="good" />
             <Stat label="Pending" value={formatMoney(statement.data.summary.totalPending, statement.data.currency)} />
             <Stat label="Overdue" value={formatMoney(statement.data.summary.totalOverdue, statement.data.currency)} tone={statement.data.summary.totalOverdue > 0 ? 'bad' : 'default'} />
-          </div>
-          <p className="mt-3 text-xs text-slate-500">
+          </StatGrid>
+          <p className="mt-3 text-xs text-slate-600">
             {formatCount(statement.data.invoices.length)} invoices
             {statement.data.summary.totalStudents !== undefined ? ` · ${formatCount(statement.data.summary.totalStudents)} students` : ''} · generated{' '}
-            {formatDateTime(statement.data.generatedAt)} · cancelled invoices are listed in the files but excluded from totals
+            {timeZone ? `${formatDateTime(statement.data.generatedAt, timeZone)} (${zoneOwner(timeZone, 'school')})` : '…'} · cancelled invoices are listed in the
+            files but excluded from totals
           </p>
         </>
       )}

@@ -1,5 +1,6 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
-import { Button, Card, EmptyState, ErrorState, PageHeader, Skeleton, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
+import { useRef } from 'react';
+import { Card, EmptyState, ErrorState, LoadMore, PageHeader, Skeleton, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
 import { formatDate, formatMoney } from '../../lib/format';
 import { Link } from '../../lib/router';
 import { schoolQuery, studentInvoicesQuery, studentQuery, studentStatementQuery } from './api';
@@ -10,6 +11,7 @@ export function StudentPage({ studentId }: { studentId: string }) {
   const school = useQuery({ ...schoolQuery(student.data?.schoolId ?? ''), enabled: student.data !== undefined });
   const invoices = useInfiniteQuery(studentInvoicesQuery(studentId));
   const rows = invoices.data?.pages.flatMap((page) => page.data) ?? [];
+  const list = useRef<HTMLTableSectionElement>(null);
 
   if (student.isError) {
     return <ErrorState error={student.error} onRetry={() => void student.refetch()} />;
@@ -17,7 +19,7 @@ export function StudentPage({ studentId }: { studentId: string }) {
   const name = student.data ? `${student.data.firstName} ${student.data.lastName}` : '…';
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-500">
+      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-600">
         <Link to="/schools" className="hover:underline">
           Schools
         </Link>{' '}
@@ -33,7 +35,7 @@ export function StudentPage({ studentId }: { studentId: string }) {
       </nav>
       <PageHeader title={name} subtitle={student.data ? `Grade ${student.data.grade}${student.data.email ? ` · ${student.data.email}` : ''}` : undefined} />
       <div className="space-y-6">
-        <StatementCard path={`/students/${studentId}/statement`} name={`student-${studentId.slice(0, 8)}`} query={studentStatementQuery(studentId)} />
+        <StatementCard path={`/students/${studentId}/statement`} name={`student-${studentId.slice(0, 8)}`} query={studentStatementQuery(studentId)} timeZone={school.data?.timezone} />
         <Card title="Invoices">
           {invoices.isPending ? (
             <Skeleton rows={5} />
@@ -43,43 +45,46 @@ export function StudentPage({ studentId }: { studentId: string }) {
             <EmptyState>No invoices for this student.</EmptyState>
           ) : (
             <>
-              <Table label="Invoices">
+              <Table label="Invoices" stickyFirst>
                 <thead>
                   <tr>
                     <th className={th}>Number</th>
-                    <th className={th}>Description</th>
-                    <th className={th}>Due</th>
+                    <th className={thNum}>Pending</th>
                     <th className={th}>Status</th>
+                    <th className={th}>Due</th>
                     <th className={thNum}>Amount</th>
                     <th className={thNum}>Paid</th>
-                    <th className={thNum}>Pending</th>
+                    <th className={th}>Description</th>
                   </tr>
                 </thead>
-                <tbody>
+                <tbody ref={list}>
                   {rows.map((invoice) => (
-                    <tr key={invoice.id}>
+                    <tr key={invoice.id} data-row tabIndex={-1} className="focus:outline-none focus-visible:bg-indigo-50">
                       <td className={td}>
                         <Link to={`/invoices/${invoice.id}`} className="font-medium text-indigo-700 hover:underline" data-testid="invoice-link">
                           {invoice.number}
                         </Link>
                       </td>
-                      <td className={td}>{invoice.description ?? '—'}</td>
-                      <td className={td}>{formatDate(invoice.dueDate)}</td>
+                      <td className={`${tdNum} font-medium`}>{formatMoney(invoice.pendingAmount, invoice.currency)}</td>
                       <td className={td}>
                         <StatusBadge status={invoice.status} />
                       </td>
+                      <td className={td}>{formatDate(invoice.dueDate)}</td>
                       <td className={tdNum}>{formatMoney(invoice.amount, invoice.currency)}</td>
                       <td className={tdNum}>{formatMoney(invoice.paidAmount, invoice.currency)}</td>
-                      <td className={tdNum}>{formatMoney(invoice.pendingAmount, invoice.currency)}</td>
+                      <td className={td}>{invoice.description ?? '—'}</td>
                     </tr>
                   ))}
                 </tbody>
               </Table>
-              {invoices.hasNextPage ? (
-                <Button className="mt-4" onClick={() => void invoices.fetchNextPage()} disabled={invoices.isFetchingNextPage}>
-                  {invoices.isFetchingNextPage ? 'Loading…' : 'Load more'}
-                </Button>
-              ) : null}
+              <LoadMore
+                shown={rows.length}
+                noun="invoices"
+                hasNextPage={invoices.hasNextPage}
+                loading={invoices.isFetchingNextPage}
+                onLoad={() => invoices.fetchNextPage()}
+                list={list}
+              />
             </>
           )}
         </Card>

@@ -11,6 +11,9 @@ export interface School {
   currency: string;
   timezone: string;
   isActive: boolean;
+  /** Created by the demo seed: the only schools the demo simulator acts on. */
+  isDemo: boolean;
+  simulatorEnabled: boolean;
 }
 export interface Student {
   id: string;
@@ -30,10 +33,32 @@ export interface Invoice {
   description: string | null;
   amount: number;
   paidAmount: number;
+  /** Credit notes and write-offs. */
+  creditedAmount: number;
   pendingAmount: number;
   currency: string;
   status: 'PENDING' | 'PARTIAL' | 'PAID' | 'OVERDUE' | 'CANCELLED';
   dueDate: string;
+  /** On the single-invoice answer only. */
+  lines?: InvoiceLine[];
+  /** On the single-invoice answer only: credit notes and write-offs, oldest first. */
+  adjustments?: InvoiceAdjustment[];
+}
+export interface InvoiceLine {
+  kind: 'charge' | 'discount' | 'late_fee';
+  code: string;
+  description: string;
+  /** Discounts are negative. */
+  amount: number;
+}
+export type AdjustmentKind = 'credit_note' | 'write_off';
+export interface InvoiceAdjustment {
+  id: string;
+  kind: AdjustmentKind;
+  amount: number;
+  reason: string;
+  number: string | null;
+  createdAt: string;
 }
 export interface Payment {
   id: string;
@@ -44,6 +69,7 @@ export interface Payment {
   method: string;
   reference: string | null;
   paidAt: string;
+  receiptNumber: string | null;
 }
 export interface Page<T> {
   data: T[];
@@ -96,14 +122,31 @@ export interface PaymentInput {
   method: string;
   reference?: string;
 }
-export interface PaymentReceipt {
-  payment: Payment;
+/** The created payment, with the invoice it changed. */
+export interface PaymentReceipt extends Payment {
   invoice: { id: string; status: Invoice['status']; paidAmount: number; pendingAmount: number };
 }
 
-/**
- * POST /payments with a fresh Idempotency-Key per submit attempt: a network retry of
- * the same attempt could reuse it, but a new click is a new payment on purpose.
- */
-export const recordPayment = (input: PaymentInput) =>
+/** POST /payments: the created payment at the top level, with the invoice it changed as `invoice`. */
+export const recordPayment = async (input: PaymentInput): Promise<PaymentReceipt> =>
   apiFetch<PaymentReceipt>('/payments', { method: 'POST', body: input, headers: { 'idempotency-key': uuid() } });
+
+export interface AdjustmentInput {
+  invoiceId: string;
+  kind: AdjustmentKind;
+  amount: number;
+  reason: string;
+  /** One per attempt (see useAttemptKey). */
+  idempotencyKey: string;
+}
+/** The created credit note or write-off, with the invoice after it. */
+export interface AdjustmentReceipt extends Omit<InvoiceAdjustment, 'createdAt'> {
+  invoice: { id: string; status: Invoice['status']; paidAmount: number; creditedAmount: number; pendingAmount: number };
+}
+/** POST /invoices/:id/credit-notes | write-offs {amount, reason}: never above what is open (422 naming amount). */
+export const adjustInvoice = ({ invoiceId, kind, idempotencyKey, ...body }: AdjustmentInput) =>
+  apiFetch<AdjustmentReceipt>(`/invoices/${invoiceId}/${kind === 'credit_note' ? 'credit-notes' : 'write-offs'}`, {
+    method: 'POST',
+    body,
+    headers: { 'idempotency-key': idempotencyKey },
+  });

@@ -1,12 +1,31 @@
 import { useQuery, type UseQueryResult } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import { useMemo } from 'react';
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { Button, Card, cx, EmptyState, ErrorState, PageHeader, Select, Skeleton, Stat } from '../../components/ui';
+import { GRID_STROKE, legendText, TICK } from '../../components/chart';
+import { Button, Card, cx, EmptyState, ErrorState, PageHeader, Select, Skeleton, Stat, StatGrid } from '../../components/ui';
 import { saveBlob } from '../../lib/api';
-import { toCsv } from '../../lib/csv';
-import { currencyDecimals, formatCount, formatDateTime, formatMoney, formatPercent, formatTime, methodLabel } from '../../lib/format';
+import { downloadName } from '../../../../src/shared/filenames';
+import { CsvDecimal, localDateTime, toPeopleCsv, type CsvField } from '../../lib/csv';
+import {
+  currencyDecimals,
+  describeZone,
+  formatCount,
+  formatDateTime,
+  formatDayMonth,
+  formatHourMinute,
+  formatMoney,
+  formatMoneyTick,
+  formatPercent,
+  formatTime,
+  methodLabel,
+  minorToInput,
+  viewerTimeZone,
+  zoneLabel,
+  zoneOwner,
+} from '../../lib/format';
+import { useSearchParams } from '../../lib/router';
 import { schoolOptionsQuery } from '../../lib/schools';
-import { methodsQuery, metricsQuery, trendsQuery, type LiveEventType, type Metrics, type Period } from './api';
+import { methodsQuery, metricsQuery, trendsQuery, type LiveEvent, type LiveEventType, type Metrics, type Period } from './api';
 import { useLiveFeed, type LiveStatus } from './useLiveFeed';
 
 const PERIODS: { value: Period; label: string }[] = [
@@ -21,13 +40,27 @@ const EVENT_STYLE: Record<LiveEventType, { label: string; row: string; dot: stri
   payment_refunded: { label: 'Refunded', row: 'border-l-amber-500 bg-amber-50/60', dot: 'bg-amber-500' },
 };
 
+/** Where times are read: one school's own zone, or the viewer's across schools (always named on the page). */
+interface Zone {
+  timeZone: string;
+  whose: 'school' | 'viewer';
+}
+
+const isPeriod = (value: string | null): value is Period => value === 'day' || value === 'week' || value === 'month';
+
 export function LivePage() {
-  const [schoolId, setSchoolId] = useState('');
-  const [period, setPeriod] = useState<Period>('day');
+  // School, period and chart currency live in the query string: reload, Back and a shared link keep them.
+  const [params, setParams] = useSearchParams();
   const schools = useQuery(schoolOptionsQuery());
-  const metrics = useQuery(metricsQuery(period, schoolId));
+  const requested = params.get('schoolId') ?? '';
+  const period: Period = isPeriod(params.get('period')) ? (params.get('period') as Period) : 'day';
+  const school = schools.data?.find((candidate) => candidate.id === requested);
+  // Until the school list is in, the zone is unknown for a school: wait rather than ask twice.
+  const schoolId = requested && !school && schools.isPending ? null : requested;
+  const zone: Zone = school ? { timeZone: school.timezone, whose: 'school' } : { timeZone: viewerTimeZone(), whose: 'viewer' };
+  const metrics = useQuery({ ...metricsQuery(period, schoolId ?? '', zone.timeZone), enabled: schoolId !== null });
   const currencies = metrics.data?.byCurrency.map((row) => row.currency) ?? [];
-  const [chosenCurrency, setCurrency] = useState<string | null>(null);
+  const chosenCurrency = params.get('currency');
   const currency = chosenCurrency && currencies.includes(chosenCurrency) ? chosenCurrency : (currencies[0] ?? null);
 
   return (
@@ -38,7 +71,7 @@ export function LivePage() {
         actions={
           <>
             {schools.data && schools.data.length > 1 ? (
-              <Select value={schoolId} onChange={(event) => setSchoolId(event.target.value)} className="sm:w-56" aria-label="School" name="schoolId">
+              <Select value={requested} onChange={(event) => setParams({ schoolId: event.target.value })} className="sm:w-56" aria-label="School" name="schoolId">
                 <option value="">All my schools</option>
                 {schools.data.map((school) => (
                   <option key={school.id} value={school.id}>
@@ -48,23 +81,23 @@ export function LivePage() {
               </Select>
             ) : null}
             {currencies.length > 1 ? (
-              <Select value={currency ?? ''} onChange={(event) => setCurrency(event.target.value)} className="sm:w-28" aria-label="Currency for charts" name="currency">
+              <Select value={currency ?? ''} onChange={(event) => setParams({ currency: event.target.value })} className="sm:w-28" aria-label="Currency for charts" name="currency">
                 {currencies.map((code) => (
                   <option key={code}>{code}</option>
                 ))}
               </Select>
             ) : null}
-            <PeriodPicker value={period} onChange={setPeriod} />
+            <PeriodPicker value={period} onChange={(next) => setParams({ period: next === 'day' ? undefined : next })} />
           </>
         }
       />
       <div className="space-y-6">
-        <MetricCards query={metrics} />
-        <div className="grid gap-6 lg:grid-cols-3">
-          <TrendCard period={period} schoolId={schoolId} currency={currency} />
-          <MethodsCard period={period} schoolId={schoolId} currency={currency} />
+        <MetricCards query={metrics} zone={zone} />
+        <div className="grid grid-cols-1 gap-6 lg:grid-cols-3">
+          <TrendCard period={period} schoolId={schoolId ?? ''} currency={currency} zone={zone} />
+          <MethodsCard period={period} schoolId={schoolId ?? ''} currency={currency} />
         </div>
-        <EventStream schoolId={schoolId} />
+        <EventStream schoolId={schoolId ?? ''} zone={zone} />
       </div>
     </>
   );
@@ -79,7 +112,7 @@ function PeriodPicker({ value, onChange }: { value: Period; onChange: (period: P
           type="button"
           aria-pressed={value === option.value}
           onClick={() => onChange(option.value)}
-          className={cx('rounded-md px-3 py-1 text-xs font-medium', value === option.value ? 'bg-indigo-600 text-white' : 'text-slate-600 hover:bg-slate-100')}
+          className={cx('rounded-md px-3 py-1 text-xs font-medium', value === option.value ? 'bg-indigo-600 text-white' : 'text-slate-700 hover:bg-slate-100')}
         >
           {option.label}
         </button>
@@ -90,7 +123,7 @@ function PeriodPicker({ value, onChange }: { value: Period; onChange: (period: P
 
 const PERIOD_TEXT: Record<Period, string> = { day: 'last 24 hours', week: 'last 7 days', month: 'last 30 days' };
 
-function MetricCards({ query }: { query: UseQueryResult<Metrics> }) {
+function MetricCards({ query, zone }: { query: UseQueryResult<Metrics>; zone: Zone }) {
   if (query.isPending) {
     return (
       <Card>
@@ -109,10 +142,10 @@ function MetricCards({ query }: { query: UseQueryResult<Metrics> }) {
     <div className="space-y-4" data-testid="live-metrics">
       {query.data.byCurrency.map((row) => (
         <section key={row.currency} aria-label={`${row.currency}, ${span}`} data-testid={`metrics-${row.currency}`}>
-          <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-500">
+          <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-600">
             {row.currency} · {span}
           </h2>
-          <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
+          <StatGrid>
             <Stat
               label="Volume"
               value={formatMoney(row.totalVolume, row.currency)}
@@ -138,35 +171,32 @@ function MetricCards({ query }: { query: UseQueryResult<Metrics> }) {
             />
             <Stat
               label="Peak hour"
-              value={row.peakHour === null ? '—' : `${String(row.peakHour).padStart(2, '0')}:00 UTC`}
+              value={row.peakHour === null ? '—' : `${String(row.peakHour).padStart(2, '0')}:00 ${zoneLabel(query.data.timeZone)}`}
+              hint={zoneOwner(query.data.timeZone, zone.whose)}
               testId={`metric-${row.currency}-peakHour`}
             />
             <Stat label="Top method" value={row.topPaymentMethod ? methodLabel(row.topPaymentMethod) : '—'} testId={`metric-${row.currency}-topPaymentMethod`} />
-          </div>
+          </StatGrid>
         </section>
       ))}
     </div>
   );
 }
 
-const BUCKET_LABEL = {
-  // Hours in the viewer's clock; days are UTC days, shown as such (never shifted a day by the zone).
-  hour: new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' }),
-  day: new Intl.DateTimeFormat('en-GB', { day: '2-digit', month: 'short', timeZone: 'UTC' }),
-};
-
-function TrendCard({ period, schoolId, currency }: { period: Period; schoolId: string; currency: string | null }) {
-  const trends = useQuery(trendsQuery(period, schoolId));
+function TrendCard({ period, schoolId, currency, zone }: { period: Period; schoolId: string; currency: string | null; zone: Zone }) {
+  const trends = useQuery(trendsQuery(period, schoolId, zone.timeZone));
   const points = useMemo(() => {
     if (!trends.data || !currency) {
       return [];
     }
     const scale = 10 ** currencyDecimals(currency);
-    const label = BUCKET_LABEL[trends.data.unit];
+    // The buckets are the zone's own hours and days (the API was asked for them), labelled in it.
+    const { unit, timeZone } = trends.data;
+    const label = (bucket: string) => (unit === 'hour' ? formatHourMinute(bucket, timeZone) : formatDayMonth(bucket, timeZone));
     return trends.data.points
       .filter((point) => point.currency === currency)
       .map((point) => ({
-        label: label.format(new Date(point.bucket)),
+        label: label(point.bucket),
         amount: point.amount / scale,
         refunded: point.refunded / scale,
         count: point.count,
@@ -176,7 +206,7 @@ function TrendCard({ period, schoolId, currency }: { period: Period; schoolId: s
   const active = points.some((point) => point.count > 0 || point.failed > 0 || point.refunded > 0);
 
   return (
-    <Card className="lg:col-span-2" title={`Trend · ${PERIOD_TEXT[period]}${currency ? ` · ${currency}` : ''}`} testId="trend-chart">
+    <Card className="lg:col-span-2" title={`Trend · ${PERIOD_TEXT[period]}${currency ? ` · ${currency}` : ''} · ${describeZone(zone.timeZone, zone.whose)}`} testId="trend-chart">
       {trends.isPending ? (
         <Skeleton rows={5} />
       ) : trends.isError ? (
@@ -184,15 +214,21 @@ function TrendCard({ period, schoolId, currency }: { period: Period; schoolId: s
       ) : !active ? (
         <EmptyState>No payments in this period.</EmptyState>
       ) : (
-        <div className="h-72" role="img" aria-label={`Collected amount and payment count per ${trends.data.unit}`}>
+        <div className="h-72">
           <ResponsiveContainer width="100%" height="100%">
-            <ComposedChart data={points} margin={{ left: 0, right: 8 }}>
-              <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-              <XAxis dataKey="label" tick={{ fontSize: 11 }} minTickGap={16} />
-              <YAxis yAxisId="amount" tick={{ fontSize: 11 }} width={64} />
-              <YAxis yAxisId="count" orientation="right" allowDecimals={false} tick={{ fontSize: 11 }} width={32} />
-              <Tooltip />
-              <Legend />
+            <ComposedChart
+              data={points}
+              margin={{ left: 0, right: 8 }}
+              accessibilityLayer={false}
+              role="img"
+              aria-label={`Chart: ${currency ?? ''} collected and refunded, payments and failed attempts per ${trends.data.unit}, ${PERIOD_TEXT[period]}; totals are in the cards above`}
+            >
+              <CartesianGrid strokeDasharray="3 3" vertical={false} stroke={GRID_STROKE} />
+              <XAxis dataKey="label" tick={TICK} minTickGap={16} />
+              <YAxis yAxisId="amount" tick={TICK} width={64} tickFormatter={(value: number) => (currency ? formatMoneyTick(value, currency) : String(value))} />
+              <YAxis yAxisId="count" orientation="right" allowDecimals={false} tick={TICK} width={32} tickFormatter={formatCount} />
+              <Tooltip formatter={tooltipValue(currency)} />
+              <Legend formatter={legendText} />
               <Bar isAnimationActive={false} yAxisId="count" dataKey="count" name="Payments" fill="#c7d2fe" radius={[3, 3, 0, 0]} />
               <Bar isAnimationActive={false} yAxisId="count" dataKey="failed" name="Failed" fill="#fda4af" radius={[3, 3, 0, 0]} />
               <Line isAnimationActive={false} yAxisId="amount" type="monotone" dataKey="amount" name={`Collected (${currency ?? ''})`} stroke="#4f46e5" strokeWidth={2} dot={false} />
@@ -203,6 +239,21 @@ function TrendCard({ period, schoolId, currency }: { period: Period; schoolId: s
       )}
     </Card>
   );
+}
+
+/**
+ * Tooltip values: amounts (series named "… (MXN)") in full money, counts as counts. The
+ * chart data is in currency units, so amounts are scaled back to minor units exactly
+ * enough for display.
+ */
+function tooltipValue(currency: string | null) {
+  return (value: unknown, name: unknown) => {
+    const number = typeof value === 'number' ? value : Number(value);
+    if (currency && typeof name === 'string' && name.endsWith(`(${currency})`)) {
+      return formatMoney(Math.round(number * 10 ** currencyDecimals(currency)), currency);
+    }
+    return formatCount(number);
+  };
 }
 
 function MethodsCard({ period, schoolId, currency }: { period: Period; schoolId: string; currency: string | null }) {
@@ -225,14 +276,21 @@ function MethodsCard({ period, schoolId, currency }: { period: Period; schoolId:
       ) : rows.length === 0 ? (
         <EmptyState>No payments in this period.</EmptyState>
       ) : (
-        <div className="h-72" role="img" aria-label="Amount collected per payment method">
+        <div className="h-72">
           <ResponsiveContainer width="100%" height="100%">
-            <BarChart data={rows} layout="vertical" margin={{ left: 16, right: 8 }}>
-              <CartesianGrid strokeDasharray="3 3" horizontal={false} stroke="#e2e8f0" />
-              <XAxis type="number" tick={{ fontSize: 11 }} />
-              <YAxis type="category" dataKey="label" tick={{ fontSize: 11 }} width={88} />
-              <Tooltip />
-              <Legend />
+            <BarChart
+              data={rows}
+              layout="vertical"
+              margin={{ left: 8, right: 16 }}
+              accessibilityLayer={false}
+              role="img"
+              aria-label={`Bar chart: ${currency ?? ''} collected per payment method, ${rows.map((row) => `${row.label} ${currency ? formatMoney(Math.round(row.amount * 10 ** currencyDecimals(currency)), currency) : row.amount}`).join(', ')}`}
+            >
+              <CartesianGrid strokeDasharray="3 3" horizontal={false} stroke={GRID_STROKE} />
+              <XAxis type="number" tick={TICK} tickFormatter={(value: number) => (currency ? formatMoneyTick(value, currency) : String(value))} />
+              <YAxis type="category" dataKey="label" tick={TICK} width={88} />
+              <Tooltip formatter={tooltipValue(currency)} />
+              <Legend formatter={legendText} />
               <Bar isAnimationActive={false} dataKey="amount" name={`Collected (${currency ?? ''})`} fill="#10b981" radius={[0, 3, 3, 0]} />
             </BarChart>
           </ResponsiveContainer>
@@ -266,42 +324,40 @@ function LiveIndicator({ status, attempts }: { status: LiveStatus; attempts: num
   );
 }
 
-const CSV_COLUMNS = [
-  'id',
-  'type',
-  'createdAt',
-  'schoolName',
-  'invoiceNumber',
-  'studentName',
-  'amount',
-  'currency',
-  'method',
-  'status',
-  'gateway',
-  'failureCode',
-  'transactionId',
-  'invoiceId',
-  'schoolId',
-] as const;
+/** The Live CSV for people: words, amounts in currency units (the currency's digits), times in the viewer's zone, named. */
+const CSV_FIELDS: CsvField<LiveEvent>[] = [
+  { header: `Time (${viewerTimeZone()})`, value: (event) => localDateTime(event.payment.createdAt) },
+  { header: 'Event', value: (event) => EVENT_STYLE[event.type].label },
+  { header: 'School', value: (event) => event.payment.schoolName },
+  { header: 'Invoice', value: (event) => event.payment.invoiceNumber },
+  { header: 'Student', value: (event) => event.payment.studentName },
+  { header: 'Amount', value: (event) => new CsvDecimal(minorToInput(event.payment.amount, event.payment.currency)) },
+  { header: 'Currency', value: (event) => event.payment.currency },
+  { header: 'Method', value: (event) => methodLabel(event.payment.method) },
+  { header: 'Status', value: (event) => event.payment.status },
+  { header: 'Failure code', value: (event) => event.payment.failureCode },
+  { header: 'Gateway', value: (event) => event.payment.gateway },
+  { header: 'Transaction ID', value: (event) => event.payment.transactionId },
+];
 
-function EventStream({ schoolId }: { schoolId: string }) {
+function EventStream({ schoolId, zone }: { schoolId: string; zone: Zone }) {
   const feed = useLiveFeed();
   const history = feed.history;
   const shown = schoolId ? feed.events.filter((event) => event.payment.schoolId === schoolId) : feed.events;
   const loading = history.isPending;
 
   const exportCsv = () => {
-    // Amounts are minor units, as the API gives them (with their currency).
-    const rows = shown.map((event) => ({ id: event.id, type: event.type, ...event.payment }));
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    saveBlob(new Blob([toCsv(CSV_COLUMNS, rows)], { type: 'text/csv;charset=utf-8' }), `live-events-${stamp}.csv`);
+    const scope = schoolId ? (shown[0]?.payment.schoolName ?? schoolId) : 'all-schools';
+    const name = downloadName({ what: 'live-events', scope: [scope], date: localDateTime(new Date().toISOString()).slice(0, 10), ext: 'csv' });
+    saveBlob(new Blob([toPeopleCsv(CSV_FIELDS, shown)], { type: 'text/csv;charset=utf-8' }), name.utf8);
   };
 
   return (
     <Card
       title={
-        <span className="flex items-center gap-3">
+        <span className="flex flex-wrap items-center gap-x-3 gap-y-1">
           Event stream <LiveIndicator status={feed.status} attempts={feed.attempts} />
+          <span className="text-xs font-normal text-slate-600">{describeZone(zone.timeZone, zone.whose)}</span>
         </span>
       }
       testId="event-stream"
@@ -332,7 +388,8 @@ function EventStream({ schoolId }: { schoolId: string }) {
       ) : shown.length === 0 ? (
         <EmptyState>{feed.status === 'connected' ? 'Waiting for payments…' : 'No events yet.'}</EmptyState>
       ) : (
-        <ol className="max-h-[32rem] space-y-1.5 overflow-y-auto pr-1" aria-label="Payment events, newest first" data-testid="event-list">
+        // A scrolling list: focusable (tabIndex 0) so the keyboard can scroll it too.
+        <ol className="max-h-[32rem] space-y-1.5 overflow-y-auto pr-1" aria-label="Payment events, newest first" data-testid="event-list" tabIndex={0}>
           {shown.map((event) => {
             const style = EVENT_STYLE[event.type];
             const payment = event.payment;
@@ -344,18 +401,18 @@ function EventStream({ schoolId }: { schoolId: string }) {
                 data-transaction-id={payment.transactionId}
                 data-invoice-id={payment.invoiceId ?? undefined}
                 data-amount={payment.amount}
-                className={cx('grid grid-cols-[6rem_1fr_auto] items-center gap-x-3 rounded-md border-l-4 px-3 py-2 text-sm', style.row)}
+                className={cx('grid grid-cols-[minmax(0,1fr)_auto] items-center gap-x-3 rounded-md border-l-4 px-3 py-2 text-sm sm:grid-cols-[6rem_minmax(0,1fr)_auto]', style.row)}
               >
-                <span className="flex items-center gap-1.5 text-xs font-semibold text-slate-700">
+                <span className="col-span-2 flex items-center gap-1.5 text-xs font-semibold text-slate-700 sm:col-span-1">
                   <span className={cx('h-2 w-2 rounded-full', style.dot)} aria-hidden="true" />
                   {style.label}
                 </span>
-                <span className="min-w-0 truncate text-slate-700">
+                <span className="min-w-0 truncate text-slate-800">
                   <span className="font-medium" data-testid="event-student">
                     {payment.studentName ?? '—'}
                   </span>{' '}
                   · <span data-testid="event-school">{payment.schoolName}</span>
-                  {payment.invoiceNumber ? <span className="text-slate-500"> · {payment.invoiceNumber}</span> : null} · {methodLabel(payment.method)}
+                  {payment.invoiceNumber ? <span className="text-slate-700"> · {payment.invoiceNumber}</span> : null} · {methodLabel(payment.method)}
                   {payment.failureCode ? <span className="ml-1 font-mono text-xs text-rose-700">{payment.failureCode}</span> : null}
                 </span>
                 <span className="text-right">
@@ -363,8 +420,8 @@ function EventStream({ schoolId }: { schoolId: string }) {
                     {event.type === 'payment_refunded' ? '−' : ''}
                     {formatMoney(payment.amount, payment.currency)}
                   </span>
-                  <time className="block text-xs text-slate-500" dateTime={payment.createdAt} title={formatDateTime(payment.createdAt)}>
-                    {formatTime(payment.createdAt)}
+                  <time className="block text-xs text-slate-700" dateTime={payment.createdAt} title={formatDateTime(payment.createdAt, zone.timeZone)}>
+                    {formatTime(payment.createdAt, zone.timeZone)}
                   </time>
                 </span>
               </li>

@@ -18,7 +18,7 @@ export interface CurrencyMetrics {
   /** succeeded / (succeeded + failed); null when neither. */
   successRate: number | null;
   averageAmount: number;
-  /** UTC hour with the most succeeded payments; null when none. */
+  /** Hour of day (in the report's timeZone) with the most succeeded payments; null when none. */
   peakHour: number | null;
   topPaymentMethod: string | null;
   failedPayments: number;
@@ -28,13 +28,15 @@ export interface CurrencyMetrics {
 }
 export interface Metrics {
   period: Period;
+  /** The IANA zone peakHour is in (the one asked for). */
+  timeZone: string;
   from: string;
   to: string;
   byCurrency: CurrencyMetrics[];
   generatedAt: string;
 }
 export interface TrendPoint {
-  /** Start of the UTC hour (period=day) or UTC day. */
+  /** Start (a UTC instant) of the hour (period=day) or the day, in the report's timeZone. */
   bucket: string;
   currency: string;
   /** Succeeded amount and count. */
@@ -48,6 +50,7 @@ export interface TrendPoint {
 export interface Trends {
   period: Period;
   unit: 'hour' | 'day';
+  timeZone: string;
   from: string;
   to: string;
   points: TrendPoint[];
@@ -103,18 +106,19 @@ export const isEventMessage = (message: ServerMessage): message is Extract<Serve
 
 const REFRESH_MS = 30_000;
 
-export const metricsQuery = (period: Period, schoolId: string) =>
+/** `timeZone`: the school's for one school, the viewer's across schools; it moves the peak hour and the trend buckets. */
+export const metricsQuery = (period: Period, schoolId: string, timeZone: string) =>
   queryOptions({
-    queryKey: ['analytics', 'metrics', period, schoolId],
-    queryFn: ({ signal }) => apiFetch<Metrics>(`/analytics/metrics${qs({ period, schoolId })}`, { signal }),
+    queryKey: ['analytics', 'metrics', period, schoolId, timeZone],
+    queryFn: ({ signal }) => apiFetch<Metrics>(`/analytics/metrics${qs({ period, schoolId, timeZone })}`, { signal }),
     refetchInterval: REFRESH_MS,
     placeholderData: keepPreviousData,
   });
 
-export const trendsQuery = (period: Period, schoolId: string) =>
+export const trendsQuery = (period: Period, schoolId: string, timeZone: string) =>
   queryOptions({
-    queryKey: ['analytics', 'trends', period, schoolId],
-    queryFn: ({ signal }) => apiFetch<Trends>(`/analytics/trends${qs({ period, schoolId })}`, { signal }),
+    queryKey: ['analytics', 'trends', period, schoolId, timeZone],
+    queryFn: ({ signal }) => apiFetch<Trends>(`/analytics/trends${qs({ period, schoolId, timeZone })}`, { signal }),
     refetchInterval: REFRESH_MS,
     placeholderData: keepPreviousData,
   });

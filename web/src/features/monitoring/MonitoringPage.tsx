@@ -1,8 +1,9 @@
 import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
 import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { Card, EmptyState, ErrorState, PageHeader, Select, Skeleton, Stat, Table, td, tdNum, th, thNum } from '../../components/ui';
-import { formatCount, formatDateTime, formatMoney, methodLabel } from '../../lib/format';
+import { GRID_STROKE, TICK } from '../../components/chart';
+import { Card, EmptyState, ErrorState, PageHeader, Select, Skeleton, Stat, StatGrid, Table, td, tdNum, th, thNum } from '../../components/ui';
+import { describeZone, formatCount, formatDateTime, formatDayMonth, formatMoney, methodLabel, viewerTimeZone } from '../../lib/format';
+import { useSearchParams } from '../../lib/router';
 import { useSession } from '../../app/session';
 import { failuresQuery } from './api';
 import { SyncPanel } from './SyncPanel';
@@ -17,12 +18,18 @@ const WINDOWS = [
 
 export function MonitoringPage() {
   const { can } = useSession();
-  const [lastHours, setLastHours] = useState(24);
+  // The window lives in the query string (?hours=72): reload, Back and a shared link keep it.
+  const [params, setParams] = useSearchParams();
+  const asked = Number(params.get('hours'));
+  const lastHours = WINDOWS.some((option) => option.hours === asked) ? asked : 24;
   const failures = useQuery(failuresQuery(lastHours));
   const data = failures.data;
   const hourly = lastHours <= 72;
+  // Failures span every school: times are the viewer's, and say so.
+  const timeZone = viewerTimeZone();
+  const hourLabel = new Intl.DateTimeFormat('en-GB', { day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone });
   const series = data?.series.map((point) => ({
-    label: new Date(point.bucket).toLocaleString('en-GB', hourly ? { day: '2-digit', hour: '2-digit', minute: '2-digit' } : { day: '2-digit', month: 'short' }),
+    label: hourly ? hourLabel.format(new Date(point.bucket)) : formatDayMonth(point.bucket, timeZone),
     count: point.count,
   }));
 
@@ -32,9 +39,9 @@ export function MonitoringPage() {
         title="Monitoring"
         subtitle="The gateway sync and failed gateway transactions. No personal data is shown here."
         actions={
-          <label className="flex items-center gap-2 text-sm text-slate-600">
+          <label className="flex items-center gap-2 text-sm text-slate-700">
             Window
-            <Select value={lastHours} onChange={(event) => setLastHours(Number(event.target.value))} className="sm:w-40" name="lastHours">
+            <Select value={lastHours} onChange={(event) => setParams({ hours: Number(event.target.value) === 24 ? undefined : event.target.value })} className="sm:w-40" name="lastHours">
               {WINDOWS.map((option) => (
                 <option key={option.hours} value={option.hours}>
                   {option.label}
@@ -57,26 +64,32 @@ export function MonitoringPage() {
         <ErrorState error={failures.error} onRetry={() => void failures.refetch()} />
       ) : data ? (
         <div className="space-y-6">
-          <div className="grid grid-cols-2 gap-3 lg:grid-cols-4">
+          <StatGrid>
             <Stat label="Failures" value={formatCount(data.total)} tone={data.total > 0 ? 'bad' : 'good'} testId="failures-total" />
             <Stat label="Failure codes" value={formatCount(data.byCode.length)} />
             <Stat label="Gateways affected" value={formatCount(data.byGateway.length)} />
             <Stat label="Top code" value={data.byCode[0]?.failureCode ?? '—'} />
-          </div>
-          <Card title={`Failures per ${hourly ? 'hour' : 'day'}`}>
-            <div className="h-64" aria-label="Failures over time chart" role="img">
+          </StatGrid>
+          <Card title={`Failures per ${hourly ? 'hour' : 'day'} · ${describeZone(timeZone, 'viewer')}`}>
+            <div className="h-64">
               <ResponsiveContainer width="100%" height="100%">
-                <AreaChart data={series} margin={{ left: -16, right: 8 }}>
-                  <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-                  <XAxis dataKey="label" tick={{ fontSize: 11 }} minTickGap={24} />
-                  <YAxis allowDecimals={false} tick={{ fontSize: 11 }} />
+                <AreaChart
+                  data={series}
+                  margin={{ left: -16, right: 8 }}
+                  accessibilityLayer={false}
+                  role="img"
+                  aria-label={`Chart: failed transactions per ${hourly ? 'hour' : 'day'}, ${formatCount(data.total)} in the window; by code and gateway in the tables below`}
+                >
+                  <CartesianGrid strokeDasharray="3 3" vertical={false} stroke={GRID_STROKE} />
+                  <XAxis dataKey="label" tick={TICK} minTickGap={24} />
+                  <YAxis allowDecimals={false} tick={TICK} tickFormatter={formatCount} />
                   <Tooltip />
                   <Area type="monotone" dataKey="count" name="Failures" stroke="#e11d48" fill="#fecdd3" />
                 </AreaChart>
               </ResponsiveContainer>
             </div>
           </Card>
-          <div className="grid gap-6 lg:grid-cols-2">
+          <div className="grid grid-cols-1 gap-6 lg:grid-cols-2">
             <Card title="By failure code">
               {data.byCode.length === 0 ? (
                 <EmptyState>No failures in this window.</EmptyState>
@@ -124,11 +137,11 @@ export function MonitoringPage() {
               )}
             </Card>
           </div>
-          <Card title="Latest failures">
+          <Card title={`Latest failures · ${describeZone(timeZone, 'viewer')}`}>
             {data.recent.length === 0 ? (
               <EmptyState>No failures in this window.</EmptyState>
             ) : (
-              <Table label="Latest failures">
+              <Table label="Latest failures" stickyFirst>
                 <thead>
                   <tr>
                     <th className={th}>When</th>
@@ -143,7 +156,7 @@ export function MonitoringPage() {
                 <tbody>
                   {data.recent.map((row) => (
                     <tr key={row.id}>
-                      <td className={td}>{formatDateTime(row.createdAt)}</td>
+                      <td className={td}>{formatDateTime(row.createdAt, timeZone)}</td>
                       <td className={td}>{row.schoolName}</td>
                       <td className={td}>{methodLabel(row.method)}</td>
                       <td className={td}>{row.gateway}</td>

@@ -29,11 +29,18 @@ export const failuresQuery = (lastHours: number) =>
     refetchInterval: 60_000,
   });
 
-/** GET /sync/status (src/modules/sync/sync.schemas.ts). */
+/** GET /sync/status (src/modules/sync/sync.schemas.ts). The state is derived on the server (sync.state.ts). */
+export type SyncState = 'idle' | 'running' | 'caught_up' | 'behind' | 'backing_off' | 'blocked' | 'needs_reset' | 'done';
 export interface SyncFeed {
   feed: 'live' | 'backfill';
-  status: 'idle' | 'blocked' | 'done';
+  state: SyncState;
+  summary: string;
+  action: string | null;
+  running: boolean;
+  status: 'idle' | 'blocked' | 'done' | 'needs_reset';
   cursor: string | null;
+  resumeFrom: string | null;
+  newestEntryAt: string | null;
   lagSeconds: number | null;
   behind: number | null;
   pages: number;
@@ -46,7 +53,11 @@ export interface SyncFeed {
 }
 export interface SyncStatus {
   enabled: boolean;
+  state: SyncState;
+  summary: string;
+  action: string | null;
   cursor: string | null;
+  newestEntryAt: string | null;
   lagSeconds: number | null;
   lastRunAt: string | null;
   failures: number;
@@ -64,9 +75,22 @@ export interface DeadLetter {
   cursor: string | null;
   attempts: number;
   lastError: string;
+  reason: string | null;
   status: 'open' | 'retrying' | 'resolved';
+  resolution: 'stored' | 'reset' | null;
+  /** False when no retry can succeed (the vendor no longer knows the cursor): reset instead. */
+  retryable: boolean;
+  explanation: string;
   createdAt: string;
   resolvedAt: string | null;
+}
+export interface ResetAccepted {
+  feed: 'live';
+  from: string;
+  previousStatus: string;
+  previousCursor: string | null;
+  deadLettersClosed: number;
+  queued: boolean;
 }
 
 export const syncStatusQuery = () =>
@@ -85,3 +109,5 @@ export const deadLettersQuery = () =>
 
 export const retryDeadLetter = (id: string) => apiFetch<DeadLetter>(`/sync/dead-letters/${id}/retry`, { method: 'POST', body: {} });
 export const runSync = () => apiFetch<{ queued: boolean }>('/sync/run', { method: 'POST', body: {} });
+/** POST /sync/reset (super_admin): resume the live feed with what arrived at the vendor since `from` (ISO). */
+export const resetSync = (from: string) => apiFetch<ResetAccepted>('/sync/reset', { method: 'POST', body: { from } });

@@ -1,11 +1,14 @@
 import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
-import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { Button, Card, EmptyState, ErrorState, Field, Input, PageHeader, Select, Skeleton, Stat, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
-import { formatCount, formatDate, formatDateTime, formatMoney, methodLabel, PAYMENT_METHODS } from '../../lib/format';
-import { Link } from '../../lib/router';
-import { schoolOptionsQuery } from '../../lib/schools';
+import { lazy, Suspense } from 'react';
+import { WhenVisible } from '../../components/WhenVisible';
+import { Button, Card, EmptyState, ErrorState, Field, Input, PageHeader, Select, Skeleton, Stat, StatGrid, StatusBadge, Table, td, tdNum, th, thNum, SchoolOptions } from '../../components/ui';
+import { formatCount, formatDate, formatDateTime, formatMoney, methodLabel, PAYMENT_METHODS, viewerTimeZone, zoneOwner } from '../../lib/format';
+import { Link, useSearchParams } from '../../lib/router';
+import { gradeOptionsQuery, schoolOptionsQuery } from '../../lib/schools';
 import { dashboardQuery, type Amounts, type DashboardFilters } from './api';
+
+/** recharts comes with the chart, only when it scrolls into view (WhenVisible). */
+const MethodChart = lazy(() => import('./MethodChart'));
 
 const AMOUNT_COLUMNS: { key: keyof Amounts; label: string }[] = [
   { key: 'amountDue', label: 'Due' },
@@ -14,35 +17,53 @@ const AMOUNT_COLUMNS: { key: keyof Amounts; label: string }[] = [
   { key: 'amountOverdue', label: 'Overdue' },
 ];
 
+const FILTER_KEYS = ['schoolId', 'grade', 'method', 'from', 'to'] as const;
+
 export function OverviewPage() {
-  const [filters, setFilters] = useState<DashboardFilters>({});
+  // Filters live in the query string: reload, Back and a shared link keep them.
+  const [params, setParams] = useSearchParams();
+  const filters: DashboardFilters = Object.fromEntries(FILTER_KEYS.flatMap((key) => (params.get(key) ? [[key, params.get(key)]] : [])));
   const dashboard = useQuery(dashboardQuery(filters));
   const schools = useQuery(schoolOptionsQuery());
-  const set = (key: keyof DashboardFilters) => (value: string) => setFilters((current) => ({ ...current, [key]: value || undefined }));
+  const grades = useQuery(gradeOptionsQuery(filters.schoolId));
+  const set = (key: keyof DashboardFilters) => (value: string) => setParams(key === 'schoolId' ? { schoolId: value, grade: undefined } : { [key]: value });
   const data = dashboard.data;
+  // One school's figures are read in its zone; a view across schools in the viewer's.
+  const school = schools.data?.find((candidate) => candidate.id === filters.schoolId);
+  const zone = school ? { timeZone: school.timezone, whose: 'school' as const } : { timeZone: viewerTimeZone(), whose: 'viewer' as const };
 
   return (
     <>
       <PageHeader
         title="Overview"
-        subtitle={data ? `Due vs collected, never summed across currencies · updated ${formatDateTime(data.generatedAt)}` : 'Due vs collected across your schools'}
-        actions={dashboard.isFetching && data ? <span className="text-xs text-slate-500">Refreshing…</span> : null}
+        subtitle={
+          data
+            ? `Due vs collected, never summed across currencies · updated ${formatDateTime(data.generatedAt, zone.timeZone)} (${zoneOwner(zone.timeZone, zone.whose)})`
+            : 'Due vs collected across your schools'
+        }
+        actions={dashboard.isFetching && data ? <span className="text-xs text-slate-600">Refreshing…</span> : null}
       />
 
       <Card className="mb-6">
-        <form className="grid grid-cols-2 gap-3 md:grid-cols-6" onSubmit={(event) => event.preventDefault()} aria-label="Dashboard filters">
-          <Field label="School">
-            <Select value={filters.schoolId ?? ''} onChange={(event) => set('schoolId')(event.target.value)} name="schoolId">
-              <option value="">All schools</option>
-              {schools.data?.map((school) => (
-                <option key={school.id} value={school.id}>
-                  {school.name}
+        <form className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6" onSubmit={(event) => event.preventDefault()} aria-label="Dashboard filters">
+          <div className="col-span-2 md:col-span-1">
+            <Field label="School">
+              <Select value={filters.schoolId ?? ''} onChange={(event) => set('schoolId')(event.target.value)} name="schoolId">
+                <option value="">All schools</option>
+                <SchoolOptions schools={schools.data} />
+              </Select>
+            </Field>
+          </div>
+          <Field label="Grade">
+            <Select value={filters.grade ?? ''} onChange={(event) => set('grade')(event.target.value)} name="grade">
+              <option value="">Any grade</option>
+              {grades.data?.data.map((grade) => (
+                <option key={grade} value={grade}>
+                  {grade}
                 </option>
               ))}
+              {filters.grade && grades.data && !grades.data.data.includes(filters.grade) ? <option value={filters.grade}>{filters.grade}</option> : null}
             </Select>
-          </Field>
-          <Field label="Grade">
-            <Input value={filters.grade ?? ''} onChange={(event) => set('grade')(event.target.value)} placeholder="Any" name="grade" />
           </Field>
           <Field label="Method">
             <Select value={filters.method ?? ''} onChange={(event) => set('method')(event.target.value)} name="method">
@@ -60,8 +81,8 @@ export function OverviewPage() {
           <Field label="To">
             <Input type="date" value={filters.to ?? ''} onChange={(event) => set('to')(event.target.value)} name="to" />
           </Field>
-          <div className="flex items-end">
-            <Button onClick={() => setFilters({})} disabled={Object.values(filters).every((value) => value === undefined)} className="w-full">
+          <div className="col-span-2 flex items-end md:col-span-1">
+            <Button onClick={() => setParams(Object.fromEntries(FILTER_KEYS.map((key) => [key, undefined])))} disabled={Object.keys(filters).length === 0} className="w-full">
               Clear filters
             </Button>
           </div>
@@ -81,8 +102,8 @@ export function OverviewPage() {
           ) : (
             data.totalsByCurrency.map((totals) => (
               <section key={totals.currency} aria-label={`Totals in ${totals.currency}`} data-testid={`totals-${totals.currency}`}>
-                <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-500">{totals.currency}</h2>
-                <div className="grid grid-cols-2 gap-3 lg:grid-cols-4">
+                <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-600">{totals.currency}</h2>
+                <StatGrid>
                   {AMOUNT_COLUMNS.map(({ key, label }) => (
                     <Stat
                       key={key}
@@ -92,63 +113,54 @@ export function OverviewPage() {
                       testId={`total-${totals.currency}-${key}`}
                     />
                   ))}
-                </div>
+                </StatGrid>
               </section>
             ))
           )}
 
-          <div className="grid gap-6 lg:grid-cols-2">
-            <Card title="Payments by method">
-              {data.byPaymentMethod.length === 0 ? (
-                <EmptyState>No payments in this selection.</EmptyState>
-              ) : (
-                <>
-                  <div className="h-56" aria-hidden="true">
-                    <ResponsiveContainer width="100%" height="100%">
-                      <BarChart data={methodCounts(data.byPaymentMethod)} margin={{ left: -16 }}>
-                        <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="#e2e8f0" />
-                        <XAxis dataKey="label" tick={{ fontSize: 11 }} interval={0} />
-                        <YAxis allowDecimals={false} tick={{ fontSize: 11 }} />
-                        <Tooltip />
-                        <Legend />
-                        <Bar dataKey="count" name="Payments" fill="#6366f1" radius={[4, 4, 0, 0]} />
-                      </BarChart>
-                    </ResponsiveContainer>
-                  </div>
-                  <Table label="Payments by method">
-                    <thead>
-                      <tr>
-                        <th className={th}>Method</th>
-                        <th className={th}>Currency</th>
-                        <th className={thNum}>Payments</th>
-                        <th className={thNum}>Amount</th>
+          <Card title="Payments by method">
+            {data.byPaymentMethod.length === 0 ? (
+              <EmptyState>No payments in this selection.</EmptyState>
+            ) : (
+              <div className="grid grid-cols-1 gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
+                <WhenVisible className="h-56 min-w-0">
+                  <Suspense fallback={null}>
+                    <MethodChart data={methodCounts(data.byPaymentMethod)} />
+                  </Suspense>
+                </WhenVisible>
+                <Table label="Payments by method" stickyFirst>
+                  <thead>
+                    <tr>
+                      <th className={th}>Method</th>
+                      <th className={th}>Currency</th>
+                      <th className={thNum}>Payments</th>
+                      <th className={thNum}>Amount</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {data.byPaymentMethod.map((row) => (
+                      <tr key={`${row.method}-${row.currency}`}>
+                        <td className={td}>{methodLabel(row.method)}</td>
+                        <td className={td}>{row.currency}</td>
+                        <td className={tdNum}>{formatCount(row.count)}</td>
+                        <td className={tdNum}>{formatMoney(row.amount, row.currency)}</td>
                       </tr>
-                    </thead>
-                    <tbody>
-                      {data.byPaymentMethod.map((row) => (
-                        <tr key={`${row.method}-${row.currency}`}>
-                          <td className={td}>{methodLabel(row.method)}</td>
-                          <td className={td}>{row.currency}</td>
-                          <td className={tdNum}>{formatCount(row.count)}</td>
-                          <td className={tdNum}>{formatMoney(row.amount, row.currency)}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </Table>
-                </>
-              )}
-            </Card>
+                    ))}
+                  </tbody>
+                </Table>
+              </div>
+            )}
+          </Card>
 
-            <Card title="By grade">
-              {data.byGrade.length === 0 ? (
-                <EmptyState>No grades in this selection.</EmptyState>
-              ) : (
-                <AmountsTable label="By grade" rows={data.byGrade.map((row) => ({ key: `${row.grade}-${row.currency}`, name: `Grade ${row.grade}`, ...row }))} />
-              )}
-            </Card>
-          </div>
+          <Card title="By grade" testId="by-grade">
+            {data.byGrade.length === 0 ? (
+              <EmptyState>No grades in this selection.</EmptyState>
+            ) : (
+              <AmountsTable label="By grade" rows={data.byGrade.map((row) => ({ key: `${row.grade}-${row.currency}`, name: `Grade ${row.grade}`, ...row }))} />
+            )}
+          </Card>
 
-          <Card title="By school" actions={data.bySchoolTruncated ? <span className="text-xs text-amber-700">Showing the first 1,000 schools</span> : null} testId="by-school">
+          <Card title="By school" actions={data.bySchoolTruncated ? <span className="text-xs text-amber-800">Showing the first 1,000 schools</span> : null} testId="by-school">
             {data.bySchool.length === 0 ? (
               <EmptyState>No schools in this selection.</EmptyState>
             ) : (
@@ -163,7 +175,7 @@ export function OverviewPage() {
             {data.outstandingSample.length === 0 ? (
               <EmptyState>Nothing outstanding. Every bill is paid.</EmptyState>
             ) : (
-              <Table label="Outstanding invoices">
+              <Table label="Outstanding invoices" stickyFirst>
                 <thead>
                   <tr>
                     <th className={th}>Invoice</th>
@@ -209,12 +221,14 @@ function methodCounts(rows: { method: string; count: number }[]) {
   for (const row of rows) {
     counts.set(row.method, (counts.get(row.method) ?? 0) + row.count);
   }
-  return [...counts].map(([method, count]) => ({ label: methodLabel(method), count }));
+  // Short axis labels fit six bars on a phone; the tooltip has the full name.
+  const short: Record<string, string> = { bank_transfer: 'Transfer', cash_voucher: 'Voucher', direct_debit: 'Debit' };
+  return [...counts].map(([method, count]) => ({ label: methodLabel(method), short: short[method] ?? methodLabel(method), count }));
 }
 
 function AmountsTable({ label, rows }: { label: string; rows: ({ key: string; name: string; link?: string; currency: string } & Amounts)[] }) {
   return (
-    <Table label={label}>
+    <Table label={label} stickyFirst>
       <thead>
         <tr>
           <th className={th}>Name</th>

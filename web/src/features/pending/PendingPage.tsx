@@ -1,45 +1,53 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useSession } from '../../app/session';
-import { Button, Card, EmptyState, ErrorState, Field, Input, PageHeader, Select, Skeleton, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
-import { formatCount, formatDate, formatMoney, parseMoney } from '../../lib/format';
-import { Link } from '../../lib/router';
-import { schoolOptionsQuery } from '../../lib/schools';
+import { Button, Card, describeError, EmptyState, ErrorState, Field, Input, LoadMore, Notice, PageHeader, Select, Skeleton, StatusBadge, Table, td, tdNum, th, thNum, SchoolOptions } from '../../components/ui';
+import { parseAmount } from '../../lib/amount';
+import { formatBytes, formatCount, formatDate, formatMoney } from '../../lib/format';
+import { Link, useSearchParams } from '../../lib/router';
+import { gradeOptionsQuery, schoolOptionsQuery } from '../../lib/schools';
 import { exportPending, pendingQuery, type PendingFilters } from './api';
+
+type ExportState = { kind: 'running'; format: 'csv' | 'xlsx' } | { kind: 'done'; filename: string; bytes: number } | { kind: 'failed'; error: unknown } | null;
 
 export function PendingPage() {
   const { can } = useSession();
   const schools = useQuery(schoolOptionsQuery());
-  const [schoolId, setSchoolId] = useState('');
-  const [grade, setGrade] = useState('');
-  const [status, setStatus] = useState('');
-  const [minAmount, setMinAmount] = useState('');
+  // Filters live in the query string: reload, Back from an invoice and a shared link keep them.
+  const [params, setParams] = useSearchParams();
+  const schoolId = params.get('schoolId') ?? '';
+  const grade = params.get('grade') ?? '';
+  const status = params.get('status') ?? '';
+  const minAmount = params.get('min') ?? '';
+  const grades = useQuery(gradeOptionsQuery(schoolId || undefined));
   const school = schools.data?.find((candidate) => candidate.id === schoolId);
   // A minimum amount only means something in one currency, so it needs a school.
-  const minMinor = school && minAmount.trim() ? parseMoney(minAmount, school.currency) : null;
+  const parsedMin = school && minAmount.trim() ? parseAmount(minAmount, school.currency) : null;
+  const minError = parsedMin && !parsedMin.ok ? parsedMin.error : null;
   const filters: PendingFilters = {
     ...(schoolId ? { schoolId } : {}),
-    ...(grade.trim() ? { grade: grade.trim() } : {}),
+    ...(grade ? { grade } : {}),
     ...(status ? { status } : {}),
-    ...(minMinor !== null ? { minAmount: minMinor } : {}),
+    ...(parsedMin?.ok && parsedMin.minor > 0 ? { minAmount: parsedMin.minor } : {}),
   };
   const pending = useInfiniteQuery(pendingQuery(filters));
   const rows = pending.data?.pages.flatMap((page) => page.data) ?? [];
   const total = pending.data?.pages[0]?.total;
+  const list = useRef<HTMLTableSectionElement>(null);
 
-  const [exporting, setExporting] = useState<'csv' | 'xlsx' | null>(null);
-  const [exportError, setExportError] = useState<unknown>(null);
+  const [exported, setExported] = useState<ExportState>(null);
   const runExport = async (format: 'csv' | 'xlsx') => {
-    setExporting(format);
-    setExportError(null);
+    if (exported?.kind === 'running') {
+      return;
+    }
+    setExported({ kind: 'running', format });
     try {
-      await exportPending(filters, format);
+      setExported({ kind: 'done', ...(await exportPending(filters, format)) });
     } catch (error) {
-      setExportError(error);
-    } finally {
-      setExporting(null);
+      setExported({ kind: 'failed', error });
     }
   };
+  const running = exported?.kind === 'running' ? exported.format : null;
 
   return (
     <>
@@ -49,46 +57,61 @@ export function PendingPage() {
         actions={
           can('reports:export') ? (
             <>
-              <Button onClick={() => void runExport('csv')} disabled={exporting !== null}>
-                {exporting === 'csv' ? 'Exporting…' : 'Export CSV'}
+              <Button onClick={() => void runExport('csv')} busy={running !== null}>
+                {running === 'csv' ? 'Exporting…' : 'Export CSV'}
               </Button>
-              <Button onClick={() => void runExport('xlsx')} disabled={exporting !== null}>
-                {exporting === 'xlsx' ? 'Exporting…' : 'Export Excel'}
+              <Button onClick={() => void runExport('xlsx')} busy={running !== null}>
+                {running === 'xlsx' ? 'Exporting…' : 'Export Excel'}
               </Button>
             </>
           ) : null
         }
       />
-      {exportError ? (
-        <div className="mb-4">
-          <ErrorState error={exportError} title="Export failed" />
-        </div>
-      ) : null}
+      {/* The export's outcome stays until dismissed or the next export; it takes focus when it arrives. */}
+      <div className="mb-4 empty:hidden" data-testid="export-status">
+        {exported?.kind === 'running' ? (
+          <Notice tone="info" focusOnMount={false}>
+            Exporting every matching bill as {exported.format === 'csv' ? 'CSV' : 'Excel'}… the file is saved when it is complete.
+          </Notice>
+        ) : exported?.kind === 'done' ? (
+          <Notice tone="success" onDismiss={() => setExported(null)} testId="export-done">
+            Export finished: saved <span className="font-medium">{exported.filename}</span> ({formatBytes(exported.bytes)}).
+          </Notice>
+        ) : exported?.kind === 'failed' ? (
+          <Notice tone="error" onDismiss={() => setExported(null)} testId="export-failed">
+            <span className="font-semibold">Export failed.</span> {describeError(exported.error).detail}
+          </Notice>
+        ) : null}
+      </div>
       <Card className="mb-6">
         <form className="grid grid-cols-2 gap-3 md:grid-cols-4" onSubmit={(event) => event.preventDefault()} aria-label="Queue filters">
           <Field label="School">
-            <Select value={schoolId} onChange={(event) => setSchoolId(event.target.value)} name="schoolId">
+            <Select value={schoolId} onChange={(event) => setParams({ schoolId: event.target.value, grade: undefined, min: undefined })} name="schoolId">
               <option value="">All schools</option>
-              {schools.data?.map((option) => (
-                <option key={option.id} value={option.id}>
-                  {option.name}
-                </option>
-              ))}
+              <SchoolOptions schools={schools.data} />
             </Select>
           </Field>
           <Field label="Grade">
-            <Input value={grade} onChange={(event) => setGrade(event.target.value)} placeholder="Any" name="grade" />
+            <Select value={grade} onChange={(event) => setParams({ grade: event.target.value })} name="grade">
+              <option value="">Any grade</option>
+              {grades.data?.data.map((option) => (
+                <option key={option} value={option}>
+                  {option}
+                </option>
+              ))}
+              {grade && grades.data && !grades.data.data.includes(grade) ? <option value={grade}>{grade}</option> : null}
+            </Select>
           </Field>
           <Field label="Status">
-            <Select value={status} onChange={(event) => setStatus(event.target.value)} name="status">
+            <Select value={status} onChange={(event) => setParams({ status: event.target.value })} name="status">
               <option value="">Any status</option>
               <option value="PENDING">Pending</option>
               <option value="PARTIAL">Partial</option>
               <option value="OVERDUE">Overdue</option>
             </Select>
           </Field>
-          <Field label={`Min. pending${school ? ` (${school.currency})` : ''}`} hint={school ? undefined : 'Choose a school first'}>
-            <Input value={minAmount} onChange={(event) => setMinAmount(event.target.value)} inputMode="decimal" disabled={!school} name="minAmount" />
+          <Field label={`Min. pending${school ? ` (${school.currency})` : ''}`} hint={school ? undefined : 'Choose a school first'} error={minError}>
+            <Input value={minAmount} onChange={(event) => setParams({ min: event.target.value })} inputMode="decimal" disabled={!school} name="minAmount" />
           </Field>
         </form>
       </Card>
@@ -101,55 +124,53 @@ export function PendingPage() {
           <EmptyState>Nothing outstanding matches these filters.</EmptyState>
         ) : (
           <>
-            <Table label="Pending payments">
+            <Table label="Pending payments" stickyFirst>
               <thead>
                 <tr>
                   <th className={th}>Invoice</th>
-                  <th className={th}>Student</th>
-                  <th className={th}>Grade</th>
-                  <th className={th}>School</th>
-                  <th className={th}>Due</th>
+                  <th className={thNum}>Pending</th>
                   <th className={th}>Status</th>
+                  <th className={th}>Student</th>
+                  <th className={th}>Due</th>
                   <th className={thNum}>Days late</th>
                   <th className={thNum}>Amount</th>
-                  <th className={thNum}>Pending</th>
+                  <th className={th}>Grade</th>
+                  <th className={th}>School</th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody ref={list}>
                 {rows.map((row) => (
-                  <tr key={row.invoiceId}>
+                  <tr key={row.invoiceId} data-row tabIndex={-1} className="focus:outline-none focus-visible:bg-indigo-50">
                     <td className={td}>
                       <Link to={`/invoices/${row.invoiceId}`} className="font-medium text-indigo-700 hover:underline">
                         {row.number}
                       </Link>
                     </td>
-                    <td className={td} data-testid="student-name">
-                      {row.studentName}
-                    </td>
-                    <td className={td}>{row.grade}</td>
-                    <td className={td}>{row.schoolName}</td>
-                    <td className={td}>{formatDate(row.dueDate)}</td>
+                    <td className={`${tdNum} font-medium`}>{formatMoney(row.pendingAmount, row.currency)}</td>
                     <td className={td}>
                       <StatusBadge status={row.status} />
                     </td>
+                    <td className={td} data-testid="student-name">
+                      {row.studentName}
+                    </td>
+                    <td className={td}>{formatDate(row.dueDate)}</td>
                     <td className={tdNum}>{row.daysOverdue || '—'}</td>
                     <td className={tdNum}>{formatMoney(row.amount, row.currency)}</td>
-                    <td className={tdNum}>{formatMoney(row.pendingAmount, row.currency)}</td>
+                    <td className={td}>{row.grade}</td>
+                    <td className={td}>{row.schoolName}</td>
                   </tr>
                 ))}
               </tbody>
             </Table>
-            <div className="mt-4 flex items-center gap-3 text-sm text-slate-500">
-              <span>
-                Showing {formatCount(rows.length)}
-                {total !== undefined ? ` of ${formatCount(total)}` : ''}
-              </span>
-              {pending.hasNextPage ? (
-                <Button onClick={() => void pending.fetchNextPage()} disabled={pending.isFetchingNextPage}>
-                  {pending.isFetchingNextPage ? 'Loading…' : 'Load more'}
-                </Button>
-              ) : null}
-            </div>
+            <LoadMore
+              shown={rows.length}
+              total={total}
+              noun="bills"
+              hasNextPage={pending.hasNextPage}
+              loading={pending.isFetchingNextPage}
+              onLoad={() => pending.fetchNextPage()}
+              list={list}
+            />
           </>
         )}
       </Card>

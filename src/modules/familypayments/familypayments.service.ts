@@ -1,0 +1,279 @@
+import type { Db, Tx } from '../../db/database.js';
+import type { PaymentMethod } from '../../db/types.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
+import type { Actor } from '../../shared/context.js';
+import { AppError, notFound, unprocessable } from '../../shared/errors.js';
+import { maskReference } from '../../shared/masking.js';
+import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
+import type { Principal } from '../../shared/policy.js';
+import type { Scope } from '../../shared/scope.js';
+import { recordAudit } from '../audit/audit.repository.js';
+import type { MoneyRequest } from '../billing/billing.service.js';
+import { runIdempotent, type IdempotentResult } from '../billing/idempotency.js';
+import { allocate } from './allocation.js';
+import type {
+  ApplyCreditBody,
+  CreateFamilyPaymentBody,
+  CreditApplied,
+  FamilyPayment,
+  FamilyPaymentListQuery,
+  FamilyPaymentReceipt,
+} from './familypayments.schemas.js';
+import type { AllocationRow, FamilyPaymentRow, FamilyPaymentsRepository, FamilyRow, OpenInvoice } from './familypayments.repository.js';
+
+/**
+ * The two ledger postings this module makes (src/modules/ledger/ledger.ts). Both write
+ * in the caller's transaction; the caller holds the family row lock and the invoice
+ * row locks, and has checked the amounts (the database checks are the last line).
+ */
+export interface FamilyLedger {
+  postFamilyPayment(
+    trx: Tx,
+    input: {
+      schoolId: string;
+      familyId: string;
+      payerGuardianId?: string | null;
+      amount: number;
+      method: PaymentMethod;
+      reference: string | null;
+      paidAt: Date;
+      createdBy: string | null;
+      allocations: { invoiceId: string; amount: number }[];
+    },
+  ): Promise<{ id: string; receiptNumber: string; allocated: number; credited: number; paidAt: Date; createdAt: Date; payments: { id: string; invoiceId: string; amount: number }[] }>;
+  applyCredit(trx: Tx, input: { schoolId: string; familyId: string; invoiceId: string; amount: number; createdBy: string | null }): Promise<{ id: string }>;
+}
+
+/**
+ * The demo simulator's way through recordFamilyPayment (src/modules/simulator); no
+ * route passes one. `admit` runs in the payment's transaction once the family row and
+ * its open invoices are locked, before anything is written: it refuses (throws) unless
+ * the simulator may act on every invoice the payment could reach, and declares the
+ * transaction the demo's (as the billing service's SimulatedWrite does for one invoice).
+ */
+export interface SimulatedFamilyWrite {
+  admit: (trx: Tx, family: { schoolId: string; id: string }, open: readonly OpenInvoice[]) => Promise<void>;
+}
+
+export interface FamilyPaymentsDeps {
+  db: Db;
+  repository: FamilyPaymentsRepository;
+  ledger: FamilyLedger;
+  clock?: Clock;
+}
+
+/** Allowed clock skew for a client-supplied paidAt (as POST /payments). */
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+/**
+ * How far before a school's registration in Bursar a payment may be dated: the same
+ * sane window as POST /payments (billing.service.ts, PAID_BEFORE_REGISTRATION_DAYS):
+ * the school year under way when it switched, not the books of the system it replaced.
+ */
+const PAID_BEFORE_REGISTRATION_DAYS = 366;
+
+function requirePrincipal(actor: Actor): Principal {
+  if (!actor.principal) {
+    throw new AppError('UNAUTHENTICATED', 'authentication required');
+  }
+  return actor.principal;
+}
+
+/** Payment references identify a card or an account: masked to the last 4 for roles that see PII masked. */
+const referenceFor = (reference: string | null, scope: Scope) => (reference === null || scope.pii === 'clear' ? reference : maskReference(reference));
+
+function presentFamilyPayment(row: FamilyPaymentRow, allocations: readonly AllocationRow[], scope: Scope): FamilyPayment {
+  return {
+    id: row.id,
+    familyId: row.familyId,
+    schoolId: row.schoolId,
+    payerGuardianId: row.payerGuardianId,
+    amount: row.amount,
+    allocated: row.allocated,
+    credited: row.credited,
+    currency: row.currency,
+    receiptNumber: row.receiptNumber,
+    method: row.method,
+    reference: referenceFor(row.reference, scope),
+    paidAt: row.paidAt.toISOString(),
+    createdAt: row.createdAt.toISOString(),
+    allocations: allocations.map(({ paymentId, invoiceId, invoiceNumber, amount }) => ({ paymentId, invoiceId, invoiceNumber, amount })),
+  };
+}
+
+export type FamilyPaymentsService = ReturnType<typeof createFamilyPaymentsService>;
+
+/**
+ * Family payments and family credit (SPEC §7). A family payment is one money movement
+ * shared out over the family's open invoices, oldest due date first (one payer: only
+ * that guardian's invoices); what is left becomes family credit. Everything happens in
+ * one transaction under the family row lock and then the invoice locks in (due_date,
+ * id) order, through the ledger's postings, with its audit entry; replayed as-is for a
+ * repeated Idempotency-Key.
+ */
+export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
+  const { db, repository, ledger } = deps;
+  const clock = deps.clock ?? systemClock;
+
+  async function visibleFamily(trx: Db | Tx, scope: Scope, id: string, forUpdate = false): Promise<FamilyRow> {
+    const family = await repository.findFamily(trx, scope, id, { forUpdate });
+    if (!family) {
+      throw notFound('family');
+    }
+    return family;
+  }
+
+  return {
+    recordFamilyPayment(
+      actor: Actor,
+      familyId: string,
+      body: CreateFamilyPaymentBody,
+      request: MoneyRequest,
+      simulated?: SimulatedFamilyWrite,
+    ): Promise<IdempotentResult<FamilyPaymentReceipt>> {
+      const principal = requirePrincipal(actor);
+      const now = clock.now();
+      const paidAt = body.paidAt === undefined ? new Date(now) : new Date(body.paidAt);
+      if (paidAt.getTime() > now + FUTURE_TOLERANCE_MS) {
+        throw new AppError('VALIDATION_FAILED', 'paidAt is in the future', {
+          errors: [{ field: 'paidAt', in: 'body', message: 'must not be in the future' }],
+        });
+      }
+      return runIdempotent<FamilyPaymentReceipt>(
+        db,
+        { userId: principal.userId, key: request.idempotencyKey, method: 'POST', path: request.path, body },
+        async (trx) => {
+          const family = await visibleFamily(trx, principal, familyId, true);
+          if (body.paidAt !== undefined) {
+            const earliest = new Date(family.schoolCreatedAt.getTime() - PAID_BEFORE_REGISTRATION_DAYS * 86_400_000);
+            if (paidAt < earliest) {
+              const day = earliest.toISOString().slice(0, 10);
+              throw new AppError('BUSINESS_RULE_VIOLATION', `paidAt is before ${day}, a year before the school was registered in Bursar`, {
+                errors: [{ field: 'paidAt', in: 'body', message: `must not be before ${day} (a year before the school was registered)` }],
+              });
+            }
+          }
+          const payer = body.payerGuardianId ?? null;
+          if (payer !== null && !(await repository.isGuardianOf(trx, family, payer))) {
+            throw unprocessable('payerGuardianId', 'is not a guardian of this family');
+          }
+          const open = await repository.lockOpenInvoices(trx, family, payer === null ? {} : { payerGuardianId: payer });
+          await simulated?.admit(trx, family, open);
+          const shares = allocate(body.amount, open);
+          const posted = await ledger.postFamilyPayment(trx, {
+            schoolId: family.schoolId,
+            familyId: family.id,
+            payerGuardianId: payer,
+            amount: body.amount,
+            method: body.method,
+            reference: body.reference ?? null,
+            paidAt,
+            createdBy: principal.userId,
+            allocations: shares.allocations,
+          });
+          const numbers = new Map(open.map((invoice) => [invoice.id, invoice.number]));
+          const dueOrder = new Map(open.map((invoice, index) => [invoice.id, index]));
+          const allocations = [...posted.payments]
+            .sort((a, b) => (dueOrder.get(a.invoiceId) ?? 0) - (dueOrder.get(b.invoiceId) ?? 0))
+            .map((payment) => ({ familyPaymentId: posted.id, paymentId: payment.id, invoiceId: payment.invoiceId, invoiceNumber: numbers.get(payment.invoiceId) ?? '', amount: payment.amount }));
+          const balance = await repository.balance(trx, family);
+          await recordAudit(trx, actor, {
+            action: 'family_payment.create',
+            entityType: 'family_payment',
+            entityId: posted.id,
+            schoolId: family.schoolId,
+            changes: {
+              familyId: family.id,
+              payerGuardianId: payer,
+              amount: body.amount,
+              method: body.method,
+              allocated: posted.allocated,
+              credited: posted.credited,
+              receiptNumber: posted.receiptNumber,
+              allocations: shares.allocations,
+            },
+          });
+          const payment = presentFamilyPayment(
+            {
+              id: posted.id,
+              familyId: family.id,
+              schoolId: family.schoolId,
+              payerGuardianId: payer,
+              amount: body.amount,
+              allocated: posted.allocated,
+              credited: posted.credited,
+              currency: family.currency,
+              receiptNumber: posted.receiptNumber,
+              method: body.method,
+              reference: body.reference ?? null,
+              paidAt: posted.paidAt,
+              createdAt: posted.createdAt,
+            },
+            allocations,
+            principal,
+          );
+          return { status: 201, body: { ...payment, balance } };
+        },
+      );
+    },
+
+    async listFamilyPayments(scope: Scope, familyId: string, query: FamilyPaymentListQuery & { limit: number }): Promise<Page<FamilyPayment>> {
+      const family = await visibleFamily(db, scope, familyId);
+      const beforeId = query.cursor ? decodeCursorOf(query.cursor, [cursorPart.uuid])[0] : undefined;
+      const rows = await repository.listFamilyPayments(db, family, { limit: query.limit, ...(beforeId === undefined ? {} : { beforeId }) });
+      const page = toPage(rows, query.limit, (row) => [row.id]);
+      const allocations = await repository.allocationsOf(db, family.schoolId, page.data.map((row) => row.id));
+      const byPayment = new Map<string, AllocationRow[]>();
+      for (const allocation of allocations) {
+        byPayment.set(allocation.familyPaymentId, [...(byPayment.get(allocation.familyPaymentId) ?? []), allocation]);
+      }
+      return { data: page.data.map((row) => presentFamilyPayment(row, byPayment.get(row.id) ?? [], scope)), nextCursor: page.nextCursor };
+    },
+
+    /**
+     * Applies the family's credit to its open invoices (or to the given ones), oldest due
+     * date first, as far as it goes: under the family row lock, then the invoice locks.
+     * Nothing to apply (no credit, or nothing open) is an answer, not an error. Needs no
+     * Idempotency-Key: applying is convergent — a repeat applies what is left, which is
+     * exactly what the first call would have done with it.
+     */
+    async applyFamilyCredit(actor: Actor, familyId: string, body: ApplyCreditBody): Promise<CreditApplied> {
+      const principal = requirePrincipal(actor);
+      return db.transaction().execute(async (trx) => {
+        const family = await visibleFamily(trx, principal, familyId, true);
+        if (body.invoiceIds !== undefined) {
+          const known = await repository.invoicesOfFamily(trx, family, body.invoiceIds);
+          const stranger = body.invoiceIds.findIndex((id) => !known.has(id));
+          if (stranger >= 0) {
+            throw unprocessable(`invoiceIds.${stranger}`, 'is not an invoice of this family');
+          }
+        }
+        let credit = family.creditBalance;
+        const applications: CreditApplied['applications'] = [];
+        if (credit > 0) {
+          const open = await repository.lockOpenInvoices(trx, family, body.invoiceIds === undefined ? {} : { invoiceIds: body.invoiceIds });
+          for (const invoice of open) {
+            if (credit === 0) {
+              break;
+            }
+            const amount = Math.min(credit, invoice.open);
+            const applied = await ledger.applyCredit(trx, { schoolId: family.schoolId, familyId: family.id, invoiceId: invoice.id, amount, createdBy: principal.userId });
+            applications.push({ id: applied.id, invoiceId: invoice.id, invoiceNumber: invoice.number, amount });
+            credit -= amount;
+          }
+        }
+        const applied = applications.reduce((sum, application) => sum + application.amount, 0);
+        if (applied > 0) {
+          await recordAudit(trx, actor, {
+            action: 'family_credit.apply',
+            entityType: 'family',
+            entityId: family.id,
+            schoolId: family.schoolId,
+            changes: { applied, applications: applications.map(({ invoiceId, amount }) => ({ invoiceId, amount })) },
+          });
+        }
+        return { familyId: family.id, applied, applications, balance: await repository.balance(trx, family) };
+      });
+    },
+  };
+}

@@ -1,0 +1,606 @@
+/**
+ * The ledger: the only code that writes money (SPEC §7, STYLE "Money: one ledger").
+ *
+ * One posting function per movement. Each takes the caller's transaction and writes in
+ * it; the caller has already checked the business rules (answering 422 naming the
+ * field) and holds the row locks: the invoice rows FOR UPDATE, and the family row FOR
+ * UPDATE before any of its invoices when family credit is involved (lock order: family,
+ * then invoices by (due_date, id)). The database checks (paid_amount ≤ amount,
+ * credited_amount ≤ paid_amount, credit_balance ≥ 0, cancel only while nothing is
+ * settled) are the last line of defence.
+ *
+ * Money model (migration 0014): an invoice's `amount` is the sum of its lines;
+ * `paid_amount` is what settled it (payments − refunds + credit applied + credit notes +
+ * write-offs); `credited_amount` is the credit-note and write-off part of it (no money
+ * moved). Open = amount − paid_amount; cash on an invoice = paid_amount − credited_amount.
+ *
+ * Round trips and lock order. Every posting first writes its money rows (whose
+ * statement triggers take the school's billing_versions row), then moves the invoice,
+ * and takes a per-school counter (receipts, credit notes) last, so all writers of a
+ * school acquire the same rows in the same order and cannot deadlock. A direct payment
+ * is two statements, the second also taking its receipt number.
+ *
+ * Rows written here are never updated or deleted (triggers, 0001 and 0014); a mistake is
+ * corrected by another posting (a refund, a credit note).
+ */
+import { sql, type RawBuilder } from 'kysely';
+import type { Tx } from '../../db/database.js';
+import type { PaymentMethod } from '../../db/types.js';
+import type { InvoiceStatus } from '../billing/billing.schemas.js';
+import type { RefundRow } from '../billing/payments.repository.js';
+
+export type LineKind = 'charge' | 'discount' | 'late_fee';
+
+export interface LineInput {
+  kind: LineKind;
+  code: string;
+  description: string;
+  /** Minor units: charge and late_fee > 0, discount < 0. */
+  amount: number;
+  enrolmentId?: string | null;
+  itemCode?: string | null;
+  dueDate?: string | null;
+  ruleId?: string | null;
+  awardId?: string | null;
+  /** Exactly-once key of a billed instalment or late fee (unique per school). */
+  billingKey?: string | null;
+}
+
+export interface InvoiceInput {
+  schoolId: string;
+  studentId: string;
+  /** The family billed; omitted (undefined): the student's family, if any; null: none. */
+  familyId?: string | null;
+  payerGuardianId?: string | null;
+  billRunId?: string | null;
+  /** Taken from the school's invoice sequence (INV-000001) when omitted. */
+  number?: string;
+  description: string | null;
+  dueDate: string;
+  lines: LineInput[];
+}
+
+export interface PostedInvoice {
+  id: string;
+  number: string;
+  amount: number;
+}
+
+/** An invoice's money figures after a posting moved them (raw columns: paidAmount is everything settled). */
+export interface SettledInvoice {
+  id: string;
+  status: InvoiceStatus;
+  amount: number;
+  paidAmount: number;
+  creditedAmount: number;
+  pendingAmount: number;
+}
+
+export interface PaymentInput {
+  schoolId: string;
+  invoiceId: string;
+  amount: number;
+  method: PaymentMethod;
+  reference: string | null;
+  paidAt: Date;
+  createdBy: string | null;
+  /** Part of a family payment: no receipt of its own (the family payment has one). */
+  familyPaymentId?: string | null;
+}
+
+export interface PostedPayment {
+  id: string;
+  paidAt: Date;
+  createdAt: Date;
+  receiptNumber: string | null;
+  /** The invoice after the payment. */
+  invoice: SettledInvoice;
+}
+
+export interface RefundInput {
+  schoolId: string;
+  paymentId: string;
+  invoiceId: string;
+  amount: number;
+  reason: string | null;
+  createdBy: string | null;
+}
+
+export interface FamilyPaymentInput {
+  schoolId: string;
+  familyId: string;
+  payerGuardianId?: string | null;
+  amount: number;
+  method: PaymentMethod;
+  reference: string | null;
+  paidAt: Date;
+  createdBy: string | null;
+  /** Σ ≤ amount, one entry per invoice (each invoice of this family); the rest becomes family credit. */
+  allocations: { invoiceId: string; amount: number }[];
+}
+
+export interface PostedFamilyPayment {
+  id: string;
+  receiptNumber: string;
+  allocated: number;
+  credited: number;
+  paidAt: Date;
+  createdAt: Date;
+  payments: { id: string; invoiceId: string; amount: number }[];
+}
+
+export interface AdjustmentInput {
+  schoolId: string;
+  invoiceId: string;
+  amount: number;
+  reason: string;
+  createdBy: string | null;
+}
+
+export interface PostedAdjustment {
+  id: string;
+  number: string | null;
+  createdAt: Date;
+  invoice: SettledInvoice;
+}
+
+/** A broken precondition of a posting: a bug in the caller (services check first and answer 4xx). */
+export class LedgerError extends Error {
+  constructor(message: string) {
+    super(`ledger: ${message}`);
+    this.name = 'LedgerError';
+  }
+}
+
+function positive(what: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new LedgerError(`${what} must be a positive integer of minor units, got ${value}`);
+  }
+}
+
+function lineAmountOk(line: LineInput): boolean {
+  return Number.isSafeInteger(line.amount) && (line.kind === 'discount' ? line.amount < 0 : line.amount > 0);
+}
+
+/** The invoice's figures as every posting returns them (inside `update invoices … from schools`). */
+const settledColumns = sql`invoices.id,
+  invoice_status(invoices.amount, invoices.paid_amount, invoices.due_date, invoices.cancelled_at, schools.timezone) as status,
+  invoices.amount, invoices.paid_amount as "paidAmount", invoices.credited_amount as "creditedAmount",
+  invoices.amount - invoices.paid_amount as "pendingAmount"`;
+
+/** Moves an invoice's settled (and credited) figures; the row is locked by the caller. */
+function settleSql(schoolId: string, invoiceId: string, delta: number, credited: number): RawBuilder<SettledInvoice> {
+  return sql<SettledInvoice>`
+    update invoices
+       set paid_amount = invoices.paid_amount + ${delta}::bigint,
+           credited_amount = invoices.credited_amount + ${credited}::bigint,
+           updated_at = now()
+      from schools
+     where schools.id = invoices.school_id and invoices.school_id = ${schoolId} and invoices.id = ${invoiceId}
+    returning ${settledColumns}`;
+}
+
+async function settle(trx: Tx, schoolId: string, invoiceId: string, delta: number, credited = 0): Promise<SettledInvoice> {
+  const { rows } = await settleSql(schoolId, invoiceId, delta, credited).execute(trx);
+  const row = rows[0];
+  if (row === undefined) {
+    throw new LedgerError(`invoice ${invoiceId} not found in school ${schoolId}`);
+  }
+  return row;
+}
+
+/**
+ * CTEs `counter` and `receipt` taking the school's next receipt number (gapless: the
+ * counter row is incremented in this transaction, so a rollback gives it back and two
+ * concurrent payments wait for each other here).
+ */
+function receiptCtes(schoolId: string, paidAt: Date, owner: { paymentId: string } | { familyPaymentId: string }) {
+  const paymentId = 'paymentId' in owner ? owner.paymentId : null;
+  const familyPaymentId = 'familyPaymentId' in owner ? owner.familyPaymentId : null;
+  return sql`
+    counter as (
+      insert into receipt_counters as c (school_id, last_number) values (${schoolId}, 1)
+      on conflict (school_id) do update set last_number = c.last_number + 1
+      returning last_number
+    ),
+    receipt as (
+      insert into receipts (school_id, seq, number, payment_id, family_payment_id)
+      select ${schoolId}, counter.last_number, receipt_number(s.name, s.timezone, ${paidAt}::timestamptz, counter.last_number),
+             ${paymentId}::uuid, ${familyPaymentId}::uuid
+        from counter, schools s
+       where s.id = ${schoolId}
+      returning number
+    )`;
+}
+
+const pad6 = (n: number) => String(n).padStart(6, '0');
+
+// ------------------------------------------------------------------------------ invoices
+
+/** One invoice with its lines; amount = Σ lines (≥ 0). See postInvoices. */
+export async function postInvoice(trx: Tx, invoice: InvoiceInput): Promise<PostedInvoice> {
+  const [posted] = await postInvoices(trx, [invoice]);
+  if (posted === undefined) {
+    throw new LedgerError('postInvoices returned nothing for one invoice');
+  }
+  return posted;
+}
+
+/**
+ * Many invoices at once (bill runs): the numbers of those without one are taken in
+ * bulk from each school's invoice_counters row (last_number += n, schools in id order),
+ * then one multi-row insert of the invoices and one of all their lines, from arrays
+ * (unnest), whatever the count. Answers in input order.
+ */
+export async function postInvoices(trx: Tx, invoices: InvoiceInput[]): Promise<PostedInvoice[]> {
+  if (invoices.length === 0) {
+    return [];
+  }
+  const amounts = invoices.map((invoice, index) => {
+    if (invoice.lines.length === 0) {
+      throw new LedgerError(`invoice ${index} has no lines`);
+    }
+    let total = 0;
+    for (const line of invoice.lines) {
+      if (!lineAmountOk(line)) {
+        throw new LedgerError(`a ${line.kind} line of ${line.amount} (charges and late fees > 0, discounts < 0)`);
+      }
+      total += line.amount;
+    }
+    if (!Number.isSafeInteger(total) || total < 0) {
+      throw new LedgerError(`invoice ${index} would amount to ${total} (never below zero)`);
+    }
+    return total;
+  });
+
+  // Numbers from each school's sequence, in input order.
+  const needed = new Map<string, number>();
+  for (const invoice of invoices) {
+    if (invoice.number === undefined) {
+      needed.set(invoice.schoolId, (needed.get(invoice.schoolId) ?? 0) + 1);
+    }
+  }
+  const next = new Map<string, number>();
+  if (needed.size > 0) {
+    const schools = [...needed.keys()].sort();
+    const { rows } = await sql<{ schoolId: string; lastNumber: number }>`
+      insert into invoice_counters as c (school_id, last_number)
+      select * from unnest(${schools}::uuid[], ${schools.map((s) => needed.get(s) ?? 0)}::bigint[])
+      on conflict (school_id) do update set last_number = c.last_number + excluded.last_number
+      returning school_id as "schoolId", last_number as "lastNumber"`.execute(trx);
+    for (const row of rows) {
+      next.set(row.schoolId, row.lastNumber - (needed.get(row.schoolId) ?? 0) + 1);
+    }
+  }
+  const numbers = invoices.map((invoice) => {
+    if (invoice.number !== undefined) {
+      return invoice.number;
+    }
+    const n = next.get(invoice.schoolId) ?? 1;
+    next.set(invoice.schoolId, n + 1);
+    return `INV-${pad6(n)}`;
+  });
+
+  // touched_by_person_at is what 0012's invoices_touched_by_person row trigger would set
+  // (now(), unless the writer is the demo simulator): written here, the trigger's WHEN
+  // clause skips its PL/pgSQL function for each of a bill run's rows.
+  const { rows: inserted } = await sql<{ id: string; schoolId: string; number: string }>`
+    insert into invoices (school_id, student_id, family_id, payer_guardian_id, bill_run_id, number, description, amount, due_date, touched_by_person_at)
+    select u.school_id, u.student_id,
+           case when u.family_of_student then (select s.family_id from students s where s.school_id = u.school_id and s.id = u.student_id) else u.family_id end,
+           u.payer_guardian_id, u.bill_run_id, u.number, u.description, u.amount, u.due_date,
+           case when coalesce(current_setting('bursar.writer', true), '') <> 'demo' then now() end
+      from unnest(
+        ${invoices.map((i) => i.schoolId)}::uuid[],
+        ${invoices.map((i) => i.studentId)}::uuid[],
+        ${invoices.map((i) => i.familyId ?? null)}::uuid[],
+        ${invoices.map((i) => i.familyId === undefined)}::boolean[],
+        ${invoices.map((i) => i.payerGuardianId ?? null)}::uuid[],
+        ${invoices.map((i) => i.billRunId ?? null)}::uuid[],
+        ${numbers}::text[],
+        ${invoices.map((i) => i.description)}::text[],
+        ${amounts}::bigint[],
+        ${invoices.map((i) => i.dueDate)}::date[])
+        as u(school_id, student_id, family_id, family_of_student, payer_guardian_id, bill_run_id, number, description, amount, due_date)
+    returning id, school_id as "schoolId", number`.execute(trx);
+  const idOf = new Map(inserted.map((row) => [`${row.schoolId}/${row.number}`, row.id]));
+  const ids = invoices.map((invoice, index) => {
+    const id = idOf.get(`${invoice.schoolId}/${numbers[index] ?? ''}`);
+    if (id === undefined) {
+      throw new LedgerError(`invoice ${numbers[index] ?? index} was not inserted`);
+    }
+    return id;
+  });
+
+  const lines = invoices.flatMap((invoice, index) => invoice.lines.map((line) => ({ invoice, id: ids[index] ?? '', line })));
+  await sql`
+    insert into invoice_lines (school_id, invoice_id, kind, code, description, amount, enrolment_id, item_code, due_date, rule_id, award_id, billing_key)
+    select * from unnest(
+      ${lines.map((l) => l.invoice.schoolId)}::uuid[],
+      ${lines.map((l) => l.id)}::uuid[],
+      ${lines.map((l) => l.line.kind)}::text[],
+      ${lines.map((l) => l.line.code)}::text[],
+      ${lines.map((l) => l.line.description)}::text[],
+      ${lines.map((l) => l.line.amount)}::bigint[],
+      ${lines.map((l) => l.line.enrolmentId ?? null)}::uuid[],
+      ${lines.map((l) => l.line.itemCode ?? null)}::text[],
+      ${lines.map((l) => l.line.dueDate ?? null)}::date[],
+      ${lines.map((l) => l.line.ruleId ?? null)}::uuid[],
+      ${lines.map((l) => l.line.awardId ?? null)}::uuid[],
+      ${lines.map((l) => l.line.billingKey ?? null)}::text[])`.execute(trx);
+
+  return invoices.map((_, index) => ({ id: ids[index] ?? '', number: numbers[index] ?? '', amount: amounts[index] ?? 0 }));
+}
+
+/**
+ * A correction of an existing invoice's amount (PATCH amount): one more line, charge
+ * (delta > 0) or discount (delta < 0), and amount += delta. Never below what is settled
+ * (the database's paid_amount ≤ amount refuses it; the service checks first).
+ */
+export async function postInvoiceLine(trx: Tx, i: { schoolId: string; invoiceId: string; line: LineInput }): Promise<SettledInvoice> {
+  if (!lineAmountOk(i.line)) {
+    throw new LedgerError(`a ${i.line.kind} line of ${i.line.amount}`);
+  }
+  const { rows } = await sql<SettledInvoice>`
+    with line as (
+      insert into invoice_lines (school_id, invoice_id, kind, code, description, amount, enrolment_id, item_code, due_date, rule_id, award_id, billing_key)
+      values (${i.schoolId}, ${i.invoiceId}, ${i.line.kind}, ${i.line.code}, ${i.line.description}, ${i.line.amount},
+              ${i.line.enrolmentId ?? null}, ${i.line.itemCode ?? null}, ${i.line.dueDate ?? null}, ${i.line.ruleId ?? null},
+              ${i.line.awardId ?? null}, ${i.line.billingKey ?? null})
+    )
+    update invoices set amount = invoices.amount + ${i.line.amount}::bigint, updated_at = now()
+      from schools
+     where schools.id = invoices.school_id and invoices.school_id = ${i.schoolId} and invoices.id = ${i.invoiceId}
+       and invoices.cancelled_at is null
+    returning ${settledColumns}`.execute(trx);
+  const row = rows[0];
+  if (row === undefined) {
+    throw new LedgerError(`invoice ${i.invoiceId} not found (or cancelled) in school ${i.schoolId}`);
+  }
+  return row;
+}
+
+/** Cancels an invoice; only while nothing is settled on it (0001's invoices_cancel_only_unpaid). A cancelled one stays as it is. */
+export async function voidInvoice(trx: Tx, i: { schoolId: string; invoiceId: string }): Promise<void> {
+  const result = await trx
+    .updateTable('invoices')
+    .set({ cancelled_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+    .where('school_id', '=', i.schoolId)
+    .where('id', '=', i.invoiceId)
+    .where('cancelled_at', 'is', null)
+    .where('paid_amount', '=', 0)
+    .executeTakeFirst();
+  if (result.numUpdatedRows === 0n) {
+    const row = await trx
+      .selectFrom('invoices')
+      .select(['cancelled_at', 'paid_amount'])
+      .where('school_id', '=', i.schoolId)
+      .where('id', '=', i.invoiceId)
+      .executeTakeFirst();
+    if (row === undefined) {
+      throw new LedgerError(`invoice ${i.invoiceId} not found in school ${i.schoolId}`);
+    }
+    if (row.cancelled_at === null) {
+      throw new LedgerError(`invoice ${i.invoiceId} has ${row.paid_amount} settled and cannot be voided`);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------ money in and out
+
+/**
+ * Money received on one invoice: the payment and its succeeded gateway transaction (one
+ * statement), then paid_amount += amount and, unless it is part of a family payment, the
+ * school's next receipt (a second statement).
+ */
+export async function postPayment(trx: Tx, p: PaymentInput): Promise<PostedPayment> {
+  positive('payment amount', p.amount);
+  const familyPaymentId = p.familyPaymentId ?? null;
+  const { rows } = await sql<{ id: string; paidAt: Date; createdAt: Date }>`
+    with payment as (
+      insert into payments (school_id, invoice_id, amount, method, reference, paid_at, created_by, family_payment_id)
+      values (${p.schoolId}, ${p.invoiceId}, ${p.amount}, ${p.method}, ${p.reference}, ${p.paidAt}, ${p.createdBy}, ${familyPaymentId})
+      returning id, school_id, invoice_id, amount, method, paid_at, created_at
+    ),
+    gateway as (
+      insert into transactions (school_id, invoice_id, payment_id, amount, method, status)
+      select school_id, invoice_id, id, amount, method, 'succeeded' from payment
+    )
+    select id, paid_at as "paidAt", created_at as "createdAt" from payment`.execute(trx);
+  const payment = rows[0];
+  if (payment === undefined) {
+    throw new LedgerError('insert into payments returned no row');
+  }
+  if (familyPaymentId !== null) {
+    const invoice = await settle(trx, p.schoolId, p.invoiceId, p.amount);
+    return { ...payment, receiptNumber: null, invoice };
+  }
+  const { rows: settled } = await sql<SettledInvoice & { receiptNumber: string }>`
+    with inv as (${settleSql(p.schoolId, p.invoiceId, p.amount, 0)}),
+    ${receiptCtes(p.schoolId, payment.paidAt, { paymentId: payment.id })}
+    select inv.*, receipt.number as "receiptNumber" from inv, receipt`.execute(trx);
+  const row = settled[0];
+  if (row === undefined) {
+    throw new LedgerError(`invoice ${p.invoiceId} not found in school ${p.schoolId}`);
+  }
+  const { receiptNumber, ...invoice } = row;
+  return { ...payment, receiptNumber, invoice };
+}
+
+/** A refund of (part of) a payment: the refund and its `refunded` transaction, then paid_amount −= amount. */
+export async function postRefund(trx: Tx, r: RefundInput): Promise<RefundRow & { invoice: SettledInvoice }> {
+  positive('refund amount', r.amount);
+  const { rows } = await sql<RefundRow>`
+    with refund as (
+      insert into refunds (school_id, payment_id, invoice_id, amount, reason, created_by)
+      values (${r.schoolId}, ${r.paymentId}, ${r.invoiceId}, ${r.amount}, ${r.reason}, ${r.createdBy})
+      returning id, payment_id, invoice_id, school_id, amount, reason, created_at
+    ),
+    gateway as (
+      insert into transactions (school_id, invoice_id, payment_id, refund_id, amount, method, status)
+      select refund.school_id, refund.invoice_id, refund.payment_id, refund.id, refund.amount, p.method, 'refunded'
+        from refund join payments p on p.school_id = refund.school_id and p.id = refund.payment_id
+    )
+    select id, payment_id as "paymentId", invoice_id as "invoiceId", school_id as "schoolId", amount, reason, created_at as "createdAt"
+      from refund`.execute(trx);
+  const refund = rows[0];
+  if (refund === undefined) {
+    throw new LedgerError('insert into refunds returned no row');
+  }
+  return { ...refund, invoice: await settle(trx, r.schoolId, r.invoiceId, -r.amount) };
+}
+
+/** The family-membership test of an invoice (the same key `npm run verify` groups by). */
+const ofFamily = (familyId: string) => sql<boolean>`(invoices.family_id = ${familyId}::uuid or (invoices.family_id is null and exists (
+  select 1 from students st where st.school_id = invoices.school_id and st.id = invoices.student_id and st.family_id = ${familyId}::uuid)))`;
+
+/**
+ * Money a family paid: the family_payments row and one payment (with its succeeded
+ * transaction) per allocation, linked to it, in one statement; then the allocated
+ * invoices' paid_amount, the family's credit (+= what was not allocated) and ONE receipt
+ * for the whole family payment, in a second. Every allocated invoice must belong to the
+ * family (checked: an invoice of another family is a LedgerError).
+ */
+export async function postFamilyPayment(trx: Tx, f: FamilyPaymentInput): Promise<PostedFamilyPayment> {
+  positive('family payment amount', f.amount);
+  const seen = new Set<string>();
+  let allocated = 0;
+  for (const allocation of f.allocations) {
+    positive('allocation amount', allocation.amount);
+    if (seen.has(allocation.invoiceId)) {
+      throw new LedgerError(`invoice ${allocation.invoiceId} allocated twice`);
+    }
+    seen.add(allocation.invoiceId);
+    allocated += allocation.amount;
+  }
+  if (allocated > f.amount) {
+    throw new LedgerError(`allocations of ${allocated} exceed the family payment of ${f.amount}`);
+  }
+  const credited = f.amount - allocated;
+  const invoiceIds = f.allocations.map((a) => a.invoiceId);
+  const amounts = f.allocations.map((a) => a.amount);
+
+  const { rows } = await sql<{ id: string; paidAt: Date; createdAt: Date; payments: { id: string; invoiceId: string; amount: number }[] }>`
+    with fp as (
+      insert into family_payments (school_id, family_id, payer_guardian_id, amount, allocated, credited, method, reference, paid_at, created_by)
+      values (${f.schoolId}, ${f.familyId}, ${f.payerGuardianId ?? null}, ${f.amount}, ${allocated}, ${credited}, ${f.method}, ${f.reference}, ${f.paidAt}, ${f.createdBy})
+      returning id, paid_at, created_at
+    ),
+    payment as (
+      insert into payments (school_id, invoice_id, amount, method, reference, paid_at, created_by, family_payment_id)
+      select ${f.schoolId}, a.invoice_id, a.amount, ${f.method}, ${f.reference}, fp.paid_at, ${f.createdBy}::uuid, fp.id
+        from fp, unnest(${invoiceIds}::uuid[], ${amounts}::bigint[]) with ordinality as a(invoice_id, amount, ord)
+       order by a.ord
+      returning id, school_id, invoice_id, amount, method
+    ),
+    gateway as (
+      insert into transactions (school_id, invoice_id, payment_id, amount, method, status)
+      select school_id, invoice_id, id, amount, method, 'succeeded' from payment
+    )
+    select fp.id, fp.paid_at as "paidAt", fp.created_at as "createdAt",
+           coalesce((select json_agg(json_build_object('id', payment.id, 'invoiceId', payment.invoice_id, 'amount', payment.amount)) from payment), '[]') as payments
+      from fp`.execute(trx);
+  const fp = rows[0];
+  if (fp === undefined) {
+    throw new LedgerError('insert into family_payments returned no row');
+  }
+
+  const { rows: after } = await sql<{ receiptNumber: string; settled: number; families: number }>`
+    with inv as (
+      update invoices
+         set paid_amount = invoices.paid_amount + a.amount, updated_at = now()
+        from unnest(${invoiceIds}::uuid[], ${amounts}::bigint[]) as a(invoice_id, amount)
+       where invoices.school_id = ${f.schoolId} and invoices.id = a.invoice_id and ${ofFamily(f.familyId)}
+      returning invoices.id
+    ),
+    fam as (
+      update families set credit_balance = credit_balance + ${credited}::bigint
+       where school_id = ${f.schoolId} and id = ${f.familyId} and ${credited}::bigint > 0
+      returning id
+    ),
+    ${receiptCtes(f.schoolId, fp.paidAt, { familyPaymentId: fp.id })}
+    select receipt.number as "receiptNumber", (select count(*) from inv)::int as settled, (select count(*) from fam)::int as families
+      from receipt`.execute(trx);
+  const row = after[0];
+  if (row === undefined || row.settled !== f.allocations.length || (credited > 0 && row.families !== 1)) {
+    throw new LedgerError(`family payment of family ${f.familyId}: an allocated invoice or the family is not in school ${f.schoolId} and family`);
+  }
+  // json_agg gives bigint amounts as JSON numbers: exact within the safe range checked above.
+  return { id: fp.id, receiptNumber: row.receiptNumber, allocated, credited, paidAt: fp.paidAt, createdAt: fp.createdAt, payments: fp.payments };
+}
+
+/** Family credit applied to one of the family's invoices: credit_applications row, paid_amount +=, credit_balance −=. */
+export async function applyCredit(
+  trx: Tx,
+  c: { schoolId: string; familyId: string; invoiceId: string; amount: number; createdBy: string | null },
+): Promise<{ id: string; invoice: SettledInvoice }> {
+  positive('credit applied', c.amount);
+  const { rows } = await sql<{ id: string; invoice: SettledInvoice | null; families: number }>`
+    with application as (
+      insert into credit_applications (school_id, family_id, invoice_id, amount, created_by)
+      values (${c.schoolId}, ${c.familyId}, ${c.invoiceId}, ${c.amount}, ${c.createdBy})
+      returning id
+    ),
+    fam as (
+      update families set credit_balance = credit_balance - ${c.amount}::bigint
+       where school_id = ${c.schoolId} and id = ${c.familyId}
+      returning id
+    ),
+    inv as (
+      update invoices
+         set paid_amount = invoices.paid_amount + ${c.amount}::bigint, updated_at = now()
+        from schools
+       where schools.id = invoices.school_id and invoices.school_id = ${c.schoolId} and invoices.id = ${c.invoiceId}
+         and ${ofFamily(c.familyId)}
+      returning ${settledColumns}
+    )
+    select application.id, (select to_json(inv) from inv) as invoice, (select count(*) from fam)::int as families from application`.execute(trx);
+  const row = rows[0];
+  if (row === undefined || row.invoice === null || row.families !== 1) {
+    throw new LedgerError(`credit of family ${c.familyId} applied to invoice ${c.invoiceId}: not the family's invoice in school ${c.schoolId}`);
+  }
+  return { id: row.id, invoice: row.invoice };
+}
+
+async function postAdjustment(trx: Tx, kind: 'credit_note' | 'write_off', a: AdjustmentInput): Promise<PostedAdjustment> {
+  positive(kind === 'credit_note' ? 'credit note amount' : 'write-off amount', a.amount);
+  // The invoice first (its triggers take the school's billing_versions row, as every
+  // posting does first), the credit-note counter last.
+  const invoice = await settle(trx, a.schoolId, a.invoiceId, a.amount, a.amount);
+  const number =
+    kind === 'credit_note'
+      ? sql`(select 'CN-' || lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0') from counter n)`
+      : sql`null::text`;
+  const counter =
+    kind === 'credit_note'
+      ? sql`counter as (
+          insert into credit_note_counters as c (school_id, last_number) values (${a.schoolId}, 1)
+          on conflict (school_id) do update set last_number = c.last_number + 1
+          returning last_number
+        ),`
+      : sql``;
+  const { rows } = await sql<{ id: string; number: string | null; createdAt: Date }>`
+    with ${counter}
+    adjustment as (
+      insert into invoice_adjustments (school_id, invoice_id, kind, amount, reason, number, created_by)
+      values (${a.schoolId}, ${a.invoiceId}, ${kind}, ${a.amount}, ${a.reason}, ${number}, ${a.createdBy})
+      returning id, number, created_at
+    )
+    select id, number, created_at as "createdAt" from adjustment`.execute(trx);
+  const row = rows[0];
+  if (row === undefined) {
+    throw new LedgerError('insert into invoice_adjustments returned no row');
+  }
+  return { ...row, invoice };
+}
+
+/** A credit note (a fee correction, numbered CN-NNNNNN per school): paid_amount += and credited_amount += amount. */
+export async function postCreditNote(trx: Tx, a: AdjustmentInput): Promise<PostedAdjustment & { number: string }> {
+  const posted = await postAdjustment(trx, 'credit_note', a);
+  return { ...posted, number: posted.number ?? '' };
+}
+
+/** A write-off (bad debt): like a credit note, without a number. */
+export function postWriteOff(trx: Tx, a: AdjustmentInput): Promise<PostedAdjustment> {
+  return postAdjustment(trx, 'write_off', a);
+}
