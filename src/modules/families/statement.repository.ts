@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres';
 import type { DbOrTx } from '../../db/database.js';
 import type { Language, PaymentMethod } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
@@ -39,6 +40,14 @@ export interface StatementSubject {
   currency: string;
   timezone: string;
 }
+
+/** The family's primary guardian and its students (not deleted, by name), read with the subject. */
+export interface StatementPeople {
+  primaryGuardian: { firstName: string; lastName: string } | null;
+  students: { id: string; firstName: string; lastName: string; grade: string }[];
+}
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
 
 export interface StatementPeriod {
   from: string | null;
@@ -132,12 +141,15 @@ function movementsSql(schoolId: string, familyId: string, timezone: string) {
 
 export function createStatementRepository() {
   return {
-    /** A visible family (not deleted, its school not deleted, in scope) with its school; undefined otherwise. */
-    findSubject(db: DbOrTx, scope: Scope, familyId: string): Promise<StatementSubject | undefined> {
+    /**
+     * A visible family (not deleted, its school not deleted, in scope) with its school,
+     * its primary guardian and at most `studentsLimit` of its students; undefined otherwise.
+     */
+    findSubject(db: DbOrTx, scope: Scope, familyId: string, studentsLimit: number): Promise<(StatementSubject & StatementPeople) | undefined> {
       return db
         .selectFrom('families')
         .innerJoin('schools', 'schools.id', 'families.school_id')
-        .select([
+        .select((eb) => [
           'families.id as familyId',
           'families.name as familyName',
           'families.reference',
@@ -149,6 +161,28 @@ export function createStatementRepository() {
           'schools.phone as schoolPhone',
           'schools.currency',
           'schools.timezone',
+          jsonObjectFrom(
+            eb
+              .selectFrom('guardians')
+              .select(['first_name as firstName', 'last_name as lastName'])
+              .whereRef('guardians.school_id', '=', 'families.school_id')
+              .whereRef('guardians.family_id', '=', 'families.id')
+              .where('guardians.is_primary', '=', true)
+              .where('guardians.deleted_at', 'is', null)
+              .limit(1),
+          ).as('primaryGuardian'),
+          jsonArrayFrom(
+            eb
+              .selectFrom('students')
+              .select(['id', 'first_name as firstName', 'last_name as lastName', 'grade'])
+              .whereRef('students.school_id', '=', 'families.school_id')
+              .whereRef('students.family_id', '=', 'families.id')
+              .where('students.deleted_at', 'is', null)
+              .orderBy('last_name')
+              .orderBy('first_name')
+              .orderBy('id')
+              .limit(studentsLimit),
+          ).as('students'),
         ])
         .where('families.id', '=', familyId)
         .where('families.deleted_at', 'is', null)
@@ -157,91 +191,90 @@ export function createStatementRepository() {
         .executeTakeFirst();
     },
 
-    /** Opening and closing positions and the period's totals, over every movement (one pass). */
-    async figures(db: DbOrTx, subject: StatementSubject, period: StatementPeriod): Promise<StatementFigures> {
+    /**
+     * The period's figures (opening and closing positions, the period's totals, over
+     * every movement) and its movements in statement order, at most `limit`: one
+     * statement, the movements computed once (referenced twice, so materialised).
+     */
+    async statement(db: DbOrTx, subject: StatementSubject, period: StatementPeriod, limit: number): Promise<{ figures: StatementFigures; entries: StatementEntryRow[] }> {
       const before = sql`(${period.from}::date is not null and m.day < ${period.from}::date)`;
       const upToEnd = sql`(${period.to}::date is null or m.day <= ${period.to}::date)`;
       const inPeriod = sql`(${period.from}::date is null or m.day >= ${period.from}::date) and ${upToEnd}`;
       const total = (expression: string, where: RawBuilder<unknown>) => sql`coalesce(sum(${sql.raw(expression)}) filter (where ${where}), 0)::text`;
-      const { rows } = await sql<Record<keyof StatementFigures, string>>`
-        with ${movementsSql(subject.schoolId, subject.familyId, subject.timezone)}
-        select ${total('m.debit - m.credit', before)} as "openingBalance",
-               ${total('m.credit_added - m.credit_used', before)} as "openingCredit",
-               ${total('m.debit - m.credit', upToEnd)} as "closingBalance",
-               ${total('m.credit_added - m.credit_used', upToEnd)} as "closingCredit",
-               ${total('m.debit', sql`${inPeriod} and m.kind = 'invoice'`)} as "invoiced",
-               ${total('m.credit', sql`${inPeriod} and m.kind in ('payment', 'family_payment')`)} as "paid",
-               ${total('m.debit', sql`${inPeriod} and m.kind = 'refund'`)} as "refunded",
-               ${total('m.credit', sql`${inPeriod} and m.kind = 'credit_note'`)} as "creditNotes",
-               ${total('m.credit', sql`${inPeriod} and m.kind = 'write_off'`)} as "writeOffs",
-               ${total('m.credit_added', inPeriod)} as "creditAdded",
-               ${total('m.credit_used', inPeriod)} as "creditUsed"
-          from moves m`.execute(db);
-      const row = rows[0];
-      if (!row) {
-        throw new Error('the statement figures query returned no row');
+      const { rows } = await sql<Record<`figure_${keyof StatementFigures}`, string> & Nullable<StatementEntryRow> & { ord: string | null }>`
+        with ${movementsSql(subject.schoolId, subject.familyId, subject.timezone)},
+        figures as (
+          select ${total('m.debit - m.credit', before)} as "figure_openingBalance",
+                 ${total('m.credit_added - m.credit_used', before)} as "figure_openingCredit",
+                 ${total('m.debit - m.credit', upToEnd)} as "figure_closingBalance",
+                 ${total('m.credit_added - m.credit_used', upToEnd)} as "figure_closingCredit",
+                 ${total('m.debit', sql`${inPeriod} and m.kind = 'invoice'`)} as "figure_invoiced",
+                 ${total('m.credit', sql`${inPeriod} and m.kind in ('payment', 'family_payment')`)} as "figure_paid",
+                 ${total('m.debit', sql`${inPeriod} and m.kind = 'refund'`)} as "figure_refunded",
+                 ${total('m.credit', sql`${inPeriod} and m.kind = 'credit_note'`)} as "figure_creditNotes",
+                 ${total('m.credit', sql`${inPeriod} and m.kind = 'write_off'`)} as "figure_writeOffs",
+                 ${total('m.credit_added', inPeriod)} as "figure_creditAdded",
+                 ${total('m.credit_used', inPeriod)} as "figure_creditUsed"
+            from moves m
+        ),
+        page as (
+          select row_number() over (order by m.day, m.rank, m.sort_at, m.id) as ord,
+                 to_char(m.day, 'YYYY-MM-DD') as date, m.at, m.kind, m.id,
+                 m.student_id as "studentId", s.first_name as "firstName", s.last_name as "lastName",
+                 m.invoice_id as "invoiceId", i.number as "invoiceNumber", to_char(i.due_date, 'YYYY-MM-DD') as "dueDate",
+                 case when m.kind = 'invoice' then invoice_status(i.amount, i.paid_amount, i.due_date, i.cancelled_at, ${subject.timezone}) end as status,
+                 case when m.kind = 'invoice' then case when i.cancelled_at is null then i.amount - i.paid_amount else 0 end end as "pendingAmount",
+                 case when m.kind = 'invoice' then i.paid_amount - i.credited_amount end as "paidAmount",
+                 case when m.kind = 'invoice' then i.credited_amount end as "creditedAmount",
+                 m.document, m.method, m.reference, m.note,
+                 m.amount, m.debit, m.credit, m.credit_added as "creditAdded", m.credit_used as "creditUsed"
+            from moves m
+            left join invoices i on i.id = m.invoice_id and i.school_id = ${subject.schoolId}
+            left join students s on s.id = m.student_id and s.school_id = ${subject.schoolId}
+           where (${period.from}::date is null or m.day >= ${period.from}::date)
+             and (${period.to}::date is null or m.day <= ${period.to}::date)
+           order by m.day, m.rank, m.sort_at, m.id
+           limit ${limit}
+        )
+        -- One row per entry, each carrying the figures (prefixed: entries have creditAdded too); one row of figures alone when the period has none.
+        select f.*, p.* from figures f left join page p on true order by p.ord`.execute(db);
+      const first = rows[0];
+      if (!first) {
+        throw new Error('the family statement query returned no row');
       }
-      return Object.fromEntries(Object.entries(row).map(([key, value]) => [key, Number(value)])) as unknown as StatementFigures;
-    },
-
-    /** The period's movements in statement order, at most `limit`. */
-    async entries(db: DbOrTx, subject: StatementSubject, period: StatementPeriod, limit: number): Promise<StatementEntryRow[]> {
-      const { rows } = await sql<StatementEntryRow>`
-        with ${movementsSql(subject.schoolId, subject.familyId, subject.timezone)}
-        select to_char(m.day, 'YYYY-MM-DD') as date, m.at, m.kind, m.id,
-               m.student_id as "studentId", s.first_name as "firstName", s.last_name as "lastName",
-               m.invoice_id as "invoiceId", i.number as "invoiceNumber", to_char(i.due_date, 'YYYY-MM-DD') as "dueDate",
-               case when m.kind = 'invoice' then invoice_status(i.amount, i.paid_amount, i.due_date, i.cancelled_at, ${subject.timezone}) end as status,
-               case when m.kind = 'invoice' then case when i.cancelled_at is null then i.amount - i.paid_amount else 0 end end as "pendingAmount",
-               case when m.kind = 'invoice' then i.paid_amount - i.credited_amount end as "paidAmount",
-               case when m.kind = 'invoice' then i.credited_amount end as "creditedAmount",
-               m.document, m.method, m.reference, m.note,
-               m.amount, m.debit, m.credit, m.credit_added as "creditAdded", m.credit_used as "creditUsed"
-          from moves m
-          left join invoices i on i.id = m.invoice_id and i.school_id = ${subject.schoolId}
-          left join students s on s.id = m.student_id and s.school_id = ${subject.schoolId}
-         where (${period.from}::date is null or m.day >= ${period.from}::date)
-           and (${period.to}::date is null or m.day <= ${period.to}::date)
-         order by m.day, m.rank, m.sort_at, m.id
-         limit ${limit}`.execute(db);
-      return rows.map((row) => ({
-        ...row,
-        amount: Number(row.amount),
-        debit: Number(row.debit),
-        credit: Number(row.credit),
-        creditAdded: Number(row.creditAdded),
-        creditUsed: Number(row.creditUsed),
-        pendingAmount: row.pendingAmount === null ? null : Number(row.pendingAmount),
-        paidAmount: row.paidAmount === null ? null : Number(row.paidAmount),
-        creditedAmount: row.creditedAmount === null ? null : Number(row.creditedAmount),
-      }));
-    },
-
-    /** The name of the family's primary guardian, if it has one. */
-    async primaryGuardian(db: DbOrTx, subject: StatementSubject): Promise<{ firstName: string; lastName: string } | undefined> {
-      return db
-        .selectFrom('guardians')
-        .select(['first_name as firstName', 'last_name as lastName'])
-        .where('school_id', '=', subject.schoolId)
-        .where('family_id', '=', subject.familyId)
-        .where('is_primary', '=', true)
-        .where('deleted_at', 'is', null)
-        .executeTakeFirst();
-    },
-
-    /** The family's students (not deleted), by name; at most `limit`. */
-    students(db: DbOrTx, subject: StatementSubject, limit: number): Promise<{ id: string; firstName: string; lastName: string; grade: string }[]> {
-      return db
-        .selectFrom('students')
-        .select(['id', 'first_name as firstName', 'last_name as lastName', 'grade'])
-        .where('school_id', '=', subject.schoolId)
-        .where('family_id', '=', subject.familyId)
-        .where('deleted_at', 'is', null)
-        .orderBy('last_name')
-        .orderBy('first_name')
-        .orderBy('id')
-        .limit(limit)
-        .execute();
+      const figureKeys: (keyof StatementFigures)[] = ['openingBalance', 'openingCredit', 'closingBalance', 'closingCredit', 'invoiced', 'paid', 'refunded', 'creditNotes', 'writeOffs', 'creditAdded', 'creditUsed'];
+      const figures = Object.fromEntries(figureKeys.map((key) => [key, Number(first[`figure_${key}`])])) as unknown as StatementFigures;
+      const num = (value: number | string | null) => (value === null ? null : Number(value));
+      const entries = rows
+        .filter((row) => row.ord !== null)
+        .map(
+          (row): StatementEntryRow => ({
+            date: row.date ?? '',
+            at: row.at,
+            kind: row.kind as EntryKind,
+            id: row.id ?? '',
+            studentId: row.studentId,
+            firstName: row.firstName,
+            lastName: row.lastName,
+            invoiceId: row.invoiceId,
+            invoiceNumber: row.invoiceNumber,
+            dueDate: row.dueDate,
+            status: row.status,
+            pendingAmount: num(row.pendingAmount),
+            paidAmount: num(row.paidAmount),
+            creditedAmount: num(row.creditedAmount),
+            document: row.document,
+            method: row.method,
+            reference: row.reference,
+            note: row.note,
+            amount: Number(row.amount),
+            debit: Number(row.debit),
+            credit: Number(row.credit),
+            creditAdded: Number(row.creditAdded),
+            creditUsed: Number(row.creditUsed),
+          }),
+        );
+      return { figures, entries };
     },
   };
 }

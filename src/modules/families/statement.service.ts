@@ -74,14 +74,12 @@ export function createFamilyStatementService(options: FamilyStatementServiceOpti
     async statement(scope: Scope, familyId: string, query: FamilyStatementQuery): Promise<FamilyStatementDocument> {
       const period = periodOf(query);
       return snapshot(async (trx) => {
-        const subject = await repository.findSubject(trx, scope, familyId);
+        const subject = await repository.findSubject(trx, scope, familyId, MAX_STUDENTS_PER_FAMILY);
         if (!subject) {
           throw notFound('family');
         }
-        const figures = await repository.figures(trx, subject, period);
-        const rows = await repository.entries(trx, subject, period, MAX_FAMILY_STATEMENT_ENTRIES + 1);
-        const guardian = await repository.primaryGuardian(trx, subject);
-        const students = await repository.students(trx, subject, MAX_STUDENTS_PER_FAMILY);
+        const { figures, entries: rows } = await repository.statement(trx, subject, period, MAX_FAMILY_STATEMENT_ENTRIES + 1);
+        const { primaryGuardian: guardian, students } = subject;
         let balance = figures.openingBalance;
         const entries = rows.slice(0, MAX_FAMILY_STATEMENT_ENTRIES).map((row) => {
           balance += row.debit - row.credit;
@@ -93,7 +91,7 @@ export function createFamilyStatementService(options: FamilyStatementServiceOpti
           familyId: subject.familyId,
           familyName: presentFamily({ name: subject.familyName }, scope).name,
           reference: subject.reference,
-          primaryGuardian: guardian === undefined ? null : scope.pii === 'clear' ? `${guardian.firstName} ${guardian.lastName}` : maskName(guardian.firstName, guardian.lastName),
+          primaryGuardian: guardian === null ? null : scope.pii === 'clear' ? `${guardian.firstName} ${guardian.lastName}` : maskName(guardian.firstName, guardian.lastName),
           schoolId: subject.schoolId,
           schoolName: subject.schoolName,
           currency: subject.currency,
