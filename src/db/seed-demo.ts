@@ -9,12 +9,11 @@ import { createDiscountsRepository } from '../modules/discounts/discounts.reposi
 import { createFamiliesRepository } from '../modules/families/families.repository.js';
 import { holdFamilyForStudent } from '../modules/families/membership.js';
 import { formatReference, schoolPrefix } from '../modules/families/reference.js';
-import { allocate } from '../modules/familypayments/allocation.js';
 import { createFamilyPaymentsRepository } from '../modules/familypayments/familypayments.repository.js';
 import { createEnrolmentsRepository } from '../modules/feeplans/enrolments.repository.js';
 import { createFeePlansRepository, type FeePlanItemValues } from '../modules/feeplans/feeplans.repository.js';
 import { scheduleErrors } from '../modules/feeplans/schedule.js';
-import { postCreditNote, postFamilyPayment, postPayment } from '../modules/ledger/ledger.js';
+import { postCreditNote, postPayment } from '../modules/ledger/ledger.js';
 import {
   addMonths,
   behaviourAt,
@@ -450,17 +449,23 @@ async function seedSchool(trx: Tx, school: School, now: Date, random: ReturnType
         if (amount <= 0) {
           return;
         }
-        const shares = allocate(amount, open.map((invoice) => ({ id: invoice.id, open: Number(invoice.open) })));
-        await postFamilyPayment(trx, {
-          schoolId,
+        // The family payments module's own call (record_family_payment): no caller, no Idempotency-Key.
+        const method = random.pick(METHODS);
+        const reference = `DEMO-F-${Math.floor(random.next() * 1e8)}`;
+        await familyPayments.record(trx, {
+          user: null,
+          requestId: null,
+          idempotency: null,
+          schoolIds: [schoolId],
           familyId: family.id,
-          payerGuardianId: null,
           amount,
-          method: random.pick(METHODS),
-          reference: `DEMO-F-${Math.floor(random.next() * 1e8)}`,
+          method,
+          reference,
           paidAt: past(at, 'a family payment'),
-          createdBy: null,
-          allocations: shares.allocations,
+          paidAtGiven: false,
+          window: '366 days',
+          payerGuardianId: null,
+          demo: false,
         });
       },
     });

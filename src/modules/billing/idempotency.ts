@@ -33,24 +33,13 @@ export async function runIdempotent<T>(
   request: IdempotentRequest,
   work: (trx: Tx) => Promise<{ status: number; body: T }>,
 ): Promise<IdempotentResult<T>> {
-  const hash = createHash('sha256').update(`${request.method} ${request.path}\n${canonicalJson(request.body)}`).digest();
+  const hash = requestHash(request);
   return db.transaction().execute(async (trx) => {
-    // Claims a new key, or takes over one whose retention has expired.
-    const claimed = await sql<{ claimed: number }>`
-      insert into idempotency_keys as k (user_id, key, request_method, request_path, request_hash)
-      values (${request.userId}, ${request.key}, ${request.method}, ${request.path}, ${hash})
-      on conflict (user_id, key) do update
-        set request_method = excluded.request_method,
-            request_path = excluded.request_path,
-            request_hash = excluded.request_hash,
-            response_status = null,
-            response_body = null,
-            created_at = now(),
-            expires_at = now() + interval '24 hours'
-        where k.expires_at < now()
-      returning 1 as claimed`.execute(trx);
+    // Claims a new key, or takes over one whose retention has expired (migration 0019).
+    const claimed = await sql<{ claimed: boolean | null }>`
+      select idempotency_claim(${request.userId}, ${request.key}, ${request.method}, ${request.path}, ${hash}) as claimed`.execute(trx);
 
-    if (claimed.rows.length === 0) {
+    if (claimed.rows[0]?.claimed !== true) {
       const previous = await trx
         .selectFrom('idempotency_keys')
         .select(['request_hash as hash', 'response_status as status', 'response_body as body'])
@@ -74,6 +63,11 @@ export async function runIdempotent<T>(
       .execute();
     return { ...result, replayed: false };
   });
+}
+
+/** What identifies a request under one key: method, path and body (canonical JSON), hashed. */
+export function requestHash(request: Pick<IdempotentRequest, 'method' | 'path' | 'body'>): Buffer {
+  return createHash('sha256').update(`${request.method} ${request.path}\n${canonicalJson(request.body)}`).digest();
 }
 
 /** JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same request. */

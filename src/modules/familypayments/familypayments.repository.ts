@@ -40,6 +40,36 @@ export interface FamilyPaymentRow {
   createdAt: Date;
 }
 
+/** What record_family_payment needs (migration 0019). */
+export interface RecordFamilyPaymentInput {
+  /** The caller (created_by, audit); null: the demo seed. */
+  user: { id: string; username: string } | null;
+  requestId: string | null;
+  /** Idempotency-Key, the request's path and hash (idempotency.ts); key null: none (the demo seed). */
+  idempotency: { key: string; path: string; hash: Buffer } | null;
+  /** The caller's schools; 'all': every school. */
+  schoolIds: 'all' | readonly string[];
+  familyId: string;
+  amount: number;
+  method: PaymentMethod;
+  reference: string | null;
+  paidAt: Date;
+  /** paidAt was given by the caller: it must fall in the school's window (not before `window` before it was registered). */
+  paidAtGiven: boolean;
+  window: string;
+  payerGuardianId: string | null;
+  /** The demo simulator's payment: only on demo data (refused with SQLSTATE BFDEM otherwise). */
+  demo: boolean;
+}
+
+/** A family payment's answer as record_family_payment stores it (raw: reference unmasked; timestamps as PostgreSQL writes them). */
+export interface StoredFamilyPayment extends Omit<FamilyPaymentRow, 'paidAt' | 'createdAt'> {
+  paidAt: string;
+  createdAt: string;
+  allocations: { paymentId: string; invoiceId: string; invoiceNumber: string; amount: number }[];
+  balance: { owed: number; credit: number };
+}
+
 export interface AllocationRow {
   familyPaymentId: string;
   paymentId: string;
@@ -91,6 +121,27 @@ export function createFamilyPaymentsRepository() {
       .where((eb) => inScope(eb, 'families.school_id', scope));
 
   return {
+    /**
+     * A family payment in one call of record_family_payment (migration 0019): claimed
+     * or replayed, locked, allocated oldest due first, posted, audited and stored, in
+     * the transaction of `db` (its own when `db` is the pool). Its refusals are
+     * PostgreSQL errors of SQLSTATE class BF (the service names them).
+     */
+    async record(db: DbOrTx, input: RecordFamilyPaymentInput): Promise<{ replayed: boolean; status: number; body: StoredFamilyPayment }> {
+      const { rows } = await sql<{ result: { replayed: boolean; status: number; body: StoredFamilyPayment } }>`
+        select record_family_payment(
+          ${input.user?.id ?? null}::uuid, ${input.user?.username ?? null}, ${input.requestId},
+          ${input.idempotency?.key ?? null}, ${input.idempotency?.path ?? null}, ${input.idempotency?.hash ?? null},
+          ${input.schoolIds === 'all' ? null : [...input.schoolIds]}::uuid[], ${input.familyId},
+          ${input.amount}, ${input.method}, ${input.reference}, ${input.paidAt}, ${input.paidAtGiven},
+          ${input.payerGuardianId}, ${input.demo}, ${input.window}::interval) as result`.execute(db);
+      const row = rows[0];
+      if (row === undefined) {
+        throw new Error('record_family_payment returned no row');
+      }
+      return row.result;
+    },
+
     /** The family if the caller may see it; with forUpdate its row is locked (before any of its invoices). */
     findFamily(db: DbOrTx, scope: Scope, id: string, options: { forUpdate?: boolean } = {}): Promise<FamilyRow | undefined> {
       return families(db, scope)

@@ -23,7 +23,7 @@ export default function familyPaymentsRoutes(app: FastifyInstance, options: { db
   const service = createFamilyPaymentsService({
     db: options.db,
     repository: createFamilyPaymentsRepository(),
-    ledger: { postFamilyPayment: ledger.postFamilyPayment, applyCredit: ledger.applyCredit },
+    ledger: { applyCredit: ledger.applyCredit },
   });
   for (const schema of FAMILY_PAYMENT_SCHEMAS) {
     api.addSchema(schema);

@@ -1,5 +1,4 @@
 import type { Db, Tx } from '../../db/database.js';
-import type { PaymentMethod } from '../../db/types.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import type { Actor } from '../../shared/context.js';
 import { AppError, notFound, unprocessable } from '../../shared/errors.js';
@@ -9,8 +8,7 @@ import type { Principal } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { MoneyRequest } from '../billing/billing.service.js';
-import { runIdempotent, type IdempotentResult } from '../billing/idempotency.js';
-import { allocate } from './allocation.js';
+import { requestHash, type IdempotentResult } from '../billing/idempotency.js';
 import type {
   ApplyCreditBody,
   CreateFamilyPaymentBody,
@@ -19,40 +17,27 @@ import type {
   FamilyPaymentListQuery,
   FamilyPaymentReceipt,
 } from './familypayments.schemas.js';
-import type { AllocationRow, FamilyPaymentRow, FamilyPaymentsRepository, FamilyRow, OpenInvoice } from './familypayments.repository.js';
+import type { AllocationRow, FamilyPaymentRow, FamilyPaymentsRepository, FamilyRow, StoredFamilyPayment } from './familypayments.repository.js';
 
 /**
- * The two ledger postings this module makes (src/modules/ledger/ledger.ts). Both write
- * in the caller's transaction; the caller holds the family row lock and the invoice
- * row locks, and has checked the amounts (the database checks are the last line).
+ * The ledger posting this module makes from TypeScript (src/modules/ledger/ledger.ts):
+ * family credit applied, in the caller's transaction, under the family row lock and
+ * the invoice row locks. A family payment is posted by record_family_payment (migration
+ * 0019) through the ledger's SQL posting, ledger_post_family_payment.
  */
 export interface FamilyLedger {
-  postFamilyPayment(
-    trx: Tx,
-    input: {
-      schoolId: string;
-      familyId: string;
-      payerGuardianId?: string | null;
-      amount: number;
-      method: PaymentMethod;
-      reference: string | null;
-      paidAt: Date;
-      createdBy: string | null;
-      allocations: { invoiceId: string; amount: number }[];
-    },
-  ): Promise<{ id: string; receiptNumber: string; allocated: number; credited: number; paidAt: Date; createdAt: Date; payments: { id: string; invoiceId: string; amount: number }[] }>;
   applyCredit(trx: Tx, input: { schoolId: string; familyId: string; invoiceId: string; amount: number; createdBy: string | null }): Promise<{ id: string }>;
 }
 
 /**
  * The demo simulator's way through recordFamilyPayment (src/modules/simulator); no
- * route passes one. `admit` runs in the payment's transaction once the family row and
- * its open invoices are locked, before anything is written: it refuses (throws) unless
- * the simulator may act on every invoice the payment could reach, and declares the
- * transaction the demo's (as the billing service's SimulatedWrite does for one invoice).
+ * route passes one. With it, record_family_payment refuses (FORBIDDEN) unless the
+ * school is a demo school the simulator is switched on for and every invoice the
+ * payment reaches is demo data (checked under the locks), and declares the transaction
+ * the demo's (as the billing service's SimulatedWrite does for one invoice).
  */
 export interface SimulatedFamilyWrite {
-  admit: (trx: Tx, family: { schoolId: string; id: string }, open: readonly OpenInvoice[]) => Promise<void>;
+  demo: true;
 }
 
 export interface FamilyPaymentsDeps {
@@ -101,6 +86,42 @@ function presentFamilyPayment(row: FamilyPaymentRow, allocations: readonly Alloc
   };
 }
 
+/** The stored answer for the caller: its reference masked by role, timestamps as ISO 8601 (the API's shape). */
+function presentStored(stored: StoredFamilyPayment, scope: Scope): FamilyPaymentReceipt {
+  return {
+    ...stored,
+    reference: referenceFor(stored.reference, scope),
+    paidAt: new Date(stored.paidAt).toISOString(),
+    createdAt: new Date(stored.createdAt).toISOString(),
+    allocations: stored.allocations.map(({ paymentId, invoiceId, invoiceNumber, amount }) => ({ paymentId, invoiceId, invoiceNumber, amount })),
+  };
+}
+
+/** record_family_payment's refusals (SQLSTATE class BF, migration 0019) as the API's errors; anything else as it is. */
+function familyPaymentError(error: unknown): unknown {
+  const pg = error as { code?: unknown; detail?: unknown; message?: unknown };
+  switch (pg.code) {
+    case 'BF404':
+      return notFound('family');
+    case 'BF422':
+      return unprocessable('payerGuardianId', 'is not a guardian of this family');
+    case 'BF409': {
+      const day = String(pg.detail);
+      return new AppError('BUSINESS_RULE_VIOLATION', `paidAt is before ${day}, a year before the school was registered in Bursar`, {
+        errors: [{ field: 'paidAt', in: 'body', message: `must not be before ${day} (a year before the school was registered)` }],
+      });
+    }
+    case 'BFKEY':
+      return new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request', {
+        errors: [{ field: 'idempotency-key', in: 'headers', message: 'already used with another request body' }],
+      });
+    case 'BFDEM':
+      return new AppError('FORBIDDEN', String(pg.message));
+    default:
+      return error;
+  }
+}
+
 export type FamilyPaymentsService = ReturnType<typeof createFamilyPaymentsService>;
 
 /**
@@ -124,7 +145,15 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
   }
 
   return {
-    recordFamilyPayment(
+    /**
+     * One round trip: record_family_payment (migration 0019) claims the key (or answers
+     * the stored response), locks the family row, checks the payer and the date window,
+     * locks the family's open invoices oldest due first as far as the money goes,
+     * allocates, posts through the ledger's posting, writes the audit entry and stores
+     * the answer — all in this one statement's transaction. The stored answer is raw;
+     * it is masked here for the caller, on a replay too.
+     */
+    async recordFamilyPayment(
       actor: Actor,
       familyId: string,
       body: CreateFamilyPaymentBody,
@@ -139,82 +168,30 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
           errors: [{ field: 'paidAt', in: 'body', message: 'must not be in the future' }],
         });
       }
-      return runIdempotent<FamilyPaymentReceipt>(
-        db,
-        { userId: principal.userId, key: request.idempotencyKey, method: 'POST', path: request.path, body },
-        async (trx) => {
-          const family = await visibleFamily(trx, principal, familyId, true);
-          if (body.paidAt !== undefined) {
-            const earliest = new Date(family.schoolCreatedAt.getTime() - PAID_BEFORE_REGISTRATION_DAYS * 86_400_000);
-            if (paidAt < earliest) {
-              const day = earliest.toISOString().slice(0, 10);
-              throw new AppError('BUSINESS_RULE_VIOLATION', `paidAt is before ${day}, a year before the school was registered in Bursar`, {
-                errors: [{ field: 'paidAt', in: 'body', message: `must not be before ${day} (a year before the school was registered)` }],
-              });
-            }
-          }
-          const payer = body.payerGuardianId ?? null;
-          if (payer !== null && !(await repository.isGuardianOf(trx, family, payer))) {
-            throw unprocessable('payerGuardianId', 'is not a guardian of this family');
-          }
-          const open = await repository.lockOpenInvoices(trx, family, payer === null ? {} : { payerGuardianId: payer });
-          await simulated?.admit(trx, family, open);
-          const shares = allocate(body.amount, open);
-          const posted = await ledger.postFamilyPayment(trx, {
-            schoolId: family.schoolId,
-            familyId: family.id,
-            payerGuardianId: payer,
-            amount: body.amount,
-            method: body.method,
-            reference: body.reference ?? null,
-            paidAt,
-            createdBy: principal.userId,
-            allocations: shares.allocations,
-          });
-          const numbers = new Map(open.map((invoice) => [invoice.id, invoice.number]));
-          const dueOrder = new Map(open.map((invoice, index) => [invoice.id, index]));
-          const allocations = [...posted.payments]
-            .sort((a, b) => (dueOrder.get(a.invoiceId) ?? 0) - (dueOrder.get(b.invoiceId) ?? 0))
-            .map((payment) => ({ familyPaymentId: posted.id, paymentId: payment.id, invoiceId: payment.invoiceId, invoiceNumber: numbers.get(payment.invoiceId) ?? '', amount: payment.amount }));
-          const balance = await repository.balance(trx, family);
-          await recordAudit(trx, actor, {
-            action: 'family_payment.create',
-            entityType: 'family_payment',
-            entityId: posted.id,
-            schoolId: family.schoolId,
-            changes: {
-              familyId: family.id,
-              payerGuardianId: payer,
-              amount: body.amount,
-              method: body.method,
-              allocated: posted.allocated,
-              credited: posted.credited,
-              receiptNumber: posted.receiptNumber,
-              allocations: shares.allocations,
-            },
-          });
-          const payment = presentFamilyPayment(
-            {
-              id: posted.id,
-              familyId: family.id,
-              schoolId: family.schoolId,
-              payerGuardianId: payer,
-              amount: body.amount,
-              allocated: posted.allocated,
-              credited: posted.credited,
-              currency: family.currency,
-              receiptNumber: posted.receiptNumber,
-              method: body.method,
-              reference: body.reference ?? null,
-              paidAt: posted.paidAt,
-              createdAt: posted.createdAt,
-            },
-            allocations,
-            principal,
-          );
-          return { status: 201, body: { ...payment, balance } };
-        },
-      );
+      if (!Number.isSafeInteger(body.amount) || body.amount <= 0) {
+        throw unprocessable('amount', 'must be a positive amount of minor units');
+      }
+      let result: Awaited<ReturnType<FamilyPaymentsRepository['record']>>;
+      try {
+        result = await repository.record(db, {
+          user: { id: principal.userId, username: principal.username },
+          requestId: actor.requestId ?? null,
+          idempotency: { key: request.idempotencyKey, path: request.path, hash: requestHash({ method: 'POST', path: request.path, body }) },
+          schoolIds: principal.schoolIds,
+          familyId,
+          amount: body.amount,
+          method: body.method,
+          reference: body.reference ?? null,
+          paidAt,
+          paidAtGiven: body.paidAt !== undefined,
+          window: `${PAID_BEFORE_REGISTRATION_DAYS} days`,
+          payerGuardianId: body.payerGuardianId ?? null,
+          demo: simulated !== undefined,
+        });
+      } catch (error) {
+        throw familyPaymentError(error);
+      }
+      return { status: result.status, body: presentStored(result.body, principal), replayed: result.replayed };
     },
 
     async listFamilyPayments(scope: Scope, familyId: string, query: FamilyPaymentListQuery & { limit: number }): Promise<Page<FamilyPayment>> {

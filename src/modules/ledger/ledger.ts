@@ -456,10 +456,11 @@ const ofFamily = (familyId: string) => sql<boolean>`(invoices.family_id = ${fami
 
 /**
  * Money a family paid: the family_payments row and one payment (with its succeeded
- * transaction) per allocation, linked to it, in one statement; then the allocated
- * invoices' paid_amount, the family's credit (+= what was not allocated) and ONE receipt
- * for the whole family payment, in a second. Every allocated invoice must belong to the
- * family (checked: an invoice of another family is a LedgerError).
+ * transaction) per allocation, linked to it; then the allocated invoices' paid_amount,
+ * the family's credit (+= what was not allocated) and ONE receipt for the whole family
+ * payment — SQL function ledger_post_family_payment (migration 0019), one round trip.
+ * Every allocated invoice must belong to the family (an invoice of another family fails
+ * the statement).
  */
 export async function postFamilyPayment(trx: Tx, f: FamilyPaymentInput): Promise<PostedFamilyPayment> {
   positive('family payment amount', f.amount);
@@ -476,57 +477,17 @@ export async function postFamilyPayment(trx: Tx, f: FamilyPaymentInput): Promise
   if (allocated > f.amount) {
     throw new LedgerError(`allocations of ${allocated} exceed the family payment of ${f.amount}`);
   }
-  const credited = f.amount - allocated;
-  const invoiceIds = f.allocations.map((a) => a.invoiceId);
-  const amounts = f.allocations.map((a) => a.amount);
-
-  const { rows } = await sql<{ id: string; paidAt: Date; createdAt: Date; payments: { id: string; invoiceId: string; amount: number }[] }>`
-    with fp as (
-      insert into family_payments (school_id, family_id, payer_guardian_id, amount, allocated, credited, method, reference, paid_at, created_by)
-      values (${f.schoolId}, ${f.familyId}, ${f.payerGuardianId ?? null}, ${f.amount}, ${allocated}, ${credited}, ${f.method}, ${f.reference}, ${f.paidAt}, ${f.createdBy})
-      returning id, paid_at, created_at
-    ),
-    payment as (
-      insert into payments (school_id, invoice_id, amount, method, reference, paid_at, created_by, family_payment_id)
-      select ${f.schoolId}, a.invoice_id, a.amount, ${f.method}, ${f.reference}, fp.paid_at, ${f.createdBy}::uuid, fp.id
-        from fp, unnest(${invoiceIds}::uuid[], ${amounts}::bigint[]) with ordinality as a(invoice_id, amount, ord)
-       order by a.ord
-      returning id, school_id, invoice_id, amount, method
-    ),
-    gateway as (
-      insert into transactions (school_id, invoice_id, payment_id, amount, method, status)
-      select school_id, invoice_id, id, amount, method, 'succeeded' from payment
-    )
-    select fp.id, fp.paid_at as "paidAt", fp.created_at as "createdAt",
-           coalesce((select json_agg(json_build_object('id', payment.id, 'invoiceId', payment.invoice_id, 'amount', payment.amount)) from payment), '[]') as payments
-      from fp`.execute(trx);
-  const fp = rows[0];
-  if (fp === undefined) {
-    throw new LedgerError('insert into family_payments returned no row');
+  // One call of the SQL posting (migration 0019), which record_family_payment (POST
+  // /families/:id/payments in one round trip) calls too.
+  const { rows } = await sql<{ posted: { id: string; receiptNumber: string; allocated: number; credited: number; paidAt: string; createdAt: string; payments: { id: string; invoiceId: string; amount: number }[] } }>`
+    select ledger_post_family_payment(${f.schoolId}, ${f.familyId}, ${f.payerGuardianId ?? null}, ${f.amount}, ${f.method}, ${f.reference},
+                                      ${f.paidAt}, ${f.createdBy}, ${f.allocations.map((a) => a.invoiceId)}::uuid[], ${f.allocations.map((a) => a.amount)}::bigint[]) as posted`.execute(trx);
+  const posted = rows[0]?.posted;
+  if (posted === undefined) {
+    throw new LedgerError('ledger_post_family_payment returned no row');
   }
-
-  const { rows: after } = await sql<{ receiptNumber: string; settled: number; families: number }>`
-    with inv as (
-      update invoices
-         set paid_amount = invoices.paid_amount + a.amount, updated_at = now()
-        from unnest(${invoiceIds}::uuid[], ${amounts}::bigint[]) as a(invoice_id, amount)
-       where invoices.school_id = ${f.schoolId} and invoices.id = a.invoice_id and ${ofFamily(f.familyId)}
-      returning invoices.id
-    ),
-    fam as (
-      update families set credit_balance = credit_balance + ${credited}::bigint
-       where school_id = ${f.schoolId} and id = ${f.familyId} and ${credited}::bigint > 0
-      returning id
-    ),
-    ${receiptCtes(f.schoolId, fp.paidAt, { familyPaymentId: fp.id })}
-    select receipt.number as "receiptNumber", (select count(*) from inv)::int as settled, (select count(*) from fam)::int as families
-      from receipt`.execute(trx);
-  const row = after[0];
-  if (row === undefined || row.settled !== f.allocations.length || (credited > 0 && row.families !== 1)) {
-    throw new LedgerError(`family payment of family ${f.familyId}: an allocated invoice or the family is not in school ${f.schoolId} and family`);
-  }
-  // json_agg gives bigint amounts as JSON numbers: exact within the safe range checked above.
-  return { id: fp.id, receiptNumber: row.receiptNumber, allocated, credited, paidAt: fp.paidAt, createdAt: fp.createdAt, payments: fp.payments };
+  // jsonb gives bigint amounts as JSON numbers: exact within the safe range checked above.
+  return { ...posted, allocated, credited: posted.credited, paidAt: new Date(posted.paidAt), createdAt: new Date(posted.createdAt) };
 }
 
 /** Family credit applied to one of the family's invoices: credit_applications row, paid_amount +=, credit_balance −=. */

@@ -28,7 +28,7 @@ import { createBillRunEngine, type UnitFilter } from '../billruns/billruns.engin
 import { createBillRunsRepository } from '../billruns/billruns.repository.js';
 import { createFamilyPaymentsRepository, ofFamily } from '../familypayments/familypayments.repository.js';
 import { createFamilyPaymentsService } from '../familypayments/familypayments.service.js';
-import { applyCredit, postFamilyPayment } from '../ledger/ledger.js';
+import { applyCredit } from '../ledger/ledger.js';
 import {
   addMonths,
   DAY_MS,
@@ -296,7 +296,7 @@ export function createSimulator(options: SimulatorOptions) {
   const familyPayments = createFamilyPaymentsService({
     db,
     repository: createFamilyPaymentsRepository(),
-    ledger: { postFamilyPayment, applyCredit },
+    ledger: { applyCredit },
     clock,
   });
   let billing$: Promise<void> | undefined;
@@ -592,7 +592,7 @@ export function createSimulator(options: SimulatorOptions) {
    * due date in one family payment (allocated oldest first by the family payments
    * service, one receipt) — when the first of them comes due. Only when every open bill
    * of the family is demo data (no person's invoice the allocation could reach, checked
-   * again under the locks by `admit`); otherwise, and for a lone child, false: the bill is
+   * again under the locks by record_family_payment); otherwise, and for a lone child, false: the bill is
    * paid on its own.
    */
   async function payAsFamily(school: DemoSchool, invoice: Due, now: number, covered: Set<string>): Promise<boolean> {
@@ -617,29 +617,8 @@ export function createSimulator(options: SimulatorOptions) {
       familyId,
       { amount, method: METHOD_WEIGHTS.pick(rng), paidAt: new Date(now).toISOString(), reference: `SIM-${now.toString(36).toUpperCase()}-${rng.int(1000, 9999)}` },
       { idempotencyKey: randomUUID(), path: `/api/v1/families/${familyId}/payments` },
-      {
-        admit: async (trx, target, open) => {
-          const ids = open.map((row) => row.id);
-          const touched =
-            ids.length === 0
-              ? 0
-              : Number(
-                  (
-                    await trx
-                      .selectFrom('invoices')
-                      .select((eb) => eb.fn.countAll<number>().as('n'))
-                      .where('school_id', '=', target.schoolId)
-                      .where('id', 'in', ids)
-                      .where('touched_by_person_at', 'is not', null)
-                      .executeTakeFirstOrThrow()
-                  ).n,
-                );
-          if (touched > 0 || !(await schoolsRepo.simulatorMayAct(trx, { schoolId: target.schoolId }))) {
-            throw new AppError('FORBIDDEN', 'the demo simulator pays for a family only when every bill its payment could reach is demo data');
-          }
-          await invoicesRepo.declareDemoWriter(trx);
-        },
-      },
+      // Refused (FORBIDDEN) under the locks unless every invoice the payment reaches is demo data and the school still lets the simulator act.
+      { demo: true },
     );
     for (const allocation of result.body.allocations) {
       covered.add(allocation.invoiceId);
