@@ -243,7 +243,7 @@ export interface PaymentTotalsTable {
   amount: number;
 }
 
-/** Dashboard rollups (0003): money received (payments − refunds) per school, grade, method and local day. */
+/** Dashboard rollups (0003, 0020): money received (payments − refunds + family credit) per school, grade, method and local day. */
 export interface PaymentRollupsTable {
   school_id: string;
   grade: string;

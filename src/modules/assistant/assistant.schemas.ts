@@ -171,7 +171,7 @@ export type SummaryBody = Static<typeof SummaryBody>;
 const MonthFigures = Type.Object({
   month: Type.String({ description: 'YYYY-MM' }),
   amountDue: Money,
-  amountCollected: Type.Integer({ description: 'money received in the month (payments − refunds), minor units' }),
+  amountCollected: Type.Integer({ description: 'money received in the month (payments − refunds + family credit), minor units' }),
   amountOutstanding: Money,
   collectionRate: Nullable(Type.Number({ description: 'share of the month’s billing already paid: (due − outstanding) / due' })),
 });

@@ -94,6 +94,24 @@ export interface MonthlyRevenueFilter {
   defaultMonths: number;
 }
 
+/**
+ * Money received as family credit (the part of a family payment no invoice took;
+ * migration 0020) per school of `bounds` and `period` (an expression over
+ * family_payments.paid_at in the school's zone): school_id, period, payment_count (the
+ * family payments that went wholly to credit), collected. It belongs to no student, so
+ * no student's soft delete takes it out.
+ */
+function familyCredit(period: string, scope: Scope) {
+  return sql`
+    select bounds.school_id, ${sql.raw(period)}, count(*) filter (where family_payments.allocated = 0), sum(family_payments.credited)
+    from bounds
+    join family_payments on family_payments.school_id = bounds.school_id
+     and family_payments.paid_at >= bounds.start_at and family_payments.paid_at < bounds.end_at
+    where family_payments.credited > 0
+      and ${inScopeSql('family_payments.school_id', scope)}
+    group by 1, 2`;
+}
+
 export function createBillingReportsRepository() {
   return {
     /** True when the school exists, is not deleted and the caller may see it. */
@@ -495,7 +513,8 @@ export function createBillingReportsRepository() {
      * timestamptz range [start_at, end_at) from local midnights. Payments are bucketed by
      * the local day of paid_at, refunds by the local day of created_at; each is
      * aggregated per (school, day) first and the two are full-joined, so only days with
-     * any movement appear: payment count, collected, refunded, net = collected − refunded.
+     * any movement appear: payment count, collected (payments and family credit:
+     * familyCredit), refunded, net = collected − refunded.
      *
      * Money of soft-deleted students is excluded through the (small) set of their
      * invoices rather than by joining every payment to invoices and students. The
@@ -533,15 +552,21 @@ export function createBillingReportsRepository() {
             and students.school_id in (select bounds.school_id from bounds)
         ),
         paid as (
-          select bounds.school_id, (payments.paid_at at time zone bounds.timezone)::date as day,
-                 count(*) as payment_count, sum(payments.amount) as collected
-          from bounds
-          join payments on payments.school_id = bounds.school_id
-           and payments.paid_at >= bounds.start_at and payments.paid_at < bounds.end_at
-          where payments.paid_at >= (select min(bounds.start_at) from bounds)
-            and payments.paid_at < (select max(bounds.end_at) from bounds)
-            and payments.invoice_id not in (select gone_invoices.id from gone_invoices)
-            and ${inScopeSql('payments.school_id', scope)}
+          select school_id, day, sum(payment_count) as payment_count, sum(collected) as collected
+          from (
+            select bounds.school_id, (payments.paid_at at time zone bounds.timezone)::date as day,
+                   count(*) as payment_count, sum(payments.amount) as collected
+            from bounds
+            join payments on payments.school_id = bounds.school_id
+             and payments.paid_at >= bounds.start_at and payments.paid_at < bounds.end_at
+            where payments.paid_at >= (select min(bounds.start_at) from bounds)
+              and payments.paid_at < (select max(bounds.end_at) from bounds)
+              and payments.invoice_id not in (select gone_invoices.id from gone_invoices)
+              and ${inScopeSql('payments.school_id', scope)}
+            group by 1, 2
+            union all
+            ${familyCredit('(family_payments.paid_at at time zone bounds.timezone)::date', scope)}
+          ) received
           group by 1, 2
         ),
         refunded as (
@@ -585,8 +610,8 @@ export function createBillingReportsRepository() {
      *   invoiceCount, invoiced, outstanding — non-cancelled invoices whose due date (a
      *     local calendar day already) falls in the month; outstanding is their
      *     amount − paid_amount as of now;
-     *   collected — payments whose paid_at falls in the local month minus refunds whose
-     *     created_at does.
+     *   collected — payments and family credit (familyCredit) whose paid_at falls in the
+     *     local month minus refunds whose created_at does.
      * Each source is aggregated per (school, month) first, then the three are
      * full-joined. Months become due-date and timestamptz ranges per school (local
      * month starts `at time zone` the school's zone), with the same coarse window as
@@ -639,15 +664,21 @@ export function createBillingReportsRepository() {
           group by 1, 2
         ),
         paid as (
-          select bounds.school_id, date_trunc('month', payments.paid_at at time zone bounds.timezone)::date as month,
-                 sum(payments.amount) as paid
-          from bounds
-          join payments on payments.school_id = bounds.school_id
-           and payments.paid_at >= bounds.start_at and payments.paid_at < bounds.end_at
-          where payments.paid_at >= (select min(bounds.start_at) from bounds)
-            and payments.paid_at < (select max(bounds.end_at) from bounds)
-            and payments.invoice_id not in (select gone_invoices.id from gone_invoices)
-            and ${inScopeSql('payments.school_id', scope)}
+          select school_id, month, sum(paid) as paid
+          from (
+            select bounds.school_id, date_trunc('month', payments.paid_at at time zone bounds.timezone)::date as month,
+                   sum(payments.amount) as paid
+            from bounds
+            join payments on payments.school_id = bounds.school_id
+             and payments.paid_at >= bounds.start_at and payments.paid_at < bounds.end_at
+            where payments.paid_at >= (select min(bounds.start_at) from bounds)
+              and payments.paid_at < (select max(bounds.end_at) from bounds)
+              and payments.invoice_id not in (select gone_invoices.id from gone_invoices)
+              and ${inScopeSql('payments.school_id', scope)}
+            group by 1, 2
+            union all
+            select school_id, month, collected from (${familyCredit("date_trunc('month', family_payments.paid_at at time zone bounds.timezone)::date", scope)}) credit (school_id, month, payment_count, collected)
+          ) received
           group by 1, 2
         ),
         refunded as (

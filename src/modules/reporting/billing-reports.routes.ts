@@ -204,7 +204,7 @@ export default function billingReportsRoutes(app: FastifyInstance, options: { db
         tags,
         summary: 'Revenue per school and month',
         description:
-          'Invoiced and outstanding by due month (non-cancelled invoices) and collected (payments − refunds) by local month, ' +
+          'Invoiced and outstanding by due month (non-cancelled invoices) and collected (payments − refunds + money received as family credit) by local month, ' +
           'for months with any movement. from/to are inclusive months (default: the last 12; at most 36). Ordered by month desc, then school id.',
         produces,
         querystring: MonthlyRevenueQuery,

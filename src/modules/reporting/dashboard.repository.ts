@@ -163,7 +163,8 @@ export function createDashboardRepository() {
     },
 
     /**
-     * Money received (payments − refunds) for local days in [from, to]. Without a
+     * Money received (payments − refunds, and family credit under FAMILY_CREDIT_GRADE:
+     * migration 0020) for local days in [from, to]. Without a
      * range, from payment_totals at the level each figure needs (per school: grade and
      * method ''; per grade: method ''; per method: grade ''), the filters picking the
      * level's grade / method. With one, from the finest rows: day buckets in the range,

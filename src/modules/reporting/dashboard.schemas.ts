@@ -62,7 +62,11 @@ export const MethodTotals = Type.Object({
 });
 export type MethodTotals = Static<typeof MethodTotals>;
 
-export const GradeTotals = Type.Object({ grade: Type.String(), currency: Currency, ...amounts });
+export const GradeTotals = Type.Object({
+  grade: Type.String({ description: 'a student grade, or "family credit, no grade": money received as family credit (collected only; it belongs to no student)' }),
+  currency: Currency,
+  ...amounts,
+});
 export type GradeTotals = Static<typeof GradeTotals>;
 
 export const OutstandingInvoice = Type.Object({

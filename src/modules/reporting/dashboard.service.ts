@@ -21,7 +21,7 @@ import {
  *
  * Definitions: due / outstanding / overdue are over live invoices with a due date in
  * [from, to] (the payment-method filter does not apply to them: invoices have no
- * method); collected is money received (payments − refunds) on school-local days in
+ * method); collected is money received (payments − refunds + family credit) on school-local days in
  * [from, to], of the given method when one is given. The grade filter applies to both.
  */
 

@@ -2,6 +2,13 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db, DbOrTx } from '../../db/database.js';
 
 /**
+ * The grade under which money received as family credit (the part of a family payment
+ * no invoice took) is collected in the payment rollups (migration 0020): it belongs to
+ * no student, and a real grade is 1–20 characters, so it cannot be one.
+ */
+export const FAMILY_CREDIT_GRADE = 'family credit, no grade';
+
+/**
  * Proof that the dashboard's rollup tables (migrations 0003, 0004) are exact: each is compared,
  * row for row, with a full recomputation from the raw tables (`except` both ways), and
  * every invoice's paid_amount with its payments and refunds.
@@ -15,7 +22,10 @@ import type { Db, DbOrTx } from '../../db/database.js';
  *   payment_rollups  payments (count 1, +amount, school-local day of paid_at) and refunds
  *                    (count 0, −amount, school-local day of created_at, the payment's
  *                    method), of students not soft-deleted, grouped by (school, grade,
- *                    method, day); buckets with count 0 and amount 0 do not exist.
+ *                    method, day); plus family credit (the part of a family payment no
+ *                    invoice took; count 1 only if it all went to credit) under
+ *                    FAMILY_CREDIT_GRADE, on the family payment's day, with its method;
+ *                    buckets with count 0 and amount 0 do not exist.
  *   invoice_totals / payment_totals  the same sums without the date: per (school, grade)
  *                    and per (school, grade, method), plus the marginals where '' stands
  *                    for "all grades" / "all methods".
@@ -44,7 +54,11 @@ export const expectedInvoiceTotals = sql`
     from (${liveInvoices}) i
    group by grouping sets ((school_id, grade), (school_id))`;
 
-/** Payments (+1, +amount) and refunds (0, −amount) of students not soft-deleted, on their school-local day. */
+/**
+ * Payments (+1, +amount) and refunds (0, −amount) of students not soft-deleted, on their
+ * school-local day; and the family credit of family payments (what no invoice took;
+ * +1 only for a family payment that went wholly to credit), under FAMILY_CREDIT_GRADE.
+ */
 const movements = sql`
   select pay.school_id, s.grade, pay.method, (pay.paid_at at time zone sc.timezone)::date as paid_on, 1 as n, pay.amount
     from payments pay
@@ -59,7 +73,12 @@ const movements = sql`
     join invoices i on i.id = ref.invoice_id
     join students s on s.id = i.student_id
     join schools sc on sc.id = ref.school_id
-   where s.deleted_at is null`;
+   where s.deleted_at is null
+  union all
+  select fp.school_id, ${FAMILY_CREDIT_GRADE}::text, fp.method, (fp.paid_at at time zone sc.timezone)::date, case when fp.allocated = 0 then 1 else 0 end, fp.credited
+    from family_payments fp
+    join schools sc on sc.id = fp.school_id
+   where fp.credited > 0`;
 
 export const expectedPaymentRollups = sql`
   select school_id, grade, method, paid_on, sum(n)::bigint as payment_count, sum(amount)::bigint as amount

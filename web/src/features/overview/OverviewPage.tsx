@@ -17,6 +17,10 @@ const AMOUNT_COLUMNS: { key: keyof Amounts; label: string }[] = [
   { key: 'amountOverdue', label: 'Overdue' },
 ];
 
+/** The API's grade key for money received as family credit (src/modules/reporting/rollups.ts, FAMILY_CREDIT_GRADE). */
+const FAMILY_CREDIT_GRADE = 'family credit, no grade';
+const gradeLabel = (grade: string) => (grade === FAMILY_CREDIT_GRADE ? 'Family credit (no grade)' : `Grade ${grade}`);
+
 const FILTER_KEYS = ['schoolId', 'grade', 'method', 'from', 'to'] as const;
 
 export function OverviewPage() {
@@ -156,7 +160,7 @@ export function OverviewPage() {
             {data.byGrade.length === 0 ? (
               <EmptyState>No grades in this selection.</EmptyState>
             ) : (
-              <AmountsTable label="By grade" rows={data.byGrade.map((row) => ({ key: `${row.grade}-${row.currency}`, name: `Grade ${row.grade}`, ...row }))} />
+              <AmountsTable label="By grade" rows={data.byGrade.map((row) => ({ key: `${row.grade}-${row.currency}`, name: gradeLabel(row.grade), ...row }))} />
             )}
           </Card>
 
