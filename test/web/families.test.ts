@@ -248,6 +248,29 @@ describe('web: families', { skip: skip ?? false }, () => {
     assert.deepEqual(errors, [], `uncaught errors: ${errors.join('; ')}`);
   });
 
+  test('money a family pays ahead shows in the Overview as collected, on its own "Family credit (no grade)" row', async () => {
+    const admin = await api('school.admin');
+    const before = (await admin.get(`/reports/dashboard?schoolId=${schoolId}`)).json<{ totals: { amountCollected: number } }>().totals.amountCollected;
+    const owed = (await admin.get(`/families/${seeded.id}`)).json<FamilyAnswer>().balance.owed;
+    const paid = await admin.post(`/families/${seeded.id}/payments`, { amount: owed + 50_000, method: 'cash' }, { 'idempotency-key': crypto.randomUUID() });
+    assert.equal(paid.statusCode, 201, paid.body);
+    assert.equal(paid.json<{ credited: number }>().credited, 50_000);
+    const after = (await admin.get(`/reports/dashboard?schoolId=${schoolId}`)).json<{ totals: { amountCollected: number }; byGrade: { grade: string; amountCollected: number }[] }>();
+    assert.equal(after.totals.amountCollected - before, owed + 50_000);
+    const credit = after.byGrade.find((grade) => grade.grade === 'family credit, no grade')?.amountCollected ?? 0;
+    assert.ok(credit >= 50_000, `family credit collected: ${credit}`);
+
+    const { page, errors } = await signIn('school.admin');
+    await page.goto(`/?schoolId=${schoolId}`);
+    const byGrade = page.getByTestId('by-grade');
+    const row = byGrade.getByRole('row').filter({ hasText: 'Family credit (no grade)' });
+    await row.waitFor();
+    // Name, Currency, Due, Collected, …: the Collected cell is the API's figure.
+    assert.equal(minorOf((await row.getByRole('cell').nth(3).textContent()) ?? ''), credit);
+    assert.deepEqual(await judge(page, 'overview-family-credit'), []);
+    assert.deepEqual(errors, []);
+  });
+
   test('the developer has no Families link and is sent away from the page', async () => {
     const { page } = await signIn('developer');
     const labels = await page.getByRole('navigation', { name: 'Main', exact: true }).getByRole('link').allInnerTexts();
