@@ -100,6 +100,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await writeFile(logFile, '', { flag: 'a' });
     await chown(logFile, owner.uid, owner.gid);
   }
+  const running = await runningForAnotherBursar(dataDir, pgdata);
+  if (running) {
+    // Another Bursar process (`npm start`, while this is `npm run verify` or a second
+    // `npm start`) runs the server on this data directory: use it, leave it running.
+    log(`using the PostgreSQL server (PID ${running.postmaster}) that Bursar process ${running.owner} runs on this data directory, on port ${running.port}`);
+    return attached(credentials, running.port, options.database ?? 'bursar', dataDir, log);
+  }
   await clearPreviousServer(pgdata, bins, run, log);
   const serverOptions = [
     `-p ${options.port}`,
@@ -133,6 +140,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       throw new Error(`embedded PostgreSQL did not start on port ${options.port} (${hint}):\n${tail}`, { cause: error });
     }
   }
+  await writeFile(ownerFile(dataDir), `${process.pid}\n`);
   log(`embedded PostgreSQL listening on 127.0.0.1:${options.port}`);
 
   const database = options.database ?? 'bursar';
@@ -150,6 +158,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       }
       stopped = true;
       await run(bins.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '60']);
+      await rm(ownerFile(dataDir), { force: true });
       log('embedded PostgreSQL stopped');
     },
   };
@@ -204,6 +213,56 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
   } finally {
     await client.end();
   }
+}
+
+/** `<dataDir>/pg-owner.pid`: the PID of the Bursar process that started the server (and stops it). */
+const ownerFile = (dataDir: string) => path.join(dataDir, 'pg-owner.pid');
+
+/**
+ * The server on this data directory when another live process started it and still
+ * owns it (its PID in pg-owner.pid is running): its postmaster's PID and port (lines 1
+ * and 4 of postmaster.pid). Undefined otherwise — no server, or one left running by a
+ * Bursar that is gone (clearPreviousServer stops it), or started by this process.
+ */
+async function runningForAnotherBursar(dataDir: string, pgdata: string): Promise<{ owner: number; postmaster: number; port: number } | undefined> {
+  const owner = Number((await readFile(ownerFile(dataDir), 'utf8').catch(() => '')).trim());
+  if (!Number.isSafeInteger(owner) || owner <= 0 || owner === process.pid || !(await isLiveProcess(owner))) {
+    return undefined;
+  }
+  const lines = (await readFile(path.join(pgdata, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const postmaster = Number(lines[0]?.trim());
+  const port = Number(lines[3]?.trim());
+  if (!Number.isSafeInteger(postmaster) || postmaster <= 0 || !Number.isSafeInteger(port) || port <= 0 || !(await isLivePostgres(postmaster))) {
+    return undefined;
+  }
+  return { owner, postmaster, port };
+}
+
+/** A handle on a server another process owns: its URL; stop() leaves the server running. */
+async function attached(credentials: Credentials, port: number, database: string, dataDir: string, log: (message: string) => void): Promise<EmbeddedPostgres> {
+  const base = `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}`;
+  await ensureDatabase(`${base}/postgres`, database);
+  return {
+    url: `${base}/${database}`,
+    port,
+    dataDir,
+    stop() {
+      log('embedded PostgreSQL left running for the Bursar process that started it');
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Whether `pid` is a running process (not a zombie), whatever its program. */
+async function isLiveProcess(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat === undefined || !/^\S+ \(.*\) [ZX]/s.test(stat);
 }
 
 /** How long a start waits for a crashed server's processes to let go of the data directory. */

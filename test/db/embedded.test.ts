@@ -135,6 +135,33 @@ describe('embedded PostgreSQL after a crash', () => {
     }
   });
 
+  test('a server another live Bursar process owns is used as it is and left running (npm run verify beside npm start)', async () => {
+    const dataDir = await tempDir();
+    const port = await freePort();
+    await start(dataDir, port);
+    const pid = await postmasterPid(dataDir);
+    // Its owner: another process, alive (here a sleep; pg-owner.pid is what a Bursar writes).
+    const owner = spawn('/bin/sleep', ['60'], { stdio: 'ignore' });
+    const ownerGone = new Promise((resolve) => owner.once('exit', resolve));
+    try {
+      await writeFile(path.join(dataDir, 'pg-owner.pid'), `${owner.pid}\n`);
+      const second = await start(dataDir, await freePort());
+      assert.equal(second.server.port, port, 'the running server’s port, not the one asked for');
+      assert.deepEqual(await query(second.server.url, 'select 1 as one'), [{ one: 1 }]);
+      await second.server.stop();
+      assert.equal(await postmasterPid(dataDir), pid, 'the same server, not restarted');
+      assert.equal(await isLivePostgres(pid), true, 'still running after the user’s stop()');
+      assert.ok(second.messages.some((m) => m.includes(`Bursar process ${owner.pid}`)), second.messages.join('\n'));
+    } finally {
+      owner.kill('SIGKILL');
+    }
+    // Its owner gone (exited and reaped), the server is one left running by a killed Bursar: stopped and started again.
+    await ownerGone;
+    const third = await start(dataDir, port);
+    assert.notEqual(await postmasterPid(dataDir), pid);
+    assert.deepEqual(await query(third.server.url, 'select 1 as one'), [{ one: 1 }]);
+  });
+
   test('a server left running by a killed Bursar is stopped and started again; a live postgres is told apart', async () => {
     const dataDir = await tempDir();
     const port = await freePort();
