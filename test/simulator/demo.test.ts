@@ -230,7 +230,9 @@ describe('demo simulator on a virtual clock', () => {
     // A few failed attempts per school and day at most (a hundred families: under one a
     // day on average, about one instalment in ten declined first), and many days none.
     assert.equal(perDay.length, 3 * 95);
-    assert.ok(Math.max(...perDay) <= MAX_DECLINES_PER_SCHOOL_DAY, `most failed attempts in a school day: ${Math.max(...perDay)}`);
+    // perDay counts 24 h of the clock, which in each school's time zone spans parts of
+    // two local days; the simulator's cap is per local day, so a window holds at most two caps.
+    assert.ok(Math.max(...perDay) <= 2 * MAX_DECLINES_PER_SCHOOL_DAY, `most failed attempts in 24 h of one school: ${Math.max(...perDay)}`);
     const mean = perDay.reduce((a, b) => a + b, 0) / perDay.length;
     assert.ok(mean > 0.1 && mean < 2, `failed attempts per school day: ${mean.toFixed(2)} on average`);
     assert.ok(perDay.filter((n) => n === 0).length > perDay.length / 4, `school days without a failed attempt: ${perDay.filter((n) => n === 0).length} of ${perDay.length}`);
