@@ -60,6 +60,32 @@ describe('billing_versions: one bump per school per transaction', () => {
     assert.deepEqual(await versions(), [(a0 ?? 0) + 3, (b0 ?? 0) + 1]);
   });
 
+  test('lock order: on every table whose writes feed the rollups, the version bump fires first (trigger name order) for each event', async () => {
+    // Triggers of one table and event fire in name order. Every money write takes its
+    // school's billing_versions row before any rollup row; otherwise two writers take
+    // them in opposite orders and deadlock (a family payment's credit did, before 0020's
+    // family_payments_bump_version).
+    const { rows } = await sql<{ table: string; name: string; events: string[] }>`
+      select c.relname as table, t.tgname as name,
+             array_remove(array[case when t.tgtype & 4 > 0 then 'insert' end, case when t.tgtype & 8 > 0 then 'delete' end,
+                                case when t.tgtype & 16 > 0 then 'update' end], null) as events
+        from pg_trigger t join pg_class c on c.oid = t.tgrelid
+       where not t.tgisinternal and c.relnamespace = 'public'::regnamespace`.execute(database.db);
+    const feeding = rows.filter((row) => /rollups/.test(row.name) && !/_rollups$|_totals$/.test(row.table));
+    assert.ok(feeding.some((row) => row.table === 'family_payments'), 'family payments feed the rollups');
+    const missing: string[] = [];
+    for (const rollup of feeding) {
+      // Inserts and updates: no code deletes money rows or invoices (invoices are cancelled).
+      for (const event of rollup.events.filter((name) => name !== 'delete')) {
+        const bump = rows.find((row) => row.table === rollup.table && /bump_version/.test(row.name) && row.events.includes(event) && row.name < rollup.name);
+        if (!bump) {
+          missing.push(`${rollup.table} ${event}: ${rollup.name} has no version bump firing before it`);
+        }
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
   test('a bump undone with its savepoint is done again by the next statement', async () => {
     const [a0] = await versions();
     await database.db.transaction().execute(async (trx) => {

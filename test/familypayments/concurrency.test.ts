@@ -55,8 +55,8 @@ describe('family payments under concurrency', () => {
     return { family, invoices, open: amounts.reduce((sum, amount) => sum + amount, 0) };
   }
 
-  const familyPay = (familyId: string, amount: number) =>
-    admin.post(`/families/${familyId}/payments`, { amount, method: 'bank_transfer' }, { 'idempotency-key': randomUUID() });
+  const familyPay = (familyId: string, amount: number, method = 'bank_transfer') =>
+    admin.post(`/families/${familyId}/payments`, { amount, method }, { 'idempotency-key': randomUUID() });
 
   test('50 concurrent family payments on one family never over-allocate; credit = Σ amounts − allocated', async () => {
     const { family, invoices, open } = await familyWithOpenInvoices([40_000, 25_000, 60_000, 15_000, 30_000, 50_000]);
@@ -95,6 +95,27 @@ describe('family payments under concurrency', () => {
     assert.equal(new Set(bodies.map((body) => body.receiptNumber)).size, 50, 'one receipt each');
     const invariant = await familyInvariant(t.db, family.id);
     assert.equal(invariant.left, invariant.right, 'SPEC §7 invariant');
+  });
+
+  test('family payments that leave credit, racing direct payments of the same school: every one succeeds (one lock order, no deadlock)', async () => {
+    // Each money write takes the school's billing_versions row before any rollup row; a
+    // family payment's credit goes to the school's payment rollups and totals, so it
+    // must too (migration 0020), or it deadlocks with a direct payment taking them the other way.
+    const payers = await Promise.all(Array.from({ length: 6 }, () => familyWithOpenInvoices([1_000])));
+    const others = await familyWithOpenInvoices(Array.from({ length: 12 }, () => 100_000));
+    const work: Promise<{ kind: string; statusCode: number; body: string }>[] = [];
+    for (let round = 0; round < 4; round++) {
+      for (const payer of payers) {
+        // More than the family owes: the rest is family credit, in cash like the direct payments.
+        work.push(familyPay(payer.family.id, 3_000, 'cash').then((r) => ({ kind: 'family', statusCode: r.statusCode, body: r.body })));
+      }
+      for (const invoiceId of others.invoices) {
+        work.push(admin.pay({ invoiceId, amount: 1_000, method: 'cash' }).then((r) => ({ kind: 'direct', statusCode: r.statusCode, body: r.body })));
+      }
+    }
+    for (const result of await Promise.all(work)) {
+      assert.equal(result.statusCode, 201, `${result.kind}: ${result.body}`);
+    }
   });
 
   test('family payments racing direct payments and credit applications on the same invoices: no overpayment, invariant holds', async () => {

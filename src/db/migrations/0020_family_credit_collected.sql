@@ -53,6 +53,14 @@ begin
 end
 $$;
 
+-- Lock order: every money write takes its school's billing_versions row before any
+-- rollup row (the payments, refunds and invoices triggers do: "…_bump_version" fires
+-- before "…_rollups", triggers of one event firing in name order). A family payment's
+-- first rows are family_payments, so it bumps there too — else its family-credit
+-- bucket, and through it the school's payment_totals rows, would be taken first, and a
+-- concurrent payment holding billing_versions and wanting those rows would deadlock.
+create trigger family_payments_bump_version after insert on family_payments
+  referencing new table as changed for each statement execute function bump_billing_versions_by_school_id();
 create trigger family_payments_rollups after insert on family_payments
   referencing new table as new_rows for each statement execute function payment_rollups_on_family_payment();
 
