@@ -69,3 +69,29 @@ export async function startPgBoss(pool: pg.Pool, log: FastifyBaseLogger): Promis
   await boss.start();
   return boss;
 }
+
+/** How often a queue's creation is tried when it deadlocks with another process's (see createQueue). */
+const CREATE_QUEUE_ATTEMPTS = 5;
+
+/**
+ * boss.createQueue, retried when PostgreSQL aborts it as a deadlock (40P01). Creating a
+ * pg-boss 10 queue inserts its row and creates and attaches a partition of the job
+ * table; processes booting at once on a fresh database (two API processes and two
+ * workers, each creating its queues) can take those locks in opposite orders. The
+ * loser's transaction is rolled back whole, and creation is idempotent (the queue row
+ * is inserted `on conflict do nothing`, the partition only with it), so trying again
+ * after a short random pause is safe.
+ */
+export async function createQueue(boss: PgBoss, name: string, options: PgBoss.Queue): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await boss.createQueue(name, options);
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== '40P01' || attempt >= CREATE_QUEUE_ATTEMPTS) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 50));
+    }
+  }
+}

@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import type PgBoss from 'pg-boss';
-import { startPgBoss } from './boss.js';
+import { createQueue, startPgBoss } from './boss.js';
 import type pg from 'pg';
 import type { Db } from '../db/database.js';
 import { recordAudit } from '../modules/audit/audit.repository.js';
@@ -79,7 +79,7 @@ export async function runMaintenance(db: Db, slot: string, who: { role: string }
 export async function startMaintenanceJobs(options: MaintenanceJobsOptions): Promise<MaintenanceJobs> {
   const { log, intervalSeconds } = options;
   const boss = await startPgBoss(options.pool, log);
-  await boss.createQueue(MAINTENANCE_QUEUE, { name: MAINTENANCE_QUEUE, policy: 'standard', retryLimit: 3, retryDelay: 5, expireInSeconds: 15 * 60 });
+  await createQueue(boss, MAINTENANCE_QUEUE, { name: MAINTENANCE_QUEUE, policy: 'standard', retryLimit: 3, retryDelay: 5, expireInSeconds: 15 * 60 });
 
   await boss.work(
     MAINTENANCE_QUEUE,

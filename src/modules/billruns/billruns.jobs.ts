@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type PgBoss from 'pg-boss';
 import type pg from 'pg';
 import type { Db } from '../../db/database.js';
-import { startPgBoss } from '../../jobs/boss.js';
+import { createQueue, startPgBoss } from '../../jobs/boss.js';
 import { traceJob } from '../../telemetry.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { BillRunEngine } from './billruns.engine.js';
@@ -85,7 +85,7 @@ export function startBillRunJobs(options: BillRunJobsOptions): BillRunJobs {
   const started = (): Promise<PgBoss> => {
     boss ??= (async () => {
       const instance = await startPgBoss(options.pool, log);
-      await instance.createQueue(BILL_RUN_QUEUE, { name: BILL_RUN_QUEUE, policy: 'standard', retryLimit: 0, expireInSeconds: EXPIRE_SECONDS });
+      await createQueue(instance, BILL_RUN_QUEUE, { name: BILL_RUN_QUEUE, policy: 'standard', retryLimit: 0, expireInSeconds: EXPIRE_SECONDS });
       for (let i = 0; i < (options.concurrency ?? 2); i++) {
         // pg-boss waits its polling interval after every fetch, even one that found a job:
         // a worker would start at most one run per interval (1 000 schools billed at once

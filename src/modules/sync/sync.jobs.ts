@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type PgBoss from 'pg-boss';
-import { startPgBoss } from '../../jobs/boss.js';
+import { createQueue, startPgBoss } from '../../jobs/boss.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { traceJob } from '../../telemetry.js';
@@ -69,7 +69,7 @@ export const ORPHAN_AFTER_SECONDS = 15;
 export async function startSyncJobs(options: SyncJobsOptions): Promise<SyncJobs> {
   const { worker, clock, log } = options;
   const boss = await startPgBoss(options.pool, log);
-  await boss.createQueue(SYNC_QUEUE, {
+  await createQueue(boss, SYNC_QUEUE, {
     name: SYNC_QUEUE,
     policy: 'stately',
     retryLimit: 0,
