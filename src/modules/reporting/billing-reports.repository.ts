@@ -94,21 +94,58 @@ export interface MonthlyRevenueFilter {
   defaultMonths: number;
 }
 
+/** A report's period of a timestamp column in the school's zone (over `bounds`): its local day or its local month. */
+type Bucket = (column: string) => string;
+const localDay: Bucket = (column) => `(${column} at time zone bounds.timezone)::date`;
+const localMonth: Bucket = (column) => `date_trunc('month', ${column} at time zone bounds.timezone)::date`;
+
 /**
- * Money received as family credit (the part of a family payment no invoice took;
- * migration 0020) per school of `bounds` and `period` (an expression over
- * family_payments.paid_at in the school's zone): school_id, period, payment_count (the
- * family payments that went wholly to credit), collected. It belongs to no student, so
- * no student's soft delete takes it out.
+ * Money received per school of `bounds` and period (`period`, by `bucket`), in the
+ * schools' timestamptz ranges: school_id, the period, payment_count and collected.
+ * Payments on invoices of students not soft-deleted (`gone_invoices`), and money
+ * received as family credit (the part of a family payment no invoice took, migration
+ * 0020; it belongs to no student; a family payment that went wholly to credit counts as
+ * one payment). The coarse window (earliest start_at … latest end_at over all schools)
+ * gives the planner a range it can estimate: a short range is an index range scan.
  */
-function familyCredit(period: string, scope: Scope) {
+function receivedSql(period: string, bucket: Bucket, scope: Scope) {
   return sql`
-    select bounds.school_id, ${sql.raw(period)}, count(*) filter (where family_payments.allocated = 0), sum(family_payments.credited)
+    select school_id, ${sql.ref(period)}, sum(payment_count) as payment_count, sum(collected) as collected
+    from (
+      select bounds.school_id, ${sql.raw(bucket('payments.paid_at'))} as ${sql.ref(period)},
+             count(*) as payment_count, sum(payments.amount) as collected
+      from bounds
+      join payments on payments.school_id = bounds.school_id
+       and payments.paid_at >= bounds.start_at and payments.paid_at < bounds.end_at
+      where payments.paid_at >= (select min(bounds.start_at) from bounds)
+        and payments.paid_at < (select max(bounds.end_at) from bounds)
+        and payments.invoice_id not in (select gone_invoices.id from gone_invoices)
+        and ${inScopeSql('payments.school_id', scope)}
+      group by 1, 2
+      union all
+      select bounds.school_id, ${sql.raw(bucket('family_payments.paid_at'))},
+             count(*) filter (where family_payments.allocated = 0), sum(family_payments.credited)
+      from bounds
+      join family_payments on family_payments.school_id = bounds.school_id
+       and family_payments.paid_at >= bounds.start_at and family_payments.paid_at < bounds.end_at
+      where family_payments.credited > 0
+        and ${inScopeSql('family_payments.school_id', scope)}
+      group by 1, 2
+    ) received
+    group by 1, 2`;
+}
+
+/** Refunds per school of `bounds` and period, on the local period of their created_at (as receivedSql): school_id, the period, refunded. */
+function refundedSql(period: string, bucket: Bucket, scope: Scope) {
+  return sql`
+    select bounds.school_id, ${sql.raw(bucket('refunds.created_at'))} as ${sql.ref(period)}, sum(refunds.amount) as refunded
     from bounds
-    join family_payments on family_payments.school_id = bounds.school_id
-     and family_payments.paid_at >= bounds.start_at and family_payments.paid_at < bounds.end_at
-    where family_payments.credited > 0
-      and ${inScopeSql('family_payments.school_id', scope)}
+    join refunds on refunds.school_id = bounds.school_id
+     and refunds.created_at >= bounds.start_at and refunds.created_at < bounds.end_at
+    where refunds.created_at >= (select min(bounds.start_at) from bounds)
+      and refunds.created_at < (select max(bounds.end_at) from bounds)
+      and refunds.invoice_id not in (select gone_invoices.id from gone_invoices)
+      and ${inScopeSql('refunds.school_id', scope)}
     group by 1, 2`;
 }
 
@@ -514,7 +551,7 @@ export function createBillingReportsRepository() {
      * the local day of paid_at, refunds by the local day of created_at; each is
      * aggregated per (school, day) first and the two are full-joined, so only days with
      * any movement appear: payment count, collected (payments and family credit:
-     * familyCredit), refunded, net = collected − refunded.
+     * receivedSql), refunded, net = collected − refunded.
      *
      * Money of soft-deleted students is excluded through the (small) set of their
      * invoices rather than by joining every payment to invoices and students. The
@@ -551,36 +588,8 @@ export function createBillingReportsRepository() {
           where students.deleted_at is not null
             and students.school_id in (select bounds.school_id from bounds)
         ),
-        paid as (
-          select school_id, day, sum(payment_count) as payment_count, sum(collected) as collected
-          from (
-            select bounds.school_id, (payments.paid_at at time zone bounds.timezone)::date as day,
-                   count(*) as payment_count, sum(payments.amount) as collected
-            from bounds
-            join payments on payments.school_id = bounds.school_id
-             and payments.paid_at >= bounds.start_at and payments.paid_at < bounds.end_at
-            where payments.paid_at >= (select min(bounds.start_at) from bounds)
-              and payments.paid_at < (select max(bounds.end_at) from bounds)
-              and payments.invoice_id not in (select gone_invoices.id from gone_invoices)
-              and ${inScopeSql('payments.school_id', scope)}
-            group by 1, 2
-            union all
-            ${familyCredit('(family_payments.paid_at at time zone bounds.timezone)::date', scope)}
-          ) received
-          group by 1, 2
-        ),
-        refunded as (
-          select bounds.school_id, (refunds.created_at at time zone bounds.timezone)::date as day,
-                 sum(refunds.amount) as refunded
-          from bounds
-          join refunds on refunds.school_id = bounds.school_id
-           and refunds.created_at >= bounds.start_at and refunds.created_at < bounds.end_at
-          where refunds.created_at >= (select min(bounds.start_at) from bounds)
-            and refunds.created_at < (select max(bounds.end_at) from bounds)
-            and refunds.invoice_id not in (select gone_invoices.id from gone_invoices)
-            and ${inScopeSql('refunds.school_id', scope)}
-          group by 1, 2
-        )
+        paid as (${receivedSql('day', localDay, scope)}),
+        refunded as (${refundedSql('day', localDay, scope)})
         select to_char(days.day, 'YYYY-MM-DD') as "date",
                bounds.school_id as "schoolId",
                bounds.school_name as "schoolName",
@@ -610,7 +619,7 @@ export function createBillingReportsRepository() {
      *   invoiceCount, invoiced, outstanding — non-cancelled invoices whose due date (a
      *     local calendar day already) falls in the month; outstanding is their
      *     amount − paid_amount as of now;
-     *   collected — payments and family credit (familyCredit) whose paid_at falls in the
+     *   collected — payments and family credit (receivedSql) whose paid_at falls in the
      *     local month minus refunds whose created_at does.
      * Each source is aggregated per (school, month) first, then the three are
      * full-joined. Months become due-date and timestamptz ranges per school (local
@@ -663,43 +672,15 @@ export function createBillingReportsRepository() {
             and ${inScopeSql('invoices.school_id', scope)}
           group by 1, 2
         ),
-        paid as (
-          select school_id, month, sum(paid) as paid
-          from (
-            select bounds.school_id, date_trunc('month', payments.paid_at at time zone bounds.timezone)::date as month,
-                   sum(payments.amount) as paid
-            from bounds
-            join payments on payments.school_id = bounds.school_id
-             and payments.paid_at >= bounds.start_at and payments.paid_at < bounds.end_at
-            where payments.paid_at >= (select min(bounds.start_at) from bounds)
-              and payments.paid_at < (select max(bounds.end_at) from bounds)
-              and payments.invoice_id not in (select gone_invoices.id from gone_invoices)
-              and ${inScopeSql('payments.school_id', scope)}
-            group by 1, 2
-            union all
-            select school_id, month, collected from (${familyCredit("date_trunc('month', family_payments.paid_at at time zone bounds.timezone)::date", scope)}) credit (school_id, month, payment_count, collected)
-          ) received
-          group by 1, 2
-        ),
-        refunded as (
-          select bounds.school_id, date_trunc('month', refunds.created_at at time zone bounds.timezone)::date as month,
-                 sum(refunds.amount) as refunded
-          from bounds
-          join refunds on refunds.school_id = bounds.school_id
-           and refunds.created_at >= bounds.start_at and refunds.created_at < bounds.end_at
-          where refunds.created_at >= (select min(bounds.start_at) from bounds)
-            and refunds.created_at < (select max(bounds.end_at) from bounds)
-            and refunds.invoice_id not in (select gone_invoices.id from gone_invoices)
-            and ${inScopeSql('refunds.school_id', scope)}
-          group by 1, 2
-        )
+        paid as (${receivedSql('month', localMonth, scope)}),
+        refunded as (${refundedSql('month', localMonth, scope)})
         select to_char(months.month, 'YYYY-MM') as "month",
                bounds.school_id as "schoolId",
                bounds.school_name as "schoolName",
                bounds.currency::text as "currency",
                coalesce(months.invoice_count, 0) as "invoiceCount",
                coalesce(months.invoiced, 0) as "invoiced",
-               coalesce(months.paid, 0) - coalesce(months.refunded, 0) as "collected",
+               coalesce(months.collected, 0) - coalesce(months.refunded, 0) as "collected",
                coalesce(months.outstanding, 0) as "outstanding"
         from (select * from billed full join paid using (school_id, month) full join refunded using (school_id, month)) as months
         join bounds on bounds.school_id = months.school_id
