@@ -52,6 +52,46 @@ export interface ReceiptLine {
 }
 
 /**
+ * The columns of a receipt's parties, read the same way for a direct payment and a
+ * family payment: the school (alias s), the family (f) and the paying guardian (g).
+ */
+const partyColumns = sql`g.first_name as "guardianFirst", g.last_name as "guardianLast",
+               f.id as "familyId", f.name as "familyName", f.reference as "familyReference", f.preferred_language as "familyLanguage",
+               s.name as "schoolName", s.address as "schoolAddress", s.phone as "schoolPhone", s.email as "schoolEmail", s.currency, s.timezone`;
+
+interface PartyRow {
+  guardianFirst: string | null;
+  guardianLast: string | null;
+  familyId: string | null;
+  familyName: string | null;
+  familyReference: string | null;
+  familyLanguage: Language | null;
+  schoolName: string;
+  schoolAddress: string | null;
+  schoolPhone: string | null;
+  schoolEmail: string | null;
+  currency: string;
+  timezone: string;
+}
+
+/** The head's school, family and payer from partyColumns. */
+function partiesOf(row: PartyRow): Pick<ReceiptHead, 'schoolName' | 'schoolAddress' | 'schoolPhone' | 'schoolEmail' | 'currency' | 'timezone' | 'familyId' | 'familyName' | 'familyReference' | 'familyLanguage' | 'payer'> {
+  return {
+    schoolName: row.schoolName,
+    schoolAddress: row.schoolAddress,
+    schoolPhone: row.schoolPhone,
+    schoolEmail: row.schoolEmail,
+    currency: row.currency,
+    timezone: row.timezone,
+    familyId: row.familyId,
+    familyName: row.familyName,
+    familyReference: row.familyReference,
+    familyLanguage: row.familyLanguage,
+    payer: row.guardianFirst !== null && row.guardianLast !== null ? { firstName: row.guardianFirst, lastName: row.guardianLast } : null,
+  };
+}
+
+/**
  * The SQL behind GET /payments/:id/receipt. Every read is in the caller's scope (a
  * school_admin's other schools are missing, 404); names come back in clear and the
  * service masks them for the caller.
@@ -87,18 +127,14 @@ export function createReceiptsRepository() {
       const { rows } = await sql<{
         paymentId: string; number: string | null; amount: number; refunded: number; method: PaymentMethod; reference: string | null; paidAt: Date;
         invoiceId: string; invoiceNumber: string; description: string | null; studentId: string; studentFirst: string; studentLast: string;
-        payerGuardianId: string | null; guardianFirst: string | null; guardianLast: string | null;
-        familyId: string | null; familyName: string | null; familyReference: string | null; familyLanguage: Language | null;
-        schoolName: string; schoolAddress: string | null; schoolPhone: string | null; schoolEmail: string | null; currency: string; timezone: string;
-      }>`
+        payerGuardianId: string | null;
+      } & PartyRow>`
         select p.id as "paymentId", r.number, p.amount,
                coalesce((select sum(x.amount) from refunds x where x.school_id = p.school_id and x.payment_id = p.id), 0)::bigint as refunded,
                p.method, p.reference, p.paid_at as "paidAt",
                i.id as "invoiceId", i.number as "invoiceNumber", i.description,
                st.id as "studentId", st.first_name as "studentFirst", st.last_name as "studentLast",
-               i.payer_guardian_id as "payerGuardianId", g.first_name as "guardianFirst", g.last_name as "guardianLast",
-               f.id as "familyId", f.name as "familyName", f.reference as "familyReference", f.preferred_language as "familyLanguage",
-               s.name as "schoolName", s.address as "schoolAddress", s.phone as "schoolPhone", s.email as "schoolEmail", s.currency, s.timezone
+               i.payer_guardian_id as "payerGuardianId", ${partyColumns}
           from payments p
           join invoices i on i.school_id = p.school_id and i.id = p.invoice_id
           join students st on st.school_id = i.school_id and st.id = i.student_id
@@ -116,17 +152,7 @@ export function createReceiptsRepository() {
         familyPaymentId: null,
         number: row.number,
         schoolId: subject.schoolId,
-        schoolName: row.schoolName,
-        schoolAddress: row.schoolAddress,
-        schoolPhone: row.schoolPhone,
-        schoolEmail: row.schoolEmail,
-        currency: row.currency,
-        timezone: row.timezone,
-        familyId: row.familyId,
-        familyName: row.familyName,
-        familyReference: row.familyReference,
-        familyLanguage: row.familyLanguage,
-        payer: row.guardianFirst !== null && row.guardianLast !== null ? { firstName: row.guardianFirst, lastName: row.guardianLast } : null,
+        ...partiesOf(row),
         student: { firstName: row.studentFirst, lastName: row.studentLast },
         amount: row.amount,
         credited: 0,
@@ -151,14 +177,10 @@ export function createReceiptsRepository() {
     async familyPayment(db: DbOrTx, subject: { schoolId: string; familyPaymentId: string }): Promise<{ head: ReceiptHead; lines: ReceiptLine[] } | undefined> {
       const { rows } = await sql<{
         id: string; number: string | null; amount: number; credited: number; method: PaymentMethod; reference: string | null; paidAt: Date;
-        payerGuardianId: string | null; guardianFirst: string | null; guardianLast: string | null;
-        familyId: string; familyName: string; familyReference: string; familyLanguage: Language;
-        schoolName: string; schoolAddress: string | null; schoolPhone: string | null; schoolEmail: string | null; currency: string; timezone: string;
-      }>`
+        payerGuardianId: string | null;
+      } & PartyRow & { familyId: string }>`
         select fp.id, r.number, fp.amount, fp.credited, fp.method, fp.reference, fp.paid_at as "paidAt",
-               fp.payer_guardian_id as "payerGuardianId", g.first_name as "guardianFirst", g.last_name as "guardianLast",
-               f.id as "familyId", f.name as "familyName", f.reference as "familyReference", f.preferred_language as "familyLanguage",
-               s.name as "schoolName", s.address as "schoolAddress", s.phone as "schoolPhone", s.email as "schoolEmail", s.currency, s.timezone
+               fp.payer_guardian_id as "payerGuardianId", ${partyColumns}
           from family_payments fp
           join families f on f.school_id = fp.school_id and f.id = fp.family_id
           join schools s on s.id = fp.school_id
@@ -185,17 +207,7 @@ export function createReceiptsRepository() {
         familyPaymentId: row.id,
         number: row.number,
         schoolId: subject.schoolId,
-        schoolName: row.schoolName,
-        schoolAddress: row.schoolAddress,
-        schoolPhone: row.schoolPhone,
-        schoolEmail: row.schoolEmail,
-        currency: row.currency,
-        timezone: row.timezone,
-        familyId: row.familyId,
-        familyName: row.familyName,
-        familyReference: row.familyReference,
-        familyLanguage: row.familyLanguage,
-        payer: row.guardianFirst !== null && row.guardianLast !== null ? { firstName: row.guardianFirst, lastName: row.guardianLast } : null,
+        ...partiesOf(row),
         student: null,
         amount: row.amount,
         credited: row.credited,
