@@ -7,6 +7,7 @@ import { problemResponses } from '../../plugins/errors.js';
 import { createMemoryCache, type Cache } from '../../shared/cache.js';
 import { AppError } from '../../shared/errors.js';
 import { requestLanguage } from '../../shared/locale.js';
+import { negotiateMediaType } from '../../shared/negotiate.js';
 import { createRedisCache } from '../../shared/redis-cache.js';
 import { IdParams } from './billing.schemas.js';
 import { contentDisposition, statementCsv, statementPdf, type RenderOptions } from './statements.render.js';
@@ -38,45 +39,9 @@ function approximateBytes(entry: CachedStatement): number {
   return 1024 + invoices * 320 + payments * 200;
 }
 
-/**
- * Picks the response media type from an Accept header (RFC 9110 §12.5.1): the offered
- * type with the highest q among the ranges that match it most specifically; ties go
- * to the order of STATEMENT_MEDIA_TYPES (JSON first). No Accept → JSON. Undefined when
- * nothing offered is acceptable.
- */
+/** The statement's media type an Accept header prefers (negotiateMediaType; ties: JSON first); no Accept → JSON. */
 export function negotiate(accept: string | undefined): StatementMediaType | undefined {
-  if (accept === undefined || accept.trim() === '') {
-    return 'application/json';
-  }
-  const ranges = accept
-    .split(',')
-    .map((part) => {
-      const [range = '', ...params] = part.split(';').map((piece) => piece.trim());
-      const q = params.map((param) => /^q=([0-9.]+)$/i.exec(param)).find((match) => match !== null);
-      const quality = q ? Number(q[1]) : 1;
-      const [type = '', subtype = ''] = range.toLowerCase().split('/');
-      return { type, subtype, quality: Number.isFinite(quality) ? Math.min(Math.max(quality, 0), 1) : 0 };
-    })
-    .filter((range) => range.type !== '' && range.subtype !== '');
-
-  let best: { media: StatementMediaType; quality: number } | undefined;
-  for (const media of STATEMENT_MEDIA_TYPES) {
-    const [type, subtype] = media.split('/');
-    let specificity = -1;
-    let quality = 0;
-    for (const range of ranges) {
-      const matches = (range.type === '*' || range.type === type) && (range.subtype === '*' || range.subtype === subtype);
-      const rangeSpecificity = (range.type === '*' ? 0 : 1) + (range.subtype === '*' ? 0 : 1);
-      if (matches && rangeSpecificity > specificity) {
-        specificity = rangeSpecificity;
-        quality = range.quality;
-      }
-    }
-    if (quality > 0 && (best === undefined || quality > best.quality)) {
-      best = { media, quality };
-    }
-  }
-  return best?.media;
+  return negotiateMediaType(accept, STATEMENT_MEDIA_TYPES, 'application/json');
 }
 
 /** How a CSV or PDF is rendered for this request: its reader's language (`lang`, else Accept-Language) and the CSV's style. */

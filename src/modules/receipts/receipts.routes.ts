@@ -5,46 +5,16 @@ import { principalOf } from '../../plugins/auth.js';
 import { problemResponses } from '../../plugins/errors.js';
 import { AppError } from '../../shared/errors.js';
 import { isLanguage, languageFromAcceptLanguage, type Language } from '../../shared/locale.js';
+import { negotiateMediaType } from '../../shared/negotiate.js';
 import { IdParams } from '../billing/billing.schemas.js';
 import { receiptDisposition, receiptPdf } from './receipts.render.js';
 import { createReceiptsRepository } from './receipts.repository.js';
 import { RECEIPT_MEDIA_TYPES, ReceiptDocument, ReceiptQuery, receiptResponse, type ReceiptMediaType } from './receipts.schemas.js';
 import { createReceiptsService } from './receipts.service.js';
 
-/**
- * The offered media type an Accept header prefers (RFC 9110 §12.5.1: the most specific
- * matching range gives an offer its q; the highest q wins, ties in the order of
- * RECEIPT_MEDIA_TYPES). No Accept → a PDF. Undefined when nothing offered is acceptable.
- */
+/** The receipt's media type an Accept header prefers (negotiateMediaType); no Accept → a PDF. */
 export function negotiateReceipt(accept: string | undefined): ReceiptMediaType | undefined {
-  if (accept === undefined || accept.trim() === '') {
-    return 'application/pdf';
-  }
-  const ranges = accept.split(',').map((part) => {
-    const [range = '', ...params] = part.split(';').map((piece) => piece.trim().toLowerCase());
-    const q = params.map((param) => /^q=([0-9.]+)$/.exec(param)).find((match) => match !== null);
-    const quality = q ? Number(q[1]) : 1;
-    const [type = '', subtype = ''] = range.split('/');
-    return { type, subtype, quality: Number.isFinite(quality) ? Math.min(Math.max(quality, 0), 1) : 0 };
-  });
-  let best: { media: ReceiptMediaType; quality: number } | undefined;
-  for (const media of RECEIPT_MEDIA_TYPES) {
-    const [type, subtype] = media.split('/');
-    let specificity = -1;
-    let quality = 0;
-    for (const range of ranges) {
-      const matches = (range.type === '*' || range.type === type) && (range.subtype === '*' || range.subtype === subtype);
-      const rangeSpecificity = (range.type === '*' ? 0 : 1) + (range.subtype === '*' ? 0 : 1);
-      if (matches && rangeSpecificity > specificity) {
-        specificity = rangeSpecificity;
-        quality = range.quality;
-      }
-    }
-    if (quality > 0 && (best === undefined || quality > best.quality)) {
-      best = { media, quality };
-    }
-  }
-  return best?.media;
+  return negotiateMediaType(accept, RECEIPT_MEDIA_TYPES, 'application/pdf');
 }
 
 /** GET /payments/:id/receipt (SPEC §7): billing:read, in the caller's schools, masked for its role. */
