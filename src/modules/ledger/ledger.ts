@@ -450,9 +450,14 @@ export async function postRefund(trx: Tx, r: RefundInput): Promise<RefundRow & {
   return { ...refund, invoice: await settle(trx, r.schoolId, r.invoiceId, -r.amount) };
 }
 
-/** The family-membership test of an invoice (the same key `npm run verify` groups by). */
-const ofFamily = (familyId: string) => sql<boolean>`(invoices.family_id = ${familyId}::uuid or (invoices.family_id is null and exists (
-  select 1 from students st where st.school_id = invoices.school_id and st.id = invoices.student_id and st.family_id = ${familyId}::uuid)))`;
+/**
+ * The family-membership test of an invoice: one of family_invoices() (migration 0019),
+ * the definition ledger_post_family_payment and the families module use too (`npm run
+ * verify` groups by the same rule, written there on its own as a check). Over
+ * `invoices` (unaliased) of school `schoolId`.
+ */
+const ofFamily = (schoolId: string, familyId: string) =>
+  sql<boolean>`invoices.id in (select fi.id from family_invoices(${schoolId}::uuid, ${familyId}::uuid) fi)`;
 
 /**
  * Money a family paid: the family_payments row and one payment (with its succeeded
@@ -512,7 +517,7 @@ export async function applyCredit(
          set paid_amount = invoices.paid_amount + ${c.amount}::bigint, updated_at = now()
         from schools
        where schools.id = invoices.school_id and invoices.school_id = ${c.schoolId} and invoices.id = ${c.invoiceId}
-         and ${ofFamily(c.familyId)}
+         and ${ofFamily(c.schoolId, c.familyId)}
       returning ${settledColumns}
     )
     select application.id, (select to_json(inv) from inv) as invoice, (select count(*) from fam)::int as families from application`.execute(trx);
