@@ -83,7 +83,8 @@ describe('web demo controls', { skip: skip ?? false }, () => {
     assert.equal(await toggle.getAttribute('aria-checked'), 'false');
     assert.equal((await schoolsApi()).find((s) => s.name === 'Colegio Miraflores')?.simulatorEnabled, false);
 
-    // Keyboard: the switch is a button, Space toggles it back on.
+    // Keyboard: the switch is a button, Space toggles it back on (once it takes input again).
+    await page.locator('[data-testid="simulator-toggle"]:not([disabled])').waitFor();
     await toggle.focus();
     await page.keyboard.press('Space');
     await page.getByTestId('simulator-state').filter({ hasText: 'On' }).waitFor();

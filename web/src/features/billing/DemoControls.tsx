@@ -36,9 +36,11 @@ export function DemoSchoolControls({ school }: { school: School | undefined }) {
   const queryClient = useQueryClient();
   const mutation = useMutation({
     mutationFn: (enabled: boolean) => setSimulatorEnabled(school?.id ?? '', enabled),
-    onSuccess: async (updated) => {
+    onSuccess: (updated) => {
+      // The answer is the school as it is now: shown at once, and the switch takes input
+      // again at once; the lists refresh behind it.
       queryClient.setQueryData(['schools', updated.id], updated);
-      await queryClient.invalidateQueries({ queryKey: ['schools'] });
+      void queryClient.invalidateQueries({ queryKey: ['schools'] });
     },
   });
   if (!school?.isDemo) {
