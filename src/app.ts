@@ -15,9 +15,11 @@ import { createUsersService } from './modules/auth/users.service.js';
 import analyticsRoutes from './modules/analytics/analytics.routes.js';
 import assistantRoutes from './modules/assistant/assistant.routes.js';
 import billingRoutes from './modules/billing/billing.routes.js';
+import collectionsRoutes from './modules/collections/collections.routes.js';
 import familiesRoutes from './modules/families/families.routes.js';
 import billRunsRoutes from './modules/billruns/billruns.routes.js';
 import billRunsWorkerPlugin from './modules/billruns/billruns.worker.plugin.js';
+import collectionsWorkerPlugin from './modules/collections/collections.worker.plugin.js';
 import familyPaymentsRoutes from './modules/familypayments/familypayments.routes.js';
 import statementsRoutes from './modules/billing/statements.routes.js';
 import discountsRoutes from './modules/discounts/discounts.routes.js';
@@ -190,6 +192,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(billRunsRoutes, { db: database.db, config });
       await api.register(familyPaymentsRoutes, { db: database.db });
       await api.register(receiptsRoutes, { db: database.db });
+      await api.register(collectionsRoutes, { db: database.db });
       // Reports, analytics and exports read from the replica when there is one.
       await api.register(billingReportsRoutes, { db: readDb });
       await api.register(dashboardRoutes, { db: readDb });
@@ -216,6 +219,7 @@ async function registerJobs(app: FastifyInstance, options: { config: Config; dat
   await app.register(syncWorkerPlugin, { database: options.database, config: options.config });
   await app.register(maintenancePlugin, options);
   await app.register(billRunsWorkerPlugin, { database: options.database, config: options.config });
+  await app.register(collectionsWorkerPlugin, { database: options.database, config: options.config });
 }
 
 export interface WorkerAppOptions {

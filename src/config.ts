@@ -65,6 +65,12 @@ const EnvSchema = Type.Object({
   MAINTENANCE: oneOf(['on', 'off', 'auto'], 'auto'),
   MAINTENANCE_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 43_200, default: 3600 }),
 
+  // The daily collections run (src/modules/collections): late fees for every school with a
+  // policy, once its local clock passes COLLECTIONS_FROM_HOUR. auto: on for `npm start`,
+  // and in `bursar worker`.
+  COLLECTIONS: oneOf(['on', 'off', 'auto'], 'auto'),
+  COLLECTIONS_FROM_HOUR: Type.Integer({ minimum: 0, maximum: 23, default: 6, description: 'the school-local hour from which its day runs' }),
+
   // Bill runs (src/modules/billruns): a run of more invoices than this goes to a pg-boss job
   // (progress polled by GET /bill-runs/:id); smaller ones finish inside the request.
   BILL_RUN_INLINE_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 300 }),
@@ -148,6 +154,8 @@ export interface Config {
   };
   /** Scheduled maintenance jobs (src/jobs). */
   maintenance: { enabled: boolean; intervalSeconds: number };
+  /** The daily collections run (src/modules/collections). */
+  collections: { enabled: boolean; fromHour: number };
   /** Bill runs (src/modules/billruns): runs of more invoices than inlineMax run as a background job. */
   billRuns: { inlineMax: number };
   /** OpenTelemetry tracing (src/telemetry.ts). */
@@ -242,6 +250,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       timeoutMs: env.SYNC_TIMEOUT_MS,
     },
     maintenance: { enabled: auto(env.MAINTENANCE, env.NODE_ENV), intervalSeconds: env.MAINTENANCE_INTERVAL_SECONDS },
+    collections: { enabled: auto(env.COLLECTIONS, env.NODE_ENV), fromHour: env.COLLECTIONS_FROM_HOUR },
     billRuns: { inlineMax: env.BILL_RUN_INLINE_MAX },
     telemetry: {
       enabled: env.OTEL_TRACING === 'on',

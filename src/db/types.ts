@@ -77,6 +77,9 @@ export interface InvoicesTable {
   bill_run_id: ColumnType<string | null, string | null | undefined, string | null>;
   /** Credit notes and write-offs: the part of paid_amount (settled) that moved no money (0014). */
   credited_amount: Generated<number>;
+  /** 'late_fee': the late fees of related_invoice_id (migration 0021). */
+  kind: Generated<'regular' | 'late_fee'>;
+  related_invoice_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PaymentsTable {
@@ -458,11 +461,36 @@ export interface CreditApplicationsTable {
   created_by: string | null;
 }
 
+/** A school's late-fee policy (migration 0021). value: minor units (fixed) or percent (numeric, read as a string). */
+export interface LateFeePoliciesTable {
+  school_id: string;
+  kind: 'fixed' | 'percent' | 'daily_interest';
+  value: ColumnType<string, string | number, string | number>;
+  grace_days: number;
+  cap: number | null;
+  enabled: Generated<boolean>;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
+/** What a school day's collections run did (migration 0021). */
+export interface CollectionRunsTable {
+  school_id: string;
+  day: DateOnly;
+  late_fees_posted: Generated<number>;
+  late_fee_amount: Generated<number>;
+  reminders_sent: Generated<number>;
+  reminders_skipped: Generated<number>;
+  runs: Generated<number>;
+  first_run_at: CreatedAt;
+  last_run_at: UpdatedAt;
+}
+
 export interface InvoiceAdjustmentsTable {
   school_id: string;
   id: Generated<string>;
   invoice_id: string;
-  kind: 'credit_note' | 'write_off';
+  kind: 'credit_note' | 'write_off' | 'waiver';
   amount: number;
   reason: string;
   number: string | null;
@@ -531,4 +559,6 @@ export interface DB {
   receipt_counters: ReceiptCountersTable;
   receipts: ReceiptsTable;
   credit_note_counters: CreditNoteCountersTable;
+  late_fee_policies: LateFeePoliciesTable;
+  collection_runs: CollectionRunsTable;
 }

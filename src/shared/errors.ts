@@ -47,6 +47,8 @@ export const ERROR_STATUS = {
   REFUND_EXCEEDS_PAYMENT: 422,
   /** A credit note or write-off larger than what the invoice still owes (SPEC §7). */
   EXCEEDS_OPEN_AMOUNT: 422,
+  /** A waiver asked of an invoice that has no late fees (SPEC §8: only late fees are waived). */
+  NOT_A_LATE_FEE: 422,
   /** A fee plan change to an instalment that is already billed (SPEC §7: only what is not billed yet changes). */
   INSTALMENT_BILLED: 409,
   /** Deleting a guardian who still pays a running enrolment (the next bill run would bill them). */

@@ -43,7 +43,7 @@ describe('migrations', () => {
       app_meta: ['key', 'value', 'updated_at'],
       schools: ['id', 'name', 'address', 'phone', 'email', 'currency', 'timezone', 'public_statements', 'is_active', 'is_demo', 'simulator_enabled', 'created_at', 'updated_at', 'deleted_at'],
       students: ['id', 'school_id', 'first_name', 'last_name', 'email', 'grade', 'enrolled_at', 'is_active', 'created_at', 'updated_at', 'deleted_at', 'family_id'],
-      invoices: ['id', 'school_id', 'student_id', 'number', 'description', 'amount', 'paid_amount', 'due_date', 'created_at', 'updated_at', 'cancelled_at', 'touched_by_person_at', 'family_id', 'payer_guardian_id', 'bill_run_id', 'credited_amount'],
+      invoices: ['id', 'school_id', 'student_id', 'number', 'description', 'amount', 'paid_amount', 'due_date', 'created_at', 'updated_at', 'cancelled_at', 'touched_by_person_at', 'family_id', 'payer_guardian_id', 'bill_run_id', 'credited_amount', 'kind', 'related_invoice_id'],
       payments: ['id', 'school_id', 'invoice_id', 'amount', 'method', 'reference', 'paid_at', 'created_at', 'created_by', 'family_payment_id'],
       refunds: ['id', 'school_id', 'payment_id', 'invoice_id', 'amount', 'reason', 'created_at', 'created_by'],
       transactions: ['id', 'school_id', 'invoice_id', 'payment_id', 'refund_id', 'amount', 'method', 'status', 'failure_code', 'failure_message', 'gateway', 'created_at', 'xact_id'],
@@ -80,6 +80,8 @@ describe('migrations', () => {
       receipt_counters: ['school_id', 'last_number'],
       receipts: ['school_id', 'seq', 'number', 'payment_id', 'family_payment_id', 'created_at'],
       credit_note_counters: ['school_id', 'last_number'],
+      late_fee_policies: ['school_id', 'kind', 'value', 'grace_days', 'cap', 'enabled', 'updated_at', 'updated_by'],
+      collection_runs: ['school_id', 'day', 'late_fees_posted', 'late_fee_amount', 'reminders_sent', 'reminders_skipped', 'runs', 'first_run_at', 'last_run_at'],
     };
     const rows = await query<{ table_name: string; column_name: string }>(
       empty.url,

@@ -9,8 +9,10 @@ import {
   postFamilyPayment,
   postInvoice,
   postInvoices,
+  postLateFees,
   postPayment,
   postRefund,
+  postWaiver,
   postWriteOff,
   voidInvoice,
   type InvoiceInput,
@@ -46,7 +48,20 @@ const operation = fc.oneof(
   fc.record({ op: fc.constant('familyPayment' as const), amount: fc.integer({ min: 1, max: 80_000 }) }),
   fc.record({ op: fc.constant('applyCredit' as const), target: pick, share: percent }),
   fc.record({ op: fc.constant('void' as const), target: pick }),
+  fc.record({ op: fc.constant('lateFees' as const), day: fc.integer({ min: 0, max: 330 }) }),
+  fc.record({ op: fc.constant('waiver' as const), target: pick, share: percent }),
 );
+/** The school's late-fee policy (migration 0021), as stored. */
+const lateFeePolicy = fc.oneof(
+  fc.record({ kind: fc.constant('fixed' as const), value: fc.integer({ min: 1, max: 5_000 }), grace_days: fc.integer({ min: 0, max: 10 }), cap: fc.constant(null) }),
+  fc.record({
+    kind: fc.constantFrom('percent' as const, 'daily_interest' as const),
+    value: fc.integer({ min: 1, max: 2_000 }).map((hundredths) => hundredths / 100),
+    grace_days: fc.integer({ min: 0, max: 10 }),
+    cap: fc.option(fc.integer({ min: 1, max: 20_000 }), { nil: null }),
+  }),
+);
+type LateFeePolicy = typeof lateFeePolicy extends fc.Arbitrary<infer T> ? T : never;
 type Operation = typeof operation extends fc.Arbitrary<infer T> ? T : never;
 type InvoiceSpec = typeof invoiceSpec extends fc.Arbitrary<infer T> ? T : never;
 
@@ -60,6 +75,8 @@ interface ModelInvoice {
   credited: number;
   cancelled: boolean;
   due: string;
+  /** A late-fee invoice: the overdue invoice it charges for. */
+  lateFeeOf?: string;
 }
 interface ModelPayment {
   id: string;
@@ -87,9 +104,10 @@ describe('ledger properties (fast-check, real PostgreSQL)', () => {
   });
   after(() => database.close());
 
-  async function run(children: number, operations: Operation[]): Promise<void> {
+  async function run(children: number, policy: LateFeePolicy, operations: Operation[]): Promise<void> {
     const school = await insertFamilySchool(db, { children });
     const { schoolId, familyId } = school;
+    await db.insertInto('late_fee_policies').values({ school_id: schoolId, ...policy, updated_by: null }).execute();
     const students = [...school.children, school.lonerId];
     const invoices: ModelInvoice[] = [];
     const payments: ModelPayment[] = [];
@@ -242,6 +260,38 @@ describe('ledger properties (fast-check, real PostgreSQL)', () => {
           target.settled += amount;
           break;
         }
+        case 'lateFees': {
+          const day = dueOf(step.day);
+          const posted = await tx((trx) => postLateFees(trx, { schoolId, day }));
+          for (const fee of posted) {
+            const related = invoices.find((i) => i.id === fee.invoiceId);
+            assert.ok(related && related.lateFeeOf === undefined && !related.cancelled && open(related) > 0, `a late fee on ${fee.invoiceId}`);
+            assert.ok(Date.parse(day) - Date.parse(related.due) > policy.grace_days * 86_400_000, `${fee.invoiceId}, due ${related.due}, is late on ${day}`);
+            let model = invoices.find((i) => i.id === fee.lateFeeInvoiceId);
+            if (model === undefined) {
+              model = { id: fee.lateFeeInvoiceId, owner: related.owner, charges: 0, discounts: 0, amount: 0, settled: 0, credited: 0, cancelled: false, due: day, lateFeeOf: related.id };
+              invoices.push(model);
+            }
+            assert.equal(model.lateFeeOf, related.id);
+            model.charges += fee.amount;
+            model.amount += fee.amount;
+            assert.ok(policy.cap === null || model.charges <= policy.cap, `late fees of ${related.id} within the cap`);
+          }
+          break;
+        }
+        case 'waiver': {
+          const candidates = invoices.filter((i) => i.lateFeeOf !== undefined && !i.cancelled && open(i) > 0);
+          const target = candidates[step.target % Math.max(1, candidates.length)];
+          if (!target) {
+            break;
+          }
+          const amount = share(open(target), step.share);
+          await tx((trx) => postWaiver(trx, { schoolId, invoiceId: target.id, amount, reason: 'property', createdBy: null }));
+          target.settled += amount;
+          target.credited += amount;
+          totals[target.owner].writeOffs += amount; // verify counts waivers with the write-offs
+          break;
+        }
         case 'void': {
           const candidates = invoices.filter((i) => !i.cancelled && i.settled === 0);
           const target = candidates[step.target % Math.max(1, candidates.length)];
@@ -295,13 +345,17 @@ describe('ledger properties (fast-check, real PostgreSQL)', () => {
 
   test('random sequences of postings keep the family ledger balanced', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 2, max: 3 }), fc.array(operation, { minLength: 1, maxLength: 25 }), (children, operations) => run(children, operations)),
+      fc.asyncProperty(fc.integer({ min: 2, max: 3 }), lateFeePolicy, fc.array(operation, { minLength: 1, maxLength: 25 }), (children, policy, operations) =>
+        run(children, policy, operations),
+      ),
       { numRuns: 40 },
     );
     // And over the whole database, every run's school together.
     const report = await verifyLedgerInvariant(db);
     assert.ok(report.ok, formatLedgerInvariantReport(report));
     assert.ok(report.invoices.checked > 0);
+    const posted = await db.selectFrom('invoice_lines').select(({ fn }) => fn.countAll<string>().as('n')).where('billing_key', 'like', 'late_fee:%').executeTakeFirstOrThrow();
+    assert.ok(Number(posted.n) > 0, 'the runs posted late fees');
   });
 
   test('verify reports a row broken on purpose: the invoice, and its family', async () => {

@@ -183,6 +183,7 @@ export default function billingRoutes(app: FastifyInstance, options: { db: Db })
   for (const [suffix, kind, what] of [
     ['credit-notes', 'credit_note', 'Credit note: reduce what is owed (a fee correction), numbered CN-NNNNNN per school'],
     ['write-offs', 'write_off', 'Write off what is owed as bad debt'],
+    ['waivers', 'waiver', 'Waive late fees: on a late-fee invoice, or on an overdue invoice (its late-fee invoice is waived)'],
   ] as const) {
     api.post(`/invoices/:id/${suffix}`, {
       config: write,
@@ -191,7 +192,8 @@ export default function billingRoutes(app: FastifyInstance, options: { db: Db })
         summary: what,
         description:
           'Settles part or all of what is open without moving money: never above the open amount (422 EXCEEDS_OPEN_AMOUNT), ' +
-          'never on a cancelled invoice (409). Reason required and audited. Requires an Idempotency-Key header (same semantics as payments).',
+          'never on a cancelled invoice (409). Reason required and audited. Requires an Idempotency-Key header (same semantics as payments).' +
+          (kind === 'waiver' ? ' Only late fees are waived: an invoice with no late fees is a 422 NOT_A_LATE_FEE; the answer names the late-fee invoice waived.' : ''),
         params: IdParams,
         headers: IdempotencyHeaders,
         body: CreateAdjustmentBody,

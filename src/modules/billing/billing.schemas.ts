@@ -187,6 +187,8 @@ export const Invoice = Type.Object(
     studentId: Uuid,
     familyId: Nullable(Uuid),
     payerGuardianId: Nullable(Type.String({ format: 'uuid', description: 'the guardian billed when an enrolment splits its instalments between payers' })),
+    kind: Type.Union([Type.Literal('regular'), Type.Literal('late_fee')], { description: 'regular | late_fee (the late fees of relatedInvoiceId, posted by the daily collections run)' }),
+    relatedInvoiceId: Nullable(Type.String({ format: 'uuid', description: 'on a late-fee invoice: the overdue invoice it charges for' })),
     number: Type.String(),
     description: Nullable(Type.String()),
     amount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'integer minor units: the sum of the lines' }),
@@ -204,7 +206,7 @@ export const Invoice = Type.Object(
       Type.Array(
         Type.Object({
           id: Uuid,
-          kind: Type.Union([Type.Literal('credit_note'), Type.Literal('write_off')], { description: 'credit_note | write_off' }),
+          kind: Type.Union([Type.Literal('credit_note'), Type.Literal('write_off'), Type.Literal('waiver')], { description: 'credit_note | write_off | waiver (a late fee forgiven)' }),
           amount: Money,
           reason: Type.String(),
           number: Nullable(Type.String({ description: 'CN-NNNNNN for credit notes; null for write-offs' })),
@@ -327,7 +329,7 @@ export const PaymentListQuery = Type.Object({
   to: Type.Optional(TimestampInput('paidAt < to')),
 });
 export type PaymentListQuery = Static<typeof PaymentListQuery>;
-// --- Credit notes and write-offs (SPEC §7) ---------------------------------------------
+// --- Credit notes, write-offs (SPEC §7) and late-fee waivers (SPEC §8) ---------------------------------------------
 export const CreateAdjustmentBody = Type.Object(
   {
     amount: PositiveMoney,
@@ -340,10 +342,10 @@ export const Adjustment = Type.Object(
   {
     id: Uuid,
     invoiceId: Uuid,
-    kind: Type.Union([Type.Literal('credit_note'), Type.Literal('write_off')], { description: 'credit_note | write_off' }),
+    kind: Type.Union([Type.Literal('credit_note'), Type.Literal('write_off'), Type.Literal('waiver')], { description: 'credit_note | write_off | waiver' }),
     amount: Money,
     reason: Type.String(),
-    number: Nullable(Type.String({ description: 'CN-NNNNNN per school for credit notes; null for write-offs' })),
+    number: Nullable(Type.String({ description: 'CN-NNNNNN per school for credit notes; null for write-offs and waivers' })),
     createdAt: Timestamp,
     invoice: Type.Object(
       { id: Uuid, status: InvoiceStatus, paidAmount: Money, creditedAmount: Money, pendingAmount: Money },

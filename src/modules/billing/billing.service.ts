@@ -7,7 +7,7 @@ import type { Principal } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { isCurrency, isTimeZone } from '../../shared/time.js';
 import { recordAudit } from '../audit/audit.repository.js';
-import { postCreditNote, postInvoice, postInvoiceLine, postPayment, postRefund, postWriteOff, voidInvoice, type SettledInvoice } from '../ledger/ledger.js';
+import { postCreditNote, postInvoice, postInvoiceLine, postPayment, postRefund, postWaiver, postWriteOff, voidInvoice, type SettledInvoice } from '../ledger/ledger.js';
 import { holdFamilyForStudent } from '../families/membership.js';
 import type {
   Adjustment,
@@ -176,6 +176,29 @@ export function createBillingService(deps: BillingDeps) {
       throw notFound('invoice');
     }
     return invoice;
+  }
+
+  /**
+   * What a waiver of `id` waives: the invoice itself when it is a late-fee invoice, else
+   * its live late-fee invoice (an overdue invoice's late fees are on their own invoice,
+   * SPEC §8). 404 when the caller may not see it; 422 NOT_A_LATE_FEE when it has none.
+   */
+  async function lateFeeInvoiceOf(trx: Tx, scope: Scope, id: string): Promise<string> {
+    const invoice = await visibleInvoice(trx, scope, id);
+    if (invoice.kind === 'late_fee') {
+      return invoice.id;
+    }
+    const fees = await trx
+      .selectFrom('invoices')
+      .select('id')
+      .where('school_id', '=', invoice.schoolId)
+      .where('related_invoice_id', '=', invoice.id)
+      .where('cancelled_at', 'is', null)
+      .executeTakeFirst();
+    if (fees === undefined) {
+      throw new AppError('NOT_A_LATE_FEE', `invoice ${invoice.number} has no late fees to waive (use a credit note to reduce a fee)`);
+    }
+    return fees.id;
   }
 
   /** A client-dated payment may not predate the school's registration by more than PAID_BEFORE_REGISTRATION_DAYS. */
@@ -599,10 +622,11 @@ export function createBillingService(deps: BillingDeps) {
     ): Promise<IdempotentResult<Adjustment>> {
       const principal = requirePrincipal(actor);
       const reason = body.reason.trim();
+      const what = { credit_note: 'credit notes', write_off: 'write-offs', waiver: 'waivers' }[kind];
       return runIdempotent<Adjustment>(db, { userId: principal.userId, key: request.idempotencyKey, method: 'POST', path: request.path, body }, async (trx) => {
-        const invoice = await visibleInvoice(trx, principal, invoiceId, true);
+        const invoice = await visibleInvoice(trx, principal, kind === 'waiver' ? await lateFeeInvoiceOf(trx, principal, invoiceId) : invoiceId, true);
         if (invoice.status === 'CANCELLED') {
-          throw new AppError('INVOICE_CANCELLED', `the invoice is cancelled and takes no ${kind === 'credit_note' ? 'credit notes' : 'write-offs'}`);
+          throw new AppError('INVOICE_CANCELLED', `the invoice is cancelled and takes no ${what}`);
         }
         if (body.amount > invoice.pendingAmount) {
           throw new AppError('EXCEEDS_OPEN_AMOUNT', `amount ${body.amount} exceeds the ${invoice.pendingAmount} still open on the invoice`, {
@@ -610,9 +634,10 @@ export function createBillingService(deps: BillingDeps) {
           });
         }
         const values = { schoolId: invoice.schoolId, invoiceId: invoice.id, amount: body.amount, reason, createdBy: principal.userId };
-        const posted = kind === 'credit_note' ? await postCreditNote(trx, values) : await postWriteOff(trx, values);
+        const post = { credit_note: postCreditNote, write_off: postWriteOff, waiver: postWaiver }[kind];
+        const posted = await post(trx, values);
         await recordAudit(trx, actor, {
-          action: kind === 'credit_note' ? 'invoice.credit_note' : 'invoice.write_off',
+          action: `invoice.${kind}`,
           entityType: 'invoice_adjustment',
           entityId: posted.id,
           schoolId: invoice.schoolId,

@@ -13,7 +13,7 @@ export interface InvoiceLineRow {
 /** A credit note or write-off as the invoice page shows it. */
 export interface InvoiceAdjustmentRow {
   id: string;
-  kind: 'credit_note' | 'write_off';
+  kind: 'credit_note' | 'write_off' | 'waiver';
   amount: number;
   reason: string;
   number: string | null;
@@ -29,6 +29,9 @@ export interface InvoiceRow {
   studentId: string;
   familyId: string | null;
   payerGuardianId: string | null;
+  /** regular, or late_fee: the late fees of relatedInvoiceId (migration 0021). */
+  kind: 'regular' | 'late_fee';
+  relatedInvoiceId: string | null;
   number: string;
   description: string | null;
   amount: number;
@@ -79,6 +82,8 @@ export function createInvoicesRepository() {
         'invoices.student_id as studentId',
         'invoices.family_id as familyId',
         'invoices.payer_guardian_id as payerGuardianId',
+        'invoices.kind',
+        'invoices.related_invoice_id as relatedInvoiceId',
         'invoices.number',
         'invoices.description',
         'invoices.amount',

@@ -86,6 +86,7 @@ export const ENTRY_LABELS: Readonly<Record<EntryKind, Localized>> = {
   refund: { en: 'Refund', es: 'Reembolso' },
   credit_note: { en: 'Credit note', es: 'Nota de crédito' },
   write_off: { en: 'Write-off', es: 'Condonación' },
+  waiver: { en: 'Late fee waived', es: 'Recargo condonado' },
   credit_applied: { en: 'Credit applied', es: 'Saldo a favor aplicado' },
 };
 
@@ -136,6 +137,7 @@ export function entryDetail(entry: FamilyStatementEntry, currency: string, langu
       break;
     case 'refund':
     case 'write_off':
+    case 'waiver':
       parts.push(entry.note ?? '');
       break;
     case 'credit_applied':
@@ -307,7 +309,7 @@ const GREY = '#555555';
  * one column (payments and credits).
  */
 function amountCells(entry: FamilyStatementEntry, split: boolean): number[] {
-  const credited = entry.kind === 'credit_note' || entry.kind === 'write_off' ? entry.credit : 0;
+  const credited = entry.kind === 'credit_note' || entry.kind === 'write_off' || entry.kind === 'waiver' ? entry.credit : 0;
   return split ? [entry.debit, entry.credit - credited, credited] : [entry.debit, entry.credit];
 }
 

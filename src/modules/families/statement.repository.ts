@@ -212,7 +212,7 @@ export function createStatementRepository() {
                  ${total('m.credit', sql`${inPeriod} and m.kind in ('payment', 'family_payment')`)} as "figure_paid",
                  ${total('m.debit', sql`${inPeriod} and m.kind = 'refund'`)} as "figure_refunded",
                  ${total('m.credit', sql`${inPeriod} and m.kind = 'credit_note'`)} as "figure_creditNotes",
-                 ${total('m.credit', sql`${inPeriod} and m.kind = 'write_off'`)} as "figure_writeOffs",
+                 ${total('m.credit', sql`${inPeriod} and m.kind in ('write_off', 'waiver')`)} as "figure_writeOffs",
                  ${total('m.credit_added', inPeriod)} as "figure_creditAdded",
                  ${total('m.credit_used', inPeriod)} as "figure_creditUsed"
             from moves m

@@ -22,7 +22,7 @@ export const FamilyStatementQuery = Type.Object({
 });
 export type FamilyStatementQuery = Static<typeof FamilyStatementQuery>;
 
-export const ENTRY_KINDS = ['invoice', 'payment', 'family_payment', 'refund', 'credit_note', 'write_off', 'credit_applied'] as const;
+export const ENTRY_KINDS = ['invoice', 'payment', 'family_payment', 'refund', 'credit_note', 'write_off', 'waiver', 'credit_applied'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 const Signed = (description: string) => Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description });
@@ -46,12 +46,13 @@ export const FamilyStatementEntry = Type.Object({
       Type.Literal('refund'),
       Type.Literal('credit_note'),
       Type.Literal('write_off'),
+      Type.Literal('waiver'),
       Type.Literal('credit_applied'),
     ],
     {
       description:
         'invoice (dated by its due date: a charge when it falls due), payment (a direct payment), family_payment (the whole of a family payment: what it settled and what became credit), ' +
-        'refund, credit_note, write_off, credit_applied (family credit settling an invoice: moves no balance)',
+        'refund, credit_note, write_off, waiver (a late fee forgiven), credit_applied (family credit settling an invoice: moves no balance)',
     },
   ),
   studentId: Nullable(Uuid),
@@ -81,7 +82,7 @@ export const FamilyStatementSummary = Type.Object({
   paid: Amount('payments and family payments received in the period'),
   refunded: Amount('refunds in the period'),
   creditNotes: Amount('credit notes in the period'),
-  writeOffs: Amount('write-offs in the period'),
+  writeOffs: Amount('write-offs and late-fee waivers in the period'),
   credited: Amount('creditNotes + writeOffs: what was credited without money moving'),
   creditAdded: Amount('family payments’ part that became credit'),
   creditUsed: Amount('family credit applied to invoices'),

@@ -528,8 +528,8 @@ export async function applyCredit(
   return { id: row.id, invoice: row.invoice };
 }
 
-async function postAdjustment(trx: Tx, kind: 'credit_note' | 'write_off', a: AdjustmentInput): Promise<PostedAdjustment> {
-  positive(kind === 'credit_note' ? 'credit note amount' : 'write-off amount', a.amount);
+async function postAdjustment(trx: Tx, kind: 'credit_note' | 'write_off' | 'waiver', a: AdjustmentInput): Promise<PostedAdjustment> {
+  positive(`${kind.replace('_', ' ')} amount`, a.amount);
   // The invoice first (its triggers take the school's billing_versions row, as every
   // posting does first), the credit-note counter last.
   const invoice = await settle(trx, a.schoolId, a.invoiceId, a.amount, a.amount);
@@ -569,4 +569,34 @@ export async function postCreditNote(trx: Tx, a: AdjustmentInput): Promise<Poste
 /** A write-off (bad debt): like a credit note, without a number. */
 export function postWriteOff(trx: Tx, a: AdjustmentInput): Promise<PostedAdjustment> {
   return postAdjustment(trx, 'write_off', a);
+}
+
+/** A late fee forgiven (on a late-fee invoice; the service checks): like a write-off, kind waiver. */
+export function postWaiver(trx: Tx, a: AdjustmentInput): Promise<PostedAdjustment> {
+  return postAdjustment(trx, 'waiver', a);
+}
+
+// ------------------------------------------------------------------------------ late fees
+
+export interface PostedLateFee {
+  /** The overdue invoice charged for. */
+  invoiceId: string;
+  /** Its late-fee invoice (kind late_fee), created by the first posting. */
+  lateFeeInvoiceId: string;
+  amount: number;
+}
+
+/**
+ * A school day's late fees by the school's policy (migration 0021's
+ * ledger_post_late_fees, one statement): for each regular invoice open past its due
+ * date and grace, a late_fee line on its late-fee invoice (created on the first
+ * posting), never beyond the cap, once per billing key (once per invoice for fixed and
+ * percent fees, once per invoice and day for daily interest). Runs of one school
+ * serialise; a re-run of a day posts nothing. No policy, or a disabled one: nothing.
+ */
+export async function postLateFees(trx: Tx, d: { schoolId: string; day: string }): Promise<PostedLateFee[]> {
+  const { rows } = await sql<PostedLateFee>`
+    select invoice_id as "invoiceId", late_fee_invoice_id as "lateFeeInvoiceId", amount
+      from ledger_post_late_fees(${d.schoolId}::uuid, ${d.day}::date)`.execute(trx);
+  return rows;
 }

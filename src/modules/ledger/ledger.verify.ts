@@ -7,12 +7,14 @@ import type { Db, DbOrTx } from '../../db/database.js';
  * concurrent postings cannot make a consistent database look inconsistent:
  *
  * 1. Per invoice: amount = Σ lines; paid_amount = payments − refunds + credit applied +
- *    credit notes + write-offs; credited_amount = credit notes + write-offs.
+ *    credit notes + write-offs + waivers; credited_amount = credit notes + write-offs +
+ *    waivers (every invoice_adjustments row).
  * 2. Per family payment: allocated = Σ its payment rows (credited = amount − allocated is
  *    a database check).
  * 3. Per family (a student without a family: per student):
  *      charges + late fees − discounts − credit notes − write-offs − payments + refunds
  *        = open − credit
+ *    (late-fee waivers count with the write-offs: no money moved, the fee is forgiven)
  *    where lines count on non-cancelled invoices only, payments are the direct ones (not
  *    part of a family payment) plus family payments in full, open is Σ (amount −
  *    paid_amount) of the non-cancelled invoices and credit is families.credit_balance.
@@ -81,7 +83,7 @@ const owners = (only: Only) => sql`
       from inv where cancelled_at is null group by 1, 2, 3
     union all
     select inv.school_id, inv.family_id, inv.student_id, 0, 0,
-           coalesce(sum(a.amount) filter (where a.kind = 'credit_note'), 0), coalesce(sum(a.amount) filter (where a.kind = 'write_off'), 0),
+           coalesce(sum(a.amount) filter (where a.kind = 'credit_note'), 0), coalesce(sum(a.amount) filter (where a.kind in ('write_off', 'waiver')), 0),
            0, 0, 0, 0
       from inv join invoice_adjustments a on a.school_id = inv.school_id and a.invoice_id = inv.id
      where inv.cancelled_at is null

@@ -1,0 +1,123 @@
+import type { Db } from '../../db/database.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
+import type { Actor } from '../../shared/context.js';
+import { AppError, notFound, type FieldError } from '../../shared/errors.js';
+import type { Principal } from '../../shared/policy.js';
+import type { Scope } from '../../shared/scope.js';
+import { todayIn } from '../../shared/time.js';
+import { recordAudit } from '../audit/audit.repository.js';
+import { postLateFees } from '../ledger/ledger.js';
+import type { CollectionsRepository, CollectionSchool, StoredLateFeePolicy } from './collections.repository.js';
+import type { CollectionRunBody, CollectionRunResult, LateFeePolicy, PutLateFeePolicyBody } from './collections.schemas.js';
+
+export interface CollectionsDeps {
+  db: Db;
+  repo: CollectionsRepository;
+  clock?: Clock;
+}
+
+const field = (name: string, message: string): FieldError => ({ field: name, in: 'body', message });
+
+function requirePrincipal(actor: Actor): Principal {
+  if (!actor.principal) {
+    throw new AppError('UNAUTHENTICATED', 'authentication required');
+  }
+  return actor.principal;
+}
+
+const present = (policy: StoredLateFeePolicy): LateFeePolicy => ({ ...policy, updatedAt: policy.updatedAt.toISOString() });
+
+/** The field error of a policy's value for its kind, if any. */
+export function lateFeeValueError(kind: PutLateFeePolicyBody['kind'], value: number): FieldError | undefined {
+  if (kind === 'fixed') {
+    return Number.isSafeInteger(value) && value > 0 ? undefined : field('value', 'a fixed late fee is a whole number of minor units (cents), more than 0');
+  }
+  if (!(value > 0 && value <= 100)) {
+    return field('value', `a percent must be more than 0 and at most 100 (got ${value})`);
+  }
+  return Math.abs(Math.round(value * 10_000) - value * 10_000) > 1e-6 ? field('value', 'a percent has at most four decimals') : undefined;
+}
+
+/**
+ * One school day of collections (SPEC §8 "The daily run"): the day's late fees through
+ * the ledger, the day's totals added to collection_runs, and an audit row, in one
+ * transaction. The daily job and POST /collections/run both call this: every posting is
+ * exactly-once by its billing key, so a repeated or concurrent run of a day posts
+ * nothing twice (and answers 0 posted).
+ */
+export async function runCollectionDay(db: Db, repo: CollectionsRepository, actor: Actor | null, schoolId: string, day: string): Promise<CollectionRunResult> {
+  return db.transaction().execute(async (trx) => {
+    const posted = await postLateFees(trx, { schoolId, day });
+    const totals = {
+      lateFeesPosted: posted.length,
+      lateFeeAmount: posted.reduce((sum, fee) => sum + fee.amount, 0),
+      remindersSent: 0,
+      remindersSkipped: 0,
+    };
+    const runs = await repo.recordRun(trx, schoolId, day, totals);
+    await recordAudit(trx, actor, { action: 'collections.run', entityType: 'school', entityId: schoolId, schoolId, changes: { date: day, ...totals, runs } });
+    return { schoolId, date: day, ...totals, runs };
+  });
+}
+
+export function createCollectionsService(deps: CollectionsDeps) {
+  const { db, repo } = deps;
+  const clock = deps.clock ?? systemClock;
+
+  async function visibleSchool(scope: Scope, id: string, where: 'params' | 'body'): Promise<CollectionSchool> {
+    const school = await repo.findSchool(db, scope, id);
+    if (school === undefined) {
+      throw new AppError('NOT_FOUND', 'school not found', { errors: [{ field: where === 'params' ? 'id' : 'schoolId', in: where, message: 'no such school (or not one of yours)' }] });
+    }
+    return school;
+  }
+
+  return {
+    async getLateFeePolicy(scope: Scope, schoolId: string): Promise<LateFeePolicy> {
+      const school = await visibleSchool(scope, schoolId, 'params');
+      const policy = await repo.findPolicy(db, school.id);
+      if (policy === undefined) {
+        throw notFound('late-fee policy (this school charges none yet: PUT one)');
+      }
+      return present(policy);
+    },
+
+    async putLateFeePolicy(actor: Actor, schoolId: string, body: PutLateFeePolicyBody): Promise<LateFeePolicy> {
+      const principal = requirePrincipal(actor);
+      const school = await visibleSchool(principal, schoolId, 'params');
+      const error = lateFeeValueError(body.kind, body.value);
+      if (error !== undefined) {
+        throw new AppError('VALIDATION_FAILED', `${error.field} ${error.message}`, { errors: [error] });
+      }
+      return db.transaction().execute(async (trx) => {
+        const policy = await repo.upsertPolicy(trx, {
+          schoolId: school.id,
+          kind: body.kind,
+          value: body.value,
+          graceDays: body.graceDays ?? 0,
+          cap: body.cap ?? null,
+          enabled: body.enabled ?? true,
+          updatedBy: principal.userId,
+        });
+        await recordAudit(trx, actor, { action: 'late_fee_policy.put', entityType: 'school', entityId: school.id, schoolId: school.id, changes: { ...body } });
+        return present(policy);
+      });
+    },
+
+    /** POST /collections/run: the school's day now (default: its local today), never a future day. */
+    async run(actor: Actor, body: CollectionRunBody): Promise<CollectionRunResult> {
+      const principal = requirePrincipal(actor);
+      const school = await visibleSchool(principal, body.schoolId, 'body');
+      const today = todayIn(school.timezone, new Date(clock.now()));
+      const day = body.date ?? today;
+      if (day > today) {
+        throw new AppError('VALIDATION_FAILED', `date ${day} is in the future (today is ${today} in the school’s time zone)`, {
+          errors: [field('date', `must not be after ${today}, today in the school’s time zone`)],
+        });
+      }
+      return runCollectionDay(db, repo, actor, school.id, day);
+    },
+  };
+}
+
+export type CollectionsService = ReturnType<typeof createCollectionsService>;
