@@ -48,9 +48,9 @@ export const DEMO_USERS: readonly { username: string; role: Role; schools: 'firs
 ];
 
 const SCHOOLS = [
-  { name: 'Colegio Miraflores', currency: 'MXN', timezone: 'America/Mexico_City', fee: 450_000, phone: '+52 55 5550 1200', email: 'cobranza@miraflores.example.mx', address: 'Av. Reforma 120, CDMX', language: 'es', phonePrefix: '+52 55 5', mailDomain: 'correo.example.mx' },
-  { name: 'Instituto Andino', currency: 'COP', timezone: 'America/Bogota', fee: 85_000_000, phone: '+57 601 555 0100', email: 'tesoreria@andino.example.co', address: 'Calle 72 #10-34, Bogotá', language: 'es', phonePrefix: '+57 310 5', mailDomain: 'correo.example.co' },
-  { name: 'Lincoln Bilingual School', currency: 'USD', timezone: 'America/New_York', fee: 120_000, phone: '+1 212 555 0147', email: 'bursar@lincoln.example.org', address: '41 Park Ave, New York', language: 'en', phonePrefix: '+1 917 55', mailDomain: 'mail.example.com' },
+  { name: 'Colegio Miraflores', currency: 'MXN', timezone: 'America/Mexico_City', fee: 450_000, phone: '+52 55 5550 1200', email: 'cobranza@miraflores.example.mx', address: 'Av. Reforma 120, CDMX', language: 'es', phonePrefix: '+52 55 5', mailDomain: 'correo.example.mx', lateFee: { kind: 'fixed', value: 25_000, grace_days: 5, cap: null } },
+  { name: 'Instituto Andino', currency: 'COP', timezone: 'America/Bogota', fee: 85_000_000, phone: '+57 601 555 0100', email: 'tesoreria@andino.example.co', address: 'Calle 72 #10-34, Bogotá', language: 'es', phonePrefix: '+57 310 5', mailDomain: 'correo.example.co', lateFee: { kind: 'daily_interest', value: 0.1, grace_days: 3, cap: 5_000_000 } },
+  { name: 'Lincoln Bilingual School', currency: 'USD', timezone: 'America/New_York', fee: 120_000, phone: '+1 212 555 0147', email: 'bursar@lincoln.example.org', address: '41 Park Ave, New York', language: 'en', phonePrefix: '+1 917 55', mailDomain: 'mail.example.com', lateFee: { kind: 'percent', value: 2, grace_days: 10, cap: 5_000 } },
 ] as const;
 
 /** Names in the school's language: Spanish (two surnames) for Mexico and Colombia, English for the US school. */
@@ -285,6 +285,9 @@ async function seedSchool(trx: Tx, school: School, now: Date, random: ReturnType
   const rule = { itemCodes: [DEMO_ITEMS.tuition], cap: null, stacking: 'stack' as const, validFrom: null, validTo: null, isActive: true };
   await discounts.insertRule(trx, schoolId, { ...rule, name: names.sibling, kind: 'sibling', basis: 'percent', value: SIBLING_BP, fromSiblingNumber: 2 });
   const scholarshipId = await discounts.insertRule(trx, schoolId, { ...rule, name: names.scholarship, kind: 'scholarship', basis: 'percent', value: SCHOLARSHIP_BP, fromSiblingNumber: null });
+
+  // Late fees (SPEC §8): the daily run of `npm start` charges them on overdue demo bills.
+  await trx.insertInto('late_fee_policies').values({ school_id: schoolId, ...school.lateFee, updated_by: null }).execute();
 
   // Families, their guardians and children, each child enrolled in the plan.
   const demoFamilies: DemoFamily[] = [];

@@ -18,7 +18,12 @@ import {
 } from './api';
 
 const LINE_KINDS: Record<InvoiceLine['kind'], string> = { charge: 'Charge', discount: 'Discount', late_fee: 'Late fee' };
-const ADJUSTMENT_KINDS: Record<AdjustmentKind, string> = { credit_note: 'Credit note', write_off: 'Write-off' };
+const ADJUSTMENT_HINTS: Record<AdjustmentKind, string> = {
+  credit_note: 'A fee correction: numbered, shown on statements.',
+  write_off: 'Bad debt that will not be collected.',
+  waiver: 'Forgives late fees; kept in the audit log.',
+};
+const ADJUSTMENT_KINDS: Record<AdjustmentKind, string> = { credit_note: 'Credit note', write_off: 'Write-off', waiver: 'Late fee waived' };
 
 export function InvoicePage({ invoiceId }: { invoiceId: string }) {
   const { can } = useSession();
@@ -53,6 +58,16 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
         </Link>{' '}
         / {data.number}
       </nav>
+      {data.kind === 'late_fee' && data.relatedInvoiceId ? (
+        <p className="mb-2 text-sm text-slate-700" data-testid="late-fee-of">
+          <span className="mr-2 inline-flex items-center rounded-md bg-rose-50 px-1.5 py-0.5 text-xs font-medium text-rose-800 ring-1 ring-inset ring-rose-600/30">Late fee</span>
+          Late fees of{' '}
+          <Link to={`/invoices/${data.relatedInvoiceId}`} className="font-medium text-indigo-700 hover:underline">
+            the overdue invoice
+          </Link>
+          , added by the daily run.
+        </p>
+      ) : null}
       <PageHeader title={`Invoice ${data.number}`} subtitle={`${data.description ?? 'No description'} · due ${formatDate(data.dueDate)}`} actions={<StatusBadge status={data.status} />} />
       <StatGrid cols={4} className="mb-6">
         <Stat label="Amount" value={formatMoney(data.amount, data.currency)} />
@@ -164,7 +179,7 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
             )}
           </Card>
           {adjustments.length > 0 ? (
-            <Card title={timeZone ? `Credit notes and write-offs · ${describeZone(timeZone, 'school')}` : 'Credit notes and write-offs'} testId="invoice-adjustments">
+            <Card title={`${data.kind === 'late_fee' ? 'Waivers, credit notes and write-offs' : 'Credit notes and write-offs'}${timeZone ? ` · ${describeZone(timeZone, 'school')}` : ''}`} testId="invoice-adjustments">
               <ul className="divide-y divide-slate-100" data-testid="adjustments-list">
                 {adjustments.map((adjustment) => (
                   <li key={adjustment.id} className="grid grid-cols-[minmax(0,1fr)_auto] items-baseline gap-x-3 py-2 text-sm" data-testid="adjustment">
@@ -274,7 +289,8 @@ function PaymentForm({ invoice, receipt, onRecorded }: { invoice: Invoice; recei
  */
 function AdjustmentForm({ invoice }: { invoice: Invoice }) {
   const queryClient = useQueryClient();
-  const [kind, setKind] = useState<AdjustmentKind>('credit_note');
+  const kinds: AdjustmentKind[] = invoice.kind === 'late_fee' ? ['waiver', 'credit_note', 'write_off'] : ['credit_note', 'write_off'];
+  const [kind, setKind] = useState<AdjustmentKind>(kinds[0] ?? 'credit_note');
   const [amount, setAmount] = useState('');
   const [reason, setReason] = useState('');
   const [invalid, setInvalid] = useState<string | null>(null);
@@ -309,9 +325,9 @@ function AdjustmentForm({ invoice }: { invoice: Invoice }) {
   };
   const fields = fieldErrorsOf(mutation.error);
   const done = mutation.data;
-  const verb = kind === 'credit_note' ? 'Issue credit note' : 'Write off';
+  const verb = { credit_note: 'Issue credit note', write_off: 'Write off', waiver: 'Waive late fee' }[kind];
   return (
-    <Card title="Credit note or write-off" testId="adjustment-form">
+    <Card title={invoice.kind === 'late_fee' ? 'Waive, credit or write off' : 'Credit note or write-off'} testId="adjustment-form">
       {done ? (
         <div className="mb-3">
           <Notice tone="success" onDismiss={() => mutation.reset()} testId="adjustment-success">
@@ -322,10 +338,13 @@ function AdjustmentForm({ invoice }: { invoice: Invoice }) {
         </div>
       ) : null}
       <form className="space-y-3" onSubmit={submit} noValidate>
-        <Field label="Kind" hint={kind === 'credit_note' ? 'A fee correction: numbered, shown on statements.' : 'Bad debt that will not be collected.'}>
+        <Field label="Kind" hint={ADJUSTMENT_HINTS[kind]}>
           <Select name="kind" value={kind} onChange={(event) => setKind(event.target.value as AdjustmentKind)}>
-            <option value="credit_note">{ADJUSTMENT_KINDS.credit_note}</option>
-            <option value="write_off">{ADJUSTMENT_KINDS.write_off}</option>
+            {kinds.map((k) => (
+              <option key={k} value={k}>
+                {ADJUSTMENT_KINDS[k]}
+              </option>
+            ))}
           </Select>
         </Field>
         <AmountField

@@ -4,6 +4,7 @@ import { Card, EmptyState, ErrorState, LoadMore, PageHeader, Skeleton, Table, td
 import { formatDate } from '../../lib/format';
 import { Link } from '../../lib/router';
 import { schoolQuery, schoolStatementQuery, schoolStudentsQuery } from './api';
+import { LateFeeCard } from '../collections/LateFeeCard';
 import { DemoSchoolControls } from './DemoControls';
 import { StatementCard } from './Statement';
 
@@ -36,6 +37,7 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
           query={schoolStatementQuery(schoolId)}
           timeZone={school.data?.timezone}
         />
+        <LateFeeCard schoolId={schoolId} currency={school.data?.currency} />
         <Card title="Students">
           {students.isPending ? (
             <Skeleton rows={5} />

@@ -29,6 +29,9 @@ export interface Invoice {
   id: string;
   schoolId: string;
   studentId: string;
+  /** late_fee: the late fees of relatedInvoiceId, posted by the daily run. */
+  kind: 'regular' | 'late_fee';
+  relatedInvoiceId: string | null;
   number: string;
   description: string | null;
   amount: number;
@@ -51,7 +54,7 @@ export interface InvoiceLine {
   /** Discounts are negative. */
   amount: number;
 }
-export type AdjustmentKind = 'credit_note' | 'write_off';
+export type AdjustmentKind = 'credit_note' | 'write_off' | 'waiver';
 export interface InvoiceAdjustment {
   id: string;
   kind: AdjustmentKind;
@@ -143,9 +146,10 @@ export interface AdjustmentInput {
 export interface AdjustmentReceipt extends Omit<InvoiceAdjustment, 'createdAt'> {
   invoice: { id: string; status: Invoice['status']; paidAmount: number; creditedAmount: number; pendingAmount: number };
 }
-/** POST /invoices/:id/credit-notes | write-offs {amount, reason}: never above what is open (422 naming amount). */
+const ADJUSTMENT_PATHS: Record<AdjustmentKind, string> = { credit_note: 'credit-notes', write_off: 'write-offs', waiver: 'waivers' };
+/** POST /invoices/:id/credit-notes | write-offs | waivers {amount, reason}: never above what is open (422 naming amount). */
 export const adjustInvoice = ({ invoiceId, kind, idempotencyKey, ...body }: AdjustmentInput) =>
-  apiFetch<AdjustmentReceipt>(`/invoices/${invoiceId}/${kind === 'credit_note' ? 'credit-notes' : 'write-offs'}`, {
+  apiFetch<AdjustmentReceipt>(`/invoices/${invoiceId}/${ADJUSTMENT_PATHS[kind]}`, {
     method: 'POST',
     body,
     headers: { 'idempotency-key': idempotencyKey },

@@ -1,0 +1,217 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { useSession } from '../../app/session';
+import { checkAmount, fieldErrorsOf, problemText } from '../../components/money';
+import { Button, Card, ErrorState, Field, Input, Notice, Select, Skeleton } from '../../components/ui';
+import { formatDate, formatMoney } from '../../lib/format';
+import { lateFeePolicyQuery, putLateFeePolicy, runCollections, type LateFeeKind, type LateFeePolicy } from './api';
+
+/**
+ * A school's late fees on its page (SPEC §8): the policy in one sentence, the form to
+ * set it (billing:write), and "Run today" — the daily run on demand, which answers what
+ * it posted (a second run of the day posts nothing).
+ */
+const KINDS: Record<LateFeeKind, string> = { fixed: 'Fixed amount, once', percent: 'Percent of what is open, once', daily_interest: 'Daily interest on what is open' };
+
+/** "MXN 500.00 once, from the 4th day after the due date, at most MXN 2,000.00 per invoice." */
+export function describePolicy(policy: LateFeePolicy, currency: string): string {
+  const fee =
+    policy.kind === 'fixed'
+      ? `${formatMoney(policy.value, currency)} once`
+      : policy.kind === 'percent'
+        ? `${formatPercent(policy.value)} of what is open, once`
+        : `${formatPercent(policy.value)} of what is open, every day`;
+  const from = policy.graceDays === 0 ? 'from the day after the due date' : `from ${ordinal(policy.graceDays + 1)} day after the due date`;
+  const cap = policy.cap === null ? 'no cap' : `at most ${formatMoney(policy.cap, currency)} per invoice`;
+  return `${fee}, ${from}; ${cap}.`;
+}
+
+const formatPercent = (value: number) => `${new Intl.NumberFormat(undefined, { maximumFractionDigits: 4 }).format(value)} %`;
+const ordinal = (n: number) => `the ${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
+
+/** A percent as typed ("1,5" or "1.5"), or why not. */
+function parsePercent(text: string): { ok: true; value: number } | { ok: false; error: string } {
+  const value = Number(text.trim().replace(',', '.'));
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > 100) {
+    return { ok: false, error: 'Enter a percent more than 0 and at most 100.' };
+  }
+  return { ok: true, value };
+}
+
+export function LateFeeCard({ schoolId, currency }: { schoolId: string; currency: string | undefined }) {
+  const { can } = useSession();
+  const policy = useQuery(lateFeePolicyQuery(schoolId));
+  const [editing, setEditing] = useState(false);
+  const mayChange = can('billing:write');
+
+  if (currency === undefined || policy.isPending) {
+    return (
+      <Card title="Late fees">
+        <Skeleton rows={2} />
+      </Card>
+    );
+  }
+  if (policy.isError) {
+    return (
+      <Card title="Late fees">
+        <ErrorState error={policy.error} onRetry={() => void policy.refetch()} />
+      </Card>
+    );
+  }
+  const current = policy.data;
+  return (
+    <Card
+      title="Late fees"
+      testId="late-fees"
+      actions={
+        mayChange && !editing ? (
+          <Button size="sm" onClick={() => setEditing(true)}>
+            {current ? 'Change' : 'Set a policy'}
+          </Button>
+        ) : null
+      }
+    >
+      <p className="text-sm text-slate-700" data-testid="late-fee-policy">
+        {current === null
+          ? 'This school charges no late fees.'
+          : current.enabled
+            ? describePolicy(current, currency)
+            : `Switched off. (${describePolicy(current, currency)})`}
+      </p>
+      <p className="mt-1 text-xs text-slate-600">
+        The daily run posts late fees every morning on a late-fee invoice linked to each overdue invoice; waive them from that invoice’s page.
+      </p>
+      {editing ? <PolicyForm schoolId={schoolId} currency={currency} current={current} onDone={() => setEditing(false)} /> : null}
+      {mayChange && current !== null ? <RunToday schoolId={schoolId} currency={currency} /> : null}
+    </Card>
+  );
+}
+
+function PolicyForm({ schoolId, currency, current, onDone }: { schoolId: string; currency: string; current: LateFeePolicy | null; onDone: () => void }) {
+  const queryClient = useQueryClient();
+  const [kind, setKind] = useState<LateFeeKind>(current?.kind ?? 'fixed');
+  const [value, setValue] = useState(current ? (current.kind === 'fixed' ? String(current.value / 100) : String(current.value)) : '');
+  const [graceDays, setGraceDays] = useState(String(current?.graceDays ?? 0));
+  const [cap, setCap] = useState(current?.cap ? String(current.cap / 100) : '');
+  const [enabled, setEnabled] = useState(current?.enabled ?? true);
+  const [invalid, setInvalid] = useState<Record<string, string>>({});
+  const mutation = useMutation({
+    mutationFn: (body: Parameters<typeof putLateFeePolicy>[1]) => putLateFeePolicy(schoolId, body),
+    onSuccess: (saved) => {
+      queryClient.setQueryData(lateFeePolicyQuery(schoolId).queryKey, saved);
+      onDone();
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const errors: Record<string, string> = {};
+    let amount = 0;
+    if (kind === 'fixed') {
+      const checked = checkAmount(value, currency);
+      if (checked.ok) {
+        amount = checked.minor;
+      } else {
+        errors.value = checked.error;
+      }
+    } else {
+      const checked = parsePercent(value);
+      if (checked.ok) {
+        amount = checked.value;
+      } else {
+        errors.value = checked.error;
+      }
+    }
+    const grace = Number(graceDays);
+    if (!Number.isInteger(grace) || grace < 0 || grace > 365) {
+      errors.graceDays = 'Enter whole days from 0 to 365.';
+    }
+    let capMinor: number | null = null;
+    if (cap.trim() !== '') {
+      const checked = checkAmount(cap, currency);
+      if (checked.ok) {
+        capMinor = checked.minor;
+      } else {
+        errors.cap = checked.error;
+      }
+    }
+    setInvalid(errors);
+    if (Object.keys(errors).length === 0) {
+      mutation.mutate({ kind, value: amount, graceDays: grace, cap: capMinor, enabled });
+    }
+  };
+  const fields = fieldErrorsOf(mutation.error);
+  return (
+    <form className="mt-4 grid grid-cols-1 gap-3 sm:grid-cols-2" onSubmit={submit} noValidate data-testid="late-fee-form">
+      <Field label="Kind">
+        <Select name="kind" value={kind} onChange={(event) => setKind(event.target.value as LateFeeKind)}>
+          {(Object.keys(KINDS) as LateFeeKind[]).map((k) => (
+            <option key={k} value={k}>
+              {KINDS[k]}
+            </option>
+          ))}
+        </Select>
+      </Field>
+      <Field
+        label={kind === 'fixed' ? `Amount (${currency})` : kind === 'percent' ? 'Percent of what is open' : 'Percent a day'}
+        hint={kind === 'daily_interest' ? 'For example 0.1 for 0.1 % a day.' : undefined}
+        error={invalid.value ?? fields.value ?? null}
+      >
+        <Input name="value" inputMode="decimal" autoComplete="off" value={value} onChange={(event) => setValue(event.target.value)} />
+      </Field>
+      <Field label="Grace days" hint="Days after the due date before the first fee." error={invalid.graceDays ?? fields.graceDays ?? null}>
+        <Input name="graceDays" inputMode="numeric" value={graceDays} onChange={(event) => setGraceDays(event.target.value)} />
+      </Field>
+      <Field label={`Cap per invoice (${currency}, optional)`} hint="The most charged for one overdue invoice." error={invalid.cap ?? fields.cap ?? null}>
+        <Input name="cap" inputMode="decimal" autoComplete="off" value={cap} onChange={(event) => setCap(event.target.value)} />
+      </Field>
+      <label className="flex items-center gap-2 text-sm text-slate-700 sm:col-span-2">
+        <input type="checkbox" name="enabled" checked={enabled} onChange={(event) => setEnabled(event.target.checked)} className="h-4 w-4 rounded border-slate-300" />
+        Charge late fees
+      </label>
+      {mutation.isError ? (
+        <div className="sm:col-span-2">
+          <Notice tone="error" onDismiss={() => mutation.reset()}>
+            {problemText(mutation.error, 'The policy could not be saved; try again.')}
+          </Notice>
+        </div>
+      ) : null}
+      <div className="flex gap-2 sm:col-span-2">
+        <Button type="submit" variant="primary" busy={mutation.isPending}>
+          Save policy
+        </Button>
+        <Button onClick={onDone}>Cancel</Button>
+      </div>
+    </form>
+  );
+}
+
+function RunToday({ schoolId, currency }: { schoolId: string; currency: string }) {
+  const queryClient = useQueryClient();
+  const mutation = useMutation({
+    mutationFn: () => runCollections(schoolId),
+    onSuccess: () => queryClient.invalidateQueries(),
+  });
+  const result = mutation.data;
+  return (
+    <div className="mt-4 flex flex-wrap items-center gap-3">
+      <Button onClick={() => mutation.mutate()} busy={mutation.isPending} data-testid="run-collections">
+        Run today’s late fees now
+      </Button>
+      {result ? (
+        <span className="text-sm text-slate-700" role="status" data-testid="collections-result">
+          {formatDate(result.date)}:{' '}
+          {result.lateFeesPosted === 0
+            ? result.runs > 1
+              ? 'nothing new to post (this day already ran).'
+              : 'no invoice is late enough for a fee.'
+            : `${result.lateFeesPosted} late ${result.lateFeesPosted === 1 ? 'fee' : 'fees'} posted, ${formatMoney(result.lateFeeAmount, currency)}.`}
+        </span>
+      ) : null}
+      {mutation.isError ? (
+        <Notice tone="error" onDismiss={() => mutation.reset()}>
+          {problemText(mutation.error, 'The run could not be started; try again.')}
+        </Notice>
+      ) : null}
+    </div>
+  );
+}
