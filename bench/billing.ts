@@ -347,6 +347,58 @@ export async function benchFamilyPayments(ctx: BillingContext, options: { client
   return result;
 }
 
+export interface LateFeeRunResult {
+  schools: number;
+  /** Regular invoices open and past due on the day run (what the policy charges). */
+  overdue: number;
+  posted: number;
+  seconds: number;
+  rerun: { posted: number; seconds: number };
+  errors: number;
+}
+
+/**
+ * The daily collections run of every school (issue 17, "Speed"): a late-fee policy per
+ * school (daily interest, 0.1 % a day, no grace), then POST /collections/run for every
+ * school's today with `ctx.clients` at once, timed; then the same day again, which must
+ * post nothing.
+ */
+export async function benchLateFees(ctx: BillingContext): Promise<LateFeeRunResult> {
+  const { db, request, log } = ctx;
+  await ctx.refresh();
+  const headers = { authorization: `Bearer ${ctx.token}` };
+  const schools = (await db.query<{ id: string }>('select id from schools where deleted_at is null order by id')).rows.map((row) => row.id);
+  let errors = 0;
+  await pool(schools, ctx.clients, async (schoolId) => {
+    const response = await request('PUT', `/api/v1/schools/${schoolId}/late-fee-policy`, headers, { kind: 'daily_interest', value: 0.1, graceDays: 0 });
+    if (response.status !== 200) {
+      throw new Error(`latefees: PUT policy → ${response.status} ${response.body.slice(0, 300)}`);
+    }
+  });
+  const overdue = Number(
+    (await db.query<{ n: string }>(`select count(*) n from invoices i join schools s on s.id = i.school_id
+       where i.kind = 'regular' and i.cancelled_at is null and i.paid_amount < i.amount and i.due_date < (now() at time zone s.timezone)::date`)).rows[0]?.n ?? 0,
+  );
+  const runAll = async () => {
+    let posted = 0;
+    const started = performance.now();
+    await pool(schools, ctx.clients, async (schoolId) => {
+      const response = await request('POST', '/api/v1/collections/run', headers, { schoolId });
+      if (response.status === 200) {
+        posted += (JSON.parse(response.body) as { lateFeesPosted: number }).lateFeesPosted;
+      } else if (++errors <= 3) {
+        log(`latefees: ${response.status} ${response.body.slice(0, 300)}`);
+      }
+    });
+    return { posted, seconds: round1((performance.now() - started) / 1000) };
+  };
+  const first = await runAll();
+  const rerun = await runAll();
+  const result = { schools: schools.length, overdue, posted: first.posted, seconds: first.seconds, rerun, errors };
+  log(`latefees: ${JSON.stringify(result)}`);
+  return result;
+}
+
 /** A family with three children (the most invoices of those), for the statement's latency. */
 export async function familyOfThree(db: pg.Client): Promise<{ id: string; students: number; invoices: number }> {
   const { rows } = await db.query<{ id: string; students: number; invoices: number }>(`

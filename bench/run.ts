@@ -11,6 +11,7 @@
  *                                       # bench/results.*, except the billing groups alone (their own block there)
  *   npm run bench -- --sync-scale 0.1   # the gateway-sync day (bench/sync.ts) for a tenth of a day (default: a whole day)
  *   npm run bench -- --only billrun,familypay,familystatement
+ *   npm run bench -- --only latefees    # the daily late-fee run of every school, and a re-run of the day
  *                                       # the school year billed (bench/billing.ts), on a copy of the data set
  *   npm run bench -- --pg-stats         # also print the statements that took the most time in each billing group (pg_stat_statements)
  *
@@ -34,7 +35,7 @@ import { migrate } from '../src/db/migrate.js';
 import { createDatabase } from '../src/db/database.js';
 import { hashPassword } from '../src/modules/auth/passwords.js';
 import { formatReport, verifyRollups } from '../src/modules/reporting/rollups.js';
-import { benchBillRuns, benchFamilyPayments, cloneDatabase, dropDatabase, familyOfThree, setUpBilling, type BillingContext } from './billing.js';
+import { benchBillRuns, benchFamilyPayments, benchLateFees, cloneDatabase, dropDatabase, familyOfThree, setUpBilling, type BillingContext } from './billing.js';
 import { benchSync } from './sync.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -68,7 +69,7 @@ const BENCH_MAX_WAL_SIZE = '8GB';
 const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer'] as const;
 
 const log = (message: string) => console.log(`[bench] ${message}`);
-const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live', 'sync', 'billrun', 'familypay', 'familystatement'] as const;
+const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live', 'sync', 'billrun', 'familypay', 'familystatement', 'latefees'] as const;
 const only = args.only?.split(',').map((group) => group.trim());
 for (const group of only ?? []) {
   if (!(GROUPS as readonly string[]).includes(group)) {
@@ -76,21 +77,25 @@ for (const group of only ?? []) {
   }
 }
 const want = (group: (typeof GROUPS)[number]) => only === undefined || only.includes(group);
-const BILLING_GROUPS = ['billrun', 'familypay', 'familystatement'] as const;
+const BILLING_GROUPS = ['billrun', 'familypay', 'familystatement', 'latefees'] as const;
 
-/** Writes a billing-only run into bench/results.json (key `billing`) and its block in bench/results.md. */
-async function writeBillingResults(results: Record<string, unknown>, markdown: string): Promise<void> {
+/**
+ * Writes a billing-only run into bench/results.json and its block in bench/results.md:
+ * `billing` (billrun, familypay, familystatement) or `collections` (latefees alone).
+ */
+async function writeBillingResults(results: Record<string, unknown>, markdown: string, groups: readonly string[]): Promise<void> {
+  const block = groups.length === 1 && groups[0] === 'latefees' ? { key: 'collections', only: 'latefees' } : { key: 'billing', only: 'billrun,familypay,familystatement' };
   const jsonFile = path.join(ROOT, 'bench', 'results.json');
   const mdFile = path.join(ROOT, 'bench', 'results.md');
   const json = JSON.parse(await readFile(jsonFile, 'utf8').catch(() => '{}')) as Record<string, unknown>;
-  json.billing = results;
+  json[block.key] = results;
   await writeFile(jsonFile, `${JSON.stringify(json, null, 2)}\n`);
-  const begin = '<!-- billing: npm run bench -- --only billrun,familypay,familystatement -->';
-  const end = '<!-- /billing -->';
+  const begin = `<!-- ${block.key}: npm run bench -- --only ${block.only} -->`;
+  const end = `<!-- /${block.key} -->`;
   const md = await readFile(mdFile, 'utf8').catch(() => '');
-  const block = `${begin}\n\n${markdown}\n${end}\n`;
+  const text = `${begin}\n\n${markdown}\n${end}\n`;
   const at = md.indexOf(begin);
-  const next = at < 0 ? `${md}\n${block}` : `${md.slice(0, at)}${block}${md.slice(md.indexOf(end, at) + end.length + 1)}`;
+  const next = at < 0 ? `${md}\n${text}` : `${md.slice(0, at)}${text}${md.slice(md.indexOf(end, at) + end.length + 1)}`;
   await writeFile(mdFile, next);
 }
 
@@ -463,7 +468,7 @@ async function main(): Promise<void> {
     await ensureUsers(dataset.url);
     // The billing groups write: they work on a copy of the data set (bench/billing.ts),
     // made now, while nobody is connected to the data set.
-    const billingWanted = want('billrun') || want('familypay') || want('familystatement');
+    const billingWanted = want('billrun') || want('familypay') || want('familystatement') || want('latefees');
     const billingDb = `${new URL(dataset.url).pathname.slice(1)}_billing`;
     let billingUrl: string | undefined;
     if (billingWanted) {
@@ -672,11 +677,23 @@ async function main(): Promise<void> {
           log,
           clients: 4,
         };
-        const setup = await setUpBilling(ctx);
+        // The late fees first: on the data set's own bills (the bill runs below bill the
+        // next academic year, nothing of which is due yet).
+        if (want('latefees')) {
+          const fees = await benchLateFees(ctx);
+          await pgStats('late fees');
+          results.latefees = fees;
+          extraRows.push(
+            `| daily late-fee run, ${fees.schools.toLocaleString('en')} schools (${fees.overdue.toLocaleString('en')} overdue invoices, ${fees.posted.toLocaleString('en')} fees posted) | ${fees.seconds} s | | | | ≤ 30 s at L (with reminders) |`,
+            `| the same day run again (${fees.rerun.posted} posted) | ${fees.rerun.seconds} s | | | | ≤ 5 s at L, nothing twice |`,
+          );
+        }
+        const billedWanted = want('billrun') || want('familypay') || want('familystatement');
+        const setup = billedWanted ? await setUpBilling(ctx) : undefined;
         await pgStats('set-up');
-        const billed = await benchBillRuns(ctx, setup);
+        const billed = setup ? await benchBillRuns(ctx, setup) : undefined;
         await pgStats('dry run and run');
-        if (want('billrun')) {
+        if (want('billrun') && setup && billed) {
           results.billrun = { setup: { ...setup, schools: setup.schools.length }, ...billed };
           extraRows.push(
             `| bill run dry run, ${billed.schools.toLocaleString('en')} schools (${billed.dryRun.invoices.toLocaleString('en')} invoices, ${billed.dryRun.lines.toLocaleString('en')} lines) | ${billed.dryRun.seconds} s | ${billed.dryRun.invoicesPerSecond.toLocaleString('en')} invoices/s | | | ≤ 10 s at L |`,
@@ -731,7 +748,7 @@ async function main(): Promise<void> {
     } else if (only.every((group) => (BILLING_GROUPS as readonly string[]).includes(group))) {
       // The billing groups alone (they take minutes at L): their results replace those of
       // the last billing run in bench/results.* (a block of their own), the rest is kept.
-      await writeBillingResults(results, `${header}\n\n${table.join('\n')}\n`);
+      await writeBillingResults(results, `${header}\n\n${table.join('\n')}\n`, only);
     }
     console.log(`\n${header}\n\n${table.join('\n')}\n`);
   } finally {
