@@ -160,8 +160,10 @@ describe('late fees: policy, daily run, waivers', () => {
     assert.match(fee.number, /^INV-\d{6}$/);
     assert.equal(fee.description, `Late fee on ${overdue.number}`);
     assert.deepEqual(fee.lines?.map((l) => [l.kind, l.amount]), [['late_fee', 5_000]]);
-    const original = (await root.get(`/invoices/${overdue.id}`)).json<Invoice>();
+    const original = (await root.get(`/invoices/${overdue.id}`)).json<Invoice & { lateFeeInvoice: unknown }>();
     assert.deepEqual([original.kind, original.relatedInvoiceId, original.amount], ['regular', null, 100_000]);
+    assert.deepEqual(original.lateFeeInvoice, { id: fee.id, number: fee.number, amount: 5_000, pendingAmount: 5_000 });
+    assert.equal((await root.get(`/invoices/${fee.id}`)).json<{ lateFeeInvoice: unknown }>().lateFeeInvoice, null);
 
     const again = await run(id, '2026-10-07');
     assert.deepEqual([again.lateFeesPosted, again.runs], [0, 2], 'a re-run of the day posts nothing');

@@ -71,6 +71,7 @@ describe('web: late fees', { skip: skip ?? false }, () => {
 
     await page.getByTestId('late-fee-of').getByRole('link').click();
     await page.waitForURL(new RegExp(`/invoices/${overdueId}$`));
+    await page.getByTestId('late-fee-invoice').filter({ hasText: '(MX$250.00, MX$150.00 open)' }).waitFor();
     assert.equal(await page.getByTestId('late-fee-of').count(), 0, 'the overdue invoice is a regular one');
     assert.deepEqual(problems, []);
     assert.deepEqual(errors, []);

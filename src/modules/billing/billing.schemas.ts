@@ -202,6 +202,14 @@ export const Invoice = Type.Object(
     updatedAt: Timestamp,
     cancelledAt: Nullable(Timestamp),
     lines: Type.Optional(Type.Array(Type.Ref('InvoiceLine'), { description: 'on single-invoice answers; lists omit them' })),
+    lateFeeInvoice: Type.Optional(
+      Nullable(
+        Type.Object(
+          { id: Uuid, number: Type.String(), amount: Money, pendingAmount: Money },
+          { description: 'on single-invoice answers of a regular invoice: its late-fee invoice (the late fees charged for it), or null' },
+        ),
+      ),
+    ),
     adjustments: Type.Optional(
       Type.Array(
         Type.Object({

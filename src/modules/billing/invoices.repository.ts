@@ -51,6 +51,8 @@ export interface InvoiceRow {
   lines?: InvoiceLineRow[];
   /** Only on single-invoice answers, like lines: its credit notes and write-offs, oldest first. */
   adjustments?: InvoiceAdjustmentRow[];
+  /** Only on single-invoice answers: the live late-fee invoice of this one, if any (migration 0021). */
+  lateFeeInvoice?: { id: string; number: string; amount: number; pendingAmount: number } | null;
 }
 
 /**
@@ -149,6 +151,10 @@ export function createInvoicesRepository() {
                      where a.school_id = invoices.school_id and a.invoice_id = invoices.id
                      order by a.created_at desc, a.id desc
                      limit ${MAX_ADJUSTMENTS_SHOWN}) a), '[]'::json)`.as('adjustments'),
+          sql<InvoiceRow['lateFeeInvoice']>`(
+            select json_build_object('id', f.id, 'number', f.number, 'amount', f.amount, 'pendingAmount', f.amount - f.paid_amount)
+              from invoices f
+             where f.school_id = invoices.school_id and f.related_invoice_id = invoices.id and f.cancelled_at is null)`.as('lateFeeInvoice'),
         ])
         .where('invoices.id', '=', id)
         .executeTakeFirst();

@@ -68,6 +68,16 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
           , added by the daily run.
         </p>
       ) : null}
+      {data.lateFeeInvoice ? (
+        <p className="mb-2 text-sm text-slate-700" data-testid="late-fee-invoice">
+          Late fees charged for this invoice:{' '}
+          <Link to={`/invoices/${data.lateFeeInvoice.id}`} className="font-medium text-indigo-700 hover:underline">
+            {data.lateFeeInvoice.number}
+          </Link>{' '}
+          ({formatMoney(data.lateFeeInvoice.amount, data.currency)}
+          {data.lateFeeInvoice.pendingAmount > 0 ? `, ${formatMoney(data.lateFeeInvoice.pendingAmount, data.currency)} open` : ', paid'}).
+        </p>
+      ) : null}
       <PageHeader title={`Invoice ${data.number}`} subtitle={`${data.description ?? 'No description'} · due ${formatDate(data.dueDate)}`} actions={<StatusBadge status={data.status} />} />
       <StatGrid cols={4} className="mb-6">
         <Stat label="Amount" value={formatMoney(data.amount, data.currency)} />

@@ -44,6 +44,8 @@ export interface Invoice {
   dueDate: string;
   /** On the single-invoice answer only. */
   lines?: InvoiceLine[];
+  /** On the single-invoice answer of a regular invoice: its late-fee invoice, or null. */
+  lateFeeInvoice?: { id: string; number: string; amount: number; pendingAmount: number } | null;
   /** On the single-invoice answer only: credit notes and write-offs, oldest first. */
   adjustments?: InvoiceAdjustment[];
 }
