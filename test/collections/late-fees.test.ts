@@ -170,6 +170,19 @@ describe('late fees: policy, daily run, waivers', () => {
     assert.equal((await run(id, '2026-10-08')).lateFeesPosted, 0, 'a fixed fee is charged once');
     assert.equal((await run(id, '2026-10-30')).lateFeesPosted, 1, 'the second invoice, once it is late');
     await ledgerOk();
+
+    // The run history: a day per row, newest first, its runs summed; paged by cursor.
+    const first2 = await root.get(`/collections/runs?schoolId=${id}&limit=2`);
+    assert.equal(first2.statusCode, 200, first2.body);
+    const page = first2.json<{ data: { date: string; lateFeesPosted: number; lateFeeAmount: number; runs: number }[]; nextCursor: string | null }>();
+    assert.deepEqual(page.data.map((d) => [d.date, d.lateFeesPosted, d.lateFeeAmount, d.runs]), [['2026-10-30', 1, 5_000, 1], ['2026-10-08', 0, 0, 1]]);
+    assert.ok(page.nextCursor);
+    const rest = (await root.get(`/collections/runs?schoolId=${id}&cursor=${encodeURIComponent(page.nextCursor)}`)).json<typeof page>();
+    assert.deepEqual(rest.data.map((d) => [d.date, d.lateFeesPosted, d.runs]), [['2026-10-07', 1, 2], ['2026-10-06', 0, 1]]);
+    assert.equal(rest.nextCursor, null);
+    assert.equal((await root.get(`/collections/runs?schoolId=${id}&cursor=bm9wZQ`)).statusCode, 400);
+    const admin = client(t.app, (await login(t.app, 'admin')).accessToken);
+    assert.equal((await admin.get(`/collections/runs?schoolId=${id}`)).statusCode, 404, 'not one of the admin’s schools');
   });
 
   test('percent: of what is still open on the day; paid, cancelled and late-fee invoices are never charged', async () => {

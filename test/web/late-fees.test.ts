@@ -53,6 +53,7 @@ describe('web: late fees', { skip: skip ?? false }, () => {
     await page.getByTestId('collections-result').filter({ hasText: '1 late fee posted, MX$250.00.' }).waitFor();
     await page.getByTestId('run-collections').click();
     await page.getByTestId('collections-result').filter({ hasText: 'nothing new to post (this day already ran).' }).waitFor();
+    await page.getByTestId('collection-days').getByText('1 fee, MX$250.00 · ran 2×').waitFor();
     const problems = await judge(page, 'school-late-fees');
 
     const invoices = (await (await apiAs(t, 'super.admin')).get(`/students/${studentId}/invoices`)).json<{ data: { id: string; kind: string; relatedInvoiceId: string | null }[] }>().data;

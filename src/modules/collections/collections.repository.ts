@@ -92,6 +92,28 @@ export function createCollectionsRepository() {
       return row.runs;
     },
 
+    /** A school's run days, newest first, before `before` (exclusive), `limit + 1` rows (for toPage). */
+    listDays(db: DbOrTx, schoolId: string, query: { limit: number; before?: string }) {
+      return db
+        .selectFrom('collection_runs')
+        .select([
+          'school_id as schoolId',
+          sql<string>`to_char(day, 'YYYY-MM-DD')`.as('date'),
+          'late_fees_posted as lateFeesPosted',
+          'late_fee_amount as lateFeeAmount',
+          'reminders_sent as remindersSent',
+          'reminders_skipped as remindersSkipped',
+          'runs',
+          'first_run_at as firstRunAt',
+          'last_run_at as lastRunAt',
+        ])
+        .where('school_id', '=', schoolId)
+        .$if(query.before !== undefined, (qb) => qb.where('day', '<', query.before ?? ''))
+        .orderBy('day', 'desc')
+        .limit(query.limit + 1)
+        .execute();
+    },
+
     /**
      * The school days due a run at `now`: active schools with an enabled late-fee policy
      * whose local time is past `fromHour` and whose local today has no run yet.

@@ -7,7 +7,9 @@ import { problemResponses } from '../../plugins/errors.js';
 import type { Clock } from '../../shared/clock.js';
 import { actorOf } from '../auth/auth.routes.js';
 import { createCollectionsRepository } from './collections.repository.js';
-import { COLLECTIONS_SCHEMAS, CollectionRunBody, PutLateFeePolicyBody, SchoolParams } from './collections.schemas.js';
+import { DEFAULT_PAGE_SIZE } from '../../shared/pagination.js';
+import { pageOf } from '../billing/billing.schemas.js';
+import { COLLECTIONS_SCHEMAS, CollectionDayListQuery, CollectionRunBody, PutLateFeePolicyBody, SchoolParams } from './collections.schemas.js';
 import { createCollectionsService } from './collections.service.js';
 
 /**
@@ -42,6 +44,16 @@ export default function collectionsRoutes(app: FastifyInstance, options: { db: D
       response: { 200: Type.Ref('LateFeePolicy'), ...problemResponses(400, 401, 403, 404) },
     },
   }, (request) => service.putLateFeePolicy(actorOf(request), request.params.id, request.body));
+
+  api.get('/collections/runs', {
+    config: { policy: 'billing:read' },
+    schema: {
+      tags,
+      summary: 'What each day of a school’s collections did (late fees posted, reminders), newest first',
+      querystring: CollectionDayListQuery,
+      response: { 200: pageOf('CollectionDay'), ...problemResponses(400, 401, 403, 404) },
+    },
+  }, (request) => service.listDays(principalOf(request), { ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }));
 
   api.post('/collections/run', {
     config: { policy: 'billing:write' },

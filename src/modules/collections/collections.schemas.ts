@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { DateInput, DateOnly, PositiveMoney, Timestamp, Uuid } from '../billing/billing.schemas.js';
+import { DateInput, DateOnly, ListQuery, PositiveMoney, Timestamp, Uuid } from '../billing/billing.schemas.js';
 
 /** TypeBox schemas of collections (SPEC §8): the late-fee policy and the daily run. */
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -59,4 +59,26 @@ export const CollectionRunResult = Type.Object(
 );
 export type CollectionRunResult = Static<typeof CollectionRunResult>;
 
-export const COLLECTIONS_SCHEMAS = [LateFeePolicy, CollectionRunResult];
+export const CollectionDay = Type.Object(
+  {
+    schoolId: Uuid,
+    date: DateOnly,
+    lateFeesPosted: Type.Integer({ minimum: 0, description: 'late fees the day posted, over all its runs' }),
+    lateFeeAmount: Type.Integer({ minimum: 0 }),
+    remindersSent: Type.Integer({ minimum: 0 }),
+    remindersSkipped: Type.Integer({ minimum: 0 }),
+    runs: Type.Integer({ minimum: 1, description: 'how many times the day ran (the daily job, re-runs, POST /collections/run)' }),
+    firstRunAt: Timestamp,
+    lastRunAt: Timestamp,
+  },
+  { $id: 'CollectionDay' },
+);
+export type CollectionDay = Static<typeof CollectionDay>;
+
+export const CollectionDayListQuery = Type.Object(
+  { schoolId: Uuid, ...ListQuery },
+  { additionalProperties: false },
+);
+export type CollectionDayListQuery = Static<typeof CollectionDayListQuery>;
+
+export const COLLECTIONS_SCHEMAS = [LateFeePolicy, CollectionRunResult, CollectionDay];

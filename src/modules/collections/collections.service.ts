@@ -8,7 +8,8 @@ import { todayIn } from '../../shared/time.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import { postLateFees } from '../ledger/ledger.js';
 import type { CollectionsRepository, CollectionSchool, StoredLateFeePolicy } from './collections.repository.js';
-import type { CollectionRunBody, CollectionRunResult, LateFeePolicy, PutLateFeePolicyBody } from './collections.schemas.js';
+import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
+import type { CollectionDay, CollectionDayListQuery, CollectionRunBody, CollectionRunResult, LateFeePolicy, PutLateFeePolicyBody } from './collections.schemas.js';
 
 export interface CollectionsDeps {
   db: Db;
@@ -64,7 +65,7 @@ export function createCollectionsService(deps: CollectionsDeps) {
   const { db, repo } = deps;
   const clock = deps.clock ?? systemClock;
 
-  async function visibleSchool(scope: Scope, id: string, where: 'params' | 'body'): Promise<CollectionSchool> {
+  async function visibleSchool(scope: Scope, id: string, where: 'params' | 'body' | 'querystring'): Promise<CollectionSchool> {
     const school = await repo.findSchool(db, scope, id);
     if (school === undefined) {
       throw new AppError('NOT_FOUND', 'school not found', { errors: [{ field: where === 'params' ? 'id' : 'schoolId', in: where, message: 'no such school (or not one of yours)' }] });
@@ -102,6 +103,15 @@ export function createCollectionsService(deps: CollectionsDeps) {
         await recordAudit(trx, actor, { action: 'late_fee_policy.put', entityType: 'school', entityId: school.id, schoolId: school.id, changes: { ...body } });
         return present(policy);
       });
+    },
+
+    /** GET /collections/runs: what each day of a school's collections did, newest first. */
+    async listDays(scope: Scope, query: CollectionDayListQuery & { limit: number }): Promise<Page<CollectionDay>> {
+      const school = await visibleSchool(scope, query.schoolId, 'querystring');
+      const before = query.cursor === undefined ? undefined : decodeCursorOf(query.cursor, [cursorPart.date])[0];
+      const rows = await repo.listDays(db, school.id, { limit: query.limit, ...(before === undefined ? {} : { before }) });
+      const page = toPage(rows, query.limit, (row) => [row.date]);
+      return { ...page, data: page.data.map((row) => ({ ...row, firstRunAt: row.firstRunAt.toISOString(), lastRunAt: row.lastRunAt.toISOString() })) };
     },
 
     /** POST /collections/run: the school's day now (default: its local today), never a future day. */

@@ -4,7 +4,7 @@ import { useSession } from '../../app/session';
 import { checkAmount, fieldErrorsOf, problemText } from '../../components/money';
 import { Button, Card, ErrorState, Field, Input, Notice, Select, Skeleton } from '../../components/ui';
 import { formatDate, formatMoney } from '../../lib/format';
-import { lateFeePolicyQuery, putLateFeePolicy, runCollections, type LateFeeKind, type LateFeePolicy } from './api';
+import { collectionDaysQuery, lateFeePolicyQuery, putLateFeePolicy, runCollections, type LateFeeKind, type LateFeePolicy } from './api';
 
 /**
  * A school's late fees on its page (SPEC §8): the policy in one sentence, the form to
@@ -82,6 +82,7 @@ export function LateFeeCard({ schoolId, currency }: { schoolId: string; currency
         The daily run posts late fees every morning on a late-fee invoice linked to each overdue invoice; waive them from that invoice’s page.
       </p>
       {editing ? <PolicyForm schoolId={schoolId} currency={currency} current={current} onDone={() => setEditing(false)} /> : null}
+      {current !== null ? <RecentDays schoolId={schoolId} currency={currency} /> : null}
       {mayChange && current !== null ? <RunToday schoolId={schoolId} currency={currency} /> : null}
     </Card>
   );
@@ -182,6 +183,30 @@ function PolicyForm({ schoolId, currency, current, onDone }: { schoolId: string;
         <Button onClick={onDone}>Cancel</Button>
       </div>
     </form>
+  );
+}
+
+/** The last days the run did something (or ran), newest first. */
+function RecentDays({ schoolId, currency }: { schoolId: string; currency: string }) {
+  const days = useQuery(collectionDaysQuery(schoolId));
+  if (days.isPending || days.isError || days.data.data.length === 0) {
+    return null;
+  }
+  return (
+    <div className="mt-4">
+      <h3 className="text-xs font-semibold uppercase tracking-wide text-slate-600">Last runs</h3>
+      <ul className="mt-1 divide-y divide-slate-100 text-sm" data-testid="collection-days">
+        {days.data.data.map((day) => (
+          <li key={day.date} className="flex flex-wrap justify-between gap-x-3 py-1.5">
+            <span className="text-slate-700">{formatDate(day.date)}</span>
+            <span className="tabular-nums text-slate-900">
+              {day.lateFeesPosted === 0 ? 'no fees' : `${day.lateFeesPosted} ${day.lateFeesPosted === 1 ? 'fee' : 'fees'}, ${formatMoney(day.lateFeeAmount, currency)}`}
+              {day.runs > 1 ? ` · ran ${day.runs}×` : ''}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 

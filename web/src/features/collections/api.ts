@@ -45,5 +45,17 @@ export interface CollectionRunResult {
   remindersSkipped: number;
   runs: number;
 }
+/** GET /collections/runs: what each day did, newest first (the last few, for the school page). */
+export interface CollectionDay extends Omit<CollectionRunResult, 'runs'> {
+  runs: number;
+  firstRunAt: string;
+  lastRunAt: string;
+}
+export const collectionDaysQuery = (schoolId: string) =>
+  queryOptions({
+    queryKey: ['schools', schoolId, 'collection-days'],
+    queryFn: ({ signal }) => apiFetch<{ data: CollectionDay[]; nextCursor: string | null }>(`/collections/runs?schoolId=${schoolId}&limit=5`, { signal }),
+  });
+
 export const runCollections = (schoolId: string, date?: string) =>
   apiFetch<CollectionRunResult>('/collections/run', { method: 'POST', body: date ? { schoolId, date } : { schoolId } });
