@@ -207,6 +207,26 @@ describe('late fees: policy, daily run, waivers', () => {
     await ledgerOk();
   });
 
+  test('cancelling an overdue invoice cancels its late fees, or waives what is open of them once part is settled', async () => {
+    const { id, student } = await newSchool('Escuela Anulación');
+    await policy(id, { kind: 'fixed', value: 1_000 });
+    const plain = await invoice(student, 20_000, '2026-04-01');
+    const waived = await invoice(student, 20_000, '2026-04-01');
+    await run(id, '2026-04-02');
+    const waivedFee = await lateFeeOf(id, waived.id);
+    assert.equal((await root.post(`/invoices/${waivedFee!.id}/waivers`, { amount: 400, reason: 'acuerdo' }, { 'idempotency-key': randomUUID() })).statusCode, 201);
+
+    assert.equal((await root.delete(`/invoices/${plain.id}`)).statusCode, 200);
+    assert.equal((await lateFeeOf(id, plain.id))?.status, 'CANCELLED', 'its late fees go with it');
+    assert.equal((await root.delete(`/invoices/${waived.id}`)).statusCode, 200);
+    const kept = await lateFeeOf(id, waived.id);
+    assert.deepEqual([kept?.status, kept?.pendingAmount], ['PAID', 0], 'a partly waived fee has the rest waived');
+    const waivers = await t.db.selectFrom('invoice_adjustments').select(['amount', 'reason']).where('invoice_id', '=', waivedFee!.id).orderBy('created_at').execute();
+    assert.deepEqual(waivers, [{ amount: 400, reason: 'acuerdo' }, { amount: 600, reason: `invoice ${waived.number} cancelled` }]);
+    assert.equal((await run(id, '2026-04-03')).lateFeesPosted, 0, 'no fee on a cancelled invoice');
+    await ledgerOk();
+  });
+
   test('daily interest: one line per school day on the same late-fee invoice, never beyond the cap', async () => {
     const { id, student } = await newSchool('Escuela Interés');
     await policy(id, { kind: 'daily_interest', value: 1, cap: 2_500 });

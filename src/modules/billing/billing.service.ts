@@ -460,8 +460,37 @@ export function createBillingService(deps: BillingDeps) {
         if (settled > 0) {
           throw new AppError('INVOICE_HAS_PAYMENTS', `the invoice has ${settled} settled; refund the payments before cancelling it`);
         }
+        // Its late fees go with it: cancelled while nothing of them is settled, else what is
+        // still open is waived (what was paid stays paid; a refund is the bursar's call).
+        // The late-fee invoice's row is locked before the first write, as a family payment
+        // locks both (by due date: the fee is due later).
+        const fees =
+          invoice.kind === 'regular'
+            ? await trx
+                .selectFrom('invoices')
+                .select(['id', 'amount', 'paid_amount'])
+                .where('school_id', '=', invoice.schoolId)
+                .where('related_invoice_id', '=', id)
+                .where('cancelled_at', 'is', null)
+                .forUpdate()
+                .executeTakeFirst()
+            : undefined;
         await voidInvoice(trx, { schoolId: invoice.schoolId, invoiceId: id });
         await recordAudit(trx, actor, { action: 'invoice.cancel', entityType: 'invoice', entityId: id, schoolId: invoice.schoolId });
+        if (fees !== undefined && fees.paid_amount === 0) {
+          await voidInvoice(trx, { schoolId: invoice.schoolId, invoiceId: fees.id });
+          await recordAudit(trx, actor, { action: 'invoice.cancel', entityType: 'invoice', entityId: fees.id, schoolId: invoice.schoolId, changes: { lateFeesOf: id } });
+        } else if (fees !== undefined && fees.amount > fees.paid_amount) {
+          const reason = `invoice ${invoice.number} cancelled`;
+          const waiver = await postWaiver(trx, { schoolId: invoice.schoolId, invoiceId: fees.id, amount: fees.amount - fees.paid_amount, reason, createdBy: scope.userId });
+          await recordAudit(trx, actor, {
+            action: 'invoice.waiver',
+            entityType: 'invoice_adjustment',
+            entityId: waiver.id,
+            schoolId: invoice.schoolId,
+            changes: { invoiceId: fees.id, kind: 'waiver', amount: fees.amount - fees.paid_amount, reason, lateFeesOf: id },
+          });
+        }
         return invoiceDetail(trx, scope, id);
       });
     },
