@@ -3,7 +3,8 @@
 --   late_fee_policies   one per school: fixed (minor units, once per overdue invoice),
 --                       percent (of the open amount, once) or daily_interest (percent of
 --                       the open amount per school-local day); grace days; a cap in minor
---                       units per overdue invoice (late fees posted, gross of waivers).
+--                       units per overdue invoice (late fees posted, gross of waivers and
+--                       of late-fee invoices cancelled: forgiving fees makes no room).
 --   invoices.kind       'regular' | 'late_fee'. A late-fee invoice has related_invoice_id,
 --                       the overdue invoice it charges for; at most one live (not
 --                       cancelled) late-fee invoice per invoice, which gains a late_fee
@@ -26,6 +27,8 @@ alter table invoices
   add constraint invoices_related_fk foreign key (school_id, related_invoice_id) references invoices (school_id, id);
 create unique index invoices_late_fee_of_idx on invoices (school_id, related_invoice_id)
   where related_invoice_id is not null and cancelled_at is null;
+-- Every late-fee invoice of an invoice, cancelled ones too (what counts towards the cap).
+create index invoices_related_idx on invoices (school_id, related_invoice_id) where related_invoice_id is not null;
 
 alter table invoice_adjustments drop constraint invoice_adjustments_kind_check;
 alter table invoice_adjustments add constraint invoice_adjustments_kind_check check (kind in ('credit_note', 'write_off', 'waiver'));
@@ -82,12 +85,15 @@ begin
   perform pg_advisory_xact_lock(hashtext('bursar:late-fees'), hashtext(p_school::text));
 
   -- What is due today: each regular invoice still open past its due date and grace, its
-  -- live late-fee invoice (if any) and what that has charged so far, the fee by the
-  -- policy, never beyond the cap, and not posted yet under its billing key.
+  -- live late-fee invoice (if any), what its late-fee invoices have charged so far
+  -- (cancelled ones too), the fee by the policy, never beyond the cap, and not posted
+  -- yet under its billing key.
   with overdue as (
     select i.id, i.due_date, i.amount - i.paid_amount as open, lf.id as fee_invoice,
-           coalesce((select sum(l.amount) from invoice_lines l
-                      where l.school_id = lf.school_id and l.invoice_id = lf.id and l.kind = 'late_fee'), 0) as charged
+           coalesce((select sum(l.amount)
+                       from invoices f
+                       join invoice_lines l on l.school_id = f.school_id and l.invoice_id = f.id and l.kind = 'late_fee'
+                      where f.school_id = i.school_id and f.related_invoice_id = i.id), 0) as charged
       from invoices i
       left join invoices lf on lf.school_id = i.school_id and lf.related_invoice_id = i.id and lf.cancelled_at is null
      where i.school_id = p_school and i.kind = 'regular' and i.cancelled_at is null and i.paid_amount < i.amount

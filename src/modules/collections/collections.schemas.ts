@@ -14,7 +14,7 @@ export const LateFeePolicy = Type.Object(
     kind: LateFeeKind,
     value: Type.Number({ description: 'fixed: integer minor units; percent and daily_interest: a number of percent (0 < value ≤ 100, up to 4 decimals)' }),
     graceDays: Type.Integer({ minimum: 0, maximum: 365, description: 'days after the due date before the first late fee' }),
-    cap: Nullable(Type.Integer({ minimum: 1, description: 'the most late fees charged for one overdue invoice, minor units (waivers do not make room again); null: no cap' })),
+    cap: Nullable(Type.Integer({ minimum: 1, description: 'the most late fees charged for one overdue invoice, minor units (waived or cancelled fees do not make room again); null: no cap' })),
     enabled: Type.Boolean({ description: 'false: the daily run posts no late fees for this school' }),
     updatedAt: Timestamp,
   },
