@@ -1,9 +1,8 @@
 import type { Db, Tx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
-import type { Actor } from '../../shared/context.js';
+import { type Actor, requirePrincipal } from '../../shared/context.js';
 import { AppError, notFound, unprocessable } from '../../shared/errors.js';
 import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
-import type { Principal } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { isCurrency, isTimeZone } from '../../shared/time.js';
 import { recordAudit } from '../audit/audit.repository.js';
@@ -123,13 +122,6 @@ const PAID_BEFORE_REGISTRATION_DAYS = 366;
 
 const afterId = (cursor: string | undefined) => (cursor ? decodeCursorOf(cursor, [cursorPart.uuid])[0] : undefined);
 const byId = (row: { id: string }) => [row.id];
-
-function requirePrincipal(actor: Actor): Principal {
-  if (!actor.principal) {
-    throw new AppError('UNAUTHENTICATED', 'authentication required');
-  }
-  return actor.principal;
-}
 
 function checkSchoolValues(values: { currency?: string; timezone?: string }): void {
   if (values.currency !== undefined && !isCurrency(values.currency)) {

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/database.js';
-import type { Actor } from '../../shared/context.js';
+import { type Actor, requirePrincipal } from '../../shared/context.js';
 import { AppError } from '../../shared/errors.js';
 import { maskName } from '../../shared/masking.js';
 import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
@@ -21,13 +21,6 @@ export interface BillRunsDeps {
 
 /** How many invoices a dry run shows in full. */
 export const PREVIEW_ROWS = 20;
-
-function requirePrincipal(actor: Actor): Principal {
-  if (!actor.principal) {
-    throw new AppError('UNAUTHENTICATED', 'authentication required');
-  }
-  return actor.principal;
-}
 
 /** 404 naming the field that named a school the caller cannot see (or that does not exist). */
 const schoolNotFound = (where: 'body' | 'querystring') =>

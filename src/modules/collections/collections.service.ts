@@ -1,8 +1,7 @@
 import type { Db } from '../../db/database.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import type { Actor } from '../../shared/context.js';
+import { type Actor, requirePrincipal } from '../../shared/context.js';
 import { AppError, notFound, type FieldError } from '../../shared/errors.js';
-import type { Principal } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { todayIn } from '../../shared/time.js';
 import { recordAudit } from '../audit/audit.repository.js';
@@ -18,13 +17,6 @@ export interface CollectionsDeps {
 }
 
 const field = (name: string, message: string): FieldError => ({ field: name, in: 'body', message });
-
-function requirePrincipal(actor: Actor): Principal {
-  if (!actor.principal) {
-    throw new AppError('UNAUTHENTICATED', 'authentication required');
-  }
-  return actor.principal;
-}
 
 const present = (policy: StoredLateFeePolicy): LateFeePolicy => ({ ...policy, updatedAt: policy.updatedAt.toISOString() });
 

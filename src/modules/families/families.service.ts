@@ -1,8 +1,7 @@
 import type { Db, DbOrTx, Tx } from '../../db/database.js';
-import type { Actor } from '../../shared/context.js';
+import { type Actor, requirePrincipal } from '../../shared/context.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
-import type { Principal } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { SchoolsRepository } from '../billing/schools.repository.js';
@@ -41,13 +40,6 @@ export interface FamilyDetail extends FamilyRow {
 }
 
 export type FamiliesService = ReturnType<typeof createFamiliesService>;
-
-function requirePrincipal(actor: Actor): Principal {
-  if (!actor.principal) {
-    throw new AppError('UNAUTHENTICATED', 'authentication required');
-  }
-  return actor.principal;
-}
 
 const afterId = (cursor: string | undefined) => (cursor ? decodeCursorOf(cursor, [cursorPart.uuid])[0] : undefined);
 

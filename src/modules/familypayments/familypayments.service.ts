@@ -1,10 +1,9 @@
 import type { Db, Tx } from '../../db/database.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import type { Actor } from '../../shared/context.js';
+import { type Actor, requirePrincipal } from '../../shared/context.js';
 import { AppError, notFound, unprocessable } from '../../shared/errors.js';
 import { maskReference } from '../../shared/masking.js';
 import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
-import type { Principal } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { MoneyRequest } from '../billing/billing.service.js';
@@ -56,13 +55,6 @@ const FUTURE_TOLERANCE_MS = 5 * 60_000;
  * the school year under way when it switched, not the books of the system it replaced.
  */
 const PAID_BEFORE_REGISTRATION_DAYS = 366;
-
-function requirePrincipal(actor: Actor): Principal {
-  if (!actor.principal) {
-    throw new AppError('UNAUTHENTICATED', 'authentication required');
-  }
-  return actor.principal;
-}
 
 /** Payment references identify a card or an account: masked to the last 4 for roles that see PII masked. */
 const referenceFor = (reference: string | null, scope: Scope) => (reference === null || scope.pii === 'clear' ? reference : maskReference(reference));

@@ -1,8 +1,7 @@
 import type { Db, DbOrTx, Tx } from '../../db/database.js';
-import type { Actor } from '../../shared/context.js';
+import { type Actor, requirePrincipal } from '../../shared/context.js';
 import { AppError, notFound, type FieldError } from '../../shared/errors.js';
 import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
-import type { Principal } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { EnrolmentRow, EnrolmentsRepository } from './enrolments.repository.js';
@@ -25,13 +24,6 @@ export type WithdrawalResult = EnrolmentRow & { cancelled: number; kept: number;
 
 const afterId = (cursor: string | undefined) => (cursor ? decodeCursorOf(cursor, [cursorPart.uuid])[0] : undefined);
 const byId = (row: { id: string }) => [row.id];
-
-function requirePrincipal(actor: Actor): Principal {
-  if (!actor.principal) {
-    throw new AppError('UNAUTHENTICATED', 'authentication required');
-  }
-  return actor.principal;
-}
 
 function invalid(errors: FieldError[]): AppError {
   return new AppError('BUSINESS_RULE_VIOLATION', errors.map((e) => `${e.field} ${e.message}`).join('; '), { errors });
