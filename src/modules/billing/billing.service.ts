@@ -180,13 +180,7 @@ export function createBillingService(deps: BillingDeps) {
     if (invoice.kind === 'late_fee') {
       return invoice.id;
     }
-    const fees = await trx
-      .selectFrom('invoices')
-      .select('id')
-      .where('school_id', '=', invoice.schoolId)
-      .where('related_invoice_id', '=', invoice.id)
-      .where('cancelled_at', 'is', null)
-      .executeTakeFirst();
+    const fees = await invoices.findLateFeeInvoice(trx, invoice);
     if (fees === undefined) {
       throw new AppError('NOT_A_LATE_FEE', `invoice ${invoice.number} has no late fees to waive (use a credit note to reduce a fee)`);
     }
@@ -456,31 +450,21 @@ export function createBillingService(deps: BillingDeps) {
         // still open is waived (what was paid stays paid; a refund is the bursar's call).
         // The late-fee invoice's row is locked before the first write, as a family payment
         // locks both (by due date: the fee is due later).
-        const fees =
-          invoice.kind === 'regular'
-            ? await trx
-                .selectFrom('invoices')
-                .select(['id', 'amount', 'paid_amount'])
-                .where('school_id', '=', invoice.schoolId)
-                .where('related_invoice_id', '=', id)
-                .where('cancelled_at', 'is', null)
-                .forUpdate()
-                .executeTakeFirst()
-            : undefined;
+        const fees = invoice.kind === 'regular' ? await invoices.findLateFeeInvoice(trx, invoice, { forUpdate: true }) : undefined;
         await voidInvoice(trx, { schoolId: invoice.schoolId, invoiceId: id });
         await recordAudit(trx, actor, { action: 'invoice.cancel', entityType: 'invoice', entityId: id, schoolId: invoice.schoolId });
-        if (fees !== undefined && fees.paid_amount === 0) {
+        if (fees !== undefined && fees.paidAmount === 0) {
           await voidInvoice(trx, { schoolId: invoice.schoolId, invoiceId: fees.id });
           await recordAudit(trx, actor, { action: 'invoice.cancel', entityType: 'invoice', entityId: fees.id, schoolId: invoice.schoolId, changes: { lateFeesOf: id } });
-        } else if (fees !== undefined && fees.amount > fees.paid_amount) {
+        } else if (fees !== undefined && fees.amount > fees.paidAmount) {
           const reason = `invoice ${invoice.number} cancelled`;
-          const waiver = await postWaiver(trx, { schoolId: invoice.schoolId, invoiceId: fees.id, amount: fees.amount - fees.paid_amount, reason, createdBy: scope.userId });
+          const waiver = await postWaiver(trx, { schoolId: invoice.schoolId, invoiceId: fees.id, amount: fees.amount - fees.paidAmount, reason, createdBy: scope.userId });
           await recordAudit(trx, actor, {
             action: 'invoice.waiver',
             entityType: 'invoice_adjustment',
             entityId: waiver.id,
             schoolId: invoice.schoolId,
-            changes: { invoiceId: fees.id, kind: 'waiver', amount: fees.amount - fees.paid_amount, reason, lateFeesOf: id },
+            changes: { invoiceId: fees.id, kind: 'waiver', amount: fees.amount - fees.paidAmount, reason, lateFeesOf: id },
           });
         }
         return invoiceDetail(trx, scope, id);

@@ -185,6 +185,21 @@ export function createInvoicesRepository() {
         .execute();
     },
 
+    /**
+     * The live (not cancelled) late-fee invoice of an invoice, if any (at most one:
+     * invoices_late_fee_of_idx, migration 0021); with forUpdate, its row is locked.
+     */
+    findLateFeeInvoice(db: DbOrTx, of: { schoolId: string; id: string }, options: { forUpdate?: boolean } = {}) {
+      return db
+        .selectFrom('invoices')
+        .select(['id', 'amount', 'paid_amount as paidAmount'])
+        .where('school_id', '=', of.schoolId)
+        .where('related_invoice_id', '=', of.id)
+        .where('cancelled_at', 'is', null)
+        .$if(options.forUpdate === true, (qb) => qb.forUpdate())
+        .executeTakeFirst();
+    },
+
     /** True when a school's or a student's invoices still owe money (not cancelled, not fully paid). */
     async hasOutstanding(db: DbOrTx, owner: { schoolId: string } | { studentId: string }): Promise<boolean> {
       const [column, id] = 'schoolId' in owner ? (['school_id', owner.schoolId] as const) : (['student_id', owner.studentId] as const);

@@ -46,8 +46,7 @@ export interface CollectionRunResult {
   runs: number;
 }
 /** GET /collections/runs: what each day did, newest first (the last few, for the school page). */
-export interface CollectionDay extends Omit<CollectionRunResult, 'runs'> {
-  runs: number;
+export interface CollectionDay extends CollectionRunResult {
   firstRunAt: string;
   lastRunAt: string;
 }
