@@ -59,23 +59,11 @@ const partyColumns = sql`g.first_name as "guardianFirst", g.last_name as "guardi
                f.id as "familyId", f.name as "familyName", f.reference as "familyReference", f.preferred_language as "familyLanguage",
                s.name as "schoolName", s.address as "schoolAddress", s.phone as "schoolPhone", s.email as "schoolEmail", s.currency, s.timezone`;
 
-interface PartyRow {
-  guardianFirst: string | null;
-  guardianLast: string | null;
-  familyId: string | null;
-  familyName: string | null;
-  familyReference: string | null;
-  familyLanguage: Language | null;
-  schoolName: string;
-  schoolAddress: string | null;
-  schoolPhone: string | null;
-  schoolEmail: string | null;
-  currency: string;
-  timezone: string;
-}
+type PartyKey = 'schoolName' | 'schoolAddress' | 'schoolPhone' | 'schoolEmail' | 'currency' | 'timezone' | 'familyId' | 'familyName' | 'familyReference' | 'familyLanguage';
+type PartyRow = Pick<ReceiptHead, PartyKey> & { guardianFirst: string | null; guardianLast: string | null };
 
 /** The head's school, family and payer from partyColumns. */
-function partiesOf(row: PartyRow): Pick<ReceiptHead, 'schoolName' | 'schoolAddress' | 'schoolPhone' | 'schoolEmail' | 'currency' | 'timezone' | 'familyId' | 'familyName' | 'familyReference' | 'familyLanguage' | 'payer'> {
+function partiesOf(row: PartyRow): Pick<ReceiptHead, PartyKey | 'payer'> {
   return {
     schoolName: row.schoolName,
     schoolAddress: row.schoolAddress,
