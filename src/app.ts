@@ -20,6 +20,9 @@ import familiesRoutes from './modules/families/families.routes.js';
 import billRunsRoutes from './modules/billruns/billruns.routes.js';
 import billRunsWorkerPlugin from './modules/billruns/billruns.worker.plugin.js';
 import collectionsWorkerPlugin from './modules/collections/collections.worker.plugin.js';
+import messagesWorkerPlugin from './modules/messages/messages.worker.plugin.js';
+import messagesRoutes from './modules/messages/messages.routes.js';
+import payLinksRoutes from './modules/paylinks/paylinks.routes.js';
 import familyPaymentsRoutes from './modules/familypayments/familypayments.routes.js';
 import statementsRoutes from './modules/billing/statements.routes.js';
 import discountsRoutes from './modules/discounts/discounts.routes.js';
@@ -192,7 +195,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(billRunsRoutes, { db: database.db, config });
       await api.register(familyPaymentsRoutes, { db: database.db });
       await api.register(receiptsRoutes, { db: database.db });
-      await api.register(collectionsRoutes, { db: database.db });
+      await api.register(collectionsRoutes, { db: database.db, config });
+      await api.register(messagesRoutes, { db: database.db });
+      await api.register(payLinksRoutes, { db: database.db, config });
       // Reports, analytics and exports read from the replica when there is one.
       await api.register(billingReportsRoutes, { db: readDb });
       await api.register(dashboardRoutes, { db: readDb });
@@ -220,6 +225,7 @@ async function registerJobs(app: FastifyInstance, options: { config: Config; dat
   await app.register(maintenancePlugin, options);
   await app.register(billRunsWorkerPlugin, { database: options.database, config: options.config });
   await app.register(collectionsWorkerPlugin, { database: options.database, config: options.config });
+  await app.register(messagesWorkerPlugin, { database: options.database, config: options.config });
 }
 
 export interface WorkerAppOptions {

@@ -71,6 +71,21 @@ const EnvSchema = Type.Object({
   COLLECTIONS: oneOf(['on', 'off', 'auto'], 'auto'),
   COLLECTIONS_FROM_HOUR: Type.Integer({ minimum: 0, maximum: 23, default: 6, description: 'the school-local hour from which its day runs' }),
 
+  // Where people open Bursar: pay links in reminders and invitations start with it.
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  // Reminder channels (src/modules/messages). A channel left unset sends nothing: its
+  // messages land in the outbox (GET /outbox, the Outbox page) so none is lost.
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  MAIL_FROM: Type.String({ minLength: 3, maxLength: 254, default: 'Bursar <no-reply@bursar.local>' }),
+  SMS_PROVIDER_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  SMS_PROVIDER_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  WHATSAPP_PROVIDER_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  WHATSAPP_PROVIDER_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  // The delivery worker (queued messages → their channel). auto: on for `npm start` and in `bursar worker`.
+  MESSAGES: oneOf(['on', 'off', 'auto'], 'auto'),
+  MESSAGE_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 30, default: 8, description: 'sending attempts before a message is marked failed' }),
+  MESSAGE_RETRY_BASE_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'the first retry delay; it doubles with each attempt' }),
+
   // Bill runs (src/modules/billruns): a run of more invoices than this goes to a pg-boss job
   // (progress polled by GET /bill-runs/:id); smaller ones finish inside the request.
   BILL_RUN_INLINE_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 300 }),
@@ -95,7 +110,10 @@ const Schema = EnvSchema;
 type Env = Static<typeof Schema>;
 
 /** Never echoed back in an error message. */
-const SECRETS = new Set(['DATABASE_URL', 'DATABASE_READ_URL', 'REDIS_URL', 'JWT_SECRET', 'SEED_PASSWORD', 'VENDOR_API_KEY', 'LLM_API_KEY']);
+const SECRETS = new Set([
+  'DATABASE_URL', 'DATABASE_READ_URL', 'REDIS_URL', 'JWT_SECRET', 'SEED_PASSWORD', 'VENDOR_API_KEY', 'LLM_API_KEY',
+  'SMTP_URL', 'SMS_PROVIDER_TOKEN', 'WHATSAPP_PROVIDER_TOKEN',
+]);
 
 export const DEFAULT_SEED_PASSWORD = 'ChangeMe123!';
 
@@ -156,6 +174,18 @@ export interface Config {
   maintenance: { enabled: boolean; intervalSeconds: number };
   /** The daily collections run (src/modules/collections). */
   collections: { enabled: boolean; fromHour: number };
+  /** The base of links people open (pay links); default http://localhost:PORT. */
+  publicUrl: string;
+  /** Reminder channels (src/modules/messages); an unset channel's messages go to the outbox. */
+  messaging: {
+    smtp: { url: string; from: string } | undefined;
+    sms: { url: string; token: string | undefined } | undefined;
+    whatsapp: { url: string; token: string | undefined } | undefined;
+    /** Whether this process runs the delivery worker (it also needs a configured channel). */
+    deliver: boolean;
+    maxAttempts: number;
+    retryBaseSeconds: number;
+  };
   /** Bill runs (src/modules/billruns): runs of more invoices than inlineMax run as a background job. */
   billRuns: { inlineMax: number };
   /** OpenTelemetry tracing (src/telemetry.ts). */
@@ -252,6 +282,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     maintenance: { enabled: auto(env.MAINTENANCE, env.NODE_ENV), intervalSeconds: env.MAINTENANCE_INTERVAL_SECONDS },
     collections: { enabled: auto(env.COLLECTIONS, env.NODE_ENV), fromHour: env.COLLECTIONS_FROM_HOUR },
     billRuns: { inlineMax: env.BILL_RUN_INLINE_MAX },
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    messaging: {
+      smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.MAIL_FROM } : undefined,
+      sms: env.SMS_PROVIDER_URL ? { url: env.SMS_PROVIDER_URL, token: env.SMS_PROVIDER_TOKEN } : undefined,
+      whatsapp: env.WHATSAPP_PROVIDER_URL ? { url: env.WHATSAPP_PROVIDER_URL, token: env.WHATSAPP_PROVIDER_TOKEN } : undefined,
+      deliver: auto(env.MESSAGES, env.NODE_ENV),
+      maxAttempts: env.MESSAGE_MAX_ATTEMPTS,
+      retryBaseSeconds: env.MESSAGE_RETRY_BASE_SECONDS,
+    },
     telemetry: {
       enabled: env.OTEL_TRACING === 'on',
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,

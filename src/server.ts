@@ -71,7 +71,7 @@ export async function startProcess(role: ProcessRole, config: Config, telemetry?
       say('reports, analytics and exports read from DATABASE_READ_URL');
     }
     if (config.seed.demo && role !== 'worker') {
-      const seeded = await seedDemoData(database.db, { password: config.seed.password });
+      const seeded = await seedDemoData(database.db, { password: config.seed.password, publicUrl: config.publicUrl });
       say(seeded ? 'demo data and demo users created (first start)' : 'demo data already present');
     }
 
@@ -110,6 +110,9 @@ export async function startProcess(role: ProcessRole, config: Config, telemetry?
     }
     say(`Bursar ${role === 'api' ? 'API ' : ''}is listening on ${publicUrl}`);
     say(`API docs: ${publicUrl}/docs`);
+    if (!config.messaging.smtp) {
+      say(`reminders: SMTP_URL is not set, so e-mail reminders wait in the outbox (${publicUrl}/outbox)`);
+    }
     if (config.seed.demo) {
       say(`demo logins (password ${config.seed.passwordIsDefault ? `"${config.seed.password}"` : 'from SEED_PASSWORD'}): ${DEMO_USERS.map((u) => u.username).join(', ')}`);
     }

@@ -14,6 +14,9 @@ import { createEnrolmentsRepository } from '../modules/feeplans/enrolments.repos
 import { createFeePlansRepository, type FeePlanItemValues } from '../modules/feeplans/feeplans.repository.js';
 import { scheduleErrors } from '../modules/feeplans/schedule.js';
 import { postCreditNote, postPayment } from '../modules/ledger/ledger.js';
+import { addDays } from '../modules/assistant/format.js';
+import { sendReminders } from '../modules/collections/reminders.js';
+import { todayIn } from '../shared/time.js';
 import {
   addMonths,
   behaviourAt,
@@ -28,7 +31,7 @@ import {
   type Behaviour,
 } from '../modules/simulator/demo-plan.js';
 import type { Db, DbOrTx, Tx } from './database.js';
-import type { PaymentMethod, Role } from './types.js';
+import type { PaymentMethod, ReminderChannel, ReminderStep, ReminderTemplate, Role } from './types.js';
 
 /**
  * The small demo data set created on first start: three demo schools in three
@@ -47,10 +50,15 @@ export const DEMO_USERS: readonly { username: string; role: Role; schools: 'firs
   { username: 'developer', role: 'developer', schools: 'none' },
 ];
 
+const step = (offsetDays: number, channel: ReminderChannel, template: ReminderTemplate): ReminderStep => ({ offsetDays, channel, template });
+
 const SCHOOLS = [
-  { name: 'Colegio Miraflores', currency: 'MXN', timezone: 'America/Mexico_City', fee: 450_000, phone: '+52 55 5550 1200', email: 'cobranza@miraflores.example.mx', address: 'Av. Reforma 120, CDMX', language: 'es', phonePrefix: '+52 55 5', mailDomain: 'correo.example.mx', lateFee: { kind: 'fixed', value: 25_000, grace_days: 5, cap: null } },
-  { name: 'Instituto Andino', currency: 'COP', timezone: 'America/Bogota', fee: 85_000_000, phone: '+57 601 555 0100', email: 'tesoreria@andino.example.co', address: 'Calle 72 #10-34, Bogotá', language: 'es', phonePrefix: '+57 310 5', mailDomain: 'correo.example.co', lateFee: { kind: 'daily_interest', value: 0.1, grace_days: 3, cap: 5_000_000 } },
-  { name: 'Lincoln Bilingual School', currency: 'USD', timezone: 'America/New_York', fee: 120_000, phone: '+1 212 555 0147', email: 'bursar@lincoln.example.org', address: '41 Park Ave, New York', language: 'en', phonePrefix: '+1 917 55', mailDomain: 'mail.example.com', lateFee: { kind: 'percent', value: 2, grace_days: 10, cap: 5_000 } },
+  { name: 'Colegio Miraflores', currency: 'MXN', timezone: 'America/Mexico_City', fee: 450_000, phone: '+52 55 5550 1200', email: 'cobranza@miraflores.example.mx', address: 'Av. Reforma 120, CDMX', language: 'es', phonePrefix: '+52 55 5', mailDomain: 'correo.example.mx', lateFee: { kind: 'fixed', value: 25_000, grace_days: 5, cap: null },
+    reminders: [step(-3, 'email', 'upcoming'), step(0, 'whatsapp', 'due'), step(7, 'email', 'overdue'), step(20, 'whatsapp', 'final_notice')] },
+  { name: 'Instituto Andino', currency: 'COP', timezone: 'America/Bogota', fee: 85_000_000, phone: '+57 601 555 0100', email: 'tesoreria@andino.example.co', address: 'Calle 72 #10-34, Bogotá', language: 'es', phonePrefix: '+57 310 5', mailDomain: 'correo.example.co', lateFee: { kind: 'daily_interest', value: 0.1, grace_days: 3, cap: 5_000_000 },
+    reminders: [step(-5, 'email', 'upcoming'), step(1, 'sms', 'overdue'), step(10, 'email', 'overdue'), step(30, 'email', 'final_notice')] },
+  { name: 'Lincoln Bilingual School', currency: 'USD', timezone: 'America/New_York', fee: 120_000, phone: '+1 212 555 0147', email: 'bursar@lincoln.example.org', address: '41 Park Ave, New York', language: 'en', phonePrefix: '+1 917 55', mailDomain: 'mail.example.com', lateFee: { kind: 'percent', value: 2, grace_days: 10, cap: 5_000 },
+    reminders: [step(-7, 'email', 'upcoming'), step(0, 'sms', 'due'), step(10, 'email', 'overdue'), step(25, 'email', 'final_notice')] },
 ] as const;
 
 /** Names in the school's language: Spanish (two surnames) for Mexico and Colombia, English for the US school. */
@@ -144,7 +152,12 @@ export interface DemoSeedOptions {
   password: string;
   /** "Today" for the data set (default: the system time); tests seed as of another day. */
   now?: Date;
+  /** The base of the pay links in the demo's reminders (PUBLIC_URL). */
+  publicUrl?: string;
 }
+
+/** Days of past reminders the demo starts with (the outbox is not empty on first start). */
+const DEMO_REMINDER_DAYS = 21;
 
 type School = (typeof SCHOOLS)[number];
 
@@ -209,7 +222,7 @@ export async function seedDemoData(db: Db, options: DemoSeedOptions): Promise<bo
         return null;
       }
       const existing = await trx.selectFrom('schools').select('id').where('name', '=', school.name).where('is_demo', '=', true).where('deleted_at', 'is', null).executeTakeFirst();
-      return existing?.id ?? (await seedSchool(trx, school, now, random));
+      return existing?.id ?? (await seedSchool(trx, school, now, random, options.publicUrl ?? 'http://localhost:3000'));
     });
     if (id === null) {
       return false;
@@ -233,7 +246,7 @@ export async function seedDemoData(db: Db, options: DemoSeedOptions): Promise<bo
 const unaccent = (text: string) => text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9.]+/g, '');
 
 /** One demo school and its year, in the caller's transaction (see seedDemoData). */
-async function seedSchool(trx: Tx, school: School, now: Date, random: ReturnType<typeof prng>): Promise<string> {
+async function seedSchool(trx: Tx, school: School, now: Date, random: ReturnType<typeof prng>, publicUrl: string): Promise<string> {
   const invoices = createInvoicesRepository();
   const students = createStudentsRepository();
   const families = createFamiliesRepository();
@@ -288,6 +301,8 @@ async function seedSchool(trx: Tx, school: School, now: Date, random: ReturnType
 
   // Late fees (SPEC §8): the daily run of `npm start` charges them on overdue demo bills.
   await trx.insertInto('late_fee_policies').values({ school_id: schoolId, ...school.lateFee, updated_by: null }).execute();
+  // Reminders (SPEC §8): with no SMTP or SMS provider configured, they fill the outbox.
+  await trx.insertInto('reminder_policies').values({ school_id: schoolId, steps: JSON.stringify(school.reminders), updated_by: null }).execute();
 
   // Families, their guardians and children, each child enrolled in the plan.
   const demoFamilies: DemoFamily[] = [];
@@ -503,5 +518,12 @@ async function seedSchool(trx: Tx, school: School, now: Date, random: ReturnType
   await sql`
     update invoices i set updated_at = greatest(i.created_at, coalesce((select max(p.paid_at) from payments p where p.school_id = i.school_id and p.invoice_id = i.id), i.created_at))
      where i.school_id = ${schoolId}`.execute(trx);
+
+  // The last weeks' reminders, as the daily run would have written them: with no channel
+  // configured they wait in the outbox, so the demo's outbox and delivery logs show them.
+  const today = todayIn(school.timezone, now);
+  for (let back = DEMO_REMINDER_DAYS; back >= 1; back--) {
+    await sendReminders(trx, schoolId, addDays(today, -back), { sending: new Set(), publicUrl });
+  }
   return schoolId;
 }

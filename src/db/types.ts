@@ -486,6 +486,52 @@ export interface CollectionRunsTable {
   last_run_at: UpdatedAt;
 }
 
+export type ReminderChannel = 'email' | 'sms' | 'whatsapp';
+export type ReminderTemplate = 'upcoming' | 'due' | 'overdue' | 'final_notice';
+export interface ReminderStep {
+  offsetDays: number;
+  channel: ReminderChannel;
+  template: ReminderTemplate;
+}
+
+/** A school's reminder steps (migration 0022). */
+export interface ReminderPoliciesTable {
+  school_id: string;
+  steps: ColumnType<ReminderStep[], string, string>;
+  enabled: Generated<boolean>;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
+export type MessageStatus = 'queued' | 'sent' | 'failed' | 'bounced' | 'outbox';
+
+/** Reminders and other messages to guardians, their delivery state, the outbox (migration 0022). */
+export interface MessagesTable {
+  school_id: string;
+  id: Generated<string>;
+  kind: 'reminder';
+  dedupe_key: string;
+  family_id: string | null;
+  guardian_id: string | null;
+  invoice_id: string | null;
+  template: ReminderTemplate | null;
+  day: DateOnly | null;
+  channel: ReminderChannel;
+  language: Language;
+  recipient: string;
+  status: MessageStatus;
+  subject: string | null;
+  body: string;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp | null;
+  lease_until: Timestamp | null;
+  last_error: string | null;
+  provider_message_id: string | null;
+  sent_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface InvoiceAdjustmentsTable {
   school_id: string;
   id: Generated<string>;
@@ -561,4 +607,6 @@ export interface DB {
   credit_note_counters: CreditNoteCountersTable;
   late_fee_policies: LateFeePoliciesTable;
   collection_runs: CollectionRunsTable;
+  reminder_policies: ReminderPoliciesTable;
+  messages: MessagesTable;
 }

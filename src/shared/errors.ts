@@ -29,6 +29,8 @@ export const ERROR_STATUS = {
   CONFLICT: 409,
   /** UPDATE/DELETE of an append-only record (payments, refunds, ledger, audit). */
   IMMUTABLE_RECORD: 409,
+  /** A pay link past its expiry (SPEC §8): ask the school for a new one. */
+  LINK_EXPIRED: 410,
   PAYLOAD_TOO_LARGE: 413,
   /** A path segment (an id) longer than any the API defines. */
   URI_TOO_LONG: 414,

@@ -322,6 +322,7 @@ describe('late fees: policy, daily run, waivers', () => {
       pool: t.pool,
       db: t.db,
       repo: createCollectionsRepository(),
+      reminders: { sending: new Set(), publicUrl: 'http://localhost:3000' },
       clock: { now: () => at, sleep: () => Promise.resolve() },
       log: t.app.log,
       fromHour: 6,

@@ -82,6 +82,11 @@ describe('migrations', () => {
       credit_note_counters: ['school_id', 'last_number'],
       late_fee_policies: ['school_id', 'kind', 'value', 'grace_days', 'cap', 'enabled', 'updated_at', 'updated_by'],
       collection_runs: ['school_id', 'day', 'late_fees_posted', 'late_fee_amount', 'reminders_sent', 'reminders_skipped', 'runs', 'first_run_at', 'last_run_at'],
+      reminder_policies: ['school_id', 'steps', 'enabled', 'updated_at', 'updated_by'],
+      messages: [
+        'school_id', 'id', 'kind', 'dedupe_key', 'family_id', 'guardian_id', 'invoice_id', 'template', 'day', 'channel', 'language', 'recipient', 'status',
+        'subject', 'body', 'attempts', 'next_attempt_at', 'lease_until', 'last_error', 'provider_message_id', 'sent_at', 'created_at', 'updated_at',
+      ],
     };
     const rows = await query<{ table_name: string; column_name: string }>(
       empty.url,

@@ -25,9 +25,9 @@ const DESKTOP = { width: 1440, height: 900 };
 const SHOTS = path.join(SCREENSHOTS, 'responsive');
 
 const PAGES: Record<string, string[]> = {
-  'super.admin': ['/', '/live', '/pending', '/monitoring', '/schools', '/accounts', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs'],
-  'school.admin': ['/', '/live', '/pending', '/schools', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs'],
-  'finance.analyst': ['/', '/live', '/pending', '/schools', '/accounts', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs'],
+  'super.admin': ['/', '/live', '/pending', '/monitoring', '/schools', '/accounts', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
+  'school.admin': ['/', '/live', '/pending', '/schools', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
+  'finance.analyst': ['/', '/live', '/pending', '/schools', '/accounts', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
   developer: ['/monitoring'],
 };
 

@@ -25,6 +25,10 @@ export interface MessageFacts {
   today: string;
   /** Open bills, oldest due first. */
   bills: OpenBill[];
+  /** The family's payment reference for bank transfers (reminders). */
+  familyReference?: string;
+  /** Where to pay online: a pay link (reminders). */
+  payUrl?: string;
 }
 
 export interface ComposedMessage {
@@ -81,7 +85,8 @@ export function composeMessage(facts: MessageFacts, options: { channel: Channel;
   const required = [money(headline), ...(headlineDate ? [day(headlineDate)] : []), ...(payBy && payBy !== headlineDate ? [day(payBy)] : [])];
 
   if (channel === 'sms') {
-    const body = composeSms(facts, { language, tone, isOverdue, headline, headlineDate, payBy });
+    // The facts fit one segment; a pay link goes on its own line after them (a second segment).
+    const body = composeSms(facts, { language, tone, isOverdue, headline, headlineDate, payBy }) + (facts.payUrl ? `\n${facts.payUrl}` : '');
     const requiredSms = [money(headline), ...(headlineDate ? [formatDay(headlineDate, language, 'short')] : [])].map(toGsm7);
     return { ...base, subject: null, body, characters: Array.from(body).length, sms: smsSize(body), requiredPhrases: requiredSms };
   }
@@ -143,6 +148,11 @@ export function composeMessage(facts: MessageFacts, options: { channel: Channel;
       opening[tone],
       '',
       ...(lines.length > 0 ? [tr(language, 'Open bills:', 'Facturas pendientes:'), ...lines, ''] : []),
+      ...(facts.payUrl ? [tr(language, `Pay online: ${facts.payUrl}`, `Pague en línea: ${facts.payUrl}`)] : []),
+      ...(facts.familyReference
+        ? [tr(language, `For a bank transfer, use the reference ${facts.familyReference}.`, `Para pagar por transferencia, use la referencia ${facts.familyReference}.`)]
+        : []),
+      ...(facts.payUrl || facts.familyReference ? [''] : []),
       ask[tone],
       '',
       tr(language, 'Kind regards,', 'Atentamente,'),
@@ -161,7 +171,11 @@ export function composeMessage(facts: MessageFacts, options: { channel: Channel;
     firm: tr(language, `Hello, this is ${school}.`, `Hola, le escribimos de ${school}.`),
     final_notice: tr(language, `${bold('FINAL NOTICE')} from ${school}.`, `${bold('AVISO FINAL')} de ${school}.`),
   };
-  const body = [greeting[tone], owedWhatsApp, ask[tone]].join('\n\n');
+  const payLine = [
+    ...(facts.payUrl ? [tr(language, `Pay here: ${facts.payUrl}`, `Pague aquí: ${facts.payUrl}`)] : []),
+    ...(facts.familyReference ? [tr(language, `Transfer reference: ${facts.familyReference}`, `Referencia para transferencia: ${facts.familyReference}`)] : []),
+  ];
+  const body = [greeting[tone], owedWhatsApp, ...(payLine.length > 0 ? [payLine.join('\n')] : []), ask[tone]].join('\n\n');
   return { ...base, subject: null, body, characters: Array.from(body).length, sms: null, requiredPhrases: required };
 }
 

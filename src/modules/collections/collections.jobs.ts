@@ -7,6 +7,7 @@ import type { Clock } from '../../shared/clock.js';
 import { traceJob } from '../../telemetry.js';
 import type { CollectionsRepository } from './collections.repository.js';
 import { runCollectionDay } from './collections.service.js';
+import type { ReminderSettings } from './reminders.js';
 
 /**
  * The daily collections run on pg-boss (schema `pgboss`): queue `bursar-collections`,
@@ -31,6 +32,7 @@ export interface CollectionJobsOptions {
   pool: pg.Pool;
   db: Db;
   repo: CollectionsRepository;
+  reminders: ReminderSettings;
   clock: Clock;
   log: FastifyBaseLogger;
   fromHour: number;
@@ -61,7 +63,7 @@ export async function startCollectionJobs(options: CollectionJobsOptions): Promi
     for (const job of jobs) {
       const { schoolId, day } = job.data;
       const attributes = { 'messaging.system': 'pg-boss', 'messaging.destination.name': COLLECTIONS_QUEUE, 'messaging.message.id': job.id, 'bursar.school.id': schoolId };
-      const result = await traceJob(`process ${COLLECTIONS_QUEUE}`, attributes, () => runCollectionDay(db, repo, null, schoolId, day));
+      const result = await traceJob(`process ${COLLECTIONS_QUEUE}`, attributes, () => runCollectionDay(db, repo, options.reminders, null, schoolId, day));
       log.info({ ...result }, 'collections: school day run');
     }
   });

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
+import type { ReminderStep } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 
 /** A school as collections needs it: its zone decides what "today" is. */
@@ -14,6 +15,13 @@ export interface StoredLateFeePolicy {
   value: number;
   graceDays: number;
   cap: number | null;
+  enabled: boolean;
+  updatedAt: Date;
+}
+
+export interface StoredReminderPolicy {
+  schoolId: string;
+  steps: ReminderStep[];
   enabled: boolean;
   updatedAt: Date;
 }
@@ -65,6 +73,24 @@ export function createCollectionsRepository() {
       return { ...row, value: Number(row.value) };
     },
 
+    findReminderPolicy(db: DbOrTx, schoolId: string): Promise<StoredReminderPolicy | undefined> {
+      return db
+        .selectFrom('reminder_policies')
+        .select(['school_id as schoolId', 'steps', 'enabled', 'updated_at as updatedAt'])
+        .where('school_id', '=', schoolId)
+        .executeTakeFirst();
+    },
+
+    upsertReminderPolicy(db: DbOrTx, policy: Omit<StoredReminderPolicy, 'updatedAt'> & { updatedBy: string | null }): Promise<StoredReminderPolicy> {
+      const values = { school_id: policy.schoolId, steps: JSON.stringify(policy.steps), enabled: policy.enabled, updated_by: policy.updatedBy };
+      return db
+        .insertInto('reminder_policies')
+        .values(values)
+        .onConflict((oc) => oc.column('school_id').doUpdateSet({ ...values, updated_at: sql<Date>`now()` }))
+        .returning(['school_id as schoolId', 'steps', 'enabled', 'updated_at as updatedAt'])
+        .executeTakeFirstOrThrow();
+    },
+
     /** Adds a run's totals to its school day (the first run inserts it); answers the day's run count. */
     async recordRun(db: DbOrTx, schoolId: string, day: string, totals: RunTotals): Promise<number> {
       const row = await db
@@ -82,7 +108,8 @@ export function createCollectionsRepository() {
             late_fees_posted: sql<number>`collection_runs.late_fees_posted + excluded.late_fees_posted`,
             late_fee_amount: sql<number>`collection_runs.late_fee_amount + excluded.late_fee_amount`,
             reminders_sent: sql<number>`collection_runs.reminders_sent + excluded.reminders_sent`,
-            reminders_skipped: sql<number>`collection_runs.reminders_skipped + excluded.reminders_skipped`,
+            // A re-run counts the same skipped guardians again: the day's figure is the largest count.
+            reminders_skipped: sql<number>`greatest(collection_runs.reminders_skipped, excluded.reminders_skipped)`,
             runs: sql<number>`collection_runs.runs + 1`,
             last_run_at: sql<Date>`now()`,
           }),
@@ -115,15 +142,16 @@ export function createCollectionsRepository() {
     },
 
     /**
-     * The school days due a run at `now`: active schools with an enabled late-fee policy
-     * whose local time is past `fromHour` and whose local today has no run yet.
+     * The school days due a run at `now`: active schools with an enabled late-fee or
+     * reminder policy whose local time is past `fromHour` and whose local today has no run yet.
      */
     async dueSchoolDays(db: DbOrTx, now: Date, fromHour: number, limit: number): Promise<{ schoolId: string; day: string }[]> {
       const { rows } = await sql<{ schoolId: string; day: string }>`
         select s.id as "schoolId", to_char((${now}::timestamptz at time zone s.timezone)::date, 'YYYY-MM-DD') as day
-          from late_fee_policies p
-          join schools s on s.id = p.school_id
-         where p.enabled and s.is_active and s.deleted_at is null
+          from schools s
+         where s.is_active and s.deleted_at is null
+           and (exists (select 1 from late_fee_policies p where p.school_id = s.id and p.enabled)
+                or exists (select 1 from reminder_policies p where p.school_id = s.id and p.enabled))
            and extract(hour from ${now}::timestamptz at time zone s.timezone) >= ${fromHour}
            and not exists (select 1 from collection_runs r
                             where r.school_id = s.id and r.day = (${now}::timestamptz at time zone s.timezone)::date)

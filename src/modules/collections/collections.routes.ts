@@ -9,7 +9,9 @@ import { actorOf } from '../auth/auth.routes.js';
 import { createCollectionsRepository } from './collections.repository.js';
 import { DEFAULT_PAGE_SIZE } from '../../shared/pagination.js';
 import { pageOf } from '../billing/billing.schemas.js';
-import { COLLECTIONS_SCHEMAS, CollectionDayListQuery, CollectionRunBody, PutLateFeePolicyBody, SchoolParams } from './collections.schemas.js';
+import { COLLECTIONS_SCHEMAS, CollectionDayListQuery, CollectionRunBody, PutLateFeePolicyBody, PutReminderPolicyBody, SchoolParams } from './collections.schemas.js';
+import { reminderSettings } from './reminders.js';
+import type { Config } from '../../config.js';
 import { createCollectionsService } from './collections.service.js';
 
 /**
@@ -17,9 +19,14 @@ import { createCollectionsService } from './collections.service.js';
  * Reads need billing:read, writes billing:write (super_admin; school_admin for their
  * schools); a school outside the caller's scope is a 404.
  */
-export default function collectionsRoutes(app: FastifyInstance, options: { db: Db; clock?: Clock }) {
+export default function collectionsRoutes(app: FastifyInstance, options: { db: Db; config: Pick<Config, 'messaging' | 'publicUrl'>; clock?: Clock }) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createCollectionsService({ db: options.db, repo: createCollectionsRepository(), ...(options.clock ? { clock: options.clock } : {}) });
+  const service = createCollectionsService({
+    db: options.db,
+    repo: createCollectionsRepository(),
+    reminders: reminderSettings(options.config),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   for (const schema of COLLECTIONS_SCHEMAS) {
     api.addSchema(schema);
   }
@@ -45,6 +52,26 @@ export default function collectionsRoutes(app: FastifyInstance, options: { db: D
     },
   }, (request) => service.putLateFeePolicy(actorOf(request), request.params.id, request.body));
 
+  api.get('/schools/:id/reminder-policy', {
+    config: { policy: 'billing:read' },
+    schema: { tags: [...tags, 'schools'], summary: 'The school’s reminder steps (404 when it has none)', params: SchoolParams, response: { 200: Type.Ref('ReminderPolicy'), ...problemResponses(400, 401, 403, 404) } },
+  }, (request) => service.getReminderPolicy(principalOf(request), request.params.id));
+
+  api.put('/schools/:id/reminder-policy', {
+    config: { policy: 'billing:write' },
+    schema: {
+      tags: [...tags, 'schools'],
+      summary: 'Set the school’s reminder steps (audited)',
+      description:
+        'Each step is sent on its day — the daily run for due date + offsetDays — once per invoice and guardian, to the invoice’s payer (or every ' +
+        'guardian of the family), in the guardian’s language, unless they opted out (PATCH /guardians/:id {remindersOptOut}). A channel with no ' +
+        'adapter configured (SMTP_URL, SMS_PROVIDER_URL, WHATSAPP_PROVIDER_URL) puts its messages in the outbox (GET /outbox).',
+      params: SchoolParams,
+      body: PutReminderPolicyBody,
+      response: { 200: Type.Ref('ReminderPolicy'), ...problemResponses(400, 401, 403, 404) },
+    },
+  }, (request) => service.putReminderPolicy(actorOf(request), request.params.id, request.body));
+
   api.get('/collections/runs', {
     config: { policy: 'billing:read' },
     schema: {
@@ -59,8 +86,8 @@ export default function collectionsRoutes(app: FastifyInstance, options: { db: D
     config: { policy: 'billing:write' },
     schema: {
       tags,
-      summary: 'Run a school’s day of collections now (late fees; the same idempotent job as the daily run)',
-      description: 'A repeated or concurrent run of a day posts nothing twice and answers 0 posted. `date` defaults to today in the school’s time zone and may not be in the future.',
+      summary: 'Run a school’s day of collections now (late fees and reminders; the same idempotent job as the daily run)',
+      description: 'A repeated or concurrent run of a day posts and sends nothing twice (it answers 0 posted, 0 sent). `date` defaults to today in the school’s time zone and may not be in the future.',
       body: CollectionRunBody,
       response: { 200: Type.Ref('CollectionRunResult'), ...problemResponses(400, 401, 403, 404) },
     },

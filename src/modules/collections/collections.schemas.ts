@@ -81,4 +81,43 @@ export const CollectionDayListQuery = Type.Object(
 );
 export type CollectionDayListQuery = Static<typeof CollectionDayListQuery>;
 
-export const COLLECTIONS_SCHEMAS = [LateFeePolicy, CollectionRunResult, CollectionDay];
+// --- Reminders (dunning) -----------------------------------------------------------
+export const ReminderChannel = Type.Union([Type.Literal('email'), Type.Literal('sms'), Type.Literal('whatsapp')]);
+export const ReminderTemplate = Type.Union([Type.Literal('upcoming'), Type.Literal('due'), Type.Literal('overdue'), Type.Literal('final_notice')], {
+  description: 'upcoming and due: a friendly reminder; overdue: a firm one with a pay-by date; final_notice: the last one before the school acts',
+});
+export const ReminderStep = Type.Object(
+  {
+    offsetDays: Type.Integer({ minimum: -90, maximum: 365, description: 'days after the due date (negative: before; 0: on the day)' }),
+    channel: ReminderChannel,
+    template: ReminderTemplate,
+  },
+  { additionalProperties: false },
+);
+export const MAX_REMINDER_STEPS = 20;
+
+export const ReminderPolicy = Type.Object(
+  {
+    schoolId: Uuid,
+    steps: Type.Array(ReminderStep),
+    enabled: Type.Boolean({ description: 'false: the daily run sends no reminders for this school' }),
+    updatedAt: Timestamp,
+  },
+  { $id: 'ReminderPolicy' },
+);
+export type ReminderPolicy = Static<typeof ReminderPolicy>;
+
+export const PutReminderPolicyBody = Type.Object(
+  {
+    steps: Type.Array(ReminderStep, {
+      maxItems: MAX_REMINDER_STEPS,
+      description: 'at most one step per (offsetDays, channel)',
+      examples: [[{ offsetDays: -3, channel: 'email', template: 'upcoming' }, { offsetDays: 5, channel: 'whatsapp', template: 'overdue' }]],
+    }),
+    enabled: Type.Optional(Type.Boolean({ description: 'default true' })),
+  },
+  { additionalProperties: false },
+);
+export type PutReminderPolicyBody = Static<typeof PutReminderPolicyBody>;
+
+export const COLLECTIONS_SCHEMAS = [LateFeePolicy, CollectionRunResult, CollectionDay, ReminderPolicy];

@@ -6,13 +6,24 @@ import type { Scope } from '../../shared/scope.js';
 import { todayIn } from '../../shared/time.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import { postLateFees } from '../ledger/ledger.js';
+import { sendReminders, type ReminderSettings } from './reminders.js';
 import type { CollectionsRepository, CollectionSchool, StoredLateFeePolicy } from './collections.repository.js';
 import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
-import type { CollectionDay, CollectionDayListQuery, CollectionRunBody, CollectionRunResult, LateFeePolicy, PutLateFeePolicyBody } from './collections.schemas.js';
+import type {
+  CollectionDay,
+  CollectionDayListQuery,
+  CollectionRunBody,
+  CollectionRunResult,
+  LateFeePolicy,
+  PutLateFeePolicyBody,
+  PutReminderPolicyBody,
+  ReminderPolicy,
+} from './collections.schemas.js';
 
 export interface CollectionsDeps {
   db: Db;
   repo: CollectionsRepository;
+  reminders: ReminderSettings;
   clock?: Clock;
 }
 
@@ -33,19 +44,28 @@ export function lateFeeValueError(kind: PutLateFeePolicyBody['kind'], value: num
 
 /**
  * One school day of collections (SPEC §8 "The daily run"): the day's late fees through
- * the ledger, the day's totals added to collection_runs, and an audit row, in one
- * transaction. The daily job and POST /collections/run both call this: every posting is
+ * the ledger, the day's reminders (reminders.ts), the day's totals added to
+ * collection_runs, and an audit row, in one transaction. The daily job and POST /collections/run both call this: every posting is
  * exactly-once by its billing key, so a repeated or concurrent run of a day posts
  * nothing twice (and answers 0 posted).
  */
-export async function runCollectionDay(db: Db, repo: CollectionsRepository, actor: Actor | null, schoolId: string, day: string): Promise<CollectionRunResult> {
+export async function runCollectionDay(
+  db: Db,
+  repo: CollectionsRepository,
+  reminders: ReminderSettings,
+  actor: Actor | null,
+  schoolId: string,
+  day: string,
+): Promise<CollectionRunResult> {
   return db.transaction().execute(async (trx) => {
     const posted = await postLateFees(trx, { schoolId, day });
+    // After the late fees, so a reminder of an overdue invoice shows today's fee too.
+    const messages = await sendReminders(trx, schoolId, day, reminders);
     const totals = {
       lateFeesPosted: posted.length,
       lateFeeAmount: posted.reduce((sum, fee) => sum + fee.amount, 0),
-      remindersSent: 0,
-      remindersSkipped: 0,
+      remindersSent: messages.sent,
+      remindersSkipped: messages.skipped,
     };
     const runs = await repo.recordRun(trx, schoolId, day, totals);
     await recordAudit(trx, actor, { action: 'collections.run', entityType: 'school', entityId: schoolId, schoolId, changes: { date: day, ...totals, runs } });
@@ -97,6 +117,37 @@ export function createCollectionsService(deps: CollectionsDeps) {
       });
     },
 
+    async getReminderPolicy(scope: Scope, schoolId: string): Promise<ReminderPolicy> {
+      const school = await visibleSchool(scope, schoolId, 'params');
+      const policy = await repo.findReminderPolicy(db, school.id);
+      if (policy === undefined) {
+        throw notFound('reminder policy (this school sends none yet: PUT one)');
+      }
+      return { ...policy, updatedAt: policy.updatedAt.toISOString() };
+    },
+
+    async putReminderPolicy(actor: Actor, schoolId: string, body: PutReminderPolicyBody): Promise<ReminderPolicy> {
+      const principal = requirePrincipal(actor);
+      const school = await visibleSchool(principal, schoolId, 'params');
+      const seen = new Map<string, number>();
+      for (const [index, step] of body.steps.entries()) {
+        const key = `${step.offsetDays}:${step.channel}`;
+        const first = seen.get(key);
+        if (first !== undefined) {
+          const message = `a second ${step.channel} step at offsetDays ${step.offsetDays} (step ${first} has it already): one step per day and channel`;
+          throw new AppError('VALIDATION_FAILED', message, { errors: [field(`steps.${index}`, message)] });
+        }
+        seen.set(key, index);
+      }
+      // Sorted by day, so the policy reads as the family lives it.
+      const steps = [...body.steps].sort((a, b) => a.offsetDays - b.offsetDays || a.channel.localeCompare(b.channel));
+      return db.transaction().execute(async (trx) => {
+        const policy = await repo.upsertReminderPolicy(trx, { schoolId: school.id, steps, enabled: body.enabled ?? true, updatedBy: principal.userId });
+        await recordAudit(trx, actor, { action: 'reminder_policy.put', entityType: 'school', entityId: school.id, schoolId: school.id, changes: { steps, enabled: policy.enabled } });
+        return { ...policy, updatedAt: policy.updatedAt.toISOString() };
+      });
+    },
+
     /** GET /collections/runs: what each day of a school's collections did, newest first. */
     async listDays(scope: Scope, query: CollectionDayListQuery & { limit: number }): Promise<Page<CollectionDay>> {
       const school = await visibleSchool(scope, query.schoolId, 'querystring');
@@ -117,7 +168,7 @@ export function createCollectionsService(deps: CollectionsDeps) {
           errors: [field('date', `must not be after ${today}, today in the school’s time zone`)],
         });
       }
-      return runCollectionDay(db, repo, actor, school.id, day);
+      return runCollectionDay(db, repo, deps.reminders, actor, school.id, day);
     },
   };
 }

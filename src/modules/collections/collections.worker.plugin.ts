@@ -4,6 +4,7 @@ import type { Database } from '../../db/database.js';
 import { systemClock } from '../../shared/clock.js';
 import { startCollectionJobs, type CollectionJobs } from './collections.jobs.js';
 import { createCollectionsRepository } from './collections.repository.js';
+import { reminderSettings } from './reminders.js';
 
 /**
  * The daily collections run in processes that run jobs (`npm start`, `bursar worker`;
@@ -22,6 +23,7 @@ export default function collectionsWorkerPlugin(app: FastifyInstance, options: {
       pool: database.pool,
       db: database.db,
       repo: createCollectionsRepository(),
+      reminders: reminderSettings(config),
       clock: systemClock,
       log,
       fromHour: config.collections.fromHour,

@@ -26,6 +26,7 @@ export const NAV: NavItem[] = [
   { to: '/families', label: 'Families', anyOf: ['billing:read'] },
   { to: '/fee-plans', label: 'Fee plans', anyOf: ['billing:read'] },
   { to: '/bill-runs', label: 'Bill run', anyOf: ['billing:read'] },
+  { to: '/outbox', label: 'Outbox', anyOf: ['billing:read'] },
   { to: '/accounts', label: 'Accounts', anyOf: ['accounts:read'] },
   { to: '/assistant', label: 'Assistant', anyOf: ['assistant:use'] },
 ];
@@ -56,6 +57,7 @@ const StudentPage = page(() => import('../features/billing/StudentPage').then((m
 const LivePage = page(() => import('../features/live/LivePage').then((m) => m.LivePage));
 const MonitoringPage = page(() => import('../features/monitoring/MonitoringPage').then((m) => m.MonitoringPage));
 const OverviewPage = page(() => import('../features/overview/OverviewPage').then((m) => m.OverviewPage));
+const OutboxPage = page(() => import('../features/collections/OutboxPage').then((m) => m.OutboxPage));
 const PendingPage = page(() => import('../features/pending/PendingPage').then((m) => m.PendingPage));
 
 interface Route {
@@ -76,6 +78,7 @@ const ROUTES: Route[] = [
   { pattern: '/families/:id', nav: '/families', render: (p) => <FamilyPage familyId={p.id ?? ''} /> },
   { pattern: '/fee-plans', nav: '/fee-plans', render: () => <FeePlansPage /> },
   { pattern: '/bill-runs', nav: '/bill-runs', render: () => <BillRunsPage /> },
+  { pattern: '/outbox', nav: '/outbox', render: () => <OutboxPage /> },
   { pattern: '/accounts', nav: '/accounts', render: () => <AccountsPage /> },
   { pattern: '/assistant', nav: '/assistant', render: () => <AssistantPage /> },
 ];

@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState, type FormEvent } from 'react';
+import { InvoiceMessages } from '../collections/Messages';
 import { useSession } from '../../app/session';
 import { AmountField, checkAmount, fieldErrorsOf, MethodField, problemText, ReceiptButton, ReferenceField, useAttemptKey, useReceiptDownload } from '../../components/money';
 import { Button, Card, EmptyState, ErrorState, Field, Input, Notice, PageHeader, Select, Skeleton, Stat, StatGrid, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
@@ -205,6 +206,11 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
                   </li>
                 ))}
               </ul>
+            </Card>
+          ) : null}
+          {data.kind === 'regular' ? (
+            <Card title="Reminders" testId="invoice-messages">
+              <InvoiceMessages invoiceId={data.id} />
             </Card>
           ) : null}
         </div>

@@ -5,6 +5,7 @@ import { formatDate } from '../../lib/format';
 import { Link } from '../../lib/router';
 import { schoolQuery, schoolStatementQuery, schoolStudentsQuery } from './api';
 import { LateFeeCard } from '../collections/LateFeeCard';
+import { ReminderCard } from '../collections/ReminderCard';
 import { DemoSchoolControls } from './DemoControls';
 import { StatementCard } from './Statement';
 
@@ -38,6 +39,7 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
           timeZone={school.data?.timezone}
         />
         <LateFeeCard schoolId={schoolId} currency={school.data?.currency} />
+        <ReminderCard schoolId={schoolId} />
         <Card title="Students">
           {students.isPending ? (
             <Skeleton rows={5} />

@@ -201,6 +201,7 @@ function RecentDays({ schoolId, currency }: { schoolId: string; currency: string
             <span className="text-slate-700">{formatDate(day.date)}</span>
             <span className="tabular-nums text-slate-900">
               {day.lateFeesPosted === 0 ? 'no fees' : `${day.lateFeesPosted} ${day.lateFeesPosted === 1 ? 'fee' : 'fees'}, ${formatMoney(day.lateFeeAmount, currency)}`}
+              {day.remindersSent > 0 ? ` · ${day.remindersSent} ${day.remindersSent === 1 ? 'reminder' : 'reminders'}` : ''}
               {day.runs > 1 ? ` · ran ${day.runs}×` : ''}
             </span>
           </li>
@@ -230,6 +231,7 @@ function RunToday({ schoolId, currency }: { schoolId: string; currency: string }
               ? 'nothing new to post (this day already ran).'
               : 'no invoice is late enough for a fee.'
             : `${result.lateFeesPosted} late ${result.lateFeesPosted === 1 ? 'fee' : 'fees'} posted, ${formatMoney(result.lateFeeAmount, currency)}.`}
+          {result.remindersSent > 0 ? ` ${result.remindersSent} ${result.remindersSent === 1 ? 'reminder' : 'reminders'} sent.` : ''}
         </span>
       ) : null}
       {mutation.isError ? (

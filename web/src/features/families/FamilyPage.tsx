@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useRef, useState, type FormEvent } from 'react';
+import { FamilyMessages } from '../collections/Messages';
 import { useSession } from '../../app/session';
 import { AmountField, checkAmount, fieldErrorsOf, MethodField, problemText, ReceiptButton, ReferenceField, useAttemptKey, useReceiptDownload } from '../../components/money';
 import { Button, Card, describeError, EmptyState, ErrorState, Field, Input, Notice, PageHeader, Skeleton, Stat, StatGrid, Table, td, tdNum, th, thNum } from '../../components/ui';
@@ -130,6 +131,11 @@ export function FamilyPage({ familyId }: { familyId: string }) {
       </div>
       <div className="mt-6">
         <FamilyPayments familyId={familyId} timeZone={school.data?.timezone} />
+      </div>
+      <div className="mt-6">
+        <Card title="Reminders sent" testId="family-messages">
+          <FamilyMessages familyId={familyId} />
+        </Card>
       </div>
     </>
   );

@@ -1,0 +1,92 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sql } from 'kysely';
+import type { DbOrTx } from '../../db/database.js';
+
+/**
+ * Pay links (SPEC §8): a signed, expiring, single-purpose token in a URL that opens a
+ * no-login page for one invoice. The token is short enough for an SMS:
+ *
+ *   base64url( purpose (1 byte) ‖ invoice id (16 bytes) ‖ expiry, Unix seconds (4 bytes)
+ *              ‖ HMAC-SHA256 of the first 21 bytes, truncated to 16 bytes )   = 50 chars
+ *
+ * The key is one per installation, in app_meta (migration 0022), so every API and worker
+ * process signs and checks alike. A token names an invoice and nothing else: whoever holds
+ * it may see that invoice's school, number and amount due, and pay it, until it expires.
+ */
+export const PURPOSE_PAY_INVOICE = 0x01;
+const SIGNED_BYTES = 21;
+const MAC_BYTES = 16;
+const TOKEN_BYTES = SIGNED_BYTES + MAC_BYTES;
+
+export type PayTokenProblem = 'malformed' | 'bad_signature' | 'expired';
+
+export interface PayToken {
+  invoiceId: string;
+  expiresAt: Date;
+}
+
+function uuidBytes(id: string): Buffer {
+  const hex = id.replace(/-/g, '');
+  if (!/^[0-9a-f]{32}$/i.test(hex)) {
+    throw new Error(`not a uuid: ${id}`);
+  }
+  return Buffer.from(hex, 'hex');
+}
+
+function uuidOf(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const mac = (key: Buffer, signed: Buffer) => createHmac('sha256', key).update(signed).digest().subarray(0, MAC_BYTES);
+
+export function signPayToken(key: Buffer, invoiceId: string, expiresAt: Date): string {
+  const signed = Buffer.alloc(SIGNED_BYTES);
+  signed.writeUInt8(PURPOSE_PAY_INVOICE, 0);
+  uuidBytes(invoiceId).copy(signed, 1);
+  signed.writeUInt32BE(Math.floor(expiresAt.getTime() / 1000), 17);
+  return Buffer.concat([signed, mac(key, signed)]).toString('base64url');
+}
+
+export function verifyPayToken(key: Buffer, token: string, now: Date): PayToken | PayTokenProblem {
+  if (!/^[A-Za-z0-9_-]{50}$/.test(token)) {
+    return 'malformed';
+  }
+  const bytes = Buffer.from(token, 'base64url');
+  if (bytes.length !== TOKEN_BYTES || bytes.readUInt8(0) !== PURPOSE_PAY_INVOICE) {
+    return 'malformed';
+  }
+  const signed = bytes.subarray(0, SIGNED_BYTES);
+  if (!timingSafeEqual(mac(key, signed), bytes.subarray(SIGNED_BYTES))) {
+    return 'bad_signature';
+  }
+  const expiresAt = new Date(signed.readUInt32BE(17) * 1000);
+  if (expiresAt.getTime() <= now.getTime()) {
+    return 'expired';
+  }
+  return { invoiceId: uuidOf(signed.subarray(1, 17)), expiresAt };
+}
+
+/** The URL a guardian opens: `<PUBLIC_URL>/pay/<token>`. */
+export function payUrl(publicUrl: string, token: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/pay/${token}`;
+}
+
+const keys = new WeakMap<object, Promise<Buffer>>();
+
+/** The installation's pay-link key (app_meta 'pay_link_key'), read once per database handle. */
+export function payLinkKey(db: DbOrTx): Promise<Buffer> {
+  let key = keys.get(db);
+  if (key === undefined) {
+    key = sql<{ value: string }>`select value #>> '{}' as value from app_meta where key = 'pay_link_key'`.execute(db).then(({ rows }) => {
+      const hex = rows[0]?.value;
+      if (hex === undefined || !/^[0-9a-f]{64}$/.test(hex)) {
+        throw new Error('app_meta has no pay_link_key (migration 0022 writes it)');
+      }
+      return Buffer.from(hex, 'hex');
+    });
+    key.catch(() => keys.delete(db));
+    keys.set(db, key);
+  }
+  return key;
+}
