@@ -80,6 +80,10 @@ export interface InvoicesTable {
   /** 'late_fee': the late fees of related_invoice_id (migration 0021). */
   kind: Generated<'regular' | 'late_fee'>;
   related_invoice_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Pronto pago (0023): the discount offered for paying in full by early_by, and whether it was taken. */
+  early_discount: Generated<number>;
+  early_by: ColumnType<string | null, string | null | undefined, string | null>;
+  early_applied: Generated<boolean>;
 }
 
 export interface PaymentsTable {
@@ -323,8 +327,17 @@ export interface FeePlansTable {
   academic_year: string;
   year_start: DateOnly;
   year_end: DateOnly;
+  /** Pronto pago for every item without its own (0023). */
+  early_payment: ColumnType<EarlyPaymentTerms | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+}
+
+/** Early-payment ("pronto pago") terms: percent (a number of percent) or fixed (minor units per instalment), earned by due date + byDay. */
+export interface EarlyPaymentTerms {
+  basis: 'percent' | 'fixed';
+  value: number;
+  byDay: number;
 }
 
 export interface FeePlanItemsTable {
@@ -336,6 +349,7 @@ export interface FeePlanItemsTable {
   optional: Generated<boolean>;
   account_code: string | null;
   schedule: ColumnType<FeeSchedule, string, string>;
+  early_payment: ColumnType<EarlyPaymentTerms | null, string | null | undefined, string | null>;
   position: Generated<number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;

@@ -28,6 +28,7 @@ const inst = (over: Partial<Instalment>): Instalment => ({
   itemDescription: 'Tuition',
   itemPosition: 0,
   dueDate: '2026-09-05',
+  early: null,
   amount: 10_000,
   siblingNumber: null,
   payers: [],

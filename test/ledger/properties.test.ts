@@ -6,6 +6,7 @@ import type { Db, Tx } from '../../src/db/database.js';
 import {
   applyCredit,
   postCreditNote,
+  postEarlyPaymentDiscount,
   postFamilyPayment,
   postInvoice,
   postInvoices,
@@ -35,6 +36,8 @@ const invoiceSpec = fc.record({
   charges: fc.array(fc.integer({ min: 1, max: 50_000 }), { minLength: 1, maxLength: 3 }),
   discountPercent: fc.integer({ min: 0, max: 100 }),
   lateFee: fc.option(fc.integer({ min: 1, max: 5_000 }), { nil: undefined }),
+  /** Pronto pago offered (0023), earned by the due date. */
+  early: fc.option(fc.integer({ min: 1, max: 8_000 }), { nil: undefined }),
   dueDay: fc.integer({ min: 0, max: 300 }),
 });
 
@@ -50,6 +53,7 @@ const operation = fc.oneof(
   fc.record({ op: fc.constant('void' as const), target: pick }),
   fc.record({ op: fc.constant('lateFees' as const), day: fc.integer({ min: 0, max: 330 }) }),
   fc.record({ op: fc.constant('waiver' as const), target: pick, share: percent }),
+  fc.record({ op: fc.constant('earlyPayment' as const), target: pick }),
 );
 /** The school's late-fee policy (migration 0021), as stored. */
 const lateFeePolicy = fc.oneof(
@@ -77,6 +81,9 @@ interface ModelInvoice {
   due: string;
   /** A late-fee invoice: the overdue invoice it charges for. */
   lateFeeOf?: string;
+  /** The early-payment discount offered (0: none), and whether it was taken. */
+  early: number;
+  earlyTaken: boolean;
 }
 interface ModelPayment {
   id: string;
@@ -134,6 +141,7 @@ describe('ledger properties (fast-check, real PostgreSQL)', () => {
           ...(discount > 0 ? [{ kind: 'discount' as const, code: 'sibling', description: 'Discount', amount: -discount }] : []),
           ...(spec.lateFee === undefined ? [] : [{ kind: 'late_fee' as const, code: 'late', description: 'Late fee', amount: spec.lateFee }]),
         ],
+        ...(spec.early === undefined ? {} : { early: { discount: spec.early, by: dueOf(spec.dueDay) } }),
       };
       const owner: Owner = index < children ? 'family' : 'loner';
       const model = {
@@ -145,6 +153,9 @@ describe('ledger properties (fast-check, real PostgreSQL)', () => {
         credited: 0,
         cancelled: false,
         due: input.dueDate,
+        // As stored: never more than the invoice's amount.
+        early: Math.min(spec.early ?? 0, charges + (spec.lateFee ?? 0) - discount),
+        earlyTaken: false,
       };
       return { input, model };
     };
@@ -269,7 +280,20 @@ describe('ledger properties (fast-check, real PostgreSQL)', () => {
             assert.ok(Date.parse(day) - Date.parse(related.due) > policy.grace_days * 86_400_000, `${fee.invoiceId}, due ${related.due}, is late on ${day}`);
             let model = invoices.find((i) => i.id === fee.lateFeeInvoiceId);
             if (model === undefined) {
-              model = { id: fee.lateFeeInvoiceId, owner: related.owner, charges: 0, discounts: 0, amount: 0, settled: 0, credited: 0, cancelled: false, due: day, lateFeeOf: related.id };
+              model = {
+                id: fee.lateFeeInvoiceId,
+                owner: related.owner,
+                charges: 0,
+                discounts: 0,
+                amount: 0,
+                settled: 0,
+                credited: 0,
+                cancelled: false,
+                due: day,
+                lateFeeOf: related.id,
+                early: 0,
+                earlyTaken: false,
+              };
               invoices.push(model);
             }
             assert.equal(model.lateFeeOf, related.id);
@@ -290,6 +314,31 @@ describe('ledger properties (fast-check, real PostgreSQL)', () => {
           target.settled += amount;
           target.credited += amount;
           totals[target.owner].writeOffs += amount; // verify counts waivers with the write-offs
+          break;
+        }
+        case 'earlyPayment': {
+          // Paying exactly what is open minus the discount, on the due date, earns it (then the payment settles the invoice).
+          const candidates = openInvoices().filter((i) => i.early > 0 && !i.earlyTaken && i.early <= open(i));
+          const target = candidates[step.target % Math.max(1, candidates.length)];
+          if (!target || open(target) - target.early <= 0) {
+            break;
+          }
+          const amount = open(target) - target.early;
+          const paidAt = new Date(`${target.due}T12:00:00Z`);
+          const posted = await tx(async (trx) => {
+            const discount = await postEarlyPaymentDiscount(trx, { schoolId, invoiceId: target.id, paidAt, amount });
+            assert.equal(discount, target.early);
+            // Earned once: a second try answers 0.
+            assert.equal(await postEarlyPaymentDiscount(trx, { schoolId, invoiceId: target.id, paidAt, amount }), 0);
+            return postPayment(trx, { schoolId, invoiceId: target.id, amount, method: 'card', reference: null, paidAt, createdBy: null });
+          });
+          target.earlyTaken = true;
+          target.discounts += target.early;
+          target.amount -= target.early;
+          target.settled += amount;
+          assert.equal(open(target), 0);
+          totals[target.owner].payments += amount;
+          payments.push({ id: posted.id, invoice: target, amount, refunded: 0 });
           break;
         }
         case 'void': {

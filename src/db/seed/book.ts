@@ -387,6 +387,7 @@ function billYear(plan: SeedPlan, book: SchoolBook): void {
           continue;
         }
         instalments.push({
+          early: null,
           enrolmentId: student.enrolmentId,
           studentId: student.id,
           familyId: family.id,

@@ -29,6 +29,8 @@ export interface MessageFacts {
   familyReference?: string;
   /** Where to pay online: a pay link (reminders). */
   payUrl?: string;
+  /** Pronto pago still on offer (reminders): pay `amount` by `by` and save `saving`. */
+  earlyPayment?: { amount: number; by: string; saving: number };
 }
 
 export interface ComposedMessage {
@@ -148,6 +150,15 @@ export function composeMessage(facts: MessageFacts, options: { channel: Channel;
       opening[tone],
       '',
       ...(lines.length > 0 ? [tr(language, 'Open bills:', 'Facturas pendientes:'), ...lines, ''] : []),
+      ...(facts.earlyPayment
+        ? [
+            tr(
+              language,
+              `Pay ${money(facts.earlyPayment.amount)} by ${day(facts.earlyPayment.by)} and save ${money(facts.earlyPayment.saving)} (early payment discount).`,
+              `Pague ${money(facts.earlyPayment.amount)} a más tardar el ${day(facts.earlyPayment.by)} y ahorre ${money(facts.earlyPayment.saving)} (descuento por pronto pago).`,
+            ),
+          ]
+        : []),
       ...(facts.payUrl ? [tr(language, `Pay online: ${facts.payUrl}`, `Pague en línea: ${facts.payUrl}`)] : []),
       ...(facts.familyReference
         ? [tr(language, `For a bank transfer, use the reference ${facts.familyReference}.`, `Para pagar por transferencia, use la referencia ${facts.familyReference}.`)]
@@ -172,6 +183,15 @@ export function composeMessage(facts: MessageFacts, options: { channel: Channel;
     final_notice: tr(language, `${bold('FINAL NOTICE')} from ${school}.`, `${bold('AVISO FINAL')} de ${school}.`),
   };
   const payLine = [
+    ...(facts.earlyPayment
+        ? [
+            tr(
+              language,
+              `Pay ${bold(money(facts.earlyPayment.amount))} by ${day(facts.earlyPayment.by)} and save ${money(facts.earlyPayment.saving)}.`,
+              `Pague ${bold(money(facts.earlyPayment.amount))} a más tardar el ${day(facts.earlyPayment.by)} y ahorre ${money(facts.earlyPayment.saving)}.`,
+            ),
+          ]
+        : []),
     ...(facts.payUrl ? [tr(language, `Pay here: ${facts.payUrl}`, `Pague aquí: ${facts.payUrl}`)] : []),
     ...(facts.familyReference ? [tr(language, `Transfer reference: ${facts.familyReference}`, `Referencia para transferencia: ${facts.familyReference}`)] : []),
   ];

@@ -202,6 +202,20 @@ export const Invoice = Type.Object(
     updatedAt: Timestamp,
     cancelledAt: Nullable(Timestamp),
     lines: Type.Optional(Type.Array(Type.Ref('InvoiceLine'), { description: 'on single-invoice answers; lists omit them' })),
+    earlyPayment: Type.Optional(
+      Nullable(
+        Type.Object(
+          {
+            discount: Money,
+            payBy: DateOnly,
+            applied: Type.Boolean({ description: 'a payment by payBy earned it: its discount line is on the invoice' }),
+            available: Type.Boolean({ description: 'still on offer: not taken, payBy not past (school time) and the invoice open' }),
+            amountDue: Money,
+          },
+          { description: 'pronto pago: paying amountDue (what is open minus the discount) by payBy, in one payment, earns the discount; null: none offered' },
+        ),
+      ),
+    ),
     lateFeeInvoice: Type.Optional(
       Nullable(
         Type.Object(

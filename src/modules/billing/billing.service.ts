@@ -6,7 +6,7 @@ import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagi
 import type { Scope } from '../../shared/scope.js';
 import { isCurrency, isTimeZone } from '../../shared/time.js';
 import { recordAudit } from '../audit/audit.repository.js';
-import { postCreditNote, postInvoice, postInvoiceLine, postPayment, postRefund, postWaiver, postWriteOff, voidInvoice, type SettledInvoice } from '../ledger/ledger.js';
+import { postCreditNote, postEarlyPaymentDiscount, postInvoice, postInvoiceLine, postPayment, postRefund, postWaiver, postWriteOff, voidInvoice, type SettledInvoice } from '../ledger/ledger.js';
 import { holdFamilyForStudent } from '../families/membership.js';
 import type {
   Adjustment,
@@ -522,7 +522,12 @@ export function createBillingService(deps: BillingDeps) {
           if (body.paidAt !== undefined) {
             await checkPaidAt(trx, principal, invoice.schoolId, paidAt);
           }
-          if (body.amount > invoice.pendingAmount) {
+          // Pronto pago: paying exactly what is open minus the early discount, by its day, earns it first.
+          const early =
+            invoice.earlyPayment !== null && !invoice.earlyPayment.applied
+              ? await postEarlyPaymentDiscount(trx, { schoolId: invoice.schoolId, invoiceId: invoice.id, paidAt, amount: body.amount })
+              : 0;
+          if (body.amount > invoice.pendingAmount - early) {
             throw new AppError('OVERPAYMENT', `amount ${body.amount} exceeds the ${invoice.pendingAmount} still owed`, {
               errors: [{ field: 'amount', in: 'body', message: `must not exceed the pending amount ${invoice.pendingAmount}` }],
             });
@@ -541,7 +546,7 @@ export function createBillingService(deps: BillingDeps) {
             entityType: 'payment',
             entityId: inserted.id,
             schoolId: invoice.schoolId,
-            changes: { invoiceId: invoice.id, amount: body.amount, method: body.method },
+            changes: { invoiceId: invoice.id, amount: body.amount, method: body.method, ...(early > 0 ? { earlyPaymentDiscount: early } : {}) },
           });
           // Built from what was just written and the locked invoice, not read back.
           const payment = presentPayment(

@@ -23,6 +23,17 @@ export interface InvoiceAdjustmentRow {
 /** At most this many credit notes and write-offs on one invoice answer (the newest). */
 export const MAX_ADJUSTMENTS_SHOWN = 100;
 
+export interface EarlyPayment {
+  discount: number;
+  payBy: string;
+  /** Taken: a payment by payBy earned it (its discount line is on the invoice). */
+  applied: boolean;
+  /** Still on offer: not taken, payBy not past in the school's zone, and the invoice open. */
+  available: boolean;
+  /** What settles the invoice in full with the discount (0 once taken or paid). */
+  amountDue: number;
+}
+
 export interface InvoiceRow {
   id: string;
   schoolId: string;
@@ -51,6 +62,8 @@ export interface InvoiceRow {
   lines?: InvoiceLineRow[];
   /** Only on single-invoice answers, like lines: its credit notes and write-offs, oldest first. */
   adjustments?: InvoiceAdjustmentRow[];
+  /** Pronto pago (0023): the discount for paying in full by payBy; null when none is offered. */
+  earlyPayment: EarlyPayment | null;
   /** Only on single-invoice answers: the live late-fee invoice of this one, if any (migration 0021). */
   lateFeeInvoice?: { id: string; number: string; amount: number; pendingAmount: number } | null;
 }
@@ -98,6 +111,13 @@ export function createInvoicesRepository() {
         'invoices.created_at as createdAt',
         'invoices.updated_at as updatedAt',
         'invoices.cancelled_at as cancelledAt',
+        sql<EarlyPayment | null>`case when invoices.early_discount > 0 then json_build_object(
+          'discount', invoices.early_discount, 'payBy', to_char(invoices.early_by, 'YYYY-MM-DD'), 'applied', invoices.early_applied,
+          'available', not invoices.early_applied and invoices.cancelled_at is null and invoices.paid_amount < invoices.amount
+                       and invoices.early_discount <= invoices.amount - invoices.paid_amount
+                       and (now() at time zone schools.timezone)::date <= invoices.early_by,
+          'amountDue', case when invoices.early_applied or invoices.early_discount > invoices.amount - invoices.paid_amount then 0
+                            else invoices.amount - invoices.paid_amount - invoices.early_discount end) end`.as('earlyPayment'),
       ])
       .where('schools.deleted_at', 'is', null)
       .where((eb) => inScope(eb, 'invoices.school_id', scope));

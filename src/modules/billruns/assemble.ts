@@ -1,4 +1,5 @@
 import { discountLines, type RuleForBilling } from '../discounts/apply.js';
+import type { EarlyPaymentTerms } from '../../db/types.js';
 import type { InvoiceInput, LineInput } from '../ledger/ledger.js';
 
 /**
@@ -13,6 +14,9 @@ import type { InvoiceInput, LineInput } from '../ledger/ledger.js';
  *   once per payer), then split by the same shares; a payer's share of a discount never
  *   exceeds what that payer is charged for the line (the excess moves to the other
  *   payers), so no invoice goes below zero.
+ * - Early payment (pronto pago): each payer's line earns percent of what it charges
+ *   after its other discounts, or the fixed amount split by shares (never more than that
+ *   net); the invoice offers the sum, earned by the earliest due date + byDay of its lines.
  * - Exactly-once: every charge line carries its billing key
  *   `bill:<enrolmentId>:<itemCode>:<dueDate>:<payerGuardianId or ->`.
  */
@@ -25,6 +29,8 @@ export interface Instalment {
   itemPosition: number;
   dueDate: string;
   amount: number;
+  /** Pronto pago terms of the item (or its plan); null: none. */
+  early: EarlyPaymentTerms | null;
   /** Sibling number of the student in the family (1 = first); null without a family. */
   siblingNumber: number | null;
   /** Payers in position order; empty: nobody in particular (one invoice). */
@@ -94,6 +100,27 @@ export function splitDiscount(discount: number, sharesPpm: readonly number[], ro
   return parts;
 }
 
+/** '2026-09-05' + n days. */
+function addDays(day: string, days: number): string {
+  const date = new Date(`${day}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + days);
+  return date.toISOString().slice(0, 10);
+}
+
+/**
+ * Each payer's early-payment discount of one instalment: percent of what the payer's line
+ * charges after its other discounts (rounded half up, in minor units), or the fixed
+ * amount split by shares and bounded by those nets.
+ */
+export function earlyDiscountParts(terms: EarlyPaymentTerms, charges: readonly number[], discountParts: readonly (readonly number[])[], shares: readonly number[]): number[] {
+  const nets = charges.map((charge, i) => Math.max(0, charge - discountParts.reduce((sum, parts) => sum + (parts[i] ?? 0), 0)));
+  if (terms.basis === 'percent') {
+    const hundredths = Math.round(terms.value * 100);
+    return nets.map((net) => Number((BigInt(net) * BigInt(hundredths) + 5_000n) / 10_000n));
+  }
+  return charges.length === 1 ? [Math.min(terms.value, nets[0] ?? 0)] : splitDiscount(terms.value, shares, nets);
+}
+
 export interface AssembleContext {
   schoolId: string;
   billRunId: string | null;
@@ -156,6 +183,7 @@ export function assembleInvoices(
         });
       }
     }
+    const earlyParts = inst.early === null ? null : earlyDiscountParts(inst.early, charges, discountParts, shares);
     for (let i = 0; i < payers.length; i++) {
       const charge = charges[i] ?? 0;
       if (charge <= 0) {
@@ -218,6 +246,13 @@ export function assembleInvoices(
         total.lines += 1;
         total.discounts -= part;
         total.amount -= part;
+      }
+      if (invoice !== undefined && earlyParts !== null) {
+        const part = earlyParts[i] ?? 0;
+        if (part > 0) {
+          const by = addDays(inst.dueDate, inst.early?.byDay ?? 0);
+          invoice.early = { discount: (invoice.early?.discount ?? 0) + part, by: invoice.early && invoice.early.by < by ? invoice.early.by : by };
+        }
       }
     }
   }

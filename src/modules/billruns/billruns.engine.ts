@@ -87,6 +87,7 @@ export function createBillRunEngine(repo: BillRunsRepository) {
           itemPosition: due.positions[k] ?? 0,
           dueDate: due.dueDates[k] ?? '',
           amount: due.amounts[k] ?? 0,
+          early: due.early[k] ?? null,
           siblingNumber,
           payers: rowPayers,
         });

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { EarlyPaymentTerms } from '../../db/types.js';
 import type { DbOrTx } from '../../db/database.js';
 import type { BillRunStatus } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
@@ -40,6 +41,8 @@ export interface DueArrays {
   dueDates: string[];
   amounts: number[];
   optional: boolean[];
+  /** Early-payment terms of each: the item's, else its plan's, else null. */
+  early: (EarlyPaymentTerms | null)[];
 }
 
 export interface SchoolForRun {
@@ -122,10 +125,20 @@ export function createBillRunsRepository() {
     async dueArrays(db: DbOrTx, schoolId: string, through: string): Promise<DueArrays> {
       const items = await db
         .selectFrom('fee_plan_items')
-        .select(['fee_plan_id', 'code', 'description', 'position', 'amount', 'optional', 'schedule'])
-        .where('school_id', '=', schoolId)
+        .innerJoin('fee_plans', (join) => join.onRef('fee_plans.school_id', '=', 'fee_plan_items.school_id').onRef('fee_plans.id', '=', 'fee_plan_items.fee_plan_id'))
+        .select([
+          'fee_plan_items.fee_plan_id',
+          'fee_plan_items.code',
+          'fee_plan_items.description',
+          'fee_plan_items.position',
+          'fee_plan_items.amount',
+          'fee_plan_items.optional',
+          'fee_plan_items.schedule',
+          sql<EarlyPaymentTerms | null>`coalesce(fee_plan_items.early_payment, fee_plans.early_payment)`.as('early'),
+        ])
+        .where('fee_plan_items.school_id', '=', schoolId)
         .execute();
-      const due: DueArrays = { feePlanIds: [], itemCodes: [], descriptions: [], positions: [], dueDates: [], amounts: [], optional: [] };
+      const due: DueArrays = { feePlanIds: [], itemCodes: [], descriptions: [], positions: [], dueDates: [], amounts: [], optional: [], early: [] };
       for (const item of items) {
         for (const date of dueDatesOf(item.schedule)) {
           if (date <= through) {
@@ -136,6 +149,7 @@ export function createBillRunsRepository() {
             due.dueDates.push(date);
             due.amounts.push(item.amount);
             due.optional.push(item.optional);
+            due.early.push(item.early);
           }
         }
       }

@@ -59,6 +59,8 @@ interface DueInvoice {
   feeNumber: string | null;
   feeDueDate: string | null;
   feeOpen: number | null;
+  /** Pronto pago still on offer on the reminder's day. */
+  earlyPayment: { amount: number; by: string; saving: number } | null;
 }
 
 interface Recipient {
@@ -87,7 +89,11 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
     select i.id, i.number, to_char(i.due_date, 'YYYY-MM-DD') as "dueDate", (i.amount - i.paid_amount)::int8 as open,
            coalesce(i.family_id, s.family_id) as "familyId", i.payer_guardian_id as "payerGuardianId",
            s.first_name || ' ' || s.last_name as "studentName", f.reference,
-           lf.number as "feeNumber", to_char(lf.due_date, 'YYYY-MM-DD') as "feeDueDate", (lf.amount - lf.paid_amount)::int8 as "feeOpen"
+           lf.number as "feeNumber", to_char(lf.due_date, 'YYYY-MM-DD') as "feeDueDate", (lf.amount - lf.paid_amount)::int8 as "feeOpen",
+           case when i.early_discount > 0 and not i.early_applied and i.early_by >= ${day}::date
+                     and i.early_discount < i.amount - i.paid_amount
+                then json_build_object('amount', i.amount - i.paid_amount - i.early_discount, 'by', to_char(i.early_by, 'YYYY-MM-DD'), 'saving', i.early_discount)
+           end as "earlyPayment"
       from invoices i
       join students s on s.school_id = i.school_id and s.id = i.student_id
       left join families f on f.school_id = i.school_id and f.id = coalesce(i.family_id, s.family_id)
@@ -170,6 +176,7 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
             today: day,
             bills,
             payUrl: link,
+            ...(invoice.earlyPayment === null ? {} : { earlyPayment: { ...invoice.earlyPayment, amount: Number(invoice.earlyPayment.amount), saving: Number(invoice.earlyPayment.saving) } }),
             ...(invoice.reference === null ? {} : { familyReference: invoice.reference }),
           },
           { channel: step.channel, language: guardian.language, tone: TEMPLATE_TONE[step.template] },

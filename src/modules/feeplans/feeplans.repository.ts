@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
-import type { FeeSchedule } from '../../db/types.js';
+import type { EarlyPaymentTerms, FeeSchedule } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { dueDatesOf } from './schedule.js';
 
@@ -11,6 +11,8 @@ export interface FeePlanItemRow {
   optional: boolean;
   accountCode: string | null;
   schedule: FeeSchedule;
+  /** Its own early-payment terms (null: the plan's, if any). */
+  earlyPayment: EarlyPaymentTerms | null;
   dueDates: string[];
   billedDueDates?: string[];
 }
@@ -22,6 +24,8 @@ export interface FeePlanRow {
   academicYear: string;
   yearStart: string;
   yearEnd: string;
+  /** Early-payment terms of every item without its own. */
+  earlyPayment: EarlyPaymentTerms | null;
   items: FeePlanItemRow[];
   createdAt: Date;
   updatedAt: Date;
@@ -36,6 +40,7 @@ export interface FeePlanItemValues {
   optional?: boolean;
   accountCode?: string | null;
   schedule: FeeSchedule;
+  earlyPayment?: EarlyPaymentTerms | null;
 }
 
 const planColumns = [
@@ -45,6 +50,7 @@ const planColumns = [
   'fee_plans.academic_year as academicYear',
   'fee_plans.year_start as yearStart',
   'fee_plans.year_end as yearEnd',
+  'fee_plans.early_payment as earlyPayment',
   'fee_plans.created_at as createdAt',
   'fee_plans.updated_at as updatedAt',
 ] as const;
@@ -70,7 +76,7 @@ export function createFeePlansRepository() {
     }
     const rows = await db
       .selectFrom('fee_plan_items')
-      .select(['fee_plan_id as planId', 'code', 'description', 'amount', 'optional', 'account_code as accountCode', 'schedule'])
+      .select(['fee_plan_id as planId', 'code', 'description', 'amount', 'optional', 'account_code as accountCode', 'schedule', 'early_payment as earlyPayment'])
       .where('school_id', 'in', [...new Set(plans.map((p) => p.schoolId))])
       .where('fee_plan_id', 'in', plans.map((p) => p.id))
       .orderBy('fee_plan_id')
@@ -109,7 +115,7 @@ export function createFeePlansRepository() {
       return { ...head, items: items.get(head.id) ?? [] };
     },
 
-    async insert(db: DbOrTx, values: { schoolId: string; name: string; academicYear: string; yearStart: string; yearEnd: string }): Promise<string> {
+    async insert(db: DbOrTx, values: { schoolId: string; name: string; academicYear: string; yearStart: string; yearEnd: string; earlyPayment?: EarlyPaymentTerms | null }): Promise<string> {
       const row = await db
         .insertInto('fee_plans')
         .values({
@@ -118,10 +124,20 @@ export function createFeePlansRepository() {
           academic_year: values.academicYear.trim(),
           year_start: values.yearStart,
           year_end: values.yearEnd,
+          early_payment: values.earlyPayment ? JSON.stringify(values.earlyPayment) : null,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
       return row.id;
+    },
+
+    async setEarlyPayment(db: DbOrTx, plan: { schoolId: string; id: string }, terms: EarlyPaymentTerms | null): Promise<void> {
+      await db
+        .updateTable('fee_plans')
+        .set({ early_payment: terms ? JSON.stringify(terms) : null, updated_at: sql<Date>`now()` })
+        .where('school_id', '=', plan.schoolId)
+        .where('id', '=', plan.id)
+        .execute();
     },
 
     async rename(db: DbOrTx, plan: { schoolId: string; id: string }, name: string): Promise<void> {
@@ -153,6 +169,7 @@ export function createFeePlansRepository() {
             optional: item.optional ?? false,
             account_code: item.accountCode ?? null,
             schedule: JSON.stringify(item.schedule),
+            early_payment: item.earlyPayment ? JSON.stringify(item.earlyPayment) : null,
             position,
           })),
         )
@@ -163,6 +180,7 @@ export function createFeePlansRepository() {
             optional: eb.ref('excluded.optional'),
             account_code: eb.ref('excluded.account_code'),
             schedule: eb.ref('excluded.schedule'),
+            early_payment: eb.ref('excluded.early_payment'),
             position: eb.ref('excluded.position'),
             updated_at: sql<Date>`now()`,
           })),

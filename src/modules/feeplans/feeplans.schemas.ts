@@ -37,6 +37,19 @@ export const FeeSchedule = Type.Union(
   { description: '{kind: once, dueDate} | {kind: monthly, firstDue, count} | {kind: termly|custom, dueDates[]}' },
 );
 
+export const EarlyPaymentTerms = Type.Object(
+  {
+    basis: Type.Union([Type.Literal('percent'), Type.Literal('fixed')]),
+    value: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000_000_000, description: 'percent: a number of percent, 0 < value ≤ 100, up to 2 decimals; fixed: integer minor units per instalment' }),
+    byDay: Type.Integer({ minimum: -90, maximum: 90, description: 'the last day to pay in full and earn it, relative to the due date (0: the due date; −5: five days before)' }),
+  },
+  {
+    additionalProperties: false,
+    description: 'pronto pago: paid in full by due date + byDay, in one payment, the instalment costs this much less (a discount line added in the paying transaction)',
+    examples: [{ basis: 'percent', value: 5, byDay: -5 }],
+  },
+);
+
 export const FeePlanItemInput = Type.Object(
   {
     code: ItemCode,
@@ -45,6 +58,7 @@ export const FeePlanItemInput = Type.Object(
     optional: Type.Optional(Type.Boolean({ description: 'billed only to enrolments that choose it (default false)' })),
     accountCode: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 40 }))),
     schedule: FeeSchedule,
+    earlyPayment: Type.Optional(Nullable(EarlyPaymentTerms)),
   },
   { additionalProperties: false },
 );
@@ -59,6 +73,7 @@ export const CreateFeePlanBody = Type.Object(
     academicYear: Text(20, ['2026-2027']),
     yearStart: DateInput('the first day of the academic year', ['2026-08-01']),
     yearEnd: DateInput('the last day of the academic year', ['2027-07-31']),
+    earlyPayment: Type.Optional(Nullable(EarlyPaymentTerms)),
     items: ItemsInput,
   },
   { additionalProperties: false },
@@ -68,6 +83,7 @@ export type CreateFeePlanBody = Static<typeof CreateFeePlanBody>;
 export const PatchFeePlanBody = Type.Object(
   {
     name: Type.Optional(Text(200)),
+    earlyPayment: Type.Optional(Nullable(EarlyPaymentTerms)),
     items: Type.Optional(
       Type.Array(FeePlanItemInput, {
         minItems: 1,
@@ -90,6 +106,7 @@ export const FeePlanItem = Type.Object({
   optional: Type.Boolean(),
   accountCode: Nullable(Type.String()),
   schedule: FeeSchedule,
+  earlyPayment: Nullable(EarlyPaymentTerms),
   dueDates: Type.Array(DateOnly, { description: 'the schedule’s due dates, oldest first' }),
   billedDueDates: Type.Optional(Type.Array(DateOnly, { description: 'due dates already billed (on invoices not cancelled): they cannot change' })),
 });
@@ -102,6 +119,7 @@ export const FeePlan = Type.Object(
     academicYear: Type.String(),
     yearStart: DateOnly,
     yearEnd: DateOnly,
+    earlyPayment: Nullable(EarlyPaymentTerms),
     items: Type.Array(FeePlanItem),
     createdAt: Timestamp,
     updatedAt: Timestamp,

@@ -1,3 +1,4 @@
+import type { EarlyPaymentTerms } from '../../db/types.js';
 import type { Db, DbOrTx, Tx } from '../../db/database.js';
 import { type Actor, requirePrincipal } from '../../shared/context.js';
 import { AppError, notFound, type FieldError } from '../../shared/errors.js';
@@ -50,8 +51,23 @@ export function itemsErrors(items: readonly FeePlanItemInput[], year: { start: s
     for (const error of scheduleErrors(item.schedule, year)) {
       errors.push(field(`items.${i}.schedule.${error.field}`, error.message));
     }
+    errors.push(...earlyPaymentErrors(item.earlyPayment, `items.${i}.earlyPayment`));
   });
   return errors;
+}
+
+/** What is wrong with early-payment terms (the schema has checked the shape): a percent above 100 or with more than 2 decimals, a fixed amount that is not whole. */
+export function earlyPaymentErrors(terms: EarlyPaymentTerms | null | undefined, at: string): FieldError[] {
+  if (terms === null || terms === undefined) {
+    return [];
+  }
+  if (terms.basis === 'fixed') {
+    return Number.isSafeInteger(terms.value) ? [] : [field(`${at}.value`, 'a fixed early-payment discount is a whole number of minor units (cents)')];
+  }
+  if (terms.value > 100) {
+    return [field(`${at}.value`, `a percent is at most 100 (got ${terms.value})`)];
+  }
+  return Math.abs(Math.round(terms.value * 100) - terms.value * 100) > 1e-6 ? [field(`${at}.value`, 'a percent has at most 2 decimals')] : [];
 }
 
 /** A share in millionths (numeric(7,6) keeps six decimals). */
@@ -173,6 +189,7 @@ export function createFeePlansService(deps: FeePlansDeps) {
           errors.push(field(`items.${i}.description`, 'must not be blank'));
         }
       });
+      errors.push(...earlyPaymentErrors(body.earlyPayment, 'earlyPayment'));
       return db.transaction().execute(async (trx) => {
         await visibleSchool(trx, scope, body.schoolId, 'body');
         if (errors.length > 0) {
@@ -197,6 +214,7 @@ export function createFeePlansService(deps: FeePlansDeps) {
         if (body.name !== undefined && body.name.trim() === '') {
           errors.push(field('name', 'must not be blank'));
         }
+        errors.push(...earlyPaymentErrors(body.earlyPayment, 'earlyPayment'));
         if (body.items !== undefined) {
           errors.push(...itemsErrors(body.items, { start: head.yearStart, end: head.yearEnd }));
           body.items.forEach((item, i) => {
@@ -248,7 +266,8 @@ export function createFeePlansService(deps: FeePlansDeps) {
             a.amount === b.amount &&
             (a.optional ?? false) === b.optional &&
             (a.accountCode ?? null) === b.accountCode &&
-            JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
+            JSON.stringify(a.schedule) === JSON.stringify(b.schedule) &&
+            JSON.stringify(a.earlyPayment ?? null) === JSON.stringify(b.earlyPayment);
           changes.items = {
             added: items.filter((item) => !current.has(item.code)).map((item) => item.code),
             changed: items.filter((item) => {
@@ -262,6 +281,11 @@ export function createFeePlansService(deps: FeePlansDeps) {
         if (body.name !== undefined) {
           changes.name = { from: head.name, to: body.name.trim() };
           await plans.rename(trx, head, body.name);
+        }
+        // New terms apply to the instalments billed from now on; billed invoices keep theirs.
+        if (body.earlyPayment !== undefined) {
+          changes.earlyPayment = { from: head.earlyPayment, to: body.earlyPayment };
+          await plans.setEarlyPayment(trx, head, body.earlyPayment);
         }
         const after = await planWithBilled(trx, await visiblePlan(trx, scope, id));
         await recordAudit(trx, actor, { action: 'fee_plan.update', entityType: 'fee_plan', entityId: id, schoolId: head.schoolId, changes });

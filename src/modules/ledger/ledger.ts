@@ -58,6 +58,8 @@ export interface InvoiceInput {
   description: string | null;
   dueDate: string;
   lines: LineInput[];
+  /** Pronto pago (0023): the discount offered for paying in full by earlyBy (minor units, > 0), and that day. */
+  early?: { discount: number; by: string } | null;
 }
 
 export interface PostedInvoice {
@@ -285,11 +287,13 @@ export async function postInvoices(trx: Tx, invoices: InvoiceInput[]): Promise<P
   // (now(), unless the writer is the demo simulator): written here, the trigger's WHEN
   // clause skips its PL/pgSQL function for each of a bill run's rows.
   const { rows: inserted } = await sql<{ id: string; schoolId: string; number: string }>`
-    insert into invoices (school_id, student_id, family_id, payer_guardian_id, bill_run_id, number, description, amount, due_date, touched_by_person_at)
+    insert into invoices (school_id, student_id, family_id, payer_guardian_id, bill_run_id, number, description, amount, due_date, touched_by_person_at,
+                          early_discount, early_by)
     select u.school_id, u.student_id,
            case when u.family_of_student then (select s.family_id from students s where s.school_id = u.school_id and s.id = u.student_id) else u.family_id end,
            u.payer_guardian_id, u.bill_run_id, u.number, u.description, u.amount, u.due_date,
-           case when coalesce(current_setting('bursar.writer', true), '') <> 'demo' then now() end
+           case when coalesce(current_setting('bursar.writer', true), '') <> 'demo' then now() end,
+           u.early_discount, u.early_by
       from unnest(
         ${invoices.map((i) => i.schoolId)}::uuid[],
         ${invoices.map((i) => i.studentId)}::uuid[],
@@ -300,8 +304,10 @@ export async function postInvoices(trx: Tx, invoices: InvoiceInput[]): Promise<P
         ${numbers}::text[],
         ${invoices.map((i) => i.description)}::text[],
         ${amounts}::bigint[],
-        ${invoices.map((i) => i.dueDate)}::date[])
-        as u(school_id, student_id, family_id, family_of_student, payer_guardian_id, bill_run_id, number, description, amount, due_date)
+        ${invoices.map((i) => i.dueDate)}::date[],
+        ${invoices.map((i, index) => earlyOf(i, amounts[index] ?? 0).discount)}::bigint[],
+        ${invoices.map((i, index) => earlyOf(i, amounts[index] ?? 0).by)}::date[])
+        as u(school_id, student_id, family_id, family_of_student, payer_guardian_id, bill_run_id, number, description, amount, due_date, early_discount, early_by)
     returning id, school_id as "schoolId", number`.execute(trx);
   const idOf = new Map(inserted.map((row) => [`${row.schoolId}/${row.number}`, row.id]));
   const ids = invoices.map((invoice, index) => {
@@ -330,6 +336,35 @@ export async function postInvoices(trx: Tx, invoices: InvoiceInput[]): Promise<P
       ${lines.map((l) => l.line.billingKey ?? null)}::text[])`.execute(trx);
 
   return invoices.map((_, index) => ({ id: ids[index] ?? '', number: numbers[index] ?? '', amount: amounts[index] ?? 0 }));
+}
+
+/** An invoice's early-payment terms as stored: none, or a discount (at most its amount) and its day. */
+function earlyOf(invoice: InvoiceInput, amount: number): { discount: number; by: string | null } {
+  const discount = Math.min(invoice.early?.discount ?? 0, amount);
+  if (invoice.early === null || invoice.early === undefined || discount <= 0) {
+    return { discount: 0, by: null };
+  }
+  if (!Number.isSafeInteger(discount)) {
+    throw new LedgerError(`an early-payment discount of ${discount}`);
+  }
+  return { discount, by: invoice.early.by };
+}
+
+/**
+ * Pronto pago (SPEC §8, migration 0023): when a payment of `amount` at `paidAt` settles
+ * the invoice exactly once its early-payment discount is taken, by its early day (the
+ * school's local date), the discount line is posted first (ledger_post_early_discount)
+ * and the invoice owes that much less. In the paying transaction, under the invoice's row
+ * lock. Answers the discount posted (0: the payment does not earn one).
+ */
+export async function postEarlyPaymentDiscount(trx: Tx, e: { schoolId: string; invoiceId: string; paidAt: Date; amount: number }): Promise<number> {
+  const { rows } = await sql<{ discount: string }>`
+    select ledger_post_early_discount(i.school_id, i.id) as discount
+      from invoices i join schools s on s.id = i.school_id
+     where i.school_id = ${e.schoolId} and i.id = ${e.invoiceId}
+       and early_discount_earned(i, s.timezone, ${e.paidAt}, ${e.amount})
+       and ${e.amount} <= i.amount - i.paid_amount - i.early_discount`.execute(trx);
+  return Number(rows[0]?.discount ?? 0);
 }
 
 /**

@@ -79,6 +79,14 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
           {data.lateFeeInvoice.pendingAmount > 0 ? `, ${formatMoney(data.lateFeeInvoice.pendingAmount, data.currency)} open` : ', paid'}).
         </p>
       ) : null}
+      {data.earlyPayment && (data.earlyPayment.available || data.earlyPayment.applied) ? (
+        <p className="mb-2 text-sm text-slate-700" data-testid="early-payment">
+          <span className="mr-2 inline-flex items-center rounded-md bg-emerald-50 px-1.5 py-0.5 text-xs font-medium text-emerald-800 ring-1 ring-inset ring-emerald-600/30">Early payment</span>
+          {data.earlyPayment.applied
+            ? `Paid in full by ${formatDate(data.earlyPayment.payBy)}: ${formatMoney(data.earlyPayment.discount, data.currency)} discount taken.`
+            : `Paid in full by ${formatDate(data.earlyPayment.payBy)}, in one payment of ${formatMoney(data.earlyPayment.amountDue, data.currency)}, this invoice costs ${formatMoney(data.earlyPayment.discount, data.currency)} less.`}
+        </p>
+      ) : null}
       <PageHeader title={`Invoice ${data.number}`} subtitle={`${data.description ?? 'No description'} · due ${formatDate(data.dueDate)}`} actions={<StatusBadge status={data.status} />} />
       <StatGrid cols={4} className="mb-6">
         <Stat label="Amount" value={formatMoney(data.amount, data.currency)} />
@@ -233,7 +241,8 @@ function Receipt({ receipt, onDismiss }: { receipt: PaymentReceipt; onDismiss: (
 
 function PaymentForm({ invoice, receipt, onRecorded }: { invoice: Invoice; receipt: PaymentReceipt | null; onRecorded: (receipt: PaymentReceipt | null) => void }) {
   const queryClient = useQueryClient();
-  const [amount, setAmount] = useState(() => minorToInput(invoice.pendingAmount, invoice.currency));
+  // With an early-payment discount on offer, the amount that earns it.
+  const [amount, setAmount] = useState(() => minorToInput(invoice.earlyPayment?.available ? invoice.earlyPayment.amountDue : invoice.pendingAmount, invoice.currency));
   const [method, setMethod] = useState('bank_transfer');
   const [reference, setReference] = useState('');
   const [invalid, setInvalid] = useState<string | null>(null);

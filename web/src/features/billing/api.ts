@@ -46,6 +46,8 @@ export interface Invoice {
   lines?: InvoiceLine[];
   /** On the single-invoice answer of a regular invoice: its late-fee invoice, or null. */
   lateFeeInvoice?: { id: string; number: string; amount: number; pendingAmount: number } | null;
+  /** Pronto pago: paying amountDue by payBy, in one payment, earns the discount. */
+  earlyPayment?: { discount: number; payBy: string; applied: boolean; available: boolean; amountDue: number } | null;
   /** On the single-invoice answer only: credit notes and write-offs, oldest first. */
   adjustments?: InvoiceAdjustment[];
 }

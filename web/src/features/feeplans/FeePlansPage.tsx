@@ -8,7 +8,7 @@ import { ApiError } from '../../lib/api';
 import { formatDate, formatMoney } from '../../lib/format';
 import { useSearchParams } from '../../lib/router';
 import { gradeOptionsQuery, schoolOptionsQuery, type SchoolOption } from '../../lib/schools';
-import { createFeePlan, enrolGrade, feePlansQuery, renameFeePlan, type FeePlan, type FeePlanItemInput, type Schedule } from './api';
+import { createFeePlan, enrolGrade, feePlansQuery, renameFeePlan, type EarlyPaymentTerms, type FeePlan, type FeePlanItemInput, type Schedule } from './api';
 
 /** Every string of this page, in one place (translated in issue 17). */
 const T = {
@@ -133,6 +133,18 @@ function PlanCard({ plan, school, writer }: { plan: FeePlan; school: SchoolOptio
           ))}
         </tbody>
       </Table>
+      {plan.earlyPayment || plan.items.some((item) => item.earlyPayment) ? (
+        <ul className="mt-3 space-y-1 text-sm text-slate-700" data-testid="early-payment-terms">
+          {plan.earlyPayment ? <li>Early payment: {describeEarly(plan.earlyPayment, currency)} (every item without its own terms).</li> : null}
+          {plan.items
+            .filter((item) => item.earlyPayment)
+            .map((item) => (
+              <li key={item.code}>
+                Early payment on {item.description}: {item.earlyPayment ? describeEarly(item.earlyPayment, currency) : ''}.
+              </li>
+            ))}
+        </ul>
+      ) : null}
       {writer ? <EnrolGradeForm plan={plan} /> : null}
     </Card>
   );
@@ -173,6 +185,13 @@ function RenamePlanForm({ plan, onDone }: { plan: FeePlan; onDone: () => void })
       ) : null}
     </form>
   );
+}
+
+/** "5 % off when paid in full by 5 days before the due date". */
+function describeEarly(terms: EarlyPaymentTerms, currency: string): string {
+  const off = terms.basis === 'percent' ? `${terms.value} %` : currency ? formatMoney(terms.value, currency) : String(terms.value);
+  const by = terms.byDay === 0 ? 'the due date' : `${Math.abs(terms.byDay)} ${Math.abs(terms.byDay) === 1 ? 'day' : 'days'} ${terms.byDay < 0 ? 'before' : 'after'} the due date`;
+  return `${off} off when paid in full by ${by}`;
 }
 
 function EnrolGradeForm({ plan }: { plan: FeePlan }) {

@@ -11,6 +11,12 @@ export interface FeePlanItemInput {
   optional?: boolean;
   schedule: Schedule;
 }
+/** Pronto pago terms: percent (a number of percent) or fixed (minor units per instalment), earned by due date + byDay. */
+export interface EarlyPaymentTerms {
+  basis: 'percent' | 'fixed';
+  value: number;
+  byDay: number;
+}
 export interface FeePlan {
   id: string;
   schoolId: string;
@@ -18,7 +24,8 @@ export interface FeePlan {
   academicYear: string;
   yearStart: string;
   yearEnd: string;
-  items: (Required<Omit<FeePlanItemInput, 'schedule'>> & { schedule: Schedule; dueDates: string[] })[];
+  earlyPayment?: EarlyPaymentTerms | null;
+  items: (Required<Omit<FeePlanItemInput, 'schedule'>> & { schedule: Schedule; dueDates: string[]; earlyPayment?: EarlyPaymentTerms | null })[];
 }
 export interface CreateFeePlanInput {
   schoolId: string;
