@@ -22,6 +22,9 @@ import billRunsWorkerPlugin from './modules/billruns/billruns.worker.plugin.js';
 import collectionsWorkerPlugin from './modules/collections/collections.worker.plugin.js';
 import messagesWorkerPlugin from './modules/messages/messages.worker.plugin.js';
 import messagesRoutes from './modules/messages/messages.routes.js';
+import { MESSAGES_SCHEMAS } from './modules/messages/messages.schemas.js';
+import { BILLING_SCHEMAS } from './modules/billing/billing.schemas.js';
+import portalRoutes from './modules/portal/portal.routes.js';
 import payLinksRoutes from './modules/paylinks/paylinks.routes.js';
 import familyPaymentsRoutes from './modules/familypayments/familypayments.routes.js';
 import statementsRoutes from './modules/billing/statements.routes.js';
@@ -185,6 +188,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { db: database.db, version: VERSION });
   await app.register(
     async (api) => {
+      // Shapes more than one module answers with (Invoice, Message, …): registered once here, seen by every route below.
+      for (const schema of [...BILLING_SCHEMAS, ...MESSAGES_SCHEMAS]) {
+        api.addSchema(schema);
+      }
       await api.register(authRoutes, { auth });
       await api.register(usersRoutes, { users });
       await api.register(billingRoutes, { db: database.db });
@@ -198,6 +205,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(collectionsRoutes, { db: database.db, config });
       await api.register(messagesRoutes, { db: database.db });
       await api.register(payLinksRoutes, { db: database.db, config });
+      await api.register(portalRoutes, { db: database.db, config });
       // Reports, analytics and exports read from the replica when there is one.
       await api.register(billingReportsRoutes, { db: readDb });
       await api.register(dashboardRoutes, { db: readDb });

@@ -10,7 +10,7 @@ type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
 /** A calendar date, always 'YYYY-MM-DD' (see pg-types.ts). */
 type DateOnly = ColumnType<string, string, string>;
 
-export type Role = 'super_admin' | 'school_admin' | 'finance_analyst' | 'developer';
+export type Role = 'super_admin' | 'school_admin' | 'finance_analyst' | 'developer' | 'guardian';
 export type PaymentMethod = 'card' | 'bank_transfer' | 'cash' | 'cash_voucher' | 'direct_debit' | 'wallet';
 export type TransactionStatus = 'succeeded' | 'failed' | 'refunded' | 'pending';
 export type LedgerEntryType = 'earned' | 'spent' | 'payout' | 'paid_out';
@@ -147,6 +147,22 @@ export interface UsersTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   last_login_at: Timestamp | null;
+  /** A guardian user's guardian (migration 0024): set exactly when role = 'guardian'. */
+  guardian_school_id: ColumnType<string | null, string | null | undefined, string | null>;
+  guardian_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** One-time invitations of guardians to the portal (migration 0024); only the token's SHA-256 is kept. */
+export interface GuardianInvitationsTable {
+  school_id: string;
+  id: Generated<string>;
+  guardian_id: string;
+  token_hash: Buffer;
+  expires_at: Timestamp;
+  accepted_at: Timestamp | null;
+  user_id: string | null;
+  created_by: string | null;
+  created_at: CreatedAt;
 }
 
 export interface UserSchoolsTable {
@@ -523,7 +539,7 @@ export type MessageStatus = 'queued' | 'sent' | 'failed' | 'bounced' | 'outbox';
 export interface MessagesTable {
   school_id: string;
   id: Generated<string>;
-  kind: 'reminder';
+  kind: 'reminder' | 'invitation';
   dedupe_key: string;
   family_id: string | null;
   guardian_id: string | null;
@@ -623,4 +639,5 @@ export interface DB {
   collection_runs: CollectionRunsTable;
   reminder_policies: ReminderPoliciesTable;
   messages: MessagesTable;
+  guardian_invitations: GuardianInvitationsTable;
 }

@@ -27,6 +27,8 @@ export const PERMISSIONS = [
   'sync:reset',
   'accounts:read',
   'assistant:use',
+  /** The family portal (/portal/*): a guardian user's own family only. */
+  'portal:use',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -43,7 +45,7 @@ export interface RolePolicy {
   pii: PiiVisibility;
 }
 
-export const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer'] as const satisfies readonly Role[];
+export const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer', 'guardian'] as const satisfies readonly Role[];
 
 export const ROLE_POLICY: Readonly<Record<Role, RolePolicy>> = {
   super_admin: {
@@ -73,6 +75,14 @@ export const ROLE_POLICY: Readonly<Record<Role, RolePolicy>> = {
     schools: 'all',
     pii: 'masked',
   },
+  // A parent or other payer (SPEC §8): the portal of their own family and nothing else.
+  // None of the staff permissions, so every staff route answers 403; the portal routes
+  // scope every read and write to the family of principal.guardian.
+  guardian: {
+    permissions: new Set<Permission>(['public', 'authenticated', 'portal:use']),
+    schools: 'assigned',
+    pii: 'clear',
+  },
 };
 
 export function isPermission(value: unknown): value is Permission {
@@ -95,17 +105,29 @@ export interface Principal {
   /** `all`, or the exact schools this caller may see. */
   schoolIds: 'all' | readonly string[];
   pii: PiiVisibility;
+  /** A guardian user's guardian and family (role guardian only). */
+  guardian: GuardianLink | null;
 }
 
-export function principalFor(user: { id: string; username: string; role: Role; schoolIds: readonly string[] }, sessionId: string): Principal {
+export interface GuardianLink {
+  schoolId: string;
+  guardianId: string;
+  familyId: string;
+}
+
+export function principalFor(
+  user: { id: string; username: string; role: Role; schoolIds: readonly string[]; guardian?: GuardianLink | null },
+  sessionId: string,
+): Principal {
   const policy = ROLE_POLICY[user.role];
   return {
     userId: user.id,
     username: user.username,
     role: user.role,
     sessionId,
-    schoolIds: policy.schools === 'all' ? 'all' : user.schoolIds,
+    schoolIds: policy.schools === 'all' ? 'all' : user.role === 'guardian' ? (user.guardian ? [user.guardian.schoolId] : []) : user.schoolIds,
     pii: policy.pii,
+    guardian: user.role === 'guardian' ? (user.guardian ?? null) : null,
   };
 }
 

@@ -10,8 +10,8 @@ import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
  * A gets 404 for anything of school B, and lists show only A), PII masking for the
  * finance analyst, 403 for roles without the permission and 401 without a token.
  */
-type Role = 'super_admin' | 'school_admin' | 'finance_analyst' | 'developer' | 'anonymous';
-const ROLES: Role[] = ['super_admin', 'school_admin', 'finance_analyst', 'developer', 'anonymous'];
+type Role = 'super_admin' | 'school_admin' | 'finance_analyst' | 'developer' | 'guardian' | 'anonymous';
+const ROLES: Role[] = ['super_admin', 'school_admin', 'finance_analyst', 'developer', 'guardian', 'anonymous'];
 
 describe('billing access by role', () => {
   let t: TestApp;
@@ -34,6 +34,8 @@ describe('billing access by role', () => {
     school_admin: school === 'A' ? 200 : 404,
     finance_analyst: 200,
     developer: 403,
+    // A guardian user sees their own family through the portal only: every staff route refuses it.
+    guardian: 403,
     anonymous: 401,
   });
 
@@ -69,12 +71,12 @@ describe('billing access by role', () => {
     }
   });
 
-  test('lists: a school_admin sees only their school, others see both, developer and anonymous none', async () => {
+  test('lists: a school_admin sees only their school, others see both, developer, guardian and anonymous none', async () => {
     for (const url of ['/schools', '/students', '/invoices', '/payments']) {
       for (const role of ROLES) {
         const response = await as[role].get(`${url}?limit=500`);
-        if (role === 'developer' || role === 'anonymous') {
-          assert.equal(response.statusCode, role === 'developer' ? 403 : 401);
+        if (role === 'developer' || role === 'guardian' || role === 'anonymous') {
+          assert.equal(response.statusCode, role === 'anonymous' ? 401 : 403, `${role} ${url}`);
           continue;
         }
         assert.equal(response.statusCode, 200);
@@ -118,7 +120,7 @@ describe('billing access by role', () => {
       return { schoolId, studentId: student.id, invoiceId: invoice.id, spareId: spare.id, paymentId: payment.id };
     };
     const expectFor = (role: Role, school: 'A' | 'B', ok: number) =>
-      ({ super_admin: ok, school_admin: school === 'A' ? ok : 404, finance_analyst: 403, developer: 403, anonymous: 401 })[role];
+      ({ super_admin: ok, school_admin: school === 'A' ? ok : 404, finance_analyst: 403, developer: 403, guardian: 403, anonymous: 401 })[role];
 
     for (const school of ['A', 'B'] as const) {
       for (const role of ROLES) {
@@ -151,7 +153,7 @@ describe('billing access by role', () => {
   test('creating and deleting schools is for super_admin only', async () => {
     for (const role of ROLES) {
       const response = await as[role].post('/schools', { name: `By ${role}` });
-      const expected = { super_admin: 201, school_admin: 403, finance_analyst: 403, developer: 403, anonymous: 401 }[role];
+      const expected = { super_admin: 201, school_admin: 403, finance_analyst: 403, developer: 403, guardian: 403, anonymous: 401 }[role];
       assert.equal(response.statusCode, expected, role);
     }
     const doomed = (await as.super_admin.post('/schools', { name: 'Doomed' })).json<{ id: string }>();

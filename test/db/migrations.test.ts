@@ -48,7 +48,7 @@ describe('migrations', () => {
       refunds: ['id', 'school_id', 'payment_id', 'invoice_id', 'amount', 'reason', 'created_at', 'created_by'],
       transactions: ['id', 'school_id', 'invoice_id', 'payment_id', 'refund_id', 'amount', 'method', 'status', 'failure_code', 'failure_message', 'gateway', 'created_at', 'xact_id'],
       ledger_entries: ['vendor_id', 'account_id', 'type', 'amount', 'created_at', 'ingested_at', 'body_hash'],
-      users: ['id', 'username', 'password_hash', 'role', 'is_active', 'created_at', 'updated_at', 'last_login_at'],
+      users: ['id', 'username', 'password_hash', 'role', 'is_active', 'created_at', 'updated_at', 'last_login_at', 'guardian_school_id', 'guardian_id'],
       user_schools: ['user_id', 'school_id'],
       auth_sessions: ['id', 'user_id', 'created_at', 'expires_at', 'revoked_at', 'revoked_reason', 'ip', 'user_agent'],
       refresh_tokens: ['id', 'session_id', 'token_hash', 'created_at', 'expires_at', 'used_at'],
@@ -83,6 +83,7 @@ describe('migrations', () => {
       late_fee_policies: ['school_id', 'kind', 'value', 'grace_days', 'cap', 'enabled', 'updated_at', 'updated_by'],
       collection_runs: ['school_id', 'day', 'late_fees_posted', 'late_fee_amount', 'reminders_sent', 'reminders_skipped', 'runs', 'first_run_at', 'last_run_at'],
       reminder_policies: ['school_id', 'steps', 'enabled', 'updated_at', 'updated_by'],
+      guardian_invitations: ['school_id', 'id', 'guardian_id', 'token_hash', 'expires_at', 'accepted_at', 'user_id', 'created_by', 'created_at'],
       messages: [
         'school_id', 'id', 'kind', 'dedupe_key', 'family_id', 'guardian_id', 'invoice_id', 'template', 'day', 'channel', 'language', 'recipient', 'status',
         'subject', 'body', 'attempts', 'next_attempt_at', 'lease_until', 'last_error', 'provider_message_id', 'sent_at', 'created_at', 'updated_at',

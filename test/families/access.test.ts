@@ -10,8 +10,8 @@ import { createTestApp, insertUser, login, problemOf, type TestApp } from '../he
  * family by a name it may not see, and writes nothing (403); the developer has no
  * billing access at all (403); no token is a 401.
  */
-type Role = 'super_admin' | 'school_admin' | 'finance_analyst' | 'developer' | 'anonymous';
-const ROLES: Role[] = ['super_admin', 'school_admin', 'finance_analyst', 'developer', 'anonymous'];
+type Role = 'super_admin' | 'school_admin' | 'finance_analyst' | 'developer' | 'guardian' | 'anonymous';
+const ROLES: Role[] = ['super_admin', 'school_admin', 'finance_analyst', 'developer', 'guardian', 'anonymous'];
 
 interface Guardian {
   id: string;
@@ -42,7 +42,7 @@ describe('families access by role', () => {
     t = await createTestApp();
     schoolA = (await t.db.insertInto('schools').values({ name: 'Colegio Alfa' }).returning('id').executeTakeFirstOrThrow()).id;
     schoolB = (await t.db.insertInto('schools').values({ name: 'Beta Academy' }).returning('id').executeTakeFirstOrThrow()).id;
-    for (const role of ROLES.filter((r): r is Exclude<Role, 'anonymous'> => r !== 'anonymous')) {
+    for (const role of ROLES.filter((r): r is Exclude<Role, 'anonymous' | 'guardian'> => r !== 'anonymous' && r !== 'guardian')) {
       await insertUser(t.db, { username: `fam.${role}`, role, schoolIds: role === 'school_admin' ? [schoolA] : [] });
       as[role] = client(t.app, (await login(t.app, `fam.${role}`)).accessToken);
     }
@@ -61,6 +61,9 @@ describe('families access by role', () => {
     };
     familyA = await make(schoolA, 'Pérez');
     familyB = await make(schoolB, 'Quintana');
+    // The guardian user is family A's own guardian: even its own family's staff routes refuse it.
+    await insertUser(t.db, { username: 'fam.guardian', role: 'guardian', guardian: { schoolId: schoolA, id: familyA.guardians[0]?.id ?? '' } });
+    as.guardian = client(t.app, (await login(t.app, 'fam.guardian')).accessToken);
   });
   after(() => t.close());
 
@@ -69,6 +72,8 @@ describe('families access by role', () => {
     school_admin: school === 'A' ? 200 : 404,
     finance_analyst: 200,
     developer: 403,
+    // A guardian user sees their own family through the portal only: every staff route refuses it.
+    guardian: 403,
     anonymous: 401,
   });
 
@@ -140,7 +145,7 @@ describe('families access by role', () => {
       return { family, guardianId: family.guardians[0]?.id ?? '', studentId: student.id, schoolId };
     };
     const expectFor = (role: Role, school: 'A' | 'B', ok: number) =>
-      ({ super_admin: ok, school_admin: school === 'A' ? ok : 404, finance_analyst: 403, developer: 403, anonymous: 401 })[role];
+      ({ super_admin: ok, school_admin: school === 'A' ? ok : 404, finance_analyst: 403, developer: 403, guardian: 403, anonymous: 401 })[role];
 
     for (const school of ['A', 'B'] as const) {
       for (const role of ROLES) {

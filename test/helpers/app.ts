@@ -61,19 +61,35 @@ export async function insertSchool(db: Db, name = 'Test School'): Promise<string
 /** Inserts a user directly (bypassing the API) with PASSWORD unless given. */
 export async function insertUser(
   db: Db,
-  user: { username: string; role: Role; schoolIds?: string[]; password?: string; isActive?: boolean },
+  user: { username: string; role: Role; schoolIds?: string[]; password?: string; isActive?: boolean; guardian?: { schoolId: string; id: string } },
 ): Promise<string> {
   const users = createUsersRepository();
   const id = await users.insert(db, {
     username: user.username,
     passwordHash: await hashPassword(user.password ?? PASSWORD),
     role: user.role,
+    ...(user.role === 'guardian' ? { guardian: user.guardian ?? (await anyGuardian(db)) } : {}),
   });
   await users.replaceSchools(db, id, user.schoolIds ?? []);
   if (user.isActive === false) {
     await users.update(db, id, { isActive: false });
   }
   return id;
+}
+
+/**
+ * A guardian for a guardian user made without one: a new family with one guardian in a
+ * new school of its own, so the user's family is nobody else's.
+ */
+async function anyGuardian(db: Db): Promise<{ schoolId: string; id: string }> {
+  const school = await db.insertInto('schools').values({ name: `Guardian School ${Math.random().toString(36).slice(2, 8)}` }).returning('id').executeTakeFirstOrThrow();
+  const family = await db
+    .insertInto('families')
+    .values({ school_id: school.id, name: 'Guardian family', reference: `GUA-${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}-0` })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const guardian = await db.insertInto('guardians').values({ school_id: school.id, family_id: family.id, first_name: 'Guard', last_name: 'Ian' }).returning('id').executeTakeFirstOrThrow();
+  return { schoolId: school.id, id: guardian.id };
 }
 
 export interface Tokens {

@@ -45,7 +45,7 @@ class FrameSocket extends FakeSocket {
   }
 }
 
-const root: Principal = { userId: 'u', username: 'root', role: 'super_admin', sessionId: 's', schoolIds: 'all', pii: 'clear' };
+const root: Principal = { userId: 'u', username: 'root', role: 'super_admin', sessionId: 's', schoolIds: 'all', pii: 'clear', guardian: null };
 
 describe('live hub', () => {
   let t: TestApp;

@@ -58,7 +58,7 @@ class Consumer {
   }
 }
 
-const root: Principal = { userId: 'u', username: 'root', role: 'super_admin', sessionId: 's', schoolIds: 'all', pii: 'clear' };
+const root: Principal = { userId: 'u', username: 'root', role: 'super_admin', sessionId: 's', schoolIds: 'all', pii: 'clear', guardian: null };
 
 describe('slow live consumers', () => {
   let t: TestApp;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
+import type { GuardianLink } from '../../shared/policy.js';
 import type { Role } from '../../db/types.js';
 
 /** Sessions (refresh-token families), refresh tokens and the failed-login throttle. */
@@ -97,11 +98,15 @@ export function createAuthRepository() {
             'schoolIds',
           ),
           sql<boolean>`s.revoked_at is null and s.expires_at > now()`.as('sessionLive'),
+          // A guardian user's guardian and family; null when the guardian was deleted (the user then sees nothing).
+          sql<GuardianLink | null>`(select json_build_object('schoolId', g.school_id, 'guardianId', g.id, 'familyId', g.family_id)
+                                     from guardians g
+                                    where g.school_id = users.guardian_school_id and g.id = users.guardian_id and g.deleted_at is null)`.as('guardian'),
         ])
         .where('users.id', '=', userId)
         .where('s.id', '=', sessionId)
         .executeTakeFirst() as Promise<
-        { id: string; username: string; role: Role; isActive: boolean; schoolIds: string[]; sessionLive: boolean } | undefined
+        { id: string; username: string; role: Role; isActive: boolean; schoolIds: string[]; sessionLive: boolean; guardian: GuardianLink | null } | undefined
       >;
     },
 

@@ -93,6 +93,7 @@ export default function authRoutes(app: FastifyInstance, options: { auth: AuthSe
         schoolIds: principal.schoolIds === 'all' ? ('all' as const) : [...principal.schoolIds],
         pii: principal.pii,
         permissions: [...ROLE_POLICY[principal.role].permissions].sort(),
+        ...(principal.role === 'guardian' ? { guardian: principal.guardian } : {}),
       };
     },
   );

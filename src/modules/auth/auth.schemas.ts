@@ -7,8 +7,8 @@ export const Username = Type.String({
 });
 export const Password = Type.String({ minLength: 12, maxLength: 256, description: 'at least 12 characters' });
 export const RoleSchema = Type.Union(
-  [Type.Literal('super_admin'), Type.Literal('school_admin'), Type.Literal('finance_analyst'), Type.Literal('developer')],
-  { description: 'super_admin | school_admin | finance_analyst | developer' },
+  [Type.Literal('super_admin'), Type.Literal('school_admin'), Type.Literal('finance_analyst'), Type.Literal('developer'), Type.Literal('guardian')],
+  { description: 'super_admin | school_admin | finance_analyst | developer | guardian (a parent or payer: the portal of their family only)' },
 );
 export const Uuid = Type.String({ format: 'uuid' });
 
@@ -53,6 +53,7 @@ export const User = Type.Object(
     role: RoleSchema,
     isActive: Type.Boolean(),
     schoolIds: Type.Array(Uuid, { description: 'assigned schools (school_admin only)' }),
+    guardianId: Type.Optional(Type.Union([Uuid, Type.Null()], { description: 'role guardian: the guardian this user is' })),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
     lastLoginAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -67,6 +68,9 @@ export const Me = Type.Object({
   schoolIds: Type.Union([Type.Array(Uuid), Type.Literal('all')], { description: 'schools visible to the caller' }),
   pii: Type.Union([Type.Literal('clear'), Type.Literal('masked')], { description: 'how personal data is shown to the caller' }),
   permissions: Type.Array(Type.String()),
+  guardian: Type.Optional(
+    Type.Union([Type.Object({ schoolId: Uuid, guardianId: Uuid, familyId: Uuid }), Type.Null()], { description: 'a guardian user’s guardian and family' }),
+  ),
 });
 
 export const CreateUserBody = Type.Object(
@@ -75,6 +79,7 @@ export const CreateUserBody = Type.Object(
     password: Password,
     role: RoleSchema,
     schoolIds: Type.Optional(Type.Array(Uuid, { maxItems: 1000 })),
+    guardianId: Type.Optional(Type.String({ format: 'uuid', description: 'role guardian: the guardian this user is (required for that role, refused for the others)' })),
   },
   { additionalProperties: false },
 );

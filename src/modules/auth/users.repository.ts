@@ -9,6 +9,8 @@ export interface UserRecord {
   role: Role;
   isActive: boolean;
   schoolIds: string[];
+  /** Role guardian: the guardian this user is. */
+  guardianId: string | null;
   createdAt: Date;
   updatedAt: Date;
   lastLoginAt: Date | null;
@@ -23,6 +25,7 @@ const userColumns = [
   'users.role',
   'users.is_active as isActive',
   schoolIdsOf.as('schoolIds'),
+  'users.guardian_id as guardianId',
   'users.created_at as createdAt',
   'users.updated_at as updatedAt',
   'users.last_login_at as lastLoginAt',
@@ -54,10 +57,16 @@ export function createUsersRepository() {
         .execute();
     },
 
-    async insert(db: DbOrTx, user: { username: string; passwordHash: string; role: Role }): Promise<string> {
+    async insert(db: DbOrTx, user: { username: string; passwordHash: string; role: Role; guardian?: { schoolId: string; id: string } }): Promise<string> {
       const row = await db
         .insertInto('users')
-        .values({ username: user.username, password_hash: user.passwordHash, role: user.role })
+        .values({
+          username: user.username,
+          password_hash: user.passwordHash,
+          role: user.role,
+          guardian_school_id: user.guardian?.schoolId ?? null,
+          guardian_id: user.guardian?.id ?? null,
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       return row.id;

@@ -14,6 +14,7 @@ export interface CreateUserInput {
   password: string;
   role: Role;
   schoolIds?: string[];
+  guardianId?: string;
 }
 
 export interface UpdateUserInput {
@@ -36,6 +37,11 @@ export function createUsersService(options: { db: Db; users: UsersRepository; au
   const { db, users, auth } = options;
 
   async function checkSchools(trx: Tx, role: Role, schoolIds: readonly string[]): Promise<void> {
+    if (role === 'guardian' && schoolIds.length > 0) {
+      throw new AppError('BUSINESS_RULE_VIOLATION', 'a guardian sees their family’s school only; schoolIds must be empty', {
+        errors: [{ field: 'schoolIds', message: 'must be empty for role guardian' }],
+      });
+    }
     if (role !== 'school_admin') {
       if (schoolIds.length > 0) {
         throw new AppError('BUSINESS_RULE_VIOLATION', `a ${role} sees every school; schoolIds must be empty`, {
@@ -58,6 +64,19 @@ export function createUsersService(options: { db: Db; users: UsersRepository; au
     }
   }
 
+  /** The guardian a new guardian user is, not deleted and without a user yet. */
+  async function guardianForUser(trx: Tx, guardianId: string): Promise<{ schoolId: string; id: string }> {
+    const guardian = await trx.selectFrom('guardians').select(['school_id as schoolId', 'id']).where('id', '=', guardianId).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!guardian) {
+      throw new AppError('REFERENCE_NOT_FOUND', 'no such guardian', { errors: [{ field: 'guardianId', in: 'body', message: 'no such guardian' }] });
+    }
+    const taken = await trx.selectFrom('users').select('id').where('guardian_school_id', '=', guardian.schoolId).where('guardian_id', '=', guardian.id).executeTakeFirst();
+    if (taken) {
+      throw new AppError('ALREADY_EXISTS', 'this guardian already has a user', { errors: [{ field: 'guardianId', in: 'body', message: 'already has a user' }] });
+    }
+    return guardian;
+  }
+
   return {
     async list(query: { limit: number; cursor?: string }): Promise<Page<UserRecord>> {
       const afterId = query.cursor ? decodeCursorOf(query.cursor, [cursorPart.uuid])[0] : undefined;
@@ -75,10 +94,15 @@ export function createUsersService(options: { db: Db; users: UsersRepository; au
 
     async create(input: CreateUserInput, actor: Actor): Promise<UserRecord> {
       const schoolIds = [...new Set(input.schoolIds ?? [])];
+      if ((input.role === 'guardian') !== (input.guardianId !== undefined)) {
+        const message = input.role === 'guardian' ? 'a guardian user names its guardian' : `only a guardian user has a guardianId (not a ${input.role})`;
+        throw new AppError('VALIDATION_FAILED', message, { errors: [{ field: 'guardianId', in: 'body', message }] });
+      }
       const passwordHash = await hashPassword(input.password);
       return db.transaction().execute(async (trx) => {
         await checkSchools(trx, input.role, schoolIds);
-        const id = await users.insert(trx, { username: normaliseUsername(input.username), passwordHash, role: input.role });
+        const guardian = input.guardianId === undefined ? undefined : await guardianForUser(trx, input.guardianId);
+        const id = await users.insert(trx, { username: normaliseUsername(input.username), passwordHash, role: input.role, ...(guardian ? { guardian } : {}) });
         await users.replaceSchools(trx, id, schoolIds);
         const created = await users.findById(trx, id);
         if (!created) {
@@ -88,7 +112,7 @@ export function createUsersService(options: { db: Db; users: UsersRepository; au
           action: 'user.create',
           entityType: 'user',
           entityId: id,
-          changes: { username: created.username, role: created.role, schoolIds },
+          changes: { username: created.username, role: created.role, schoolIds, ...(guardian ? { guardianId: guardian.id } : {}) },
         });
         return created;
       });
@@ -114,6 +138,12 @@ export function createUsersService(options: { db: Db; users: UsersRepository; au
         }
         const role = input.role ?? before.role;
         const roleChanged = role !== before.role;
+        // A guardian user is its guardian: it is neither made from nor turned into a staff user.
+        if (roleChanged && (role === 'guardian' || before.role === 'guardian')) {
+          throw new AppError('BUSINESS_RULE_VIOLATION', 'a guardian user cannot change role (create a new user instead)', {
+            errors: [{ field: 'role', message: role === 'guardian' ? 'create a guardian user with POST /users {role: "guardian", guardianId} or an invitation' : 'a guardian user stays a guardian' }],
+          });
+        }
         // Moving to a role without assigned schools clears them unless new ones are given.
         const schoolIds = [...new Set(input.schoolIds ?? (role === 'school_admin' ? before.schoolIds : []))];
         await checkSchools(trx, role, schoolIds);

@@ -7,7 +7,6 @@ import { problemResponses } from '../../plugins/errors.js';
 import { DEFAULT_PAGE_SIZE } from '../../shared/pagination.js';
 import { actorOf } from '../auth/auth.routes.js';
 import {
-  BILLING_SCHEMAS,
   CreateAdjustmentBody,
   CreateInvoiceBody,
   CreatePaymentBody,
@@ -49,9 +48,6 @@ export default function billingRoutes(app: FastifyInstance, options: { db: Db })
     invoices: createInvoicesRepository(),
     payments: createPaymentsRepository(),
   });
-  for (const schema of BILLING_SCHEMAS) {
-    api.addSchema(schema);
-  }
   const read = { policy: 'billing:read' as const };
   const write = { policy: 'billing:write' as const };
   const manage = { policy: 'schools:manage' as const };

@@ -126,9 +126,22 @@ export function createInvoicesRepository() {
     list(
       db: DbOrTx,
       scope: Scope,
-      query: { limit: number; afterId?: string; status?: InvoiceStatus; schoolId?: string; studentId?: string; dueFrom?: string; dueTo?: string },
+      query: {
+        limit: number;
+        afterId?: string;
+        status?: InvoiceStatus;
+        schoolId?: string;
+        studentId?: string;
+        dueFrom?: string;
+        dueTo?: string;
+        family?: { schoolId: string; familyId: string };
+      },
     ): Promise<InvoiceRow[]> {
       return visible(db, scope)
+        // A family's invoices by the one definition (family_invoices, migration 0019): billed to it, or to its students.
+        .$if(query.family !== undefined, (qb) =>
+          qb.where(sql<boolean>`invoices.id in (select fi.id from family_invoices(${query.family?.schoolId ?? null}::uuid, ${query.family?.familyId ?? null}::uuid) fi)`),
+        )
         .$if(query.schoolId !== undefined, (qb) => qb.where('invoices.school_id', '=', query.schoolId ?? ''))
         .$if(query.studentId !== undefined, (qb) => qb.where('invoices.student_id', '=', query.studentId ?? ''))
         .$if(query.dueFrom !== undefined, (qb) => qb.where('invoices.due_date', '>=', query.dueFrom ?? ''))

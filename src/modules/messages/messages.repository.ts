@@ -11,7 +11,7 @@ export interface MessageRow {
   guardianId: string | null;
   guardianFirstName: string | null;
   guardianLastName: string | null;
-  kind: 'reminder';
+  kind: 'reminder' | 'invitation';
   template: string | null;
   channel: ReminderChannel;
   language: Language;
@@ -25,7 +25,7 @@ export interface MessageRow {
   sentAt: Date | null;
 }
 
-export type MessageFilter = { familyId: string } | { invoiceId: string } | { outbox: true; schoolId?: string };
+export type MessageFilter = { familyId: string; guardianId?: string } | { invoiceId: string } | { outbox: true; schoolId?: string };
 
 export function createMessagesRepository() {
   return {
@@ -59,6 +59,7 @@ export function createMessagesRepository() {
         ])
         .where((eb) => inScope(eb, 'm.school_id', scope))
         .$if('familyId' in filter, (qb) => qb.where('m.family_id', '=', 'familyId' in filter ? filter.familyId : ''))
+        .$if('familyId' in filter && filter.guardianId !== undefined, (qb) => qb.where('m.guardian_id', '=', 'familyId' in filter ? (filter.guardianId ?? '') : ''))
         .$if('invoiceId' in filter, (qb) => qb.where('m.invoice_id', '=', 'invoiceId' in filter ? filter.invoiceId : ''))
         .$if('outbox' in filter, (qb) => qb.where('m.status', '=', 'outbox'))
         .$if('outbox' in filter && filter.schoolId !== undefined, (qb) => qb.where('m.school_id', '=', 'outbox' in filter ? (filter.schoolId ?? '') : ''))

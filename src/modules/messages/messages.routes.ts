@@ -6,16 +6,13 @@ import { problemResponses } from '../../plugins/errors.js';
 import { DEFAULT_PAGE_SIZE } from '../../shared/pagination.js';
 import { pageOf } from '../billing/billing.schemas.js';
 import { createMessagesRepository } from './messages.repository.js';
-import { IdParams, MESSAGES_SCHEMAS, MessageListQuery, OutboxQuery } from './messages.schemas.js';
+import { IdParams, MessageListQuery, OutboxQuery } from './messages.schemas.js';
 import { createMessagesService } from './messages.service.js';
 
 /** The delivery log and the outbox (SPEC §8): billing:read, scoped by school. */
 export default function messagesRoutes(app: FastifyInstance, options: { db: Db }) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const service = createMessagesService({ db: options.db, repo: createMessagesRepository() });
-  for (const schema of MESSAGES_SCHEMAS) {
-    api.addSchema(schema);
-  }
   const tags = ['messages'];
 
   api.get('/families/:id/messages', {

@@ -332,7 +332,7 @@ export function createSimulator(options: SimulatorOptions) {
   async function ensurePrincipal(): Promise<void> {
     if (!principal) {
       const userId = await ensureSimulatorUser(db);
-      principal = { userId, username: SIMULATOR_USERNAME, role: 'super_admin', sessionId: randomUUID(), schoolIds: 'all', pii: 'clear' };
+      principal = { userId, username: SIMULATOR_USERNAME, role: 'super_admin', sessionId: randomUUID(), schoolIds: 'all', pii: 'clear', guardian: null };
     }
     if (seededAt === undefined) {
       const marker = await db.selectFrom('app_meta').select('value').where('key', '=', 'demo_seeded_at').executeTakeFirst();
