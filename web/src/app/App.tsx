@@ -58,6 +58,7 @@ const LivePage = page(() => import('../features/live/LivePage').then((m) => m.Li
 const MonitoringPage = page(() => import('../features/monitoring/MonitoringPage').then((m) => m.MonitoringPage));
 const OverviewPage = page(() => import('../features/overview/OverviewPage').then((m) => m.OverviewPage));
 const OutboxPage = page(() => import('../features/collections/OutboxPage').then((m) => m.OutboxPage));
+const PortalApp = page(() => import('../features/portal/PortalApp').then((m) => m.PortalApp));
 const PendingPage = page(() => import('../features/pending/PendingPage').then((m) => m.PendingPage));
 
 interface Route {
@@ -101,6 +102,19 @@ function preloadPage(pathname: string) {
 }
 
 export function App() {
+  const { pathname } = useLocation();
+  // The family portal has its own layout, languages and sign-in (features/portal).
+  if (pathname === '/portal' || pathname.startsWith('/portal/')) {
+    return (
+      <Suspense fallback={<Spinner />}>
+        <PortalApp />
+      </Suspense>
+    );
+  }
+  return <Dashboard />;
+}
+
+function Dashboard() {
   const { me, loading } = useSession();
   const { pathname } = useLocation();
   const navigate = useNavigate();
@@ -113,6 +127,11 @@ export function App() {
   }, [loading, pathname]);
 
   useEffect(() => {
+    // A guardian user has no dashboard: their place is the portal.
+    if (!loading && me?.role === 'guardian') {
+      navigate('/portal', { replace: true });
+      return;
+    }
     if (!loading && !me && pathname !== '/login') {
       navigate(`/login${pathname !== '/' ? `?next=${encodeURIComponent(pathname)}` : ''}`, { replace: true });
     }

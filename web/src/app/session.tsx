@@ -2,7 +2,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
 import { apiFetch, getTokens, onTokensChange, setTokens, type TokenPair } from '../lib/api';
 
-export type Role = 'super_admin' | 'school_admin' | 'finance_analyst' | 'developer';
+export type Role = 'super_admin' | 'school_admin' | 'finance_analyst' | 'developer' | 'guardian';
 
 /** GET /auth/me: who is signed in and what their role may do (from the server's policy table). */
 export interface Me {
@@ -29,6 +29,7 @@ export const ROLE_LABELS: Record<Role, string> = {
   school_admin: 'School admin',
   finance_analyst: 'Finance analyst',
   developer: 'Developer',
+  guardian: 'Guardian',
 };
 
 export function SessionProvider({ children }: { children: ReactNode }) {

@@ -1,0 +1,30 @@
+import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
+import { apiFetch } from '../../lib/api';
+import type { Invoice } from '../billing/api';
+
+/** GET /portal/me: the guardian, their family's balance, children and what is due next. */
+export interface PortalMe {
+  guardian: { id: string; firstName: string; lastName: string; email: string | null; phone: string | null; preferredLanguage: 'es' | 'en'; remindersOptOut: boolean };
+  family: { id: string; name: string; reference: string; balance: { owed: number; credit: number } };
+  school: { id: string; name: string; currency: string; timezone: string };
+  students: { id: string; firstName: string; lastName: string; grade: string }[];
+  nextDue: { invoiceId: string; number: string; dueDate: string; pendingAmount: number } | null;
+}
+
+export const portalMeQuery = () => queryOptions({ queryKey: ['portal', 'me'], queryFn: ({ signal }) => apiFetch<PortalMe>('/portal/me', { signal }) });
+
+/** The family's invoices: open ones (PENDING, PARTIAL, OVERDUE are fetched as three pages… so "open" is filtered here) or all. */
+export const portalInvoicesQuery = () =>
+  infiniteQueryOptions({
+    queryKey: ['portal', 'invoices'],
+    queryFn: ({ signal, pageParam }) => apiFetch<{ data: Invoice[]; nextCursor: string | null }>(`/portal/invoices?limit=100${pageParam ? `&cursor=${encodeURIComponent(pageParam)}` : ''}`, { signal }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+  });
+
+export const portalInvoiceQuery = (id: string) => queryOptions({ queryKey: ['portal', 'invoices', id], queryFn: ({ signal }) => apiFetch<Invoice>(`/portal/invoices/${id}`, { signal }) });
+
+export const updatePortalMe = (body: { remindersOptOut?: boolean; preferredLanguage?: 'es' | 'en' }) => apiFetch<PortalMe>('/portal/me', { method: 'PATCH', body });
+
+export const acceptInvitation = (body: { token: string; username: string; password: string }) =>
+  apiFetch<{ userId: string; username: string }>('/auth/invitations/accept', { method: 'POST', body });

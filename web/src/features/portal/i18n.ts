@@ -1,0 +1,36 @@
+import i18next from 'i18next';
+import LanguageDetector from 'i18next-browser-languagedetector';
+import { initReactI18next } from 'react-i18next';
+import { PORTAL_STRINGS } from './strings';
+
+/**
+ * The portal's languages (SPEC §8): Spanish and English, chosen by `?lang=`, then the
+ * choice remembered in this browser (localStorage `bursar.lang`), then the browser's own
+ * language; Spanish when none of them says.
+ */
+export const LANGUAGES = ['es', 'en'] as const;
+export type PortalLanguage = (typeof LANGUAGES)[number];
+
+export const portalI18n = i18next.createInstance();
+void portalI18n
+  .use(LanguageDetector)
+  .use(initReactI18next)
+  .init({
+    resources: PORTAL_STRINGS,
+    defaultNS: 'portal',
+    ns: ['portal'],
+    fallbackLng: 'es',
+    supportedLngs: [...LANGUAGES],
+    nonExplicitSupportedLngs: true,
+    load: 'languageOnly',
+    detection: { order: ['querystring', 'localStorage', 'navigator'], lookupQuerystring: 'lang', lookupLocalStorage: 'bursar.lang', caches: ['localStorage'] },
+    interpolation: { escapeValue: false },
+    initAsync: false,
+  });
+
+export const currentLanguage = (): PortalLanguage => (portalI18n.resolvedLanguage === 'en' ? 'en' : 'es');
+
+const COUNTRY: Record<string, string> = { MXN: 'MX', COP: 'CO', USD: 'US' };
+
+/** The locale money and dates are written in: the language, in the school's country (es-MX, es-CO, en-US). */
+export const localeOf = (language: PortalLanguage, currency: string) => `${language}-${COUNTRY[currency] ?? (language === 'es' ? 'MX' : 'US')}`;
