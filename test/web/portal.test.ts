@@ -97,6 +97,44 @@ describe('web: the family portal', { skip: skip ?? false }, () => {
     assert.deepEqual(errors, []);
   });
 
+  test('a pay link from a reminder opens a no-login page with the school, the invoice number and the amount only', async () => {
+    const root = await apiAs(t, 'super.admin');
+    const outbox = (await root.get('/outbox?limit=100')).json<{ data: { body: string }[] }>().data;
+    const anonymous = client(t.app, null);
+    let found: { path: string; view: { schoolName: string; invoiceNumber: string; amountDue: number; currency: string } } | undefined;
+    for (const message of outbox) {
+      const url = message.body.match(/https?:\/\/\S+\/pay\/([A-Za-z0-9_-]{50})/);
+      if (!url?.[1]) {
+        continue;
+      }
+      const view = await anonymous.get(`/pay-links/${url[1]}`);
+      if (view.statusCode === 200 && view.json<{ status: string }>().status === 'open') {
+        found = { path: `/pay/${url[1]}`, view: view.json() };
+        break;
+      }
+    }
+    assert.ok(found, 'a reminder with an open invoice in the demo outbox');
+    const context = await web.newContext({ viewport: PHONE, bypassCSP: true, locale: 'en-US' });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(found.path);
+    await page.getByRole('heading', { name: `Invoice ${found.view.invoiceNumber}` }).waitFor();
+    await page.getByTestId('pay-link').getByText(found.view.schoolName).waitFor();
+    // The demo's currencies (MXN, COP, USD) all have two decimals.
+    const decimals = 2;
+    const region = { MXN: 'MX', COP: 'CO', USD: 'US' }[found.view.currency] ?? 'US';
+    const amount = new Intl.NumberFormat(`en-${region}`, { style: 'currency', currency: found.view.currency, minimumFractionDigits: decimals, maximumFractionDigits: decimals }).format(found.view.amountDue / 100);
+    await page.getByTestId('pay-amount').filter({ hasText: amount }).waitFor();
+    // Nothing else: no student, no family, no sign-out (no session).
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
+    const problems = await judge(page, 'pay-link-en');
+    await page.goto(`${found.path.slice(0, -3)}AAA`);
+    await page.getByTestId('pay-link-error').waitFor();
+    assert.deepEqual(problems, []);
+    assert.deepEqual(errors.filter((e) => !/404/.test(e)), []);
+  });
+
   test('staff who open /portal are pointed to the dashboard', async () => {
     const { page, errors } = await signIn(web, 'school.admin');
     await page.goto('/portal');

@@ -103,8 +103,8 @@ function preloadPage(pathname: string) {
 
 export function App() {
   const { pathname } = useLocation();
-  // The family portal has its own layout, languages and sign-in (features/portal).
-  if (pathname === '/portal' || pathname.startsWith('/portal/')) {
+  // The family portal and pay links have their own layout, languages and sign-in (features/portal).
+  if (pathname === '/portal' || pathname.startsWith('/portal/') || pathname.startsWith('/pay/')) {
     return (
       <Suspense fallback={<Spinner />}>
         <PortalApp />

@@ -6,7 +6,7 @@ import { ApiError } from '../../lib/api';
 import { currencyDecimals } from '../../lib/format';
 import { Link, useLocation, useNavigate } from '../../lib/router';
 import type { Invoice } from '../billing/api';
-import { acceptInvitation, portalInvoiceQuery, portalInvoicesQuery, portalMeQuery, updatePortalMe, type PortalMe } from './api';
+import { acceptInvitation, payLinkQuery, portalInvoiceQuery, portalInvoicesQuery, portalMeQuery, updatePortalMe, type PortalMe } from './api';
 import { currentLanguage, LANGUAGES, localeOf, portalI18n, type PortalLanguage } from './i18n';
 
 /**
@@ -33,7 +33,9 @@ function Portal() {
   }, [t, i18n.resolvedLanguage]);
 
   let body: ReactNode;
-  if (pathname === '/portal/welcome') {
+  if (pathname.startsWith('/pay/')) {
+    body = <PayLink token={pathname.slice('/pay/'.length)} />;
+  } else if (pathname === '/portal/welcome') {
     body = <Welcome />;
   } else if (loading) {
     body = <p className="py-10 text-center text-slate-600">{t('loading')}</p>;
@@ -53,7 +55,7 @@ function Portal() {
   }
   return (
     <div className="min-h-screen bg-slate-50">
-      <Header signedIn={me?.role === 'guardian'} />
+      <Header signedIn={me?.role === 'guardian' && !pathname.startsWith('/pay/')} />
       <main id="main" className="mx-auto max-w-2xl px-4 py-5">
         {body}
       </main>
@@ -483,5 +485,51 @@ function Welcome() {
         </button>
       </form>
     </div>
+  );
+}
+
+/**
+ * A pay link (/pay/<token>, no login): the school, the invoice number and the amount due,
+ * nothing else. The Pay button comes with online payment; until then it says how to pay.
+ */
+function PayLink({ token }: { token: string }) {
+  const { t } = useTranslation();
+  const view = useQuery(payLinkQuery(token));
+  if (view.isPending) {
+    return <p className="py-10 text-center text-slate-600">{t('loading')}</p>;
+  }
+  if (view.isError) {
+    const status = view.error instanceof ApiError ? view.error.status : 0;
+    return (
+      <div className={card} role="alert" data-testid="pay-link-error">
+        <p className="text-slate-800">{status === 410 ? t('payExpired') : t('payInvalid')}</p>
+      </div>
+    );
+  }
+  return <PayLinkCard view={view.data} />;
+}
+
+function PayLinkCard({ view }: { view: { schoolName: string; invoiceNumber: string; amountDue: number; currency: string; status: 'open' | 'paid' | 'cancelled'; expiresAt: string } }) {
+  const { t } = useTranslation();
+  const format = useFormat(view.currency);
+  return (
+    <section className={card} aria-labelledby="pay-title" data-testid="pay-link">
+      <p className="text-sm text-slate-600">{view.schoolName}</p>
+      <h1 id="pay-title" className="mt-1 text-xl font-semibold text-slate-900">
+        {t('payInvoice', { number: view.invoiceNumber })}
+      </h1>
+      {view.status === 'open' ? (
+        <>
+          <p className="mt-4 text-sm text-slate-600">{t('payAmount')}</p>
+          <p className="text-3xl font-semibold tabular-nums text-slate-900" data-testid="pay-amount">
+            {format.money(view.amountDue)}
+          </p>
+          <p className="mt-4 rounded-xl bg-slate-50 p-3 text-sm text-slate-700">{t('payOnlineSoon')}</p>
+          <p className="mt-2 text-xs text-slate-600">{t('payExpires', { date: format.date(view.expiresAt.slice(0, 10)) })}</p>
+        </>
+      ) : (
+        <p className="mt-4 text-slate-800">{view.status === 'paid' ? t('payPaid') : t('payCancelled')}</p>
+      )}
+    </section>
   );
 }

@@ -28,3 +28,15 @@ export const updatePortalMe = (body: { remindersOptOut?: boolean; preferredLangu
 
 export const acceptInvitation = (body: { token: string; username: string; password: string }) =>
   apiFetch<{ userId: string; username: string }>('/auth/invitations/accept', { method: 'POST', body });
+
+/** GET /pay-links/:token (no login): what a pay link shows — school, invoice number, amount due. */
+export interface PayLinkView {
+  schoolName: string;
+  invoiceNumber: string;
+  amountDue: number;
+  currency: string;
+  status: 'open' | 'paid' | 'cancelled';
+  expiresAt: string;
+}
+export const payLinkQuery = (token: string) =>
+  queryOptions({ queryKey: ['pay-link', token], queryFn: ({ signal }) => apiFetch<PayLinkView>(`/pay-links/${encodeURIComponent(token)}`, { signal }), retry: false });

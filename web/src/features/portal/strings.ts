@@ -51,6 +51,15 @@ const en = {
   invitationUsed: 'This invitation was already used. Sign in instead.',
   invitationExpired: 'This invitation has expired. Ask the school for a new one.',
   usernameTaken: 'That username is taken. Choose another.',
+  payTitle: 'Pay an invoice',
+  payInvoice: 'Invoice {{number}}',
+  payAmount: 'Amount due',
+  payPaid: 'This invoice is paid. Thank you!',
+  payCancelled: 'This invoice was cancelled: there is nothing to pay.',
+  payOnlineSoon: 'Online payment is not available yet. Pay by bank transfer with the reference on your statement, or contact the school.',
+  payExpires: 'This link works until {{date}}.',
+  payInvalid: 'This payment link is not valid. Ask the school for a new one.',
+  payExpired: 'This payment link has expired. Ask the school for a new one.',
 };
 
 type Strings = typeof en;
@@ -107,6 +116,15 @@ const es: Strings = {
   invitationUsed: 'Esta invitación ya se usó. Entre con su usuario.',
   invitationExpired: 'Esta invitación venció. Pida una nueva a la escuela.',
   usernameTaken: 'Ese usuario ya existe. Elija otro.',
+  payTitle: 'Pagar una factura',
+  payInvoice: 'Factura {{number}}',
+  payAmount: 'Importe a pagar',
+  payPaid: 'Esta factura está pagada. ¡Gracias!',
+  payCancelled: 'Esta factura se canceló: no hay nada que pagar.',
+  payOnlineSoon: 'El pago en línea aún no está disponible. Pague por transferencia con la referencia de su estado de cuenta, o comuníquese con la escuela.',
+  payExpires: 'Este enlace sirve hasta el {{date}}.',
+  payInvalid: 'Este enlace de pago no es válido. Pida uno nuevo a la escuela.',
+  payExpired: 'Este enlace de pago venció. Pida uno nuevo a la escuela.',
 };
 
 export const PORTAL_STRINGS = { en: { portal: en }, es: { portal: es } };
