@@ -77,9 +77,13 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
 }
 
-/** `url` with the value of any `token` query parameter replaced (WebSocket handshakes carry the access token there). */
+/**
+ * `url` with its credentials replaced: any `token` query parameter (WebSocket handshakes
+ * carry the access token there), a portal invitation (`?invitation=`) and a pay link's
+ * token (`/pay/<token>`, `/pay-links/<token>`).
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/([?&](?:token|invitation)=)[^&#]*/gi, '$1[redacted]').replace(/(\/pay(?:-links)?\/)[^/?#]+/g, '$1[redacted]');
 }
 
 /** Fastify's request log fields, with the URL redacted. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { loggerOptions } from '../../src/app.js';
+import { loggerOptions, redactUrl } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { compactLogDestination, formatLogLine } from '../../src/plugins/request-log.js';
 import { bearer, createTestApp, insertUser, login, type TestApp } from '../helpers/app.js';
@@ -85,6 +85,14 @@ describe('request log', () => {
     assert.equal(line?.res?.statusCode, 101);
     assert.equal(line?.req?.url, '/api/v1/live?token=[redacted]');
     assert.ok(!JSON.stringify(lines).includes(token), 'the token never reaches the log');
+  });
+
+  test('credentials in URLs never reach the log: access tokens, portal invitations, pay-link tokens', () => {
+    assert.equal(redactUrl('/api/v1/live?token=abc.def&x=1'), '/api/v1/live?token=[redacted]&x=1');
+    assert.equal(redactUrl('/portal/welcome?invitation=Zm9vYmFy_-&lang=es'), '/portal/welcome?invitation=[redacted]&lang=es');
+    assert.equal(redactUrl('/pay/AQGiQywOw3M4s1hpYD_P_59p2D1_BoiObFQJ3pFcdbccU7c_OQ'), '/pay/[redacted]');
+    assert.equal(redactUrl('/api/v1/pay-links/AQGiQywOw3M4s1hpYD_P_59p2D1_BoiObFQJ3pFcdbccU7c_OQ?x=1'), '/api/v1/pay-links/[redacted]?x=1');
+    assert.equal(redactUrl('/api/v1/invoices/123/pay-link'), '/api/v1/invoices/123/pay-link', 'creating a link is not a credential');
   });
 
   test('in development on a terminal each line is printed short and readable; JSON otherwise', () => {

@@ -183,7 +183,7 @@ describe('guardian users and the family portal API', () => {
     assert.equal((await gone.get('/portal/invoices')).statusCode, 404);
   });
 
-  test('POST /users makes a guardian user (super_admin) with its guardian, once; role changes to or from guardian are refused', async () => {
+  test('POST /users makes a guardian user (super_admin, or a school_admin for their schools) with its guardian, once; role changes to or from guardian are refused', async () => {
     const { family: fam } = await family(schoolId, 'Directa');
     const lucia = fam.guardians.find((g) => g.firstName === 'Lucía');
     assert.ok(lucia);
@@ -200,6 +200,13 @@ describe('guardian users and the family portal API', () => {
     assert.equal((await root.patch(`/users/${userId}`, { role: 'developer' })).statusCode, 422);
     const staff = (await root.post('/users', { username: 'staff.uno', password: 'una-clave-larga-1', role: 'developer' })).json<{ id: string }>();
     assert.equal((await root.patch(`/users/${staff.id}`, { role: 'guardian' })).statusCode, 422);
-    assert.equal((await admin.post('/users', { username: 'lucia.tres', password: 'una-clave-larga-1', role: 'guardian', guardianId: lucia.id })).statusCode, 403);
+    // A school_admin may make guardian users of guardians of their schools, and no other user.
+    const pedro = fam.guardians.find((g) => g.firstName === 'Pedro');
+    assert.ok(pedro);
+    const byAdmin = await admin.post('/users', { username: 'pedro.directa', password: 'una-clave-larga-1', role: 'guardian', guardianId: pedro.id });
+    assert.equal(byAdmin.statusCode, 201, byAdmin.body);
+    assert.equal((await admin.post('/users', { username: 'otro.staff', password: 'una-clave-larga-1', role: 'developer' })).statusCode, 403);
+    const { family: foreign } = await family(otherSchool, 'Foranea');
+    assert.equal((await admin.post('/users', { username: 'foranea.uno', password: 'una-clave-larga-1', role: 'guardian', guardianId: foreign.guardians[0]?.id })).statusCode, 422);
   });
 });

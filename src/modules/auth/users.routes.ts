@@ -44,10 +44,12 @@ export default function usersRoutes(app: FastifyInstance, options: { users: User
   api.post(
     '/users',
     {
-      config,
+      // billing:write, not users:manage: a school_admin may make a guardian user of a guardian
+      // of their schools (SPEC §8); every other user needs users:manage (the service checks).
+      config: { policy: 'billing:write' as const },
       schema: {
         tags,
-        summary: 'Create a user',
+        summary: 'Create a user (super_admin; a school_admin may create guardian users of their schools)',
         body: CreateUserBody,
         response: { 201: Type.Ref('User'), ...problemResponses(400, 401, 403, 409, 422) },
       },

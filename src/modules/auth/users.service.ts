@@ -1,6 +1,8 @@
 import type { Db, Tx } from '../../db/database.js';
 import type { Role } from '../../db/types.js';
-import { AppError, notFound } from '../../shared/errors.js';
+import { AppError, forbidden, notFound } from '../../shared/errors.js';
+import { roleAllows } from '../../shared/policy.js';
+import { inScope, SYSTEM_SCOPE, type Scope } from '../../shared/scope.js';
 import type { Actor } from '../../shared/context.js';
 import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
 import { recordAudit } from '../audit/audit.repository.js';
@@ -27,7 +29,8 @@ export interface UpdateUserInput {
 export type UsersService = ReturnType<typeof createUsersService>;
 
 /**
- * User administration (super_admin only, enforced by the route policy). Rules:
+ * User administration (super_admin; a school_admin may create guardian users of guardians
+ * of their schools, SPEC §8). Rules:
  * - school_admin users are assigned at least one school; other roles none (their
  *   scope is every school, so an assignment would be meaningless and misleading);
  * - a super_admin cannot demote or deactivate themselves (no lock-out by accident);
@@ -65,8 +68,15 @@ export function createUsersService(options: { db: Db; users: UsersRepository; au
   }
 
   /** The guardian a new guardian user is, not deleted and without a user yet. */
-  async function guardianForUser(trx: Tx, guardianId: string): Promise<{ schoolId: string; id: string }> {
-    const guardian = await trx.selectFrom('guardians').select(['school_id as schoolId', 'id']).where('id', '=', guardianId).where('deleted_at', 'is', null).executeTakeFirst();
+  async function guardianForUser(trx: Tx, guardianId: string, scope: Scope | null): Promise<{ schoolId: string; id: string }> {
+    // A school_admin names a guardian of their schools only (another school's is "no such guardian").
+    const guardian = await trx
+      .selectFrom('guardians')
+      .select(['school_id as schoolId', 'id'])
+      .where('id', '=', guardianId)
+      .where('deleted_at', 'is', null)
+      .$if(scope !== null, (qb) => qb.where((eb) => inScope(eb, 'school_id', scope ?? SYSTEM_SCOPE)))
+      .executeTakeFirst();
     if (!guardian) {
       throw new AppError('REFERENCE_NOT_FOUND', 'no such guardian', { errors: [{ field: 'guardianId', in: 'body', message: 'no such guardian' }] });
     }
@@ -93,6 +103,10 @@ export function createUsersService(options: { db: Db; users: UsersRepository; au
     },
 
     async create(input: CreateUserInput, actor: Actor): Promise<UserRecord> {
+      const principal = actor.principal;
+      if (principal && !roleAllows(principal.role, 'users:manage') && input.role !== 'guardian') {
+        throw forbidden(`role ${principal.role} may only create guardian users (of a guardian of its schools)`);
+      }
       const schoolIds = [...new Set(input.schoolIds ?? [])];
       if ((input.role === 'guardian') !== (input.guardianId !== undefined)) {
         const message = input.role === 'guardian' ? 'a guardian user names its guardian' : `only a guardian user has a guardianId (not a ${input.role})`;
@@ -101,7 +115,7 @@ export function createUsersService(options: { db: Db; users: UsersRepository; au
       const passwordHash = await hashPassword(input.password);
       return db.transaction().execute(async (trx) => {
         await checkSchools(trx, input.role, schoolIds);
-        const guardian = input.guardianId === undefined ? undefined : await guardianForUser(trx, input.guardianId);
+        const guardian = input.guardianId === undefined ? undefined : await guardianForUser(trx, input.guardianId, principal ?? null);
         const id = await users.insert(trx, { username: normaliseUsername(input.username), passwordHash, role: input.role, ...(guardian ? { guardian } : {}) });
         await users.replaceSchools(trx, id, schoolIds);
         const created = await users.findById(trx, id);
