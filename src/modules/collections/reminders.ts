@@ -5,7 +5,7 @@ import type { Language, ReminderChannel, ReminderStep, ReminderTemplate } from '
 import { addDays } from '../assistant/format.js';
 import { composeMessage, type OpenBill } from '../assistant/messages.js';
 import type { Tone } from '../assistant/risk.js';
-import { configuredChannels } from '../messages/channels.js';
+import { configuredChannels, initialDelivery } from '../messages/channels.js';
 import { payLinkKey, payUrl, signPayToken } from '../paylinks/paylinks.tokens.js';
 
 /**
@@ -181,7 +181,6 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
           },
           { channel: step.channel, language: guardian.language, tone: TEMPLATE_TONE[step.template] },
         );
-        const sending = settings.sending.has(step.channel);
         rows.push({
           school_id: schoolId,
           kind: 'reminder',
@@ -194,10 +193,9 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
           channel: step.channel,
           language: guardian.language,
           recipient: address.trim(),
-          status: sending ? 'queued' : 'outbox',
           subject: message.subject,
           body: message.body,
-          next_attempt_at: sending ? new Date(0) : null,
+          ...initialDelivery(settings.sending, step.channel),
         });
       }
     }

@@ -127,6 +127,15 @@ export function configuredChannels(config: Pick<Config, 'messaging'>): ReadonlyS
   return new Set<ReminderChannel>([...(smtp ? ['email' as const] : []), ...(sms ? ['sms' as const] : []), ...(whatsapp ? ['whatsapp' as const] : [])]);
 }
 
+/**
+ * How a new message starts (reminders, invitations): `queued` and due at once (the epoch:
+ * earlier than any worker's now, whatever its clock) when its channel sends, else
+ * `outbox`, where it waits for a person.
+ */
+export function initialDelivery(sending: ReadonlySet<ReminderChannel>, channel: ReminderChannel): { status: 'queued' | 'outbox'; next_attempt_at: Date | null } {
+  return sending.has(channel) ? { status: 'queued', next_attempt_at: new Date(0) } : { status: 'outbox', next_attempt_at: null };
+}
+
 export async function closeChannels(channels: Channels): Promise<void> {
   await Promise.all(Object.values(channels).map((adapter) => adapter.close()));
 }

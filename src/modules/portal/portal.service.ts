@@ -10,9 +10,11 @@ import { inScope, type Scope } from '../../shared/scope.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import { hashPassword } from '../auth/passwords.js';
 import { normaliseUsername } from '../auth/auth.service.js';
+import { createUsersRepository } from '../auth/users.repository.js';
 import type { BillingService } from '../billing/billing.service.js';
 import type { InvoiceRow, InvoicesRepository } from '../billing/invoices.repository.js';
 import type { InvoiceStatus } from '../billing/billing.schemas.js';
+import { initialDelivery } from '../messages/channels.js';
 import { createMessagesRepository } from '../messages/messages.repository.js';
 import { present as presentMessage } from '../messages/messages.service.js';
 import type { Message } from '../messages/messages.schemas.js';
@@ -49,6 +51,7 @@ function linkOf(principal: Principal): GuardianLink {
 export function createPortalService(deps: { db: Db; billing: BillingService; invoices: InvoicesRepository; publicUrl: string; sending: ReadonlySet<ReminderChannel> }) {
   const { db, billing, invoices } = deps;
   const messages = createMessagesRepository();
+  const users = createUsersRepository();
 
   async function familyInvoice(principal: Principal, id: string): Promise<InvoiceRow> {
     const link = linkOf(principal);
@@ -206,7 +209,7 @@ export function createPortalService(deps: { db: Db; billing: BillingService; inv
         const body = es
           ? `Hola, ${guardian.firstName}:\n\n${guardian.schoolName} le invita al portal de pagos, donde verá el saldo de su familia, las facturas y los recibos, y podrá pagar en línea.\n\nElija su usuario y contraseña aquí (el enlace sirve una sola vez y vence en ${INVITATION_DAYS} días):\n${url}\n\nSi no esperaba este mensaje, ignórelo.`
           : `Hello ${guardian.firstName},\n\n${guardian.schoolName} invites you to its payment portal, where you can see your family's balance, invoices and receipts, and pay online.\n\nChoose your username and password here (the link works once and expires in ${INVITATION_DAYS} days):\n${url}\n\nIf you did not expect this message, please ignore it.`;
-        const sending = deps.sending.has('email');
+        const delivery = initialDelivery(deps.sending, 'email');
         const message = await trx
           .insertInto('messages')
           .values({
@@ -218,15 +221,14 @@ export function createPortalService(deps: { db: Db; billing: BillingService; inv
             channel: 'email',
             language: guardian.language,
             recipient: guardian.email,
-            status: sending ? 'queued' : 'outbox',
             subject,
             body,
-            next_attempt_at: sending ? new Date(0) : null,
+            ...delivery,
           })
           .returning('id')
           .executeTakeFirstOrThrow();
         await recordAudit(trx, actor, { action: 'guardian.invite', entityType: 'guardian', entityId: guardian.id, schoolId: guardian.schoolId, changes: { invitationId: invitation.id, expiresAt: expiresAt.toISOString() } });
-        return { id: invitation.id, guardianId: guardian.id, expiresAt: expiresAt.toISOString(), messageId: message.id, status: sending ? ('queued' as const) : ('outbox' as const) };
+        return { id: invitation.id, guardianId: guardian.id, expiresAt: expiresAt.toISOString(), messageId: message.id, status: delivery.status };
       });
     },
 
@@ -258,14 +260,10 @@ export function createPortalService(deps: { db: Db; billing: BillingService; inv
         if (taken.length > 0) {
           throw new AppError('ALREADY_EXISTS', 'this username is taken', { errors: [{ field: 'username', in: 'body', message: 'taken: choose another' }] });
         }
-        const user = await trx
-          .insertInto('users')
-          .values({ username, password_hash: passwordHash, role: 'guardian', guardian_school_id: invitation.schoolId, guardian_id: invitation.guardianId })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        await trx.updateTable('guardian_invitations').set({ accepted_at: now, user_id: user.id }).where('school_id', '=', invitation.schoolId).where('id', '=', invitation.id).execute();
-        await recordAudit(trx, null, { action: 'guardian.invitation_accepted', entityType: 'guardian', entityId: invitation.guardianId, schoolId: invitation.schoolId, changes: { userId: user.id, username } });
-        return { userId: user.id, username };
+        const userId = await users.insert(trx, { username, passwordHash, role: 'guardian', guardian: { schoolId: invitation.schoolId, id: invitation.guardianId } });
+        await trx.updateTable('guardian_invitations').set({ accepted_at: now, user_id: userId }).where('school_id', '=', invitation.schoolId).where('id', '=', invitation.id).execute();
+        await recordAudit(trx, null, { action: 'guardian.invitation_accepted', entityType: 'guardian', entityId: invitation.guardianId, schoolId: invitation.schoolId, changes: { userId, username } });
+        return { userId, username };
       });
     },
   };
