@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { addDays } from '../../src/modules/assistant/format.js';
-import { payLinkKey, signPayToken } from '../../src/modules/paylinks/paylinks.tokens.js';
+import { payLinkKey, signFamilyPayToken, signPayToken } from '../../src/modules/paylinks/paylinks.tokens.js';
 import { client, type Client } from '../helpers/api.js';
 import { createTestApp, insertUser, login, problemOf, type TestApp } from '../helpers/app.js';
 
@@ -243,7 +243,7 @@ describe('reminders: policy, daily run, outbox, delivery log, pay links', () => 
   });
 
   test('pay links: in every reminder and on demand; tampered → 404, expired → 410, only school, number and amount shown', async () => {
-    const { studentId } = await family(schoolId, 'Enlace');
+    const { studentId, family: household } = await family(schoolId, 'Enlace');
     const bill = await invoice(studentId, 45_600, '2026-08-10');
     const created = await admin.post(`/invoices/${bill.id}/pay-link`, { expiresInDays: 7 });
     assert.equal(created.statusCode, 201, created.body);
@@ -255,7 +255,7 @@ describe('reminders: policy, daily run, outbox, delivery log, pay links', () => 
     const anonymous = client(t.app, null);
     const view = await anonymous.get(`/pay-links/${token}`);
     assert.equal(view.statusCode, 200, view.body);
-    assert.deepEqual(view.json(), { schoolName: 'Colegio Aviso', invoiceNumber: bill.number, amountDue: 45_600, currency: 'MXN', status: 'open', expiresAt });
+    assert.deepEqual(view.json(), { kind: 'invoice', schoolName: 'Colegio Aviso', invoiceNumber: bill.number, amountDue: 45_600, currency: 'MXN', status: 'open', expiresAt });
 
     // Tampered: one character of the invoice part changed.
     const flipped = token.slice(0, 5) + (token[5] === 'A' ? 'B' : 'A') + token.slice(6);
@@ -268,6 +268,15 @@ describe('reminders: policy, daily run, outbox, delivery log, pay links', () => 
     // Signed with another key: not ours.
     const forged = signPayToken(Buffer.alloc(32, 7), bill.id, new Date(Date.now() + 86_400_000));
     assert.equal((await anonymous.get(`/pay-links/${forged}`)).statusCode, 404);
+
+    // A family link (the QR code on a statement) shows the family's reference and what it owes; its purpose is signed.
+    const familyToken = signFamilyPayToken(await payLinkKey(t.db), household.id, new Date(expiresAt));
+    const familyView = await anonymous.get(`/pay-links/${familyToken}`);
+    assert.equal(familyView.statusCode, 200, familyView.body);
+    assert.deepEqual(familyView.json(), { kind: 'family', schoolName: 'Colegio Aviso', familyReference: household.reference, amountDue: 45_600, currency: 'MXN', status: 'open', expiresAt });
+    const repurposed = Buffer.from(token, 'base64url');
+    repurposed[0] = 0x02;
+    assert.equal((await anonymous.get(`/pay-links/${repurposed.toString('base64url')}`)).statusCode, 404);
 
     // Paid: the link says so and asks for nothing; a new link is refused.
     const pay = await root.post('/payments', { invoiceId: bill.id, amount: 45_600, method: 'card' }, { 'idempotency-key': 'pay-link-paid' });

@@ -2,7 +2,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { Config } from '../../config.js';
-import type { Db } from '../../db/database.js';
+import { sql } from 'kysely';
+import type { Db, DbOrTx } from '../../db/database.js';
 import { problemResponses } from '../../plugins/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { requirePrincipal } from '../../shared/context.js';
@@ -23,8 +24,10 @@ const PayLink = Type.Object(
 );
 const PayLinkView = Type.Object(
   {
+    kind: Type.Union([Type.Literal('invoice'), Type.Literal('family')], { description: 'invoice: one invoice; family: what a family owes (the QR code on its statement)' }),
     schoolName: Type.String(),
-    invoiceNumber: Type.String(),
+    invoiceNumber: Type.Optional(Type.String({ description: 'kind invoice' })),
+    familyReference: Type.Optional(Type.String({ description: 'kind family: the reference the family pays by' })),
     amountDue: Type.Integer({ minimum: 0, description: 'what is still open, minor units' }),
     currency: Type.String(),
     status: Type.Union([Type.Literal('open'), Type.Literal('paid'), Type.Literal('cancelled')]),
@@ -35,6 +38,17 @@ const PayLinkView = Type.Object(
 type PayLinkView = Static<typeof PayLinkView>;
 
 export const DEFAULT_PAY_LINK_DAYS = 14;
+
+/** What a family owes now (its open invoices, SQL family_invoices), with its school; undefined for a deleted or unknown family. */
+export async function familyDue(db: DbOrTx, familyId: string): Promise<{ schoolId: string; schoolName: string; currency: string; reference: string; owed: number } | undefined> {
+  const { rows } = await sql<{ schoolId: string; schoolName: string; currency: string; reference: string; owed: string }>`
+    select f.school_id as "schoolId", s.name as "schoolName", s.currency, f.reference,
+           (select coalesce(sum(fi.amount - fi.paid_amount), 0) from family_invoices(f.school_id, f.id) fi where fi.cancelled_at is null)::text as owed
+      from families f join schools s on s.id = f.school_id
+     where f.id = ${familyId}::uuid and f.deleted_at is null`.execute(db);
+  const row = rows[0];
+  return row === undefined ? undefined : { ...row, owed: Number(row.owed) };
+}
 
 /**
  * Pay links (SPEC §8): `POST /invoices/:id/pay-link` signs one (billing:write, the invoice
@@ -98,6 +112,21 @@ export default function payLinksRoutes(app: FastifyInstance, options: { db: Db; 
     if (typeof verified === 'string') {
       throw notFound('pay link');
     }
+    if (verified.kind === 'family') {
+      const family = await familyDue(db, verified.familyId);
+      if (family === undefined) {
+        throw notFound('pay link');
+      }
+      return {
+        kind: 'family',
+        schoolName: family.schoolName,
+        familyReference: family.reference,
+        amountDue: family.owed,
+        currency: family.currency,
+        status: family.owed > 0 ? 'open' : 'paid',
+        expiresAt: verified.expiresAt.toISOString(),
+      };
+    }
     const row = await db
       .selectFrom('invoices')
       .innerJoin('schools', 'schools.id', 'invoices.school_id')
@@ -109,6 +138,7 @@ export default function payLinksRoutes(app: FastifyInstance, options: { db: Db; 
     }
     const status = row.cancelledAt !== null ? 'cancelled' : row.paidAmount >= row.amount ? 'paid' : 'open';
     return {
+      kind: 'invoice',
       schoolName: row.schoolName,
       invoiceNumber: row.number,
       amountDue: status === 'open' ? row.amount - row.paidAmount : 0,
