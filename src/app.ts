@@ -26,6 +26,8 @@ import { MESSAGES_SCHEMAS } from './modules/messages/messages.schemas.js';
 import { BILLING_SCHEMAS } from './modules/billing/billing.schemas.js';
 import portalRoutes from './modules/portal/portal.routes.js';
 import payLinksRoutes from './modules/paylinks/paylinks.routes.js';
+import gatewayRoutes from './modules/gateway/gateway.routes.js';
+import gatewaySimulatorPlugin from './modules/gatewaysim/gatewaysim.plugin.js';
 import familyPaymentsRoutes from './modules/familypayments/familypayments.routes.js';
 import statementsRoutes from './modules/billing/statements.routes.js';
 import discountsRoutes from './modules/discounts/discounts.routes.js';
@@ -209,6 +211,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(collectionsRoutes, { db: database.db, config });
       await api.register(messagesRoutes, { db: database.db });
       await api.register(payLinksRoutes, { db: database.db, config });
+      await api.register(gatewayRoutes, { db: database.db, config });
       await api.register(portalRoutes, { db: database.db, config });
       // Reports, analytics and exports read from the replica when there is one.
       await api.register(billingReportsRoutes, { db: readDb });
@@ -223,6 +226,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     { prefix: '/api/v1' },
   );
+  if (config.gateway.provider === 'simulator') {
+    // The bundled stand-in for a payment gateway: its hosted page, and webhooks to the route above.
+    await app.register(gatewaySimulatorPlugin, { db: database.db, config, retry: config.env !== 'test' });
+  }
   await app.register(import('./plugins/web.js'));
   await app.register(simulatorPlugin, { db: database.db, config });
   if (role === 'all') {

@@ -86,6 +86,17 @@ const EnvSchema = Type.Object({
   MESSAGE_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 30, default: 8, description: 'sending attempts before a message is marked failed' }),
   MESSAGE_RETRY_BASE_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'the first retry delay; it doubles with each attempt' }),
 
+  // Online payment (src/modules/gateway). auto: Stripe Checkout when STRIPE_SECRET_KEY is
+  // set, else the bundled gateway simulator (hosted test-card page) outside production; off
+  // in production without Stripe (checkouts answer 503).
+  GATEWAY: oneOf(['auto', 'simulator', 'stripe', 'off'], 'auto'),
+  STRIPE_SECRET_KEY: Type.Optional(Type.String({ pattern: '^(sk|rk)_' })),
+  STRIPE_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: '^whsec_' })),
+  // Another host for the Stripe SDK (tests: a local server that speaks Stripe's API).
+  STRIPE_API_BASE: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+/?$' })),
+  // Where the simulator sends its webhooks; default: this server's own address.
+  GATEWAY_SIMULATOR_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+
   // Bill runs (src/modules/billruns): a run of more invoices than this goes to a pg-boss job
   // (progress polled by GET /bill-runs/:id); smaller ones finish inside the request.
   BILL_RUN_INLINE_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 300 }),
@@ -112,7 +123,7 @@ type Env = Static<typeof Schema>;
 /** Never echoed back in an error message. */
 const SECRETS = new Set([
   'DATABASE_URL', 'DATABASE_READ_URL', 'REDIS_URL', 'JWT_SECRET', 'SEED_PASSWORD', 'VENDOR_API_KEY', 'LLM_API_KEY',
-  'SMTP_URL', 'SMS_PROVIDER_TOKEN', 'WHATSAPP_PROVIDER_TOKEN',
+  'SMTP_URL', 'SMS_PROVIDER_TOKEN', 'WHATSAPP_PROVIDER_TOKEN', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET',
 ]);
 
 export const DEFAULT_SEED_PASSWORD = 'ChangeMe123!';
@@ -185,6 +196,13 @@ export interface Config {
     deliver: boolean;
     maxAttempts: number;
     retryBaseSeconds: number;
+  };
+  /** Online payment (src/modules/gateway): which gateway checkouts open at. */
+  gateway: {
+    provider: 'simulator' | 'stripe' | 'off';
+    stripe: { secretKey: string; webhookSecret: string; apiBase: string | undefined } | undefined;
+    /** Where the bundled simulator posts its webhooks; unset: this server's own listening address. */
+    simulatorWebhookUrl: string | undefined;
   };
   /** Bill runs (src/modules/billruns): runs of more invoices than inlineMax run as a background job. */
   billRuns: { inlineMax: number };
@@ -282,6 +300,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     maintenance: { enabled: auto(env.MAINTENANCE, env.NODE_ENV), intervalSeconds: env.MAINTENANCE_INTERVAL_SECONDS },
     collections: { enabled: auto(env.COLLECTIONS, env.NODE_ENV), fromHour: env.COLLECTIONS_FROM_HOUR },
     billRuns: { inlineMax: env.BILL_RUN_INLINE_MAX },
+    gateway: gatewayOf(env),
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     messaging: {
       smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.MAIL_FROM } : undefined,
@@ -305,6 +324,18 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       ratePerMinute: env.ASSISTANT_RATE_LIMIT_PER_MINUTE,
     },
   };
+}
+
+function gatewayOf(env: Env): Config['gateway'] {
+  const stripe =
+    env.STRIPE_SECRET_KEY && env.STRIPE_WEBHOOK_SECRET
+      ? { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET, apiBase: env.STRIPE_API_BASE }
+      : undefined;
+  if ((env.GATEWAY === 'stripe' || (env.GATEWAY === 'auto' && env.STRIPE_SECRET_KEY)) && stripe === undefined) {
+    throw new ConfigError(['STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET must both be set for Stripe Checkout']);
+  }
+  const provider = env.GATEWAY === 'auto' ? (stripe ? 'stripe' : env.NODE_ENV === 'production' ? 'off' : 'simulator') : env.GATEWAY;
+  return { provider, stripe, simulatorWebhookUrl: env.GATEWAY_SIMULATOR_WEBHOOK_URL };
 }
 
 /** `auto` switches are on for `npm start` (development) and off under test and in production. */

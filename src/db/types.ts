@@ -562,6 +562,68 @@ export interface MessagesTable {
   updated_at: UpdatedAt;
 }
 
+export type GatewayProvider = 'simulator' | 'stripe';
+
+export interface CheckoutSessionsTable {
+  school_id: string;
+  id: Generated<string>;
+  provider: GatewayProvider;
+  provider_session_id: string;
+  invoice_id: string | null;
+  family_id: string | null;
+  amount: number;
+  currency: string;
+  via: 'staff' | 'portal' | 'pay_link';
+  created_by: string | null;
+  status: ColumnType<'open' | 'paid' | 'failed' | 'unapplied', 'open' | 'paid' | 'failed' | 'unapplied' | undefined>;
+  url: string;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
+}
+
+export interface GatewayPaymentsTable {
+  school_id: string;
+  provider: GatewayProvider;
+  gateway_payment_id: string;
+  outcome: 'succeeded' | 'failed' | 'unapplied';
+  checkout_id: string;
+  event_id: string;
+  amount: number;
+  payment_id: string | null;
+  family_payment_id: string | null;
+  transaction_id: string | null;
+  created_at: CreatedAt;
+}
+
+export interface GatewaySimSessionsTable {
+  id: string;
+  merchant: string;
+  description: string;
+  amount: number;
+  currency: string;
+  language: Language;
+  client_reference_id: string;
+  metadata: ColumnType<Record<string, string>, string, string>;
+  success_url: string;
+  cancel_url: string;
+  status: ColumnType<'open' | 'complete', 'open' | 'complete' | undefined>;
+  payment_id: string | null;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
+}
+
+export interface GatewaySimEventsTable {
+  id: string;
+  session_id: string;
+  body: string;
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  lease_until: Timestamp | null;
+  delivered_at: Timestamp | null;
+  last_error: string | null;
+  created_at: CreatedAt;
+}
+
 export interface InvoiceAdjustmentsTable {
   school_id: string;
   id: Generated<string>;
@@ -640,4 +702,8 @@ export interface DB {
   reminder_policies: ReminderPoliciesTable;
   messages: MessagesTable;
   guardian_invitations: GuardianInvitationsTable;
+  checkout_sessions: CheckoutSessionsTable;
+  gateway_payments: GatewayPaymentsTable;
+  gateway_sim_sessions: GatewaySimSessionsTable;
+  gateway_sim_events: GatewaySimEventsTable;
 }

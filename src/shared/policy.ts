@@ -29,6 +29,8 @@ export const PERMISSIONS = [
   'assistant:use',
   /** The family portal (/portal/*): a guardian user's own family only. */
   'portal:use',
+  /** Open a checkout at the payment gateway (SPEC §8): staff in their schools, a guardian for their own family. */
+  'payments:checkout',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -55,7 +57,7 @@ export const ROLE_POLICY: Readonly<Record<Role, RolePolicy>> = {
   },
   school_admin: {
     permissions: new Set<Permission>([
-      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use',
+      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout',
     ]),
     schools: 'assigned',
     pii: 'clear',
@@ -79,7 +81,7 @@ export const ROLE_POLICY: Readonly<Record<Role, RolePolicy>> = {
   // None of the staff permissions, so every staff route answers 403; the portal routes
   // scope every read and write to the family of principal.guardian.
   guardian: {
-    permissions: new Set<Permission>(['public', 'authenticated', 'portal:use']),
+    permissions: new Set<Permission>(['public', 'authenticated', 'portal:use', 'payments:checkout']),
     schools: 'assigned',
     pii: 'clear',
   },

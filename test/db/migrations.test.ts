@@ -84,6 +84,10 @@ describe('migrations', () => {
       collection_runs: ['school_id', 'day', 'late_fees_posted', 'late_fee_amount', 'reminders_sent', 'reminders_skipped', 'runs', 'first_run_at', 'last_run_at'],
       reminder_policies: ['school_id', 'steps', 'enabled', 'updated_at', 'updated_by'],
       guardian_invitations: ['school_id', 'id', 'guardian_id', 'token_hash', 'expires_at', 'accepted_at', 'user_id', 'created_by', 'created_at'],
+      checkout_sessions: ['school_id', 'id', 'provider', 'provider_session_id', 'invoice_id', 'family_id', 'amount', 'currency', 'via', 'created_by', 'status', 'url', 'expires_at', 'created_at'],
+      gateway_payments: ['school_id', 'provider', 'gateway_payment_id', 'outcome', 'checkout_id', 'event_id', 'amount', 'payment_id', 'family_payment_id', 'transaction_id', 'created_at'],
+      gateway_sim_sessions: ['id', 'merchant', 'description', 'amount', 'currency', 'language', 'client_reference_id', 'metadata', 'success_url', 'cancel_url', 'status', 'payment_id', 'expires_at', 'created_at'],
+      gateway_sim_events: ['id', 'session_id', 'body', 'attempts', 'next_attempt_at', 'lease_until', 'delivered_at', 'last_error', 'created_at'],
       messages: [
         'school_id', 'id', 'kind', 'dedupe_key', 'family_id', 'guardian_id', 'invoice_id', 'template', 'day', 'channel', 'language', 'recipient', 'status',
         'subject', 'body', 'attempts', 'next_attempt_at', 'lease_until', 'last_error', 'provider_message_id', 'sent_at', 'created_at', 'updated_at',

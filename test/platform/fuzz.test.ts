@@ -581,7 +581,8 @@ describe('fuzz: every operation of the OpenAPI document', () => {
   test('every baseline request passes validation, so each changed value is tested alone', async () => {
     const token = await freshToken();
     const invalid: string[] = [];
-    for (const op of operations.filter((o) => o.method !== 'DELETE')) {
+    // A webhook without its gateway's signature is a 400 by contract (SPEC §8; test/gateway covers it).
+    for (const op of operations.filter((o) => o.method !== 'DELETE' && !o.path.includes('/gateway/webhooks/'))) {
       const response = await send({ op, token, body: op.body ? sample(op.body, '', op.path) : undefined });
       if (response.statusCode === 400) {
         invalid.push(`${op.method} ${op.path}: ${response.body.slice(0, 200)}`);

@@ -95,7 +95,7 @@ describe('guardian users and the family portal API', () => {
     const me = (await guardian.get('/auth/me')).json<{ role: string; guardian: { guardianId: string; familyId: string }; permissions: string[] }>();
     assert.equal(me.role, 'guardian');
     assert.deepEqual(me.guardian, { schoolId, guardianId: lucia.id, familyId: fam.id });
-    assert.deepEqual(me.permissions, ['authenticated', 'portal:use', 'public']);
+    assert.deepEqual(me.permissions, ['authenticated', 'payments:checkout', 'portal:use', 'public']);
     const audit = await t.db.selectFrom('audit_log').select('action').where('entity_id', '=', lucia.id).orderBy('id').execute();
     assert.deepEqual(audit.map((a) => a.action).filter((a) => a.startsWith('guardian.i')), ['guardian.invite', 'guardian.invitation_accepted']);
   });

@@ -500,7 +500,14 @@ export function createBillingService(deps: BillingDeps) {
      * payment, its succeeded gateway transaction, the new paid amount and the audit
      * entry — one transaction, replayed as-is for a repeated Idempotency-Key.
      */
-    recordPayment(actor: Actor, body: CreatePaymentBody, request: MoneyRequest, simulated?: SimulatedWrite): Promise<IdempotentResult<PaymentReceipt>> {
+    recordPayment(
+      actor: Actor,
+      body: CreatePaymentBody,
+      request: MoneyRequest,
+      simulated?: SimulatedWrite,
+      /** Runs in the payment's transaction once it is posted (a gateway's record of it: src/modules/gateway). */
+      alongside?: (trx: Tx, paymentId: string) => Promise<void>,
+    ): Promise<IdempotentResult<PaymentReceipt>> {
       const principal = requirePrincipal(actor);
       const paidAt = body.paidAt === undefined ? new Date() : new Date(body.paidAt);
       if (paidAt.getTime() > Date.now() + FUTURE_TOLERANCE_MS) {
@@ -548,6 +555,7 @@ export function createBillingService(deps: BillingDeps) {
             schoolId: invoice.schoolId,
             changes: { invoiceId: invoice.id, amount: body.amount, method: body.method, ...(early > 0 ? { earlyPaymentDiscount: early } : {}) },
           });
+          await alongside?.(trx, inserted.id);
           // Built from what was just written and the locked invoice, not read back.
           const payment = presentPayment(
             {

@@ -151,6 +151,8 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
       body: CreateFamilyPaymentBody,
       request: MoneyRequest,
       simulated?: SimulatedFamilyWrite,
+      /** Runs in the payment's transaction once it is posted, not on a replay (a gateway's record of it: src/modules/gateway). */
+      alongside?: (trx: Tx, familyPaymentId: string) => Promise<void>,
     ): Promise<IdempotentResult<FamilyPaymentReceipt>> {
       const principal = requirePrincipal(actor);
       const now = clock.now();
@@ -164,8 +166,7 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
         throw unprocessable('amount', 'must be a positive amount of minor units');
       }
       let result: Awaited<ReturnType<FamilyPaymentsRepository['record']>>;
-      try {
-        result = await repository.record(db, {
+      const record = (handle: Db | Tx) => repository.record(handle, {
           user: { id: principal.userId, username: principal.username },
           requestId: actor.requestId ?? null,
           idempotency: { key: request.idempotencyKey, path: request.path, hash: requestHash({ method: 'POST', path: request.path, body }) },
@@ -180,6 +181,17 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
           payerGuardianId: body.payerGuardianId ?? null,
           demo: simulated !== undefined,
         });
+      try {
+        result =
+          alongside === undefined
+            ? await record(db)
+            : await db.transaction().execute(async (trx) => {
+                const recorded = await record(trx);
+                if (!recorded.replayed) {
+                  await alongside(trx, recorded.body.id);
+                }
+                return recorded;
+              });
       } catch (error) {
         throw familyPaymentError(error);
       }
