@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { seedDemoData } from '../../src/db/seed-demo.js';
 import { client, type Client } from '../helpers/api.js';
@@ -104,7 +104,9 @@ export interface WebSession {
 /** Builds the dashboard if needed, starts the app (after `prepare` filled its database) and the browser. */
 export async function startWebSession(prepare: (t: TestApp) => Promise<void>): Promise<WebSession> {
   await ensureWebBuilt();
-  const t = await createTestApp();
+  // A port known before the app is made, so PUBLIC_URL (pay links, the gateway's return URLs) is this server.
+  const port = await freePort();
+  const t = await createTestApp({ env: { PUBLIC_URL: `http://127.0.0.1:${port}` } });
   const contexts: BrowserContext[] = [];
   let browser: Browser | undefined;
   const close = async () => {
@@ -116,7 +118,7 @@ export async function startWebSession(prepare: (t: TestApp) => Promise<void>): P
   };
   try {
     await prepare(t);
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    await t.app.listen({ port, host: '127.0.0.1' });
     browser = await launchBrowser();
   } catch (error) {
     await close();
@@ -134,6 +136,17 @@ export async function startWebSession(prepare: (t: TestApp) => Promise<void>): P
     },
     close,
   };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** axe-core's browser build, injected into pages by `axeViolations`. */

@@ -92,7 +92,28 @@ describe('web: the family portal', { skip: skip ?? false }, () => {
     await preferences.getByText('Saved.').waitFor();
     const stored = (await root.get(`/guardians/${guardian.id}`)).json<{ remindersOptOut: boolean }>();
     assert.equal(stored.remindersOptOut, true);
+
+    // Pay all that is due online: the gateway simulator's page, a declined card, then the test card that pays.
+    await page.getByTestId('pay-all').click();
+    await page.waitForURL(/\/gateway-simulator\/checkout\/sim_cs_/);
+    problems.push(...(await judge(page, 'gateway-en')));
+    await page.getByLabel('Card number').fill('4000 0000 0000 0002');
+    await page.getByLabel('Expiry (MM/YY)').fill('12/34');
+    await page.getByLabel('CVC').fill('123');
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await page.getByText('Your card was declined. Try another card.').waitFor();
+    await page.getByLabel('Card number').fill('4242 4242 4242 4242');
+    await page.getByLabel('Expiry (MM/YY)').fill('12/34');
+    await page.getByLabel('CVC').fill('123');
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await page.waitForURL(/\/portal\?checkout=.+&result=paid/);
+    await page.getByTestId('checkout-return').getByText('Thank you! Your payment was received.').waitFor();
+    await page.getByTestId('portal-next').filter({ hasText: 'Nothing is due. Thank you!' }).waitFor();
+    const after = (await guardianApi.get('/portal/me')).json<{ family: { balance: { owed: number } } }>();
+    assert.equal(after.family.balance.owed, 0);
+    problems.push(...(await judge(page, 'paid-en')));
     await page.setViewportSize(DESKTOP);
+    problems.push(...(await judge(page, 'paid-en-desktop')));
     assert.deepEqual(problems, []);
     assert.deepEqual(errors, []);
   });
@@ -129,6 +150,18 @@ describe('web: the family portal', { skip: skip ?? false }, () => {
     // Nothing else: no student, no family, no sign-out (no session).
     assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
     const problems = await judge(page, 'pay-link-en');
+
+    // The Pay button: the gateway's page, the test card, and back to the link, which now says paid.
+    await page.getByTestId('pay-link-pay').click();
+    await page.waitForURL(/\/gateway-simulator\/checkout\/sim_cs_/);
+    await page.getByLabel('Card number').fill('4242424242424242');
+    await page.getByLabel('Expiry (MM/YY)').fill('01/31');
+    await page.getByLabel('CVC').fill('999');
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await page.waitForURL(new RegExp(`${found.path}\\?checkout=.+&result=paid`));
+    await page.getByText('This invoice is paid. Thank you!').waitFor();
+    problems.push(...(await judge(page, 'pay-link-paid-en')));
+
     await page.goto(`${found.path.slice(0, -3)}AAA`);
     await page.getByTestId('pay-link-error').waitFor();
     assert.deepEqual(problems, []);

@@ -87,7 +87,7 @@ export function checkoutPage(session: SimulatorSession | undefined, options: { l
   const language = session?.language ?? options.language;
   const t = TEXT[language];
   const amount = session ? formatAmount(session.amount, session.currency, language) : '';
-  const head = `<!doctype html><html lang="${language}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${t.title}</title><style>${STYLE}</style></head><body><main>`;
+  const head = `<!doctype html><html lang="${language}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${t.title} · Bursar</title><style>${STYLE}</style></head><body><main>`;
   const banner = `<p class="banner" role="note">${t.banner}</p>`;
   const summary = session
     ? `<section class="card"><p class="muted">${t.payTo}</p><h1>${escapeHtml(session.merchant)}</h1><p class="muted">${escapeHtml(session.description)}</p><p class="amount">${escapeHtml(amount)}</p></section>`

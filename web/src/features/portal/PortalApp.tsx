@@ -2,11 +2,25 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'react';
 import { I18nextProvider, useTranslation } from 'react-i18next';
 import { useSession } from '../../app/session';
+import { parseAmount } from '../../lib/amount';
 import { ApiError } from '../../lib/api';
 import { currencyDecimals } from '../../lib/format';
 import { Link, useLocation, useNavigate } from '../../lib/router';
 import type { Invoice } from '../billing/api';
-import { acceptInvitation, payLinkQuery, portalInvoiceQuery, portalInvoicesQuery, portalMeQuery, updatePortalMe, type PortalMe } from './api';
+import {
+  acceptInvitation,
+  familyCheckout,
+  invoiceCheckout,
+  payLinkCheckout,
+  payLinkQuery,
+  portalInvoiceQuery,
+  portalInvoicesQuery,
+  portalMeQuery,
+  updatePortalMe,
+  type Checkout,
+  type PayLinkView,
+  type PortalMe,
+} from './api';
 import { currentLanguage, LANGUAGES, localeOf, portalI18n, type PortalLanguage } from './i18n';
 
 /**
@@ -137,6 +151,7 @@ function Home() {
   const data = me.data;
   return (
     <div className="space-y-5">
+      <ReturnBanner />
       <h1 className="text-xl font-semibold text-slate-900">{data.family.name}</h1>
       <Balance me={data} />
       <Children me={data} />
@@ -162,10 +177,134 @@ function Balance({ me }: { me: PortalMe }) {
       <p className="mt-2 text-sm text-slate-700" data-testid="portal-next">
         {me.nextDue ? t('nextDue', { number: me.nextDue.number, date: format.date(me.nextDue.dueDate) }) + ` · ${format.money(me.nextDue.pendingAmount)}` : t('nothingDue')}
       </p>
+      {owed > 0 ? <PayAmount currency={me.school.currency} owed={owed} start={(amount) => familyCheckout(me.family.id, amount, currentLanguage())} /> : null}
       <div className="mt-4 rounded-xl bg-slate-50 p-3 text-sm text-slate-700">
         {t('transfer')} <span className="break-all font-mono font-semibold text-slate-900" data-testid="portal-reference">{me.family.reference}</span>
       </div>
     </section>
+  );
+}
+
+/** Opens a checkout and sends the payer to the gateway's page; says so, or why not. */
+function useCheckout() {
+  return useMutation({
+    mutationFn: (start: () => Promise<Checkout>) => start(),
+    onSuccess: (checkout) => window.location.assign(checkout.url),
+  });
+}
+
+function CheckoutStatus({ checkout }: { checkout: ReturnType<typeof useCheckout> }) {
+  const { t } = useTranslation();
+  if (checkout.isPending || checkout.isSuccess) {
+    return (
+      <p role="status" className="mt-2 text-sm text-slate-700">
+        {t('redirecting')}
+      </p>
+    );
+  }
+  return checkout.isError ? (
+    <p role="alert" className="mt-2 text-sm text-rose-700">
+      {t('checkoutFailed')}
+    </p>
+  ) : null;
+}
+
+const primary = 'rounded-lg bg-indigo-600 px-4 py-2.5 text-sm font-semibold text-white hover:bg-indigo-700 disabled:opacity-60';
+const secondary = 'rounded-lg border border-slate-300 px-4 py-2.5 text-sm font-medium text-slate-800 hover:bg-slate-50 disabled:opacity-60';
+
+/** Pay all that is due, or another amount up to it (a family checkout). */
+function PayAmount({ currency, owed, start }: { currency: string; owed: number; start: (amount: number | undefined) => Promise<Checkout> }) {
+  const { t } = useTranslation();
+  const format = useFormat(currency);
+  const checkout = useCheckout();
+  const [other, setOther] = useState(false);
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const id = useId();
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const parsed = parseAmount(text, currency);
+    if (!parsed.ok || parsed.minor <= 0) {
+      setError(t('amountInvalid'));
+      return;
+    }
+    if (parsed.minor > owed) {
+      setError(t('amountTooHigh', { max: format.money(owed) }));
+      return;
+    }
+    setError(null);
+    checkout.mutate(() => start(parsed.minor));
+  };
+  const busy = checkout.isPending || checkout.isSuccess;
+  return (
+    <div className="mt-4" data-testid="pay-family">
+      <div className="flex flex-col gap-2 sm:flex-row">
+        <button type="button" className={primary} disabled={busy} onClick={() => checkout.mutate(() => start(undefined))} data-testid="pay-all">
+          {t('payAll')} · {format.money(owed)}
+        </button>
+        <button type="button" className={secondary} disabled={busy} aria-expanded={other} onClick={() => setOther(!other)}>
+          {t('payOther')}
+        </button>
+      </div>
+      {other ? (
+        <form className="mt-3 flex flex-col gap-2 sm:flex-row sm:items-end" onSubmit={submit} noValidate>
+          <Field id={`${id}-amount`} label={t('amountLabel', { currency })}>
+            <input
+              id={`${id}-amount`}
+              inputMode="decimal"
+              autoComplete="off"
+              value={text}
+              onChange={(event) => setText(event.target.value)}
+              aria-invalid={error !== null}
+              aria-describedby={error ? `${id}-error` : undefined}
+              className={input}
+              data-testid="pay-amount-input"
+            />
+          </Field>
+          <button type="submit" className={primary} disabled={busy}>
+            {t('continueToPay')}
+          </button>
+        </form>
+      ) : null}
+      {error ? (
+        <p id={`${id}-error`} role="alert" className="mt-2 text-sm text-rose-700">
+          {error}
+        </p>
+      ) : null}
+      <CheckoutStatus checkout={checkout} />
+      <p className="mt-2 text-xs text-slate-600">{t('secureNote')}</p>
+    </div>
+  );
+}
+
+/** Back from the gateway (`?checkout=…&result=paid|cancelled`): says what happened and refreshes what the payment changed. */
+function ReturnBanner() {
+  const { t } = useTranslation();
+  const { pathname, search } = useLocation();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const result = new URLSearchParams(search).get('result');
+  useEffect(() => {
+    if (result !== 'paid') {
+      return;
+    }
+    // The gateway reports the payment to Bursar on its own; refresh until it has (a few seconds at most).
+    let tries = 0;
+    const refresh = () => void queryClient.invalidateQueries();
+    refresh();
+    const timer = setInterval(() => (++tries >= 5 ? clearInterval(timer) : refresh()), 2000);
+    return () => clearInterval(timer);
+  }, [result, queryClient]);
+  if (result !== 'paid' && result !== 'cancelled') {
+    return null;
+  }
+  return (
+    <div role="status" className={`flex items-start justify-between gap-3 rounded-2xl p-4 text-sm ${result === 'paid' ? 'bg-emerald-50 text-emerald-900 ring-1 ring-emerald-200' : 'bg-amber-50 text-amber-900 ring-1 ring-amber-200'}`} data-testid="checkout-return">
+      <p>{result === 'paid' ? t('returnPaid') : t('returnCancelled')}</p>
+      <button type="button" onClick={() => navigate(pathname, { replace: true })} className="shrink-0 font-medium underline">
+        {t('dismiss')}
+      </button>
+    </div>
   );
 }
 
@@ -272,8 +411,23 @@ function InvoiceItem({ invoice, currency }: { invoice: Invoice; currency: string
       ) : early?.applied ? (
         <p className="mt-2 text-sm text-emerald-800">{t('earlyTaken', { saving: format.money(early.discount) })}</p>
       ) : null}
+      {OPEN.has(invoice.status) && invoice.pendingAmount > 0 ? <PayInvoice invoiceId={invoice.id} amount={early?.available ? early.amountDue : invoice.pendingAmount} currency={currency} /> : null}
       <InvoiceLines invoiceId={invoice.id} currency={currency} />
     </li>
+  );
+}
+
+function PayInvoice({ invoiceId, amount, currency }: { invoiceId: string; amount: number; currency: string }) {
+  const { t } = useTranslation();
+  const format = useFormat(currency);
+  const checkout = useCheckout();
+  return (
+    <div className="mt-3">
+      <button type="button" className={primary} disabled={checkout.isPending || checkout.isSuccess} onClick={() => checkout.mutate(() => invoiceCheckout(invoiceId, currentLanguage()))} data-testid="pay-invoice">
+        {t('payNow', { amount: format.money(amount) })}
+      </button>
+      <CheckoutStatus checkout={checkout} />
+    </div>
   );
 }
 
@@ -489,8 +643,9 @@ function Welcome() {
 }
 
 /**
- * A pay link (/pay/<token>, no login): the school, the invoice number and the amount due,
- * nothing else. The Pay button comes with online payment; until then it says how to pay.
+ * A pay link (/pay/<token>, no login): the school, the invoice number (or the family's
+ * reference) and the amount due, nothing else, and the Pay button that opens the gateway's
+ * checkout. Back from the gateway, it says what happened.
  */
 function PayLink({ token }: { token: string }) {
   const { t } = useTranslation();
@@ -506,17 +661,23 @@ function PayLink({ token }: { token: string }) {
       </div>
     );
   }
-  return <PayLinkCard view={view.data} />;
+  return (
+    <div className="space-y-4">
+      <ReturnBanner />
+      <PayLinkCard token={token} view={view.data} />
+    </div>
+  );
 }
 
-function PayLinkCard({ view }: { view: { schoolName: string; invoiceNumber: string; amountDue: number; currency: string; status: 'open' | 'paid' | 'cancelled'; expiresAt: string } }) {
+function PayLinkCard({ token, view }: { token: string; view: PayLinkView }) {
   const { t } = useTranslation();
   const format = useFormat(view.currency);
+  const checkout = useCheckout();
   return (
     <section className={card} aria-labelledby="pay-title" data-testid="pay-link">
       <p className="text-sm text-slate-600">{view.schoolName}</p>
       <h1 id="pay-title" className="mt-1 text-xl font-semibold text-slate-900">
-        {t('payInvoice', { number: view.invoiceNumber })}
+        {view.kind === 'family' ? t('payFamily', { reference: view.familyReference }) : t('payInvoice', { number: view.invoiceNumber })}
       </h1>
       {view.status === 'open' ? (
         <>
@@ -524,8 +685,18 @@ function PayLinkCard({ view }: { view: { schoolName: string; invoiceNumber: stri
           <p className="text-3xl font-semibold tabular-nums text-slate-900" data-testid="pay-amount">
             {format.money(view.amountDue)}
           </p>
-          <p className="mt-4 rounded-xl bg-slate-50 p-3 text-sm text-slate-700">{t('payOnlineSoon')}</p>
-          <p className="mt-2 text-xs text-slate-600">{t('payExpires', { date: format.date(view.expiresAt.slice(0, 10)) })}</p>
+          {view.kind === 'family' ? (
+            <PayAmount currency={view.currency} owed={view.amountDue} start={(amount) => payLinkCheckout(token, amount, currentLanguage())} />
+          ) : (
+            <div className="mt-4">
+              <button type="button" className={`${primary} w-full sm:w-auto`} disabled={checkout.isPending || checkout.isSuccess} onClick={() => checkout.mutate(() => payLinkCheckout(token, undefined, currentLanguage()))} data-testid="pay-link-pay">
+                {t('payNow', { amount: format.money(view.amountDue) })}
+              </button>
+              <CheckoutStatus checkout={checkout} />
+              <p className="mt-2 text-xs text-slate-600">{t('secureNote')}</p>
+            </div>
+          )}
+          <p className="mt-3 text-xs text-slate-600">{t('payExpires', { date: format.date(view.expiresAt.slice(0, 10)) })}</p>
         </>
       ) : (
         <p className="mt-4 text-slate-800">{view.status === 'paid' ? t('payPaid') : t('payCancelled')}</p>

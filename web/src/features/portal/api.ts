@@ -29,10 +29,12 @@ export const updatePortalMe = (body: { remindersOptOut?: boolean; preferredLangu
 export const acceptInvitation = (body: { token: string; username: string; password: string }) =>
   apiFetch<{ userId: string; username: string }>('/auth/invitations/accept', { method: 'POST', body });
 
-/** GET /pay-links/:token (no login): what a pay link shows — school, invoice number, amount due. */
+/** GET /pay-links/:token (no login): what a pay link shows — school, invoice number (or family reference), amount due. */
 export interface PayLinkView {
+  kind: 'invoice' | 'family';
   schoolName: string;
-  invoiceNumber: string;
+  invoiceNumber?: string;
+  familyReference?: string;
   amountDue: number;
   currency: string;
   status: 'open' | 'paid' | 'cancelled';
@@ -40,3 +42,19 @@ export interface PayLinkView {
 }
 export const payLinkQuery = (token: string) =>
   queryOptions({ queryKey: ['pay-link', token], queryFn: ({ signal }) => apiFetch<PayLinkView>(`/pay-links/${encodeURIComponent(token)}`, { signal }), retry: false });
+
+/** A session at the payment gateway (SPEC §8): the payer is sent to `url`; the payment is recorded when the gateway reports it. */
+export interface Checkout {
+  id: string;
+  url: string;
+  provider: 'simulator' | 'stripe';
+  amount: number;
+  currency: string;
+  expiresAt: string;
+}
+
+export const invoiceCheckout = (invoiceId: string, language: 'es' | 'en') => apiFetch<Checkout>(`/invoices/${invoiceId}/checkout`, { method: 'POST', body: { language } });
+export const familyCheckout = (familyId: string, amount: number | undefined, language: 'es' | 'en') =>
+  apiFetch<Checkout>(`/families/${familyId}/checkout`, { method: 'POST', body: { language, ...(amount === undefined ? {} : { amount }) } });
+export const payLinkCheckout = (token: string, amount: number | undefined, language: 'es' | 'en') =>
+  apiFetch<Checkout>(`/pay-links/${encodeURIComponent(token)}/checkout`, { method: 'POST', body: { language, ...(amount === undefined ? {} : { amount }) } });
