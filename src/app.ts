@@ -38,6 +38,7 @@ import failuresRoutes from './modules/reporting/failures.routes.js';
 import gradesRoutes from './modules/reporting/grades.routes.js';
 import pendingRoutes from './modules/reporting/pending.routes.js';
 import receiptsRoutes from './modules/receipts/receipts.routes.js';
+import invoiceDocsRoutes from './modules/invoicedocs/invoicedocs.routes.js';
 import simulatorPlugin from './modules/simulator/simulator.plugin.js';
 import syncRoutes from './modules/sync/sync.plugin.js';
 import syncWorkerPlugin from './modules/sync/sync.worker.plugin.js';
@@ -206,6 +207,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(billRunsRoutes, { db: database.db, config });
       await api.register(familyPaymentsRoutes, { db: database.db });
       await api.register(receiptsRoutes, { db: database.db });
+      await api.register(invoiceDocsRoutes, { db: database.db, config });
       await api.register(collectionsRoutes, { db: database.db, config });
       await api.register(messagesRoutes, { db: database.db });
       await api.register(payLinksRoutes, { db: database.db, config });
