@@ -203,7 +203,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(statementsRoutes, { db: database.db, config });
       await api.register(feePlansRoutes, { db: database.db });
       await api.register(discountsRoutes, { db: database.db });
-      await api.register(familiesRoutes, { db: database.db });
+      await api.register(familiesRoutes, { db: database.db, publicUrl: config.publicUrl });
       await api.register(billRunsRoutes, { db: database.db, config });
       await api.register(familyPaymentsRoutes, { db: database.db });
       await api.register(receiptsRoutes, { db: database.db });

@@ -6,6 +6,7 @@ import { problemResponses } from '../../plugins/errors.js';
 import type { Clock } from '../../shared/clock.js';
 import { AppError } from '../../shared/errors.js';
 import { requestLanguage } from '../../shared/locale.js';
+import { roleAllows } from '../../shared/policy.js';
 import { IdParams } from '../billing/billing.schemas.js';
 import { negotiate } from '../billing/statements.routes.js';
 import { familyStatementCsv, familyStatementDisposition, familyStatementPdf } from './statement.render.js';
@@ -14,8 +15,12 @@ import { createFamilyStatementService } from './statement.service.js';
 
 const FORMAT_OF_MEDIA = { 'application/json': 'json', 'text/csv': 'csv', 'application/pdf': 'pdf' } as const satisfies Record<(typeof FAMILY_STATEMENT_MEDIA_TYPES)[number], FamilyStatementFormat>;
 
-/** GET /families/:id/statement: JSON, CSV or PDF (`?format=` first, then Accept). */
-export function registerFamilyStatementRoute(app: FastifyInstance, options: { db: Db; clock: Clock }): void {
+/**
+ * GET /families/:id/statement: JSON, CSV or PDF (`?format=` first, then Accept). The PDF
+ * carries a QR code of a link to pay what the family owes (when it owes something and
+ * `publicUrl` is given) for callers who may make pay links (billing:write).
+ */
+export function registerFamilyStatementRoute(app: FastifyInstance, options: { db: Db; clock: Clock; publicUrl?: string }): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   api.addSchema(FamilyStatement);
   const statements = createFamilyStatementService(options);
@@ -44,7 +49,8 @@ export function registerFamilyStatementRoute(app: FastifyInstance, options: { db
       if (format === undefined) {
         throw new AppError('NOT_ACCEPTABLE', `no media type in Accept is offered; a family statement is available as ${FAMILY_STATEMENT_MEDIA_TYPES.join(', ')} (or ?format=json|csv|pdf)`);
       }
-      const document = await statements.statement(principalOf(request), request.params.id, request.query);
+      const principal = principalOf(request);
+      const document = await statements.statement(principal, request.params.id, request.query, { payLink: format === 'pdf' && roleAllows(principal.role, 'billing:write') });
       // Personal financial data: never kept by shared caches; varies by format and reader.
       reply.header('cache-control', 'private, no-store').header('vary', 'Accept, Authorization');
       const language = requestLanguage(request);

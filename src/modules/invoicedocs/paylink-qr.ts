@@ -75,16 +75,20 @@ export function drawQrCode(doc: PDFKit.PDFDocument, text: string, x: number, y: 
   return { modules: count };
 }
 
-/** The most the band takes: the code, its quiet zone below (the smallest code's is the widest) and the URL's line. */
-export const PAY_LINK_BLOCK_HEIGHT = CODE_SIZE + (CODE_SIZE / 21) * QUIET_MODULES + URL_SIZE + 4;
+/** The most the band takes: the code, its quiet zone below (the smallest code's is the widest) and the URL, on two lines at worst. */
+export const PAY_LINK_BLOCK_HEIGHT = CODE_SIZE + (CODE_SIZE / 21) * QUIET_MODULES + 2 * URL_SIZE + 6;
+/** The band's comfortable width (the code and a column of text beside it), and the least it can do with. */
+export const PAY_LINK_BLOCK_WIDTH = 310;
+export const PAY_LINK_BLOCK_MIN_WIDTH = 240;
 
 /**
  * The pay-link band of a document, `width` wide from `left` at `y` (the code's top
  * edge; its quiet zone reaches QUIET_MODULES modules beyond, into white space the
  * caller leaves): the QR code at the left; beside it "Scan to pay online", the
- * document's own `facts` (what the link pays) and the link's last day in `timeZone`;
- * under the code, the URL on one line, whole (smaller type if it must be, never
- * shortened). Returns the y below the band.
+ * document's own `facts` (what the link pays; they wrap, amounts are never cut) and the
+ * link's last day in `timeZone`; under the code, the URL, whole: on one line of the
+ * band's width (smaller type if it must be), else broken once before its token.
+ * Returns the y below the band.
  */
 export function drawPayLinkBlock(
   doc: PDFKit.PDFDocument,
@@ -95,28 +99,36 @@ export function drawPayLinkBlock(
   const quiet = (CODE_SIZE / modules) * QUIET_MODULES;
   const textLeft = left + CODE_SIZE + quiet;
   const textWidth = width - CODE_SIZE - quiet;
-  let ty = y + 4;
-  doc.font('Helvetica-Bold').fontSize(12).fillColor('black').text(WORDS.scan[language], textLeft, ty, { width: textWidth, lineBreak: false });
-  ty += 20;
-  doc.font('Helvetica').fontSize(10);
+  let ty = y + 2;
+  const say = (text: string, font: string, size: number, after: number) => {
+    doc.font(font).fontSize(size);
+    const height = doc.heightOfString(text, { width: textWidth });
+    doc.text(text, textLeft, ty, { width: textWidth });
+    ty += height + after;
+  };
+  doc.fillColor('black');
+  say(WORDS.scan[language], 'Helvetica-Bold', 12, 6);
   for (const fact of options.facts) {
-    doc.text(fact, textLeft, ty, { width: textWidth, lineBreak: false });
-    ty += 14;
+    say(fact, 'Helvetica', 10, 3);
   }
   ty += 4;
-  doc.font('Helvetica').fontSize(8).fillColor('#555555');
-  doc.text(`${WORDS.validUntil[language]} ${localDate(link.expiresAt, options.timeZone)}`, textLeft, ty, { width: textWidth, lineBreak: false });
-  ty += 11;
-  doc.text(WORDS.open[language], textLeft, ty, { width: textWidth, lineBreak: false });
+  doc.fillColor('#555555');
+  say(`${WORDS.validUntil[language]} ${localDate(link.expiresAt, options.timeZone)}`, 'Helvetica', 8, 2);
+  say(WORDS.open[language], 'Helvetica', 8, 0);
 
-  // The URL under the code and its quiet zone, from the code's left edge, on one line of the band's width.
+  // The URL under the code and its quiet zone, from the code's left edge.
   let size = URL_SIZE;
   doc.font('Helvetica').fillColor('black');
   while (size > MIN_URL_SIZE && doc.fontSize(size).widthOfString(link.url) > width) {
     size -= 0.5;
   }
-  const urlY = y + CODE_SIZE + quiet;
-  doc.fontSize(size).text(link.url, left, urlY, { lineBreak: false, link: link.url });
+  let urlY = y + CODE_SIZE + quiet;
+  const cut = link.url.lastIndexOf('/') + 1;
+  const parts = doc.widthOfString(link.url) <= width ? [link.url] : [link.url.slice(0, cut), link.url.slice(cut)];
+  for (const part of parts) {
+    doc.text(part, left, urlY, { lineBreak: false, link: link.url });
+    urlY += size + 2;
+  }
   doc.fillColor('black');
-  return urlY + URL_SIZE + 4;
+  return Math.max(urlY + 2, ty);
 }
