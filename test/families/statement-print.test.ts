@@ -11,6 +11,7 @@ import { client, type Client } from '../helpers/api.js';
 import { createTestApp, insertUser, login, type TestApp } from '../helpers/app.js';
 import { seedFamilyLedger, type FamilyLedgerFixture } from './fixture.js';
 import { readPdf, type PdfPage } from '../helpers/pdf.js';
+import { payLinkKey, verifyPayToken } from '../../src/modules/paylinks/paylinks.tokens.js';
 
 /**
  * The printed family statement, read back with pdf.js text extraction (with positions)
@@ -220,6 +221,36 @@ describe('printed family statements (PDF)', () => {
     for (const part of ['alimentación', 'extracurriculares', 'Fernández-Villavicencio']) {
       assert.ok(words.includes(part), part);
     }
+  });
+
+  test('a QR code of a link to pay what the family owes today, with its URL printed; none when it owes nothing, none on the analyst’s copy', async () => {
+    const payUrls = (text: string) => text.match(new RegExp(`${t.config.publicUrl.replace(/[.:/]/g, '\\$&')}/pay/[A-Za-z0-9_-]{50}`, 'g')) ?? [];
+    const response = await pdf(`/families/${small.familyId}/statement?format=pdf`);
+    const lines = (await readPdf(response.rawPayload)).flatMap((page) => page.lines);
+    const text = lines.join('\n');
+    assert.ok(lines.includes('Scan to pay online'), text);
+    assert.ok(lines.some((line) => line.endsWith('Owed today: MXN 65.00')), text);
+    const urls = payUrls(text);
+    assert.equal(urls.length, 1, text);
+    const token = urls[0]?.split('/pay/')[1] ?? '';
+    const verified = verifyPayToken(await payLinkKey(t.db), token, new Date());
+    assert.ok(typeof verified === 'object' && verified.kind === 'family' && verified.familyId === small.familyId, JSON.stringify(verified));
+    const view = await client(t.app, null).get(`/pay-links/${token}`);
+    assert.equal(view.statusCode, 200, view.body);
+    assert.deepEqual(view.json<{ familyReference: string; amountDue: number }>().amountDue, 6_500);
+    // JSON and CSV are unchanged: the link is for the printed statement.
+    assert.equal(payUrls((await api.get(`/families/${small.familyId}/statement?format=csv`)).body).length, 0);
+
+    const analystText = (await readPdf((await pdf(`/families/${small.familyId}/statement?format=pdf`, analyst)).rawPayload)).flatMap((page) => page.lines).join('\n');
+    assert.deepEqual(payUrls(analystText), [], 'the analyst may not hand out pay links');
+    assert.ok(!analystText.includes('Scan to pay online'));
+
+    const settled = (await api.post('/families', { schoolId: small.schoolId, name: 'Al Corriente' })).json<{ id: string }>();
+    const settledResponse = await pdf(`/families/${settled.id}/statement?format=pdf&lang=es`);
+    await renderPng(settledResponse.rawPayload, 'settled-es');
+    const settledText = (await readPdf(settledResponse.rawPayload)).flatMap((page) => page.lines).join('\n');
+    assert.deepEqual(payUrls(settledText), [], settledText);
+    assert.ok(!settledText.includes('Escanee para pagar en línea'));
   });
 
   test('the analyst’s PDF is masked and the file is named in the one scheme', async () => {

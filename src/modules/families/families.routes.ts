@@ -20,7 +20,7 @@ import { registerFamilyStatementRoute } from './statement.routes.js';
  * masked), writes billing:write; the developer role has neither (403). Another school's
  * family or guardian is a 404 for a school_admin.
  */
-export default function familiesRoutes(app: FastifyInstance, options: { db: Db; clock?: Clock }) {
+export default function familiesRoutes(app: FastifyInstance, options: { db: Db; clock?: Clock; publicUrl?: string }) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const families = createFamiliesService({ db: options.db, families: createFamiliesRepository(), schools: createSchoolsRepository() });
   for (const schema of FAMILY_SCHEMAS) {
@@ -122,5 +122,5 @@ export default function familiesRoutes(app: FastifyInstance, options: { db: Db; 
     return reply.status(204).send(null);
   });
 
-  registerFamilyStatementRoute(api, { db: options.db, clock: options.clock ?? systemClock });
+  registerFamilyStatementRoute(api, { db: options.db, clock: options.clock ?? systemClock, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }) });
 }

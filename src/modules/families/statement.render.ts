@@ -5,6 +5,7 @@ import { createCsvStringifier, createPeopleCsv, csvComment, csvHeadLine, CsvNumb
 import { contentDisposition, downloadName } from '../../shared/filenames.js';
 import { formatLocalTimestamp, INVOICE_STATUS_LABELS, PAYMENT_METHOD_LABELS, type Language, type Localized } from '../../shared/locale.js';
 import { formatMoney, minorToDecimal } from '../../shared/money.js';
+import { drawPayLinkBlock, PAY_LINK_BLOCK_MIN_WIDTH, PAY_LINK_BLOCK_WIDTH } from '../invoicedocs/paylink-qr.js';
 import { createPdfTable, TABLE_BOLD, TABLE_FONT, TABLE_GAP, TABLE_ROW_PADDING, type TableColumn } from '../../shared/pdf-table.js';
 import type { EntryKind, FamilyStatement, FamilyStatementEntry } from './statement.schemas.js';
 import type { FamilyStatementDocument } from './statement.service.js';
@@ -77,6 +78,7 @@ const WORDS = {
   toCredit: { en: 'to family credit', es: 'a saldo a favor' },
   creditUsed: { en: 'family credit used', es: 'saldo a favor aplicado' },
   cancelled: { en: 'counts nothing', es: 'no cuenta' },
+  owedToday: { en: 'Owed today', es: 'Adeudo al día de hoy' },
 } as const satisfies Record<string, Localized>;
 
 export const ENTRY_LABELS: Readonly<Record<EntryKind, Localized>> = {
@@ -460,8 +462,11 @@ function drawPdf(doc: PDFKit.PDFDocument, document: FamilyStatementDocument, lan
     doc.text(`${label}: ${value}`, left, doc.y, { width: tableWidth });
   }
 
+
   // --- summary ---
-  doc.moveDown(0.8).font(BOLD).fontSize(11).text(WORDS.summary[language], left);
+  doc.moveDown(0.8);
+  const summaryTop = doc.y;
+  doc.font(BOLD).fontSize(11).text(WORDS.summary[language], left, summaryTop);
   doc.font(FONT).fontSize(10);
   const summary = summaryLines(body, language).map(([label, value]): [string, string] => [label, money(value)]);
   const labelWidth = Math.max(...summary.map(([label]) => doc.widthOfString(label))) + 2 * GAP;
@@ -475,6 +480,22 @@ function drawPdf(doc: PDFKit.PDFDocument, document: FamilyStatementDocument, lan
     doc.text(value, left + labelWidth + valueWidth - doc.widthOfString(value), y, { lineBreak: false });
     doc.y = y + 14;
   });
+
+  // --- pay online: the QR code of the family's pay link, beside the summary (or under it when the amounts leave no room) ---
+  if (document.payLink !== null) {
+    const payLink = {
+      link: document.payLink,
+      language,
+      timeZone: body.timezone,
+      facts: [`${WORDS.owedToday[language]}: ${money(document.payLink.owed)}`, `${WORDS.reference[language]}: ${body.reference}`],
+    };
+    const besideLeft = Math.max(left + labelWidth + valueWidth + 4 * GAP, right - PAY_LINK_BLOCK_WIDTH);
+    if (right - besideLeft >= PAY_LINK_BLOCK_MIN_WIDTH) {
+      doc.y = Math.max(doc.y, drawPayLinkBlock(doc, { ...payLink, left: besideLeft, y: summaryTop + 4, width: right - besideLeft }));
+    } else {
+      doc.y = drawPayLinkBlock(doc, { ...payLink, left, y: doc.y + 12, width: tableWidth });
+    }
+  }
   doc.font(FONT).fontSize(8).fillColor(GREY).text(WORDS.balanceNote[language], left, doc.y, { width: tableWidth }).fillColor('black');
 
   // --- movements ---

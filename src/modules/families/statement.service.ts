@@ -6,6 +6,8 @@ import { maskName, maskReference } from '../../shared/masking.js';
 import type { PiiVisibility } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { periodOf } from '../billing/statements.service.js';
+import { printedFamilyPayLink, type PrintedPayLink } from '../invoicedocs/paylink-qr.js';
+import { familyDue } from '../paylinks/paylinks.routes.js';
 import { studentName } from '../billing/students.repository.js';
 import { presentFamily } from './families.repository.js';
 import { MAX_STUDENTS_PER_FAMILY } from './membership.js';
@@ -29,16 +31,24 @@ export interface FamilyStatementDocument {
   /** The school's date when it was made (file names). */
   today: string;
   pii: PiiVisibility;
+  /**
+   * The printed statement's QR code: a link to pay what the family owes today (its open
+   * invoices, whatever the period), with that amount; null when it owes nothing or the
+   * caller did not ask for one.
+   */
+  payLink: (PrintedPayLink & { owed: number }) | null;
 }
 
 export interface FamilyStatementServiceOptions {
   db: Db;
   clock: Clock;
   repository?: StatementRepository;
+  /** The base of pay links (config.publicUrl); without it no statement carries one. */
+  publicUrl?: string;
 }
 
 export function createFamilyStatementService(options: FamilyStatementServiceOptions) {
-  const { db, clock } = options;
+  const { db, clock, publicUrl } = options;
   const repository = options.repository ?? createStatementRepository();
 
   const snapshot = <T>(work: (trx: DbOrTx) => Promise<T>) =>
@@ -70,8 +80,12 @@ export function createFamilyStatementService(options: FamilyStatementServiceOpti
   });
 
   return {
-    /** The statement of a family the caller may see (404 otherwise), for `from`..`to` (a `from` after `to` is a 400 naming `from`). */
-    async statement(scope: Scope, familyId: string, query: FamilyStatementQuery): Promise<FamilyStatementDocument> {
+    /**
+     * The statement of a family the caller may see (404 otherwise), for `from`..`to` (a
+     * `from` after `to` is a 400 naming `from`); with `payLink`, a link to pay what it
+     * owes today when it owes something (for the printed statement's QR code).
+     */
+    async statement(scope: Scope, familyId: string, query: FamilyStatementQuery, print: { payLink?: boolean } = {}): Promise<FamilyStatementDocument> {
       const period = periodOf(query);
       return snapshot(async (trx) => {
         const subject = await repository.findSubject(trx, scope, familyId, MAX_STUDENTS_PER_FAMILY);
@@ -114,7 +128,9 @@ export function createFamilyStatementService(options: FamilyStatementServiceOpti
           entriesTruncated: rows.length > MAX_FAMILY_STATEMENT_ENTRIES,
           generatedAt: now.toISOString(),
         };
-        return { body, schoolAddress: subject.schoolAddress, schoolPhone: subject.schoolPhone, today: localDate(now, subject.timezone), pii: scope.pii };
+        const owed = print.payLink === true && publicUrl !== undefined ? ((await familyDue(trx, subject.familyId))?.owed ?? 0) : 0;
+        const payLink = owed > 0 && publicUrl !== undefined ? { ...(await printedFamilyPayLink(db, publicUrl, subject.familyId, now.getTime())), owed } : null;
+        return { body, schoolAddress: subject.schoolAddress, schoolPhone: subject.schoolPhone, today: localDate(now, subject.timezone), pii: scope.pii, payLink };
       });
     },
   };

@@ -16,7 +16,22 @@ import { createPaymentsRepository } from '../billing/payments.repository.js';
 import { createSchoolsRepository } from '../billing/schools.repository.js';
 import { createStudentsRepository } from '../billing/students.repository.js';
 import { configuredChannels } from '../messages/channels.js';
+import { AppError } from '../../shared/errors.js';
+import { negotiateMediaType } from '../../shared/negotiate.js';
+import { familyStatementFormat, sendFamilyStatement } from '../families/statement.routes.js';
+import { type FAMILY_STATEMENT_MEDIA_TYPES, FamilyStatement, familyStatementResponse, FamilyStatementQuery } from '../families/statement.schemas.js';
+import { createFamilyStatementService } from '../families/statement.service.js';
+import { documentLanguage, sendInvoicePdf } from '../invoicedocs/invoicedocs.routes.js';
+import { InvoicePdfQuery, invoicePdfResponse } from '../invoicedocs/invoicedocs.schemas.js';
+import { createInvoiceDocsService } from '../invoicedocs/invoicedocs.service.js';
+import { createReceiptsRepository } from '../receipts/receipts.repository.js';
+import { negotiateReceipt, sendReceipt } from '../receipts/receipts.routes.js';
+import { RECEIPT_MEDIA_TYPES, ReceiptDocument, ReceiptQuery, receiptResponse } from '../receipts/receipts.schemas.js';
+import { createReceiptsService } from '../receipts/receipts.service.js';
 import { createPortalService } from './portal.service.js';
+
+/** The portal's statement formats by preference: a family downloads a PDF unless it asks for another. */
+const PORTAL_STATEMENT_MEDIA_TYPES = ['application/pdf', 'application/json', 'text/csv'] as const satisfies readonly (typeof FAMILY_STATEMENT_MEDIA_TYPES)[number][];
 
 const Language = Type.Union([Type.Literal('es'), Type.Literal('en')]);
 const PortalMe = Type.Object(
@@ -61,8 +76,15 @@ export default function portalRoutes(app: FastifyInstance, options: { db: Db; co
     invoices,
     payments: createPaymentsRepository(),
   });
-  const portal = createPortalService({ db: options.db, billing, invoices, publicUrl: options.config.publicUrl, sending: configuredChannels(options.config) });
+  const documents = {
+    invoiceDocs: createInvoiceDocsService({ db: options.db, billing, publicUrl: options.config.publicUrl, clock }),
+    statements: createFamilyStatementService({ db: options.db, clock, publicUrl: options.config.publicUrl }),
+    receipts: createReceiptsService({ db: options.db, repository: createReceiptsRepository(), now: () => new Date(clock.now()) }),
+  };
+  const portal = createPortalService({ db: options.db, billing, invoices, publicUrl: options.config.publicUrl, sending: configuredChannels(options.config), documents });
   api.addSchema(PortalMe);
+  api.addSchema(FamilyStatement);
+  api.addSchema(ReceiptDocument);
   const tags = ['portal'];
   const use = { policy: 'portal:use' as const };
 
@@ -95,6 +117,63 @@ export default function portalRoutes(app: FastifyInstance, options: { db: Db; co
     config: use,
     schema: { tags, summary: 'One of the family’s invoices with its lines (404 for any other)', params: Type.Object({ id: Uuid }), response: { 200: Type.Ref('Invoice'), ...problemResponses(400, 401, 403, 404) } },
   }, (request) => portal.invoice(principalOf(request), request.params.id));
+
+  api.get('/portal/invoices/:id/pdf', {
+    config: use,
+    schema: {
+      tags,
+      summary: 'One of the family’s invoices as a one-page PDF, with a QR code to pay it online while something is due (404 for any other)',
+      description: 'As GET /invoices/:id/pdf prints it, names in clear; the language is `lang`, else Accept-Language, else the guardian’s.',
+      params: Type.Object({ id: Uuid }),
+      querystring: InvoicePdfQuery,
+      produces: ['application/pdf'],
+      response: { 200: invoicePdfResponse, ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => {
+    const printable = await portal.invoicePdf(principalOf(request), request.params.id);
+    return sendInvoicePdf(reply, printable, documentLanguage(request, printable.language));
+  });
+
+  api.get('/portal/statement', {
+    config: use,
+    schema: {
+      tags,
+      summary: 'The family’s statement: PDF by default (with a QR code to pay what it owes), JSON or CSV',
+      description:
+        'The statement staff get from GET /families/:id/statement, for the guardian’s own family. `format=pdf|json|csv`, else Accept ' +
+        '(PDF when it names none or any; 406 when nothing offered is acceptable); the language is `lang`, else Accept-Language, else the guardian’s.',
+      querystring: FamilyStatementQuery,
+      produces: [...PORTAL_STATEMENT_MEDIA_TYPES],
+      response: { 200: familyStatementResponse, ...problemResponses(400, 401, 403, 404, 406) },
+    },
+  }, async (request, reply) => {
+    const format = familyStatementFormat(request.query.format, negotiateMediaType(request.headers.accept, PORTAL_STATEMENT_MEDIA_TYPES, 'application/pdf'));
+    if (format === undefined) {
+      throw new AppError('NOT_ACCEPTABLE', `no media type in Accept is offered; the statement is available as ${PORTAL_STATEMENT_MEDIA_TYPES.join(', ')} (or ?format=pdf|json|csv)`);
+    }
+    const { document, language } = await portal.statement(principalOf(request), request.query, { payLink: format === 'pdf' });
+    return sendFamilyStatement(reply, document, format, documentLanguage(request, language), request.query.style ?? 'people');
+  });
+
+  api.get('/portal/payments/:id/receipt', {
+    config: use,
+    schema: {
+      tags,
+      summary: 'The receipt of a payment on the family’s invoices or of a family payment of theirs (PDF, or JSON; 404 for any other)',
+      description: 'As GET /payments/:id/receipt answers it, names in clear; the language is `lang`, else Accept-Language, else the guardian’s.',
+      params: Type.Object({ id: Uuid }),
+      querystring: ReceiptQuery,
+      produces: [...RECEIPT_MEDIA_TYPES],
+      response: { 200: receiptResponse, ...problemResponses(400, 401, 403, 404, 406) },
+    },
+  }, async (request, reply) => {
+    const media = negotiateReceipt(request.headers.accept);
+    if (media === undefined) {
+      throw new AppError('NOT_ACCEPTABLE', `no media type in Accept is offered; a receipt is available as ${RECEIPT_MEDIA_TYPES.join(', ')}`);
+    }
+    const receipt = await portal.receipt(principalOf(request), request.params.id);
+    return sendReceipt(reply, receipt, media, documentLanguage(request, receipt.language ?? receipt.familyLanguage));
+  });
 
   api.get('/portal/messages', {
     config: use,

@@ -18,6 +18,17 @@ import { initialDelivery } from '../messages/channels.js';
 import { createMessagesRepository } from '../messages/messages.repository.js';
 import { present as presentMessage } from '../messages/messages.service.js';
 import type { Message } from '../messages/messages.schemas.js';
+import type { FamilyStatementDocument, FamilyStatementService } from '../families/statement.service.js';
+import type { FamilyStatementQuery } from '../families/statement.schemas.js';
+import type { InvoiceDocsService, PrintableInvoice } from '../invoicedocs/invoicedocs.service.js';
+import type { Receipt, ReceiptsService } from '../receipts/receipts.service.js';
+
+/** The services the portal's downloads reuse: the printed invoice, the family statement and receipts. */
+export interface PortalDocuments {
+  invoiceDocs: InvoiceDocsService;
+  statements: FamilyStatementService;
+  receipts: ReceiptsService;
+}
 
 /**
  * The family portal's data (SPEC §8): everything is the family of the caller's guardian
@@ -48,7 +59,14 @@ function linkOf(principal: Principal): GuardianLink {
   return principal.guardian;
 }
 
-export function createPortalService(deps: { db: Db; billing: BillingService; invoices: InvoicesRepository; publicUrl: string; sending: ReadonlySet<ReminderChannel> }) {
+export function createPortalService(deps: {
+  db: Db;
+  billing: BillingService;
+  invoices: InvoicesRepository;
+  publicUrl: string;
+  sending: ReadonlySet<ReminderChannel>;
+  documents?: PortalDocuments;
+}) {
   const { db, billing, invoices } = deps;
   const messages = createMessagesRepository();
   const users = createUsersRepository();
@@ -60,6 +78,19 @@ export function createPortalService(deps: { db: Db; billing: BillingService; inv
       throw notFound('invoice');
     }
     return billing.getInvoice(principal, id);
+  }
+
+  function documents(): PortalDocuments {
+    if (deps.documents === undefined) {
+      throw new Error('the portal service was made without its documents (createPortalService deps.documents)');
+    }
+    return deps.documents;
+  }
+
+  /** The guardian's own language: a document's language when the request names none. */
+  async function guardianLanguage(link: GuardianLink): Promise<Language | null> {
+    const row = await db.selectFrom('guardians').select('preferred_language as language').where('school_id', '=', link.schoolId).where('id', '=', link.guardianId).executeTakeFirst();
+    return row?.language ?? null;
   }
 
   async function me(principal: Principal): Promise<PortalMe> {
@@ -137,6 +168,28 @@ export function createPortalService(deps: { db: Db; billing: BillingService; inv
     },
 
     invoice: (principal: Principal, id: string) => familyInvoice(principal, id),
+
+    /** One of the family's invoices to print (404 for any other), with its QR pay link while something is due; in clear. */
+    async invoicePdf(principal: Principal, id: string): Promise<PrintableInvoice> {
+      const link = linkOf(principal);
+      await familyInvoice(principal, id);
+      const printable = await documents().invoiceDocs.invoiceDocument(principal, id, { payLink: true });
+      return { ...printable, language: (await guardianLanguage(link)) ?? printable.language };
+    },
+
+    /** The family's statement (as staff print it, with the family's pay link on the PDF); `language` is the guardian's. */
+    async statement(principal: Principal, query: FamilyStatementQuery, print: { payLink: boolean }): Promise<{ document: FamilyStatementDocument; language: Language | null }> {
+      const link = linkOf(principal);
+      const document = await documents().statements.statement(principal, link.familyId, query, print);
+      return { document, language: await guardianLanguage(link) };
+    },
+
+    /** The receipt of a payment on the family's invoices, or of one of its family payments (404 for any other). */
+    async receipt(principal: Principal, id: string): Promise<Receipt & { language: Language | null }> {
+      const link = linkOf(principal);
+      const receipt = await documents().receipts.getReceipt(principal, id, { family: link });
+      return { ...receipt, language: await guardianLanguage(link) };
+    },
 
     /** The guardian's own messages (reminders and invitations), newest first. */
     async messages(principal: Principal, query: { limit: number; cursor?: string | undefined }): Promise<Page<Message>> {

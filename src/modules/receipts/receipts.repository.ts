@@ -110,6 +110,27 @@ export function createReceiptsRepository() {
       return { kind: 'payment', schoolId: row.schoolId, paymentId: row.paymentId ?? id };
     },
 
+    /**
+     * Whether the receipt's money is a family's (the portal shows a guardian only their
+     * own): a payment on one of its invoices (family_invoices: billed to it or to its
+     * students), or one of its family payments.
+     */
+    async isOfFamily(db: DbOrTx, subject: ReceiptSubject, family: { schoolId: string; familyId: string }): Promise<boolean> {
+      if (subject.schoolId !== family.schoolId) {
+        return false;
+      }
+      const { rows } =
+        subject.kind === 'payment'
+          ? await sql<{ ok: boolean }>`
+              select true as ok from payments p
+               where p.school_id = ${subject.schoolId} and p.id = ${subject.paymentId}
+                 and p.invoice_id in (select fi.id from family_invoices(${family.schoolId}::uuid, ${family.familyId}::uuid) fi)`.execute(db)
+          : await sql<{ ok: boolean }>`
+              select true as ok from family_payments fp
+               where fp.school_id = ${subject.schoolId} and fp.id = ${subject.familyPaymentId} and fp.family_id = ${family.familyId}`.execute(db);
+      return rows.length > 0;
+    },
+
     /** A direct payment's receipt head and its one line. */
     async directPayment(db: DbOrTx, subject: { schoolId: string; paymentId: string }): Promise<{ head: ReceiptHead; lines: ReceiptLine[] } | undefined> {
       const { rows } = await sql<{

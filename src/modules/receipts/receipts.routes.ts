@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Db } from '../../db/database.js';
 import { principalOf } from '../../plugins/auth.js';
 import { problemResponses } from '../../plugins/errors.js';
@@ -10,11 +10,25 @@ import { IdParams } from '../billing/billing.schemas.js';
 import { receiptDisposition, receiptPdf } from './receipts.render.js';
 import { createReceiptsRepository } from './receipts.repository.js';
 import { RECEIPT_MEDIA_TYPES, ReceiptDocument, ReceiptQuery, receiptResponse, type ReceiptMediaType } from './receipts.schemas.js';
-import { createReceiptsService } from './receipts.service.js';
+import { createReceiptsService, type Receipt } from './receipts.service.js';
 
 /** The receipt's media type an Accept header prefers (negotiateMediaType); no Accept → a PDF. */
 export function negotiateReceipt(accept: string | undefined): ReceiptMediaType | undefined {
   return negotiateMediaType(accept, RECEIPT_MEDIA_TYPES, 'application/pdf');
+}
+
+/**
+ * A receipt as the HTTP answer, private: JSON, or the PDF in `language` (the request's
+ * `lang` or Accept-Language), else the family's, else English.
+ */
+export async function sendReceipt(reply: FastifyReply, receipt: Receipt, media: ReceiptMediaType, language: Language | undefined) {
+  const { document, familyLanguage } = receipt;
+  // Personal financial data: never stored by shared caches.
+  reply.header('cache-control', 'private, no-store').header('vary', 'Accept, Accept-Language, Authorization');
+  if (media === 'application/json') {
+    return reply.type('application/json; charset=utf-8').send(document);
+  }
+  return reply.type('application/pdf').header('content-disposition', receiptDisposition(document)).send(await receiptPdf(document, language ?? familyLanguage ?? 'en'));
 }
 
 /** GET /payments/:id/receipt (SPEC §7): billing:read, in the caller's schools, masked for its role. */
@@ -42,18 +56,8 @@ export default function receiptsRoutes(app: FastifyInstance, options: { db: Db }
     if (media === undefined) {
       throw new AppError('NOT_ACCEPTABLE', `no media type in Accept is offered; a receipt is available as ${RECEIPT_MEDIA_TYPES.join(', ')}`);
     }
-    const { document, familyLanguage } = await receipts.getReceipt(principalOf(request), request.params.id);
-    // Personal financial data: never stored by shared caches.
-    reply.header('cache-control', 'private, no-store').header('vary', 'Accept, Accept-Language, Authorization');
-    if (media === 'application/json') {
-      return reply.type('application/json; charset=utf-8').send(document);
-    }
     const header = request.headers['accept-language'];
-    const language: Language =
-      (isLanguage(request.query.lang) ? request.query.lang : undefined) ??
-      languageFromAcceptLanguage(Array.isArray(header) ? header.join(',') : header) ??
-      familyLanguage ??
-      'en';
-    return reply.type('application/pdf').header('content-disposition', receiptDisposition(document)).send(await receiptPdf(document, language));
+    const requested = (isLanguage(request.query.lang) ? request.query.lang : undefined) ?? languageFromAcceptLanguage(Array.isArray(header) ? header.join(',') : header);
+    return sendReceipt(reply, await receipts.getReceipt(principalOf(request), request.params.id), media, requested);
   });
 }

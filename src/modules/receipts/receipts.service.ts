@@ -44,8 +44,10 @@ export function createReceiptsService(deps: { db: Db; repository: ReceiptsReposi
   const now = deps.now ?? (() => new Date());
 
   return {
-    async getReceipt(scope: Scope, id: string): Promise<Receipt> {
-      const subject = await repository.resolve(db, scope, id);
+    /** With `family`, only a receipt of that family's money is found (the portal's guardians); any other is a 404. */
+    async getReceipt(scope: Scope, id: string, options: { family?: { schoolId: string; familyId: string } } = {}): Promise<Receipt> {
+      const resolved = await repository.resolve(db, scope, id);
+      const subject = resolved === undefined || options.family === undefined || (await repository.isOfFamily(db, resolved, options.family)) ? resolved : undefined;
       const found =
         subject === undefined
           ? undefined
