@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { client } from '../helpers/api.js';
@@ -112,6 +113,11 @@ describe('web: the family portal', { skip: skip ?? false }, () => {
     const after = (await guardianApi.get('/portal/me')).json<{ family: { balance: { owed: number } } }>();
     assert.equal(after.family.balance.owed, 0);
     problems.push(...(await judge(page, 'paid-en')));
+    // The family's statement, as a PDF download.
+    const [statement] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-statement').click()]);
+    assert.match(statement.suggestedFilename(), /\.pdf$/);
+    const bytes = await readFile(await statement.path());
+    assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-');
     await page.setViewportSize(DESKTOP);
     problems.push(...(await judge(page, 'paid-en-desktop')));
     assert.deepEqual(problems, []);

@@ -3,7 +3,7 @@ import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'reac
 import { I18nextProvider, useTranslation } from 'react-i18next';
 import { useSession } from '../../app/session';
 import { parseAmount } from '../../lib/amount';
-import { ApiError } from '../../lib/api';
+import { ApiError, downloadFile } from '../../lib/api';
 import { currencyDecimals } from '../../lib/format';
 import { Link, useLocation, useNavigate } from '../../lib/router';
 import type { Invoice } from '../billing/api';
@@ -181,7 +181,26 @@ function Balance({ me }: { me: PortalMe }) {
       <div className="mt-4 rounded-xl bg-slate-50 p-3 text-sm text-slate-700">
         {t('transfer')} <span className="break-all font-mono font-semibold text-slate-900" data-testid="portal-reference">{me.family.reference}</span>
       </div>
+      <Download path={`/portal/statement?lang=${currentLanguage()}`} fallbackName="statement.pdf" label={t('downloadStatement')} testId="download-statement" />
     </section>
+  );
+}
+
+/** A PDF the API answers for the signed-in guardian, saved as a file. */
+function Download({ path, fallbackName, label, testId }: { path: string; fallbackName: string; label: string; testId: string }) {
+  const { t } = useTranslation();
+  const download = useMutation({ mutationFn: () => downloadFile(path, fallbackName, 'application/pdf') });
+  return (
+    <div className="mt-3">
+      <button type="button" onClick={() => download.mutate()} disabled={download.isPending} className="text-sm font-medium text-indigo-700 underline disabled:opacity-60" data-testid={testId}>
+        {download.isPending ? t('downloading') : label}
+      </button>
+      {download.isError ? (
+        <p role="alert" className="mt-1 text-sm text-rose-700">
+          {t('downloadFailed')}
+        </p>
+      ) : null}
+    </div>
   );
 }
 
@@ -413,6 +432,7 @@ function InvoiceItem({ invoice, currency }: { invoice: Invoice; currency: string
       ) : null}
       {OPEN.has(invoice.status) && invoice.pendingAmount > 0 ? <PayInvoice invoiceId={invoice.id} amount={early?.available ? early.amountDue : invoice.pendingAmount} currency={currency} /> : null}
       <InvoiceLines invoiceId={invoice.id} currency={currency} />
+      <Download path={`/portal/invoices/${invoice.id}/pdf?lang=${currentLanguage()}`} fallbackName={`${invoice.number}.pdf`} label={t('downloadInvoice')} testId="download-invoice" />
     </li>
   );
 }

@@ -76,6 +76,10 @@ const en = {
   returnConfirming: 'Thank you! We are confirming your payment with the bank…',
   returnCancelled: 'The payment was cancelled. Nothing was charged.',
   dismiss: 'Close',
+  downloadStatement: 'Download statement (PDF)',
+  downloadInvoice: 'Invoice PDF',
+  downloading: 'Downloading…',
+  downloadFailed: 'The download failed. Try again.',
 };
 
 type Strings = typeof en;
@@ -157,6 +161,10 @@ const es: Strings = {
   returnConfirming: '¡Gracias! Estamos confirmando su pago con el banco…',
   returnCancelled: 'El pago se canceló. No se hizo ningún cargo.',
   dismiss: 'Cerrar',
+  downloadStatement: 'Descargar estado de cuenta (PDF)',
+  downloadInvoice: 'Factura en PDF',
+  downloading: 'Descargando…',
+  downloadFailed: 'La descarga falló. Inténtelo de nuevo.',
 };
 
 export const PORTAL_STRINGS = { en: { portal: en }, es: { portal: es } };
