@@ -11,6 +11,7 @@
  *                                       # bench/results.*, except the billing groups alone (their own block there)
  *   npm run bench -- --sync-scale 0.1   # the gateway-sync day (bench/sync.ts) for a tenth of a day (default: a whole day)
  *   npm run bench -- --only billrun,familypay,familystatement
+ *   npm run bench -- --only webhooks    # gateway webhook → payment recorded → live event, at 100/s
  *   npm run bench -- --only latefees    # the daily late-fee run of every school, and a re-run of the day
  *                                       # the school year billed (bench/billing.ts), on a copy of the data set
  *   npm run bench -- --pg-stats         # also print the statements that took the most time in each billing group (pg_stat_statements)
@@ -37,6 +38,7 @@ import { hashPassword } from '../src/modules/auth/passwords.js';
 import { formatReport, verifyRollups } from '../src/modules/reporting/rollups.js';
 import { benchBillRuns, benchFamilyPayments, benchLateFees, cloneDatabase, dropDatabase, familyOfThree, setUpBilling, type BillingContext } from './billing.js';
 import { benchSync } from './sync.js';
+import { benchWebhooks } from './webhooks.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -69,7 +71,7 @@ const BENCH_MAX_WAL_SIZE = '8GB';
 const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer'] as const;
 
 const log = (message: string) => console.log(`[bench] ${message}`);
-const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live', 'sync', 'billrun', 'familypay', 'familystatement', 'latefees'] as const;
+const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live', 'webhooks', 'sync', 'billrun', 'familypay', 'familystatement', 'latefees'] as const;
 const only = args.only?.split(',').map((group) => group.trim());
 for (const group of only ?? []) {
   if (!(GROUPS as readonly string[]).includes(group)) {
@@ -217,7 +219,7 @@ function startServer(url: string, extraEnv: Record<string, string> = {}): Promis
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'warn', SEED_DEMO: 'off', SIMULATOR: 'off', VENDOR_SIMULATOR: 'off', SYNC: 'off', JWT_SECRET: randomUUID() + randomUUID(), RATE_LIMIT_MAX: '100000000', DATABASE_POOL_MAX: '20', ...extraEnv },
+    env: { ...process.env, DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'warn', SEED_DEMO: 'off', SIMULATOR: 'off', VENDOR_SIMULATOR: 'off', SYNC: 'off', COLLECTIONS: 'off', MESSAGES: 'off', GATEWAY: 'simulator', JWT_SECRET: randomUUID() + randomUUID(), RATE_LIMIT_MAX: '100000000', DATABASE_POOL_MAX: '20', ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -592,6 +594,15 @@ async function main(): Promise<void> {
         );
       }
       results.live = runs;
+    }
+    if (want('webhooks')) {
+      const hooks = await benchWebhooks(base, admin, db, { rate: 100, seconds: 10 });
+      results.webhooks = hooks;
+      log(`webhooks: ${JSON.stringify(hooks)}`);
+      extraRows.push(
+        `| gateway webhook → payment recorded (answer), ${hooks.webhooks} at ${hooks.perSecond}/s: ${Object.entries(hooks.outcomes).map(([k, v]) => `${v} ${k}`).join(', ')} | ${hooks.answer.p50} | ${hooks.answer.p95} | ${hooks.answer.p99} | ${hooks.answer.n} | |`,
+        `| gateway webhook → live event delivered (${hooks.liveEventsMissing} missing) | ${hooks.live.p50} | ${hooks.live.p95} | ${hooks.live.p99} | ${hooks.live.n} | p99 ≤ 100 ms at 100/s |`,
+      );
     }
     if (want('payments')) {
 
