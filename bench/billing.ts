@@ -352,14 +352,17 @@ export interface LateFeeRunResult {
   /** Regular invoices open and past due on the day run (what the policy charges). */
   overdue: number;
   posted: number;
+  /** Reminders written on the day (to the outbox: the bench server has no channel), and on the re-run (must be 0). */
+  reminders: number;
   seconds: number;
-  rerun: { posted: number; seconds: number };
+  rerun: { posted: number; reminders: number; seconds: number };
   errors: number;
 }
 
 /**
  * The daily collections run of every school (issue 17, "Speed"): a late-fee policy per
- * school (daily interest, 0.1 % a day, no grace), then POST /collections/run for every
+ * school (daily interest, 0.1 % a day, no grace) and a reminder policy (e-mail on the
+ * days the data set's open bills are due relative to today), then POST /collections/run for every
  * school's today with `ctx.clients` at once, timed; then the same day again, which must
  * post nothing.
  */
@@ -369,10 +372,29 @@ export async function benchLateFees(ctx: BillingContext): Promise<LateFeeRunResu
   const headers = { authorization: `Bearer ${ctx.token}` };
   const schools = (await db.query<{ id: string }>('select id from schools where deleted_at is null order by id')).rows.map((row) => row.id);
   let errors = 0;
+  // Reminder steps on the days the data set's open bills fall due relative to today (its
+  // tuition is due on one day of the month), so the day's run has reminders to send.
+  const offsets = (
+    await db.query<{ d: number }>(`select ((now() at time zone s.timezone)::date - i.due_date) as d
+       from invoices i join schools s on s.id = i.school_id
+      where i.kind = 'regular' and i.cancelled_at is null and i.paid_amount < i.amount
+        and i.due_date between (now() at time zone s.timezone)::date - 60 and (now() at time zone s.timezone)::date + 7
+      group by 1 order by count(*) desc limit 4`)
+  ).rows.map((row) => Number(row.d)).sort((a, b) => a - b);
+  const steps = offsets.map((offsetDays, i) => ({
+    offsetDays,
+    channel: 'email',
+    template: offsetDays < 0 ? 'upcoming' : offsetDays === 0 ? 'due' : i === offsets.length - 1 && offsetDays > 14 ? 'final_notice' : 'overdue',
+  }));
+  log(`latefees: reminder steps ${JSON.stringify(steps.map((step) => step.offsetDays))}`);
   await pool(schools, ctx.clients, async (schoolId) => {
     const response = await request('PUT', `/api/v1/schools/${schoolId}/late-fee-policy`, headers, { kind: 'daily_interest', value: 0.1, graceDays: 0 });
     if (response.status !== 200) {
       throw new Error(`latefees: PUT policy → ${response.status} ${response.body.slice(0, 300)}`);
+    }
+    const reminders = await request('PUT', `/api/v1/schools/${schoolId}/reminder-policy`, headers, { steps });
+    if (reminders.status !== 200) {
+      throw new Error(`latefees: PUT reminder policy → ${reminders.status} ${reminders.body.slice(0, 300)}`);
     }
   });
   const overdue = Number(
@@ -381,20 +403,23 @@ export async function benchLateFees(ctx: BillingContext): Promise<LateFeeRunResu
   );
   const runAll = async () => {
     let posted = 0;
+    let reminders = 0;
     const started = performance.now();
     await pool(schools, ctx.clients, async (schoolId) => {
       const response = await request('POST', '/api/v1/collections/run', headers, { schoolId });
       if (response.status === 200) {
-        posted += (JSON.parse(response.body) as { lateFeesPosted: number }).lateFeesPosted;
+        const day = JSON.parse(response.body) as { lateFeesPosted: number; remindersSent: number };
+        posted += day.lateFeesPosted;
+        reminders += day.remindersSent;
       } else if (++errors <= 3) {
         log(`latefees: ${response.status} ${response.body.slice(0, 300)}`);
       }
     });
-    return { posted, seconds: round1((performance.now() - started) / 1000) };
+    return { posted, reminders, seconds: round1((performance.now() - started) / 1000) };
   };
   const first = await runAll();
   const rerun = await runAll();
-  const result = { schools: schools.length, overdue, posted: first.posted, seconds: first.seconds, rerun, errors };
+  const result = { schools: schools.length, overdue, posted: first.posted, reminders: first.reminders, seconds: first.seconds, rerun, errors };
   log(`latefees: ${JSON.stringify(result)}`);
   return result;
 }

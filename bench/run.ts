@@ -695,8 +695,8 @@ async function main(): Promise<void> {
           await pgStats('late fees');
           results.latefees = fees;
           extraRows.push(
-            `| daily late-fee run, ${fees.schools.toLocaleString('en')} schools (${fees.overdue.toLocaleString('en')} overdue invoices, ${fees.posted.toLocaleString('en')} fees posted) | ${fees.seconds} s | | | | ≤ 30 s at L (with reminders) |`,
-            `| the same day run again (${fees.rerun.posted} posted) | ${fees.rerun.seconds} s | | | | ≤ 5 s at L, nothing twice |`,
+            `| daily late-fee and reminder run, ${fees.schools.toLocaleString('en')} schools (${fees.overdue.toLocaleString('en')} overdue invoices, ${fees.posted.toLocaleString('en')} fees posted, ${fees.reminders.toLocaleString('en')} reminders) | ${fees.seconds} s | | | | ≤ 30 s at L |`,
+            `| the same day run again (${fees.rerun.posted} posted, ${fees.rerun.reminders} reminders) | ${fees.rerun.seconds} s | | | | ≤ 5 s at L, nothing twice |`,
           );
         }
         const billedWanted = want('billrun') || want('familypay') || want('familystatement');

@@ -33,17 +33,19 @@ export function localeFor(language: Language, currency: string): string {
 /** Narrow and non-breaking spaces that Intl puts in amounts and dates, as plain spaces. */
 const plainSpaces = (text: string) => text.replace(/[\u00a0\u202f\u2007]/g, ' ');
 
+/** One formatter per language and currency: making one costs far more than formatting (a day's reminders format thousands). */
+const moneyFormats = new Map<string, Intl.NumberFormat>();
+
 /** 123450 MXN, es → "$1,234.50"; en → "MX$1,234.50". */
 export function formatMoney(minor: number, currency: string, language: Language): string {
   const digits = currencyDigits(currency);
-  const major = minor / 10 ** digits;
-  const text = new Intl.NumberFormat(localeFor(language, currency), {
-    style: 'currency',
-    currency,
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  }).format(major);
-  return plainSpaces(text);
+  const key = `${language}:${currency}`;
+  let format = moneyFormats.get(key);
+  if (format === undefined) {
+    format = new Intl.NumberFormat(localeFor(language, currency), { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits });
+    moneyFormats.set(key, format);
+  }
+  return plainSpaces(format.format(minor / 10 ** digits));
 }
 
 const LONG: Record<Language, Intl.DateTimeFormat> = {

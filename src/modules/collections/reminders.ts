@@ -125,6 +125,20 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
     byFamily.set(guardian.familyId, [...(byFamily.get(guardian.familyId) ?? []), guardian]);
   }
 
+  // What an earlier run of this day already wrote is not composed again (a re-run costs a read).
+  const written = new Set(
+    (
+      await trx
+        .selectFrom('messages')
+        .select('dedupe_key')
+        .where('school_id', '=', schoolId)
+        .where('invoice_id', 'in', invoices.map((invoice) => invoice.id))
+        .where('kind', '=', 'reminder')
+        .where('day', '=', day)
+        .execute()
+    ).map((row) => row.dedupe_key),
+  );
+
   const key = await payLinkKey(trx);
   const linkExpiry = new Date(`${addDays(day, REMINDER_LINK_DAYS)}T23:59:59Z`);
   let skipped = 0;
@@ -168,6 +182,10 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
           skipped += 1;
           continue;
         }
+        const dedupeKey = `reminder:${invoice.id}:${guardian.id}:${step.offsetDays}:${step.channel}`;
+        if (written.has(dedupeKey)) {
+          continue;
+        }
         const message = composeMessage(
           {
             studentName: invoice.studentName,
@@ -184,7 +202,7 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
         rows.push({
           school_id: schoolId,
           kind: 'reminder',
-          dedupe_key: `reminder:${invoice.id}:${guardian.id}:${step.offsetDays}:${step.channel}`,
+          dedupe_key: dedupeKey,
           family_id: invoice.familyId,
           guardian_id: guardian.id,
           invoice_id: invoice.id,
