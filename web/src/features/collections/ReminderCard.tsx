@@ -5,7 +5,7 @@ import { fieldErrorsOf, problemText } from '../../components/money';
 import { Button, Card, ErrorState, Input, Notice, Select, Skeleton } from '../../components/ui';
 import { Link } from '../../lib/router';
 import { putReminderPolicy, reminderPolicyQuery, type ReminderChannel, type ReminderPolicy, type ReminderStep, type ReminderTemplate } from './api';
-import { CHANNEL_LABELS, TEMPLATE_LABELS } from './Messages';
+import { CHANNELS, channelLabel, templateLabel, TEMPLATES } from './Messages';
 
 /**
  * A school's reminder steps on its page (SPEC §8): each step in one line ("3 days before
@@ -19,8 +19,8 @@ export function describeOffset(days: number): string {
   return `${n} ${n === 1 ? 'day' : 'days'} ${days < 0 ? 'before' : 'after'} the due date`;
 }
 
-const CHANNELS = Object.keys(CHANNEL_LABELS) as ReminderChannel[];
-const TEMPLATES = Object.keys(TEMPLATE_LABELS) as ReminderTemplate[];
+
+
 const SUGGESTED: ReminderStep[] = [
   { offsetDays: -3, channel: 'email', template: 'upcoming' },
   { offsetDays: 0, channel: 'email', template: 'due' },
@@ -69,7 +69,7 @@ export function ReminderCard({ schoolId }: { schoolId: string }) {
           <ol className="space-y-1 text-sm text-slate-700" data-testid="reminder-steps">
             {current.steps.map((step) => (
               <li key={`${step.offsetDays}:${step.channel}`}>
-                <span className="font-medium text-slate-900">{describeOffset(step.offsetDays)}</span> · {CHANNEL_LABELS[step.channel]} · {TEMPLATE_LABELS[step.template]}
+                <span className="font-medium text-slate-900">{describeOffset(step.offsetDays)}</span> · {channelLabel(step.channel)} · {templateLabel(step.template)}
               </li>
             ))}
           </ol>
@@ -109,7 +109,7 @@ function StepsForm({ schoolId, current, onDone }: { schoolId: string; current: R
         return;
       }
       if (parsed.some((other) => other.offsetDays === offset && other.channel === step.channel)) {
-        setInvalid(`Step ${index + 1}: there is already a ${CHANNEL_LABELS[step.channel]} step on that day.`);
+        setInvalid(`Step ${index + 1}: there is already a ${channelLabel(step.channel)} step on that day.`);
         return;
       }
       parsed.push({ offsetDays: offset, channel: step.channel, template: step.template });
@@ -128,14 +128,14 @@ function StepsForm({ schoolId, current, onDone }: { schoolId: string; current: R
             <Select aria-label={`Step ${index + 1}: channel`} value={step.channel} onChange={(event) => change(index, { channel: event.target.value as ReminderChannel })}>
               {CHANNELS.map((channel) => (
                 <option key={channel} value={channel}>
-                  {CHANNEL_LABELS[channel]}
+                  {channelLabel(channel)}
                 </option>
               ))}
             </Select>
             <Select aria-label={`Step ${index + 1}: message`} value={step.template} onChange={(event) => change(index, { template: event.target.value as ReminderTemplate })}>
               {TEMPLATES.map((template) => (
                 <option key={template} value={template}>
-                  {TEMPLATE_LABELS[template]}
+                  {templateLabel(template)}
                 </option>
               ))}
             </Select>

@@ -1,0 +1,17 @@
+import { billing } from './billing.js';
+import { collections } from './collections.js';
+import { common } from './common.js';
+import { invoice } from './invoice.js';
+import { overview } from './overview.js';
+
+/**
+ * Every string the dashboard shows, in Spanish and English: one file per part of the
+ * dashboard, each with the same keys in both languages (its `es` is typed by its `en`;
+ * test/web/strings.test.ts checks the rest). Top-level groups never repeat across files.
+ */
+export const STRING_FILES = { common, overview, billing, collections, invoice };
+
+export const DASHBOARD_STRINGS = {
+  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en } },
+  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es } },
+};
