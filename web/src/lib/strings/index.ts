@@ -1,6 +1,8 @@
 import { billing } from './billing.js';
+import { billRuns } from './billruns.js';
 import { collections } from './collections.js';
 import { common } from './common.js';
+import { families } from './families.js';
 import { invoice } from './invoice.js';
 import { overview } from './overview.js';
 
@@ -9,9 +11,9 @@ import { overview } from './overview.js';
  * dashboard, each with the same keys in both languages (its `es` is typed by its `en`;
  * test/web/strings.test.ts checks the rest). Top-level groups never repeat across files.
  */
-export const STRING_FILES = { common, overview, billing, collections, invoice };
+export const STRING_FILES = { common, overview, billing, collections, invoice, families, billRuns };
 
 export const DASHBOARD_STRINGS = {
-  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en } },
-  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es } },
+  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en, ...families.en, ...billRuns.en } },
+  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es, ...families.es, ...billRuns.es } },
 };
