@@ -46,8 +46,10 @@ describe('web: the dashboard in Spanish and English', { skip: skip ?? false }, (
       // PENDING { name: 'fee-plans', path: '/fee-plans', heading: { en: 'Fee plans', es: 'Planes de pago' } },
       { name: 'bill-runs', path: '/bill-runs', heading: { en: 'Bill run', es: 'Facturación' } },
       { name: 'outbox', path: '/outbox', heading: { en: 'Outbox', es: 'Mensajes' } },
+      { name: 'pending', path: '/pending', heading: { en: 'Pending payments', es: 'Pagos pendientes' } },
+      { name: 'accounts', path: '/accounts', heading: { en: 'Accounts', es: 'Cuentas' } },
       // PENDING { name: 'live', path: '/live', heading: { en: 'Live', es: 'En vivo' } },
-      // PENDING { name: 'monitoring', path: '/monitoring', heading: { en: 'Monitoring', es: 'Monitoreo' } },
+      { name: 'monitoring', path: '/monitoring', heading: { en: 'Monitoring', es: 'Monitoreo' } },
       // PENDING { name: 'assistant', path: '/assistant', heading: { en: 'Collection assistant', es: 'Asistente de cobranza' } },
     ];
   });

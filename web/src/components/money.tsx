@@ -1,5 +1,5 @@
 import { forwardRef, useRef, useState, type ReactNode } from 'react';
-import { parseAmount } from '../lib/amount';
+import { amountErrorText, parseAmount, type AmountError } from '../lib/amount';
 import { ApiError, downloadFile, uuid } from '../lib/api';
 import { formatMoney, methodLabel, PAYMENT_METHODS } from '../lib/format';
 import { translate, useT } from '../lib/i18n';
@@ -15,7 +15,7 @@ import { Button, describeError, Field, Input, Notice, Select } from './ui';
 export function checkAmount(text: string, currency: string, max?: { minor: number; message: (max: string) => string }): { ok: true; minor: number } | { ok: false; error: string } {
   const parsed = parseAmount(text, currency);
   if (!parsed.ok) {
-    return parsed;
+    return { ok: false, error: translateAmountError(parsed.error) };
   }
   if (parsed.minor === 0) {
     return { ok: false, error: translate('money.positive') };
@@ -25,6 +25,9 @@ export function checkAmount(text: string, currency: string, max?: { minor: numbe
   }
   return parsed;
 }
+
+/** Why an amount was refused, in the dashboard's current language. */
+export const translateAmountError = (error: AmountError) => amountErrorText(error, (key, values) => translate(key, values));
 
 /** The amount input, labelled with its currency; its error and hint are read with it. */
 export const AmountField = forwardRef<HTMLInputElement, { currency: string; value: string; onChange: (value: string) => void; hint?: ReactNode; error?: string | null; label?: string }>(

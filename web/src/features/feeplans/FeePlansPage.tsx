@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useSession } from '../../app/session';
-import { fieldErrorsOf } from '../../components/money';
+import { fieldErrorsOf, translateAmountError } from '../../components/money';
 import { Button, Card, EmptyState, ErrorState, Field, Input, Notice, PageHeader, SchoolOptions, Select, Skeleton, Table, td, tdNum, th, thNum } from '../../components/ui';
 import { parseAmount } from '../../lib/amount';
 import { ApiError } from '../../lib/api';
@@ -282,7 +282,7 @@ function CreatePlanForm({ school }: { school: SchoolOption }) {
     items.forEach((item, index) => {
       const amount = parseAmount(item.amount, school.currency);
       if (!amount.ok) {
-        problems.push(`${T.itemN(index + 1)}: ${amount.error}`);
+        problems.push(`${T.itemN(index + 1)}: ${translateAmountError(amount.error)}`);
         return;
       }
       const schedule: Schedule =
