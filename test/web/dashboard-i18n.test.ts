@@ -43,14 +43,14 @@ describe('web: the dashboard in Spanish and English', { skip: skip ?? false }, (
       { name: 'invoice', path: `/invoices/${invoice.id}`, heading: { en: `Invoice ${invoice.number}`, es: `Factura ${invoice.number}` } },
       { name: 'families', path: '/families', heading: { en: 'Families', es: 'Familias' } },
       { name: 'family', path: `/families/${family.id}`, heading: { en: family.name, es: family.name } },
-      // PENDING { name: 'fee-plans', path: '/fee-plans', heading: { en: 'Fee plans', es: 'Planes de pago' } },
+      { name: 'fee-plans', path: '/fee-plans', heading: { en: 'Fee plans', es: 'Planes de pago' } },
       { name: 'bill-runs', path: '/bill-runs', heading: { en: 'Bill run', es: 'Facturación' } },
       { name: 'outbox', path: '/outbox', heading: { en: 'Outbox', es: 'Mensajes' } },
       { name: 'pending', path: '/pending', heading: { en: 'Pending payments', es: 'Pagos pendientes' } },
       { name: 'accounts', path: '/accounts', heading: { en: 'Accounts', es: 'Cuentas' } },
-      // PENDING { name: 'live', path: '/live', heading: { en: 'Live', es: 'En vivo' } },
+      { name: 'live', path: '/live', heading: { en: 'Live', es: 'En vivo' } },
       { name: 'monitoring', path: '/monitoring', heading: { en: 'Monitoring', es: 'Monitoreo' } },
-      // PENDING { name: 'assistant', path: '/assistant', heading: { en: 'Collection assistant', es: 'Asistente de cobranza' } },
+      { name: 'assistant', path: '/assistant', heading: { en: 'Collection assistant', es: 'Asistente de cobranza' } },
     ];
   });
   after(() => web?.close());
