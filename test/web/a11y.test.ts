@@ -278,7 +278,7 @@ describe('web: phone-sized, keyboard and screen-reader use', { skip: skip ?? fal
     await page.getByText('This invoice is fully paid.').waitFor();
     await page.getByTestId('payments-table').getByText('A11Y-TEST').waitFor();
     const success = page.getByTestId('payment-success');
-    assert.match(await success.innerText(), /recorded\. Invoice is now PAID/);
+    assert.match(await success.innerText(), /recorded\. Invoice is now Paid/);
     assert.equal((await focused(page)).testId, 'payment-success');
     // Times on a school's page are in the school's zone, named.
     assert.match(await page.getByText(/^Payments · Mexico City time \(GMT-6\)$/).innerText(), /GMT-6/);

@@ -1,21 +1,28 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decimalSeparatorOf, parseAmount } from '../../web/src/lib/amount.js';
+import { amountErrorText, decimalSeparatorOf, parseAmount, type AmountError } from '../../web/src/lib/amount.js';
+import { dashboardI18n } from '../../web/src/lib/i18n.js';
 
 /**
  * The dashboard's amount parser (web/src/lib/amount.ts): amounts as bursars type them
- * in Mexico, Colombia and the US, into integer minor units; clear errors otherwise.
+ * in Mexico, Colombia and the US, into integer minor units; clear errors otherwise. A
+ * refusal is a code with its values; the messages below are its English text, written
+ * with the dashboard's own strings (and the same refusal in Spanish at the end).
  */
+const english = dashboardI18n.getFixedT('en', 'dashboard');
+const spanish = dashboardI18n.getFixedT('es', 'dashboard');
+const text = (refusal: AmountError, t = english) => amountErrorText(refusal, (key, values) => t(key, values));
 const minor = (text: string, currency = 'MXN') => {
   const result = parseAmount(text, currency);
-  assert.ok(result.ok, `${text} (${currency}): ${result.ok ? '' : result.error}`);
+  assert.ok(result.ok, `${text} (${currency}): ${result.ok ? '' : result.error.code}`);
   return result.minor;
 };
-const error = (text: string, currency = 'MXN') => {
+const refusal = (text: string, currency = 'MXN') => {
   const result = parseAmount(text, currency);
   assert.ok(!result.ok, `${text} (${currency}) should be refused, got ${result.ok ? result.minor : ''}`);
   return result.error;
 };
+const error = (input: string, currency = 'MXN') => text(refusal(input, currency));
 
 describe('parseAmount', () => {
   test('the forms the issue lists, in a two-decimal currency', () => {
@@ -89,5 +96,15 @@ describe('parseAmount', () => {
     assert.match(error('1500.123'), /at most 2 decimals/);
     assert.match(error('99999999999999999999'), /too large/);
     assert.equal(minor('0'), 0);
+  });
+
+  test('a refusal is a code with its values, written in either language', () => {
+    assert.deepEqual(refusal('1.500', 'USD'), { code: 'ambiguous', shown: '1.500', currency: 'USD', whole: '1500', decimal: '1.5', asFraction: '1.50' });
+    assert.deepEqual(refusal(''), { code: 'empty' });
+    assert.deepEqual(refusal('1500.123'), { code: 'tooManyDecimals', shown: '1500.123', currency: 'MXN', decimals: 2 });
+    assert.equal(text(refusal('1.500', 'USD')), '“1.500” is ambiguous in USD (1500 or 1.5?): write 1500 or 1.50.');
+    assert.equal(text(refusal('1.500', 'USD'), spanish), '“1.500” es ambiguo en USD (¿1500 o 1.5?): escriba 1500 o 1.50.');
+    assert.equal(text(refusal('1500.5', 'JPY'), spanish), 'Los montos en JPY no llevan decimales: “1500.5”.');
+    assert.equal(text(refusal('abc'), spanish), '“abc” no es un monto: use dígitos, con “.” o “,” para los decimales.');
   });
 });

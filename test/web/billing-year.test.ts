@@ -191,7 +191,7 @@ describe('web: fee plans and bill runs', { skip: skip ?? false }, () => {
     await form.getByLabel('Reason').fill('Corrección de tarifa');
     await submit.click();
     await form.getByTestId('adjustment-success').waitFor();
-    assert.match(await form.getByTestId('adjustment-success').innerText(), /^Credit note CN-\d{6} of MX\$250\.00 recorded\. Invoice is now OVERDUE, MX\$1,450\.00 still pending\./);
+    assert.match(await form.getByTestId('adjustment-success').innerText(), /^Credit note CN-\d{6} of MX\$250\.00 recorded\. Invoice is now Overdue, MX\$1,450\.00 still pending\./);
     await page.waitForFunction(`document.querySelector('[data-testid="invoice-pending-value"]').textContent === 'MX$1,450.00'`);
     assert.equal(await stat('invoice-credited'), 'MX$350.00');
     const listed = page.getByTestId('adjustment');

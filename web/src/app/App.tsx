@@ -1,12 +1,15 @@
 import { isValidElement, lazy, Suspense, useEffect, useRef, useState, type ComponentType, type ReactNode } from 'react';
+import { LanguageSwitch } from '../components/LanguageSwitch';
 import { cx, Spinner } from '../components/ui';
 import { LoginPage } from '../features/auth/LoginPage';
+import { useLanguage, useT } from '../lib/i18n';
 import { Link, matchPath, useLocation, useNavigate } from '../lib/router';
 import { useRouteFocus } from './route-focus';
-import { ROLE_LABELS, useSession, type Me } from './session';
+import { useSession, type Me } from './session';
 
 interface NavItem {
   to: string;
+  /** Its name under `nav.` in lib/strings. */
   label: string;
   /** The caller needs one of these permissions (mirrors the server's route policies). */
   anyOf: string[];
@@ -18,17 +21,17 @@ interface NavItem {
  * does not get it.
  */
 export const NAV: NavItem[] = [
-  { to: '/', label: 'Overview', anyOf: ['reports:read'] },
-  { to: '/live', label: 'Live', anyOf: ['reports:read'] },
-  { to: '/pending', label: 'Pending', anyOf: ['reports:read'] },
-  { to: '/monitoring', label: 'Monitoring', anyOf: ['monitoring:read'] },
-  { to: '/schools', label: 'Schools', anyOf: ['billing:read'] },
-  { to: '/families', label: 'Families', anyOf: ['billing:read'] },
-  { to: '/fee-plans', label: 'Fee plans', anyOf: ['billing:read'] },
-  { to: '/bill-runs', label: 'Bill run', anyOf: ['billing:read'] },
-  { to: '/outbox', label: 'Outbox', anyOf: ['billing:read'] },
-  { to: '/accounts', label: 'Accounts', anyOf: ['accounts:read'] },
-  { to: '/assistant', label: 'Assistant', anyOf: ['assistant:use'] },
+  { to: '/', label: 'overview', anyOf: ['reports:read'] },
+  { to: '/live', label: 'live', anyOf: ['reports:read'] },
+  { to: '/pending', label: 'pending', anyOf: ['reports:read'] },
+  { to: '/monitoring', label: 'monitoring', anyOf: ['monitoring:read'] },
+  { to: '/schools', label: 'schools', anyOf: ['billing:read'] },
+  { to: '/families', label: 'families', anyOf: ['billing:read'] },
+  { to: '/fee-plans', label: 'feePlans', anyOf: ['billing:read'] },
+  { to: '/bill-runs', label: 'billRuns', anyOf: ['billing:read'] },
+  { to: '/outbox', label: 'outbox', anyOf: ['billing:read'] },
+  { to: '/accounts', label: 'accounts', anyOf: ['accounts:read'] },
+  { to: '/assistant', label: 'assistant', anyOf: ['assistant:use'] },
 ];
 
 const allowed = (me: Me, item: NavItem) => item.anyOf.some((permission) => me.permissions.includes(permission));
@@ -115,10 +118,16 @@ export function App() {
 }
 
 function Dashboard() {
+  const { t } = useT();
+  const language = useLanguage();
+  // <html lang> follows the choice: screen readers, hyphenation, the date inputs' format.
+  useEffect(() => {
+    document.documentElement.lang = language;
+  }, [language]);
   const { me, loading } = useSession();
   const { pathname } = useLocation();
   const navigate = useNavigate();
-  useRouteFocus(pathname);
+  useRouteFocus(pathname, language);
 
   useEffect(() => {
     if (loading) {
@@ -140,7 +149,7 @@ function Dashboard() {
   if (loading) {
     return (
       <div className="grid min-h-screen place-items-center">
-        <Spinner label="Signing you in…" />
+        <Spinner label={t('app.signingIn')} />
       </div>
     );
   }
@@ -151,6 +160,7 @@ function Dashboard() {
 }
 
 function Shell({ me }: { me: Me }) {
+  const { t } = useT();
   const { logout } = useSession();
   const { pathname } = useLocation();
   const navigate = useNavigate();
@@ -202,16 +212,17 @@ function Shell({ me }: { me: Me }) {
   return (
     <div className="min-h-screen">
       <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:top-2 focus:left-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2">
-        Skip to content
+        {t('app.skip')}
       </a>
       <header className="sticky top-0 z-30 border-b border-slate-200 bg-white/90 backdrop-blur">
-        <div className="mx-auto flex h-14 max-w-7xl items-center gap-4 px-4">
-          <Link to={fallback ?? '/'} className="flex items-center gap-2 font-semibold text-slate-900">
+        <div className="mx-auto flex min-h-14 max-w-7xl items-center gap-4 px-4 py-2">
+          <Link to={fallback ?? '/'} className="flex shrink-0 items-center gap-2 font-semibold text-slate-900">
             <img src="/favicon.svg" alt="" className="h-7 w-7" />
-            Bursar
+            <span className="max-[429px]:sr-only">Bursar</span>
           </Link>
-          <nav aria-label="Main" className="hidden flex-1 md:block">
-            <ul className="flex gap-1">
+          <nav aria-label={t('app.mainNav')} className="hidden min-w-0 flex-1 md:block">
+            {/* Wraps to a second line rather than widen the page when the labels (Spanish, a narrow window) do not fit. */}
+            <ul className="flex flex-wrap gap-1">
               {items.map((item) => (
                 <li key={item.to}>
                   <NavLink item={item} active={activeNav === item.to} />
@@ -219,20 +230,21 @@ function Shell({ me }: { me: Me }) {
               ))}
             </ul>
           </nav>
-          <div className="ml-auto flex items-center gap-3">
+          <div className="ml-auto flex items-center gap-2 sm:gap-3">
             <div className="hidden text-right text-xs leading-tight sm:block" data-testid="whoami">
               <div className="font-medium text-slate-800">{me.username}</div>
               <div className="text-slate-600">
-                {ROLE_LABELS[me.role]}
-                {me.pii === 'masked' ? ' · names masked' : ''}
+                {t(`role.${me.role}`)}
+                {me.pii === 'masked' ? ` · ${t('app.namesMasked')}` : ''}
               </div>
             </div>
+            <LanguageSwitch />
             <button
               type="button"
               onClick={() => void logout()}
-              className="rounded-lg border border-slate-300 px-3 py-1.5 text-sm text-slate-700 hover:bg-slate-50"
+              className="whitespace-nowrap rounded-lg border border-slate-300 px-3 py-1.5 text-sm text-slate-700 hover:bg-slate-50"
             >
-              Sign out
+              {t('app.signOut')}
             </button>
             <button
               ref={menuButton}
@@ -242,12 +254,12 @@ function Shell({ me }: { me: Me }) {
               aria-controls="mobile-nav"
               onClick={() => setMenuOpen((open) => !open)}
             >
-              Menu
+              {t('app.menu')}
             </button>
           </div>
         </div>
         {menuOpen ? (
-          <nav id="mobile-nav" aria-label="Main (mobile)" className="border-t border-slate-200 px-4 py-2 md:hidden">
+          <nav id="mobile-nav" aria-label={t('app.mobileNav')} className="border-t border-slate-200 px-4 py-2 md:hidden">
             <ul className="flex flex-col gap-1">
               {items.map((item) => (
                 <li key={item.to}>
@@ -259,20 +271,21 @@ function Shell({ me }: { me: Me }) {
         ) : null}
       </header>
       <main id="main" tabIndex={-1} className="mx-auto max-w-7xl px-4 py-6 focus:outline-none">
-        <Suspense fallback={<Spinner />}>{page ?? (items.length === 0 ? <p className="text-sm text-slate-600">Your role has no dashboard pages.</p> : <Spinner />)}</Suspense>
+        <Suspense fallback={<Spinner />}>{page ?? (items.length === 0 ? <p className="text-sm text-slate-600">{t('app.noPages')}</p> : <Spinner />)}</Suspense>
       </main>
     </div>
   );
 }
 
 function NavLink({ item, active }: { item: NavItem; active: boolean }) {
+  const { t } = useT();
   return (
     <Link
       to={item.to}
       aria-current={active ? 'page' : undefined}
-      className={cx('block rounded-lg px-3 py-1.5 text-sm font-medium', active ? 'bg-indigo-50 text-indigo-700' : 'text-slate-700 hover:bg-slate-100 hover:text-slate-900')}
+      className={cx('block whitespace-nowrap rounded-lg px-2.5 py-1.5 text-sm font-medium', active ? 'bg-indigo-50 text-indigo-700' : 'text-slate-700 hover:bg-slate-100 hover:text-slate-900')}
     >
-      {item.label}
+      {t(`nav.${item.label}`)}
     </Link>
   );
 }

@@ -1,4 +1,5 @@
 import { useEffect, useLayoutEffect, useRef } from 'react';
+import { translate } from '../lib/i18n';
 import { matchPath } from '../lib/router';
 
 /**
@@ -7,25 +8,28 @@ import { matchPath } from '../lib/router';
  * CMF-202608-0001 · Bursar"). Kept beside the route table rather than in it.
  */
 const ROUTE_TITLES: [pattern: string, title: string][] = [
-  ['/', 'Overview'],
-  ['/live', 'Live'],
-  ['/pending', 'Pending payments'],
-  ['/monitoring', 'Monitoring'],
-  ['/schools', 'Schools'],
-  ['/schools/:id', 'School'],
-  ['/students/:id', 'Student'],
-  ['/invoices/:id', 'Invoice'],
-  ['/families', 'Families'],
-  ['/families/:id', 'Family'],
-  ['/fee-plans', 'Fee plans'],
-  ['/bill-runs', 'Bill run'],
-  ['/accounts', 'Accounts'],
-  ['/assistant', 'Assistant'],
-  ['/login', 'Sign in'],
+  ['/', 'overview'],
+  ['/live', 'live'],
+  ['/pending', 'pending'],
+  ['/monitoring', 'monitoring'],
+  ['/schools', 'schools'],
+  ['/schools/:id', 'school'],
+  ['/students/:id', 'student'],
+  ['/invoices/:id', 'invoice'],
+  ['/families', 'families'],
+  ['/families/:id', 'family'],
+  ['/fee-plans', 'feePlans'],
+  ['/bill-runs', 'billRuns'],
+  ['/outbox', 'outbox'],
+  ['/accounts', 'accounts'],
+  ['/assistant', 'assistant'],
+  ['/login', 'login'],
 ];
 
+/** The route's title in the current language (`routes.` in lib/strings), or "Bursar". */
 export function routeTitle(pathname: string): string {
-  return ROUTE_TITLES.find(([pattern]) => matchPath(pattern, pathname) !== null)?.[1] ?? 'Bursar';
+  const key = ROUTE_TITLES.find(([pattern]) => matchPath(pattern, pathname) !== null)?.[1];
+  return key ? translate(`routes.${key}`) : 'Bursar';
 }
 
 /** How long a new page may take to show its heading before focus stops waiting for it. */
@@ -39,11 +43,11 @@ const HEADING_WAIT_MS = 10_000;
  * Layout effect for the title: it runs before the page's own (passive) PageHeader
  * effect, which therefore wins.
  */
-export function useRouteFocus(pathname: string): void {
+export function useRouteFocus(pathname: string, language: string): void {
   const first = useRef(true);
   useLayoutEffect(() => {
-    document.title = pathname === '/login' ? 'Sign in · Bursar' : `${routeTitle(pathname)} · Bursar`;
-  }, [pathname]);
+    document.title = `${routeTitle(pathname)} · Bursar`;
+  }, [pathname, language]);
   useEffect(() => {
     if (first.current) {
       // The first page of a visit keeps the browser's own start (the skip link first).

@@ -24,14 +24,6 @@ interface Session {
 
 const SessionContext = createContext<Session | null>(null);
 
-export const ROLE_LABELS: Record<Role, string> = {
-  super_admin: 'Super admin',
-  school_admin: 'School admin',
-  finance_analyst: 'Finance analyst',
-  developer: 'Developer',
-  guardian: 'Guardian',
-};
-
 export function SessionProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [signedIn, setSignedIn] = useState(() => getTokens() !== null);

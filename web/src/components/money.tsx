@@ -1,7 +1,8 @@
 import { forwardRef, useRef, useState, type ReactNode } from 'react';
-import { parseAmount } from '../lib/amount';
+import { amountErrorText, parseAmount, type AmountError } from '../lib/amount';
 import { ApiError, downloadFile, uuid } from '../lib/api';
 import { formatMoney, methodLabel, PAYMENT_METHODS } from '../lib/format';
+import { translate, useT } from '../lib/i18n';
 import { Button, describeError, Field, Input, Notice, Select } from './ui';
 
 /**
@@ -14,10 +15,10 @@ import { Button, describeError, Field, Input, Notice, Select } from './ui';
 export function checkAmount(text: string, currency: string, max?: { minor: number; message: (max: string) => string }): { ok: true; minor: number } | { ok: false; error: string } {
   const parsed = parseAmount(text, currency);
   if (!parsed.ok) {
-    return parsed;
+    return { ok: false, error: translateAmountError(parsed.error) };
   }
   if (parsed.minor === 0) {
-    return { ok: false, error: 'Enter an amount greater than zero.' };
+    return { ok: false, error: translate('money.positive') };
   }
   if (max !== undefined && parsed.minor > max.minor) {
     return { ok: false, error: max.message(formatMoney(max.minor, currency)) };
@@ -25,11 +26,15 @@ export function checkAmount(text: string, currency: string, max?: { minor: numbe
   return parsed;
 }
 
+/** Why an amount was refused, in the dashboard's current language. */
+export const translateAmountError = (error: AmountError) => amountErrorText(error, (key, values) => translate(key, values));
+
 /** The amount input, labelled with its currency; its error and hint are read with it. */
 export const AmountField = forwardRef<HTMLInputElement, { currency: string; value: string; onChange: (value: string) => void; hint?: ReactNode; error?: string | null; label?: string }>(
-  function AmountField({ currency, value, onChange, hint, error, label = 'Amount' }, ref) {
+  function AmountField({ currency, value, onChange, hint, error, label }, ref) {
+    const { t } = useT();
     return (
-      <Field label={`${label} (${currency})`} hint={hint} error={error}>
+      <Field label={t('money.amountIn', { label: label ?? t('money.amount'), currency })} hint={hint} error={error}>
         <Input ref={ref} name="amount" inputMode="decimal" autoComplete="off" value={value} onChange={(event) => onChange(event.target.value)} required />
       </Field>
     );
@@ -37,8 +42,9 @@ export const AmountField = forwardRef<HTMLInputElement, { currency: string; valu
 );
 
 export function MethodField({ value, onChange }: { value: string; onChange: (value: string) => void }) {
+  const { t } = useT();
   return (
-    <Field label="Method">
+    <Field label={t('money.method')}>
       <Select name="method" value={value} onChange={(event) => onChange(event.target.value)}>
         {PAYMENT_METHODS.map((method) => (
           <option key={method} value={method}>
@@ -51,8 +57,9 @@ export function MethodField({ value, onChange }: { value: string; onChange: (val
 }
 
 export function ReferenceField({ value, onChange, placeholder }: { value: string; onChange: (value: string) => void; placeholder?: string }) {
+  const { t } = useT();
   return (
-    <Field label="Reference (optional)">
+    <Field label={t('money.reference')}>
       <Input name="reference" value={value} maxLength={120} onChange={(event) => onChange(event.target.value)} placeholder={placeholder} />
     </Field>
   );
@@ -78,9 +85,10 @@ export function fieldErrorsOf(error: unknown): Record<string, string> {
 /**
  * Receipt downloads (GET /payments/:id/receipt, a PDF): `download` for a row's button,
  * `failure` the notice to show when one failed. The receipt is in the browser's
- * language (Accept-Language): the dashboard has no language of its own yet.
+ * language (Accept-Language), which need not be the dashboard's.
  */
 export function useReceiptDownload(): { download: (paymentId: string, receiptNumber: string | null) => Promise<void>; failure: ReactNode } {
+  const { t } = useT();
   const [failed, setFailed] = useState<unknown>(null);
   const download = async (paymentId: string, receiptNumber: string | null) => {
     setFailed(null);
@@ -93,7 +101,7 @@ export function useReceiptDownload(): { download: (paymentId: string, receiptNum
   const failure = failed ? (
     <div className="mb-3">
       <Notice tone="error" onDismiss={() => setFailed(null)}>
-        <span className="font-semibold">Download failed.</span> {describeError(failed).detail}
+        <span className="font-semibold">{t('money.downloadFailed')}</span> {describeError(failed).detail}
       </Notice>
     </div>
   ) : null;
@@ -102,8 +110,9 @@ export function useReceiptDownload(): { download: (paymentId: string, receiptNum
 
 /** A payment's receipt: a link-styled button named by the receipt number (the file needs the token, so no plain <a href>). */
 export function ReceiptButton({ paymentId, receiptNumber, onDownload }: { paymentId: string; receiptNumber: string | null; onDownload: (paymentId: string, receiptNumber: string | null) => Promise<void> }) {
+  const { t } = useT();
   return (
-    <Button size="sm" variant="ghost" className="underline" onClick={() => void onDownload(paymentId, receiptNumber)} aria-label={`Download receipt ${receiptNumber ?? ''}`.trim()} data-testid="receipt-link">
+    <Button size="sm" variant="ghost" className="underline" onClick={() => void onDownload(paymentId, receiptNumber)} aria-label={t('money.downloadReceipt', { number: receiptNumber ?? '' }).trim()} data-testid="receipt-link">
       {receiptNumber ?? 'PDF'}
     </Button>
   );

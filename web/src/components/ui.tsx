@@ -14,6 +14,8 @@ import {
   type SelectHTMLAttributes,
 } from 'react';
 import { ApiError } from '../lib/api';
+import { formatCount, enumLabel } from '../lib/format';
+import { translate, useT } from '../lib/i18n';
 
 export function cx(...classes: (string | false | null | undefined)[]): string {
   return classes.filter(Boolean).join(' ');
@@ -27,9 +29,12 @@ export function cx(...classes: (string | false | null | undefined)[]): string {
  */
 export function PageHeader({ title, subtitle, actions, documentTitle }: { title: string; subtitle?: ReactNode; actions?: ReactNode; documentTitle?: string }) {
   const tabTitle = documentTitle ?? title;
+  // Again on a change of language: the shell has just put the route's title back.
+  const { i18n } = useT();
+  const language = i18n.resolvedLanguage;
   useEffect(() => {
     document.title = `${tabTitle} · Bursar`;
-  }, [tabTitle]);
+  }, [tabTitle, language]);
   return (
     <div className="mb-6 flex flex-col gap-3 sm:flex-row sm:items-end sm:justify-between">
       <div className="min-w-0">
@@ -181,18 +186,20 @@ export function SchoolOptions({ schools }: { schools: readonly { id: string; nam
   );
 }
 
-export function Spinner({ label = 'Loading…' }: { label?: string }) {
+export function Spinner({ label }: { label?: string }) {
+  const { t } = useT();
   return (
     <div role="status" className="flex items-center gap-2 py-6 text-sm text-slate-600">
       <span className="h-4 w-4 animate-spin rounded-full border-2 border-slate-300 border-t-indigo-600" aria-hidden="true" />
-      {label}
+      {label ?? t('ui.loading')}
     </div>
   );
 }
 
 export function Skeleton({ rows = 3 }: { rows?: number }) {
+  const { t } = useT();
   return (
-    <div role="status" aria-label="Loading" className="space-y-2 py-2">
+    <div role="status" aria-label={t('ui.loadingLabel')} className="space-y-2 py-2">
       {Array.from({ length: rows }, (_, index) => (
         <div key={index} className="h-4 animate-pulse rounded bg-slate-100" style={{ width: `${90 - index * 12}%` }} />
       ))}
@@ -205,22 +212,23 @@ export function describeError(error: unknown): { title: string; detail: string }
   if (error instanceof ApiError) {
     switch (error.status) {
       case 403:
-        return { title: 'Not available for your role', detail: 'Your role may not see this information.' };
+        return { title: translate('error.forbidden'), detail: translate('error.forbiddenDetail') };
       case 404:
-        return { title: 'Not found', detail: error.problem.detail ?? 'This resource does not exist or is not visible to you.' };
+        return { title: translate('error.notFound'), detail: error.problem.detail ?? translate('error.notFoundDetail') };
       case 429:
-        return { title: 'Too many requests', detail: 'Please wait a moment and try again.' };
+        return { title: translate('error.tooMany'), detail: translate('error.tooManyDetail') };
       default:
         return {
-          title: error.status >= 500 ? 'The server had a problem' : 'Request failed',
-          detail: `${error.message}${error.problem.requestId ? ` (request ${error.problem.requestId})` : ''}`,
+          title: translate(error.status >= 500 ? 'error.server' : 'error.failed'),
+          detail: error.problem.requestId ? translate('error.requestId', { message: error.message, id: error.problem.requestId }) : error.message,
         };
     }
   }
-  return { title: 'Network error', detail: error instanceof Error ? error.message : 'The request could not be sent.' };
+  return { title: translate('error.network'), detail: error instanceof Error ? error.message : translate('error.networkDetail') };
 }
 
 export function ErrorState({ error, onRetry, title }: { error: unknown; onRetry?: () => void; title?: string }) {
+  const { t } = useT();
   const described = describeError(error);
   return (
     <div role="alert" className="rounded-lg border border-rose-200 bg-rose-50 p-4 text-sm text-rose-800" data-testid="error-state">
@@ -228,7 +236,7 @@ export function ErrorState({ error, onRetry, title }: { error: unknown; onRetry?
       <div className="mt-1 text-rose-700">{described.detail}</div>
       {onRetry ? (
         <Button size="sm" className="mt-3" onClick={onRetry}>
-          Try again
+          {t('ui.tryAgain')}
         </Button>
       ) : null}
     </div>
@@ -252,7 +260,13 @@ const STATUS_TONES: Record<string, string> = {
   CANCELLED: 'bg-slate-100 text-slate-600 ring-slate-400/30 line-through',
 };
 export function StatusBadge({ status }: { status: string }) {
-  return <span className={cx('inline-flex rounded-md px-2 py-0.5 text-xs font-medium ring-1 ring-inset', STATUS_TONES[status] ?? STATUS_TONES.PENDING)}>{status}</span>;
+  // Named in the reader's language ("Overdue", "Vencida"); the server's value stays on data-status.
+  useT();
+  return (
+    <span className={cx('inline-flex rounded-md px-2 py-0.5 text-xs font-medium ring-1 ring-inset', STATUS_TONES[status] ?? STATUS_TONES.PENDING)} data-status={status}>
+      {enumLabel('status', status)}
+    </span>
+  );
 }
 
 /**
@@ -262,6 +276,7 @@ export function StatusBadge({ status }: { status: string }) {
  * arrow keys scroll it. `stickyFirst` keeps the first column (the row's name) in view.
  */
 export function Table({ children, label, stickyFirst = false }: { children: ReactNode; label: string; stickyFirst?: boolean }) {
+  const { t } = useT();
   const box = useRef<HTMLDivElement>(null);
   const [edges, setEdges] = useState({ left: false, right: false });
   useEffect(() => {
@@ -294,7 +309,7 @@ export function Table({ children, label, stickyFirst = false }: { children: Reac
         className="table-scroll -mx-4 overflow-x-auto px-4 focus-visible:outline-offset-[-2px]"
         tabIndex={scrolls ? 0 : undefined}
         role={scrolls ? 'region' : undefined}
-        aria-label={scrolls ? `${label} (scrolls sideways)` : undefined}
+        aria-label={scrolls ? t('ui.scrolls', { label }) : undefined}
         data-scrolls={scrolls || undefined}
       >
         <table className={cx('w-full min-w-max text-left text-sm', stickyFirst && 'sticky-first')} aria-label={label}>
@@ -305,7 +320,7 @@ export function Table({ children, label, stickyFirst = false }: { children: Reac
       {edges.right ? <div aria-hidden="true" className="pointer-events-none absolute inset-y-0 -right-4 w-10 bg-gradient-to-l from-white" /> : null}
       {scrolls ? (
         <p className="mt-1 text-xs text-slate-600" aria-hidden="true">
-          {edges.right ? 'More columns → scroll sideways' : '← Scroll back for the first columns'}
+          {edges.right ? t('ui.moreColumns') : t('ui.scrollBack')}
         </p>
       ) : null}
     </div>
@@ -320,6 +335,7 @@ export function Table({ children, label, stickyFirst = false }: { children: Reac
  */
 export const Notice = forwardRef<HTMLDivElement, { tone: 'success' | 'error' | 'info'; children: ReactNode; onDismiss?: () => void; testId?: string; focusOnMount?: boolean }>(
   function Notice({ tone, children, onDismiss, testId, focusOnMount = true }, ref) {
+    const { t } = useT();
     const own = useRef<HTMLDivElement | null>(null);
     useEffect(() => {
       if (focusOnMount) {
@@ -349,7 +365,7 @@ export const Notice = forwardRef<HTMLDivElement, { tone: 'success' | 'error' | '
         <div className="min-w-0 break-words">{children}</div>
         {onDismiss ? (
           <button type="button" onClick={onDismiss} className="shrink-0 rounded px-1.5 text-xs font-medium underline underline-offset-2 hover:no-underline">
-            Dismiss
+            {t('ui.dismiss')}
           </button>
         ) : null}
       </div>
@@ -381,6 +397,7 @@ export function LoadMore({
   /** The element holding the rows (each with a data-row attribute). */
   list: { current: HTMLElement | null };
 }) {
+  const { t } = useT();
   const count = useRef<HTMLSpanElement>(null);
   /** The row count when Load more was pressed, until focus has moved. */
   const from = useRef<number | null>(null);
@@ -404,12 +421,11 @@ export function LoadMore({
   return (
     <div className="mt-4 flex flex-wrap items-center gap-3 text-sm text-slate-600">
       <span ref={count} tabIndex={-1} role="status" className="focus:outline-none" data-testid="load-more-count">
-        Showing {shown.toLocaleString('en-US')}
-        {total !== undefined ? ` of ${total.toLocaleString('en-US')}` : ''} {noun}
+        {total !== undefined ? t('ui.showingOf', { shown: formatCount(shown), total: formatCount(total), noun }) : t('ui.showing', { shown: formatCount(shown), noun })}
       </span>
       {hasNextPage ? (
         <Button onClick={() => void load()} busy={loading}>
-          {loading ? 'Loading…' : 'Load more'}
+          {loading ? t('ui.loading') : t('ui.loadMore')}
         </Button>
       ) : null}
     </div>

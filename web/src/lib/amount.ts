@@ -18,10 +18,38 @@
  *
  * Digits are never turned into a float: the integer and fraction texts are combined
  * into minor units with integer arithmetic.
+ *
+ * A refusal is a code with the values its message needs, not a sentence: the parser
+ * knows no language. `amountErrorText` writes it with the caller's `t` (the dashboard's
+ * strings under `amountError.`), in whatever language that `t` speaks.
  */
 import { currencyDecimals } from './format.js';
 
-export type AmountResult = { ok: true; minor: number } | { ok: false; error: string };
+/** Why a typed amount was refused; `shown` is the text as typed (trimmed). */
+export type AmountError =
+  | { code: 'empty' }
+  | { code: 'negative'; shown: string }
+  | { code: 'notAmount'; shown: string }
+  | { code: 'notDigits'; shown: string }
+  | { code: 'spaceGroups'; shown: string }
+  | { code: 'twoDecimalSeparators'; shown: string }
+  | { code: 'ambiguous'; shown: string; currency: string; whole: string; decimal: string; asFraction: string }
+  | { code: 'groupedFraction'; shown: string }
+  | { code: 'thousandsGroups'; shown: string }
+  | { code: 'noDecimals'; shown: string; currency: string }
+  | { code: 'tooManyDecimals'; shown: string; currency: string; decimals: number }
+  | { code: 'tooLarge'; shown: string };
+
+export type AmountResult = { ok: true; minor: number } | { ok: false; error: AmountError };
+
+/** A translate function, i18next's or any other: a key under `amountError.` and the error's values. */
+export type AmountTranslate = (key: `amountError.${AmountError['code']}`, values: Record<string, string | number>) => string;
+
+/** The refusal as a sentence in `t`'s language: "“1.500” is ambiguous in USD (1500 or 1.5?)…". */
+export function amountErrorText(error: AmountError, t: AmountTranslate): string {
+  const { code, ...values } = error;
+  return t(`amountError.${code}`, values);
+}
 
 /** Currencies whose home convention writes "1.234,56" (a decimal comma). Others: "1,234.56". */
 const DECIMAL_COMMA = new Set([
@@ -39,7 +67,7 @@ export function decimalSeparatorOf(currency: string): '.' | ',' {
 const SPACES = /[\s\u00a0\u202f\u2009]+/g;
 const HAS_SPACE = /[\s\u00a0\u202f\u2009]/;
 
-const fail = (error: string): AmountResult => ({ ok: false, error });
+const fail = (error: AmountError): AmountResult => ({ ok: false, error });
 
 /**
  * The number without the currency around it: a sign ("$", "€", "MX$", "US$", "R$")
@@ -62,12 +90,12 @@ function validGrouping(text: string, separator: string): boolean {
 
 function toMinor(integer: string, fraction: string, decimals: number, currency: string, shown: string): AmountResult {
   if (fraction.length > decimals) {
-    return fail(decimals === 0 ? `${currency} amounts have no decimals: “${shown}”.` : `${currency} amounts have at most ${decimals} decimals: “${shown}”.`);
+    return fail(decimals === 0 ? { code: 'noDecimals', shown, currency } : { code: 'tooManyDecimals', shown, currency, decimals });
   }
   const digits = `${integer.replace(/^0+(?=\d)/, '')}${fraction.padEnd(decimals, '0')}`;
   const minor = Number(digits);
   if (!Number.isSafeInteger(minor)) {
-    return fail(`“${shown}” is too large.`);
+    return fail({ code: 'tooLarge', shown });
   }
   return { ok: true, minor };
 }
@@ -80,15 +108,15 @@ function toMinor(integer: string, fraction: string, decimals: number, currency: 
 export function parseAmount(input: string, currency: string): AmountResult {
   const shown = input.trim();
   if (shown === '') {
-    return fail('Enter an amount.');
+    return fail({ code: 'empty' });
   }
   const unsigned = stripCurrency(shown.replace(/^[-−]\s*/, ''), currency);
   if (/^[-−]/.test(shown) || /^[-−]/.test(stripCurrency(shown, currency))) {
-    return /\d/.test(unsigned) ? fail('Enter a positive amount: a refund is recorded on the payment.') : fail(`“${shown}” is not an amount.`);
+    return /\d/.test(unsigned) ? fail({ code: 'negative', shown }) : fail({ code: 'notAmount', shown });
   }
   const bare = unsigned;
   if (!/^\d[\d\s\u00a0\u202f\u2009.,']*$/.test(bare) || !/\d[.,]?$/.test(bare)) {
-    return fail(`“${shown}” is not an amount: use digits, with “.” or “,” for decimals.`);
+    return fail({ code: 'notDigits', shown });
   }
   const decimals = currencyDecimals(currency);
   // Apostrophes group in Switzerland ("1'500.00"); spaces group in many countries.
@@ -97,7 +125,7 @@ export function parseAmount(input: string, currency: string): AmountResult {
   if (HAS_SPACE.test(text)) {
     const [whole = ''] = text.split(/[.,]/);
     if (!validGrouping(whole.replace(SPACES, ' '), ' ')) {
-      return fail(`“${shown}” has its digit groups in the wrong places.`);
+      return fail({ code: 'spaceGroups', shown });
     }
     text = text.replace(SPACES, '');
     spaceGrouped = true;
@@ -111,7 +139,7 @@ export function parseAmount(input: string, currency: string): AmountResult {
   } else if (dots > 0 && commas > 0) {
     decimalSeparator = text.lastIndexOf('.') > text.lastIndexOf(',') ? '.' : ',';
     if ((decimalSeparator === '.' ? dots : commas) > 1) {
-      return fail(`“${shown}” has more than one decimal separator.`);
+      return fail({ code: 'twoDecimalSeparators', shown });
     }
   } else {
     const separator = dots > 0 ? '.' : ',';
@@ -132,7 +160,7 @@ export function parseAmount(input: string, currency: string): AmountResult {
         decimalSeparator = separator;
       } else {
         const asFraction = `${before}${separator}${after.slice(0, decimals).padEnd(Math.max(decimals, 1), '0')}`;
-        return fail(`“${shown}” is ambiguous in ${currency} (${before}${after} or ${before}.${after.replace(/0+$/, '') || '0'}?): write ${before}${after} or ${asFraction}.`);
+        return fail({ code: 'ambiguous', shown, currency, whole: `${before}${after}`, decimal: `${before}.${after.replace(/0+$/, '') || '0'}`, asFraction });
       }
     }
   }
@@ -144,18 +172,18 @@ export function parseAmount(input: string, currency: string): AmountResult {
     integer = text.slice(0, at);
     fraction = text.slice(at + 1);
     if (!/^\d*$/.test(fraction)) {
-      return fail(`“${shown}” has digits grouped after the decimal separator.`);
+      return fail({ code: 'groupedFraction', shown });
     }
   }
   const grouping = decimalSeparator === '.' ? ',' : decimalSeparator === ',' ? '.' : dots > 0 ? '.' : ',';
   if (integer.includes(grouping)) {
     if (!validGrouping(integer, grouping)) {
-      return fail(`“${shown}” has its thousands separators in the wrong places.`);
+      return fail({ code: 'thousandsGroups', shown });
     }
     integer = integer.split(grouping).join('');
   }
   if (!/^\d+$/.test(integer)) {
-    return fail(`“${shown}” is not an amount: use digits, with “.” or “,” for decimals.`);
+    return fail({ code: 'notDigits', shown });
   }
   return toMinor(integer, fraction, decimals, currency, shown);
 }

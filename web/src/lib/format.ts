@@ -1,4 +1,9 @@
-/** Display helpers. Money arrives as integer minor units plus an ISO 4217 code. */
+/**
+ * Display helpers. Money arrives as integer minor units plus an ISO 4217 code. Every
+ * helper writes in the dashboard's current language (lib/i18n.ts): callers re-render on
+ * a change of language (useT), and the formatters are cached per locale.
+ */
+import { moneyLocale, textLocale, translate } from './i18n.js';
 
 const formatters = new Map<string, Intl.NumberFormat>();
 
@@ -19,11 +24,12 @@ export function currencyDecimals(currency: string): number {
 }
 
 function currencyFormatter(currency: string, compact = false): Intl.NumberFormat {
-  const key = `${currency}:${compact ? 'c' : 'f'}`;
+  const locale = moneyLocale(currency);
+  const key = `${locale}:${currency}:${compact ? 'c' : 'f'}`;
   let formatter = formatters.get(key);
   if (!formatter) {
     const decimals = currencyDecimals(currency);
-    formatter = new Intl.NumberFormat('en-US', {
+    formatter = new Intl.NumberFormat(locale, {
       style: 'currency',
       currency,
       ...(compact ? { notation: 'compact', maximumFractionDigits: 1 } : { minimumFractionDigits: decimals, maximumFractionDigits: decimals }),
@@ -33,7 +39,7 @@ function currencyFormatter(currency: string, compact = false): Intl.NumberFormat
   return formatter;
 }
 
-/** 450000 MXN → "MX$4,500.00". Minor units are exact integers; the division is for display only. */
+/** 450000 MXN → "MX$4,500.00" (English), "$4,500.00" (Spanish, es-MX). Minor units are exact integers; the division is for display only. */
 export function formatMoney(minor: number, currency: string, options: { compact?: boolean } = {}): string {
   return currencyFormatter(currency, options.compact).format(minor / 10 ** currencyDecimals(currency));
 }
@@ -57,8 +63,17 @@ export function minorToInput(minor: number, currency: string): string {
   return `${text.slice(0, -decimals)}.${text.slice(-decimals)}`;
 }
 
-const integer = new Intl.NumberFormat('en-US');
-export const formatCount = (value: number) => integer.format(value);
+const integers = new Map<string, Intl.NumberFormat>();
+/** 12345 → "12,345" (en-GB, es-MX both group with commas). */
+export function formatCount(value: number): string {
+  const locale = textLocale();
+  let formatter = integers.get(locale);
+  if (!formatter) {
+    formatter = new Intl.NumberFormat(locale);
+    integers.set(locale, formatter);
+  }
+  return formatter.format(value);
+}
 
 /** 1536 → "1.5 KB": the size of a saved file. */
 export function formatBytes(bytes: number): string {
@@ -92,7 +107,8 @@ export function viewerTimeZone(): string {
 
 const timeFormatters = new Map<string, Intl.DateTimeFormat>();
 function timeFormatter(kind: 'dateTime' | 'time' | 'hour' | 'zone' | 'day', timeZone: string): Intl.DateTimeFormat {
-  const key = `${kind}|${timeZone}`;
+  const locale = textLocale();
+  const key = `${locale}|${kind}|${timeZone}`;
   let formatter = timeFormatters.get(key);
   if (!formatter) {
     const options: Record<typeof kind, Intl.DateTimeFormatOptions> = {
@@ -102,7 +118,7 @@ function timeFormatter(kind: 'dateTime' | 'time' | 'hour' | 'zone' | 'day', time
       zone: { timeZoneName: 'short' },
       day: { day: '2-digit', month: 'short' },
     };
-    formatter = new Intl.DateTimeFormat('en-GB', { ...options[kind], timeZone });
+    formatter = new Intl.DateTimeFormat(locale, { ...options[kind], timeZone });
     timeFormatters.set(key, formatter);
   }
   return formatter;
@@ -125,9 +141,9 @@ export function zoneLabel(timeZone: string, at: Date = new Date()): string {
   return part?.value ?? timeZone;
 }
 
-/** Whose clock: "your time zone", or the school's city ("Mexico City time"). */
+/** Whose clock: "your time zone", or the school's city ("Mexico City time", "hora de Mexico City"). */
 export function zoneOwner(timeZone: string, whose: 'school' | 'viewer'): string {
-  return whose === 'viewer' ? 'your time zone' : `${(timeZone.split('/').pop() ?? timeZone).replace(/_/g, ' ')} time`;
+  return whose === 'viewer' ? translate('zone.viewer') : translate('zone.school', { city: (timeZone.split('/').pop() ?? timeZone).replace(/_/g, ' ') });
 }
 
 /** How a heading names the zone its times are in: "Mexico City time (GMT-6)", "your time zone (UTC)". */
@@ -141,16 +157,13 @@ export function formatDate(day: string): string {
   if (!y || !m || !d) {
     return day;
   }
-  return new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, d)));
+  return new Intl.DateTimeFormat(textLocale(), { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, d)));
 }
 
-export const METHOD_LABELS: Record<string, string> = {
-  card: 'Card',
-  bank_transfer: 'Bank transfer',
-  cash: 'Cash',
-  cash_voucher: 'Cash voucher',
-  direct_debit: 'Direct debit',
-  wallet: 'Wallet',
-};
-export const PAYMENT_METHODS = Object.keys(METHOD_LABELS);
-export const methodLabel = (method: string) => METHOD_LABELS[method] ?? method;
+export const PAYMENT_METHODS = ['card', 'bank_transfer', 'cash', 'cash_voucher', 'direct_debit', 'wallet'];
+/** A payment method the server names (`bank_transfer`) as a person reads it ("Bank transfer", "Transferencia"). */
+export const methodLabel = (method: string) => translate(`method.${method}`, { defaultValue: method });
+
+/** A server enum value under `group` (invoice statuses, message kinds…) in the current language; unknown values as they are. */
+export const enumLabel = (group: string, value: string) => translate(`${group}.${value}`, { defaultValue: value });
+

@@ -2,6 +2,7 @@ import { useInfiniteQuery } from '@tanstack/react-query';
 import { useRef, useState } from 'react';
 import { Card, cx, EmptyState, ErrorState, LoadMore, PageHeader, Skeleton, Stat, StatGrid, Table, td, tdNum, th, thNum } from '../../components/ui';
 import { formatCount, formatDateTime, viewerTimeZone, zoneOwner } from '../../lib/format';
+import { useT } from '../../lib/i18n';
 import { accountsQuery, formatMinor, payoutsQuery, type AccountBalance } from './api';
 
 /**
@@ -11,6 +12,7 @@ import { accountsQuery, formatMinor, payoutsQuery, type AccountBalance } from '.
  * times are in the viewer's zone, labelled.
  */
 export function AccountsPage() {
+  const { t } = useT();
   const accounts = useInfiniteQuery(accountsQuery());
   const rows = accounts.data?.pages.flatMap((page) => page.data) ?? [];
   const [selected, setSelected] = useState<string | null>(null);
@@ -19,7 +21,8 @@ export function AccountsPage() {
   const payouts = useRef<HTMLDivElement>(null);
   // The feed names no currency yet; when the API gives one per account, the amounts show it.
   const currencies = [...new Set(rows.map((row) => row.currency).filter((code): code is string => Boolean(code)))];
-  const unit = currencies.length === 1 ? ` (${currencies[0]})` : currencies.length === 0 ? ' (currency not given by the feed)' : '';
+  const balancesTitle =
+    currencies.length === 1 ? t('accounts.balancesIn', { currency: currencies[0] }) : currencies.length === 0 ? t('accounts.balancesNoCurrency') : t('accounts.balances');
 
   const choose = (accountId: string) => {
     setSelected(accountId);
@@ -30,32 +33,30 @@ export function AccountsPage() {
   return (
     <>
       <PageHeader
-        title="Accounts"
+        title={t('accounts.title')}
         subtitle={
-          currencies.length === 0
-            ? 'Balances from the payment gateway’s account feed, synced exactly once. The feed does not say which currency its accounts are in: amounts are its minor units shown with two decimals.'
-            : 'Balances from the payment gateway’s account feed, synced exactly once.'
+          currencies.length === 0 ? t('accounts.subtitleNoCurrency') : t('accounts.subtitle')
         }
       />
       <div className="grid grid-cols-1 gap-6 xl:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
-        <Card title={`Balances${unit}`} testId="accounts-list">
+        <Card title={balancesTitle} testId="accounts-list">
           {accounts.isPending ? (
             <Skeleton rows={8} />
           ) : accounts.isError ? (
             <ErrorState error={accounts.error} onRetry={() => void accounts.refetch()} />
           ) : rows.length === 0 ? (
-            <EmptyState>No accounts yet: the gateway sync has not stored any entries.</EmptyState>
+            <EmptyState>{t('accounts.empty')}</EmptyState>
           ) : (
             <>
-              <Table label="Account balances" stickyFirst>
+              <Table label={t('accounts.table')} stickyFirst>
                 <thead>
                   <tr>
-                    <th className={th}>Account</th>
-                    <th className={thNum}>Balance</th>
-                    <th className={thNum}>Earned</th>
-                    <th className={thNum}>Spent</th>
-                    <th className={thNum}>Paid out</th>
-                    <th className={thNum}>Outstanding payouts</th>
+                    <th className={th}>{t('accounts.account')}</th>
+                    <th className={thNum}>{t('accounts.balance')}</th>
+                    <th className={thNum}>{t('accounts.earned')}</th>
+                    <th className={thNum}>{t('accounts.spent')}</th>
+                    <th className={thNum}>{t('accounts.paidOut')}</th>
+                    <th className={thNum}>{t('accounts.outstandingPayouts')}</th>
                   </tr>
                 </thead>
                 <tbody ref={list}>
@@ -84,7 +85,7 @@ export function AccountsPage() {
               </Table>
               <LoadMore
                 shown={rows.length}
-                noun="accounts"
+                noun={t('accounts.noun')}
                 hasNextPage={accounts.hasNextPage}
                 loading={accounts.isFetchingNextPage}
                 onLoad={() => accounts.fetchNextPage()}
@@ -97,8 +98,8 @@ export function AccountsPage() {
           {account ? (
             <PayoutsCard account={account} />
           ) : (
-            <Card title="Payouts">
-              <EmptyState>Choose an account to see its payouts.</EmptyState>
+            <Card title={t('accounts.payouts')}>
+              <EmptyState>{t('accounts.choose')}</EmptyState>
             </Card>
           )}
         </div>
@@ -108,6 +109,7 @@ export function AccountsPage() {
 }
 
 function PayoutsCard({ account }: { account: AccountBalance }) {
+  const { t } = useT();
   const payouts = useInfiniteQuery(payoutsQuery(account.accountId));
   const first = payouts.data?.pages[0];
   const entries = payouts.data?.pages.flatMap((page) => page.entries) ?? [];
@@ -115,7 +117,7 @@ function PayoutsCard({ account }: { account: AccountBalance }) {
   const timeZone = viewerTimeZone();
   const money = (minor: number) => formatMinor(minor, account.currency);
   return (
-    <Card title={`Payouts · ${account.accountId}`} testId="payouts">
+    <Card title={t('accounts.payoutsOf', { account: account.accountId })} testId="payouts">
       {payouts.isPending ? (
         <Skeleton rows={5} />
       ) : payouts.isError ? (
@@ -123,24 +125,24 @@ function PayoutsCard({ account }: { account: AccountBalance }) {
       ) : first ? (
         <div className="space-y-4">
           <StatGrid cols={3}>
-            <Stat label="Requested" value={money(first.requested)} testId="payouts-requested" />
-            <Stat label="Paid out" value={money(first.paidOut)} testId="payouts-paid-out" />
-            <Stat label="Outstanding" value={money(first.outstanding)} tone={first.outstanding > 0 ? 'warn' : 'good'} testId="payouts-outstanding" />
+            <Stat label={t('accounts.requested')} value={money(first.requested)} testId="payouts-requested" />
+            <Stat label={t('accounts.paidOut')} value={money(first.paidOut)} testId="payouts-paid-out" />
+            <Stat label={t('accounts.outstanding')} value={money(first.outstanding)} tone={first.outstanding > 0 ? 'warn' : 'good'} testId="payouts-outstanding" />
           </StatGrid>
           <p className="text-sm text-slate-600">
-            Balance {money(account.balance)} · {formatCount(account.entries)} entries · updated {formatDateTime(account.updatedAt, timeZone)} ({zoneOwner(timeZone, 'viewer')})
+            {t('accounts.summary', { balance: money(account.balance), entries: formatCount(account.entries), at: formatDateTime(account.updatedAt, timeZone), zone: zoneOwner(timeZone, 'viewer') })}
           </p>
           {entries.length === 0 ? (
-            <EmptyState>No payout requests for this account.</EmptyState>
+            <EmptyState>{t('accounts.noPayouts')}</EmptyState>
           ) : (
             <>
-              <Table label="Payout entries">
+              <Table label={t('accounts.entriesTable')}>
                 <thead>
                   <tr>
-                    <th className={th}>When</th>
-                    <th className={thNum}>Amount</th>
-                    <th className={th}>Kind</th>
-                    <th className={th}>Entry</th>
+                    <th className={th}>{t('accounts.when')}</th>
+                    <th className={thNum}>{t('accounts.amount')}</th>
+                    <th className={th}>{t('accounts.kind')}</th>
+                    <th className={th}>{t('accounts.entry')}</th>
                   </tr>
                 </thead>
                 <tbody ref={list}>
@@ -148,7 +150,7 @@ function PayoutsCard({ account }: { account: AccountBalance }) {
                     <tr key={entry.id} data-testid="payout-entry" data-row tabIndex={-1} className="focus:outline-none focus-visible:bg-indigo-50">
                       <td className={td}>{formatDateTime(entry.createdAt, timeZone)}</td>
                       <td className={tdNum}>{money(entry.amount)}</td>
-                      <td className={td}>{entry.type === 'payout' ? 'Requested' : 'Paid out'}</td>
+                      <td className={td}>{entry.type === 'payout' ? t('accounts.requested') : t('accounts.paidOut')}</td>
                       <td className={`${td} font-mono text-xs`}>{entry.id}</td>
                     </tr>
                   ))}
@@ -156,7 +158,7 @@ function PayoutsCard({ account }: { account: AccountBalance }) {
               </Table>
               <LoadMore
                 shown={entries.length}
-                noun="entries"
+                noun={t('accounts.entriesNoun')}
                 hasNextPage={payouts.hasNextPage}
                 loading={payouts.isFetchingNextPage}
                 onLoad={() => payouts.fetchNextPage()}

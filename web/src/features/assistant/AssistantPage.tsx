@@ -3,6 +3,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useSession } from '../../app/session';
 import { Button, Card, cx, EmptyState, ErrorState, Field, Input, PageHeader, Select, Skeleton, Spinner } from '../../components/ui';
 import { formatMoney } from '../../lib/format';
+import { useLanguage, useT } from '../../lib/i18n';
 import {
   askAssistant,
   assistantStatusQuery,
@@ -24,10 +25,11 @@ import {
  * WhatsApp. Everything comes from the server already scoped and masked for the role.
  */
 export function AssistantPage() {
+  const { t } = useT();
   const [student, setStudent] = useState<StudentOption | null>(null);
   return (
     <>
-      <PageHeader title="Assistant" subtitle="Ask about balances and collections, check a student’s payment risk, draft collection messages." actions={<ProviderBadge />} />
+      <PageHeader title={t('assistant.title')} subtitle={t('assistant.subtitle')} actions={<ProviderBadge />} />
       <div className="grid grid-cols-1 items-start gap-6 lg:grid-cols-2">
         <Chat />
         <div className="min-w-0 space-y-6">
@@ -45,36 +47,33 @@ export function AssistantPage() {
 }
 
 function ProviderBadge() {
+  const { t } = useT();
   const status = useQuery(assistantStatusQuery());
   if (!status.data) {
     return null;
   }
   const { provider, model, healthy } = status.data;
-  const label = provider === 'llm' ? `AI model: ${model ?? '?'}` : 'Rule engine';
+  const label = provider === 'llm' ? t('assistant.model', { model: model ?? '?' }) : t('assistant.rules');
   return (
     <span
       className={cx('inline-flex items-center gap-2 rounded-full px-3 py-1 text-xs font-medium ring-1 ring-inset', healthy ? 'bg-emerald-50 text-emerald-700 ring-emerald-600/20' : 'bg-amber-50 text-amber-800 ring-amber-600/20')}
       data-testid="assistant-provider"
-      title={status.data.lastError ?? `Up to ${status.data.rateLimitPerMinute} requests per minute`}
+      title={status.data.lastError ?? t('assistant.rate', { count: status.data.rateLimitPerMinute })}
     >
       <span className={cx('h-2 w-2 rounded-full', healthy ? 'bg-emerald-500' : 'bg-amber-500')} aria-hidden />
       {label}
-      {!healthy ? ' — using rules (model unavailable)' : ''}
+      {!healthy ? t('assistant.unhealthy') : ''}
     </span>
   );
 }
 
 function ProvenanceNote({ value }: { value: Provenance }) {
-  const reasons: Record<string, string> = {
-    timeout: 'the model timed out',
-    llm_error: 'the model failed',
-    malformed_output: 'the model’s answer was unusable',
-    guard_blocked: 'the model’s answer was withheld',
-  };
+  const { t } = useT();
+  const reason = value.fallbackReason ? t(`assistant.reasons.${value.fallbackReason}`, { defaultValue: value.fallbackReason }) : null;
   return (
     <span className="text-xs text-slate-600" data-testid="generated-by">
-      {value.generatedBy === 'llm' ? 'AI' : 'Rules'}
-      {value.fallbackReason ? ` (${reasons[value.fallbackReason] ?? value.fallbackReason})` : ''}
+      {value.generatedBy === 'llm' ? t('assistant.byAi') : t('assistant.byRules')}
+      {reason ? ` (${reason})` : ''}
     </span>
   );
 }
@@ -88,9 +87,11 @@ interface Turn {
   error?: unknown;
 }
 
+/** Example questions, sent as they are: the assistant reads English and Spanish alike. */
 const SUGGESTIONS = ['Who are the top debtors?', 'Who is overdue?', 'What is the collection rate this month?', 'Compare schools', '¿Quiénes son los mayores deudores?'];
 
 function Chat() {
+  const { t } = useT();
   const [turns, setTurns] = useState<Turn[]>([]);
   const [draft, setDraft] = useState('');
   const nextId = useRef(1);
@@ -120,11 +121,11 @@ function Chat() {
   };
 
   return (
-    <Card title="Ask about billing" className="flex flex-col" testId="assistant-chat">
+    <Card title={t('assistant.chat')} className="flex flex-col" testId="assistant-chat">
       <div className="mb-4 flex max-h-[28rem] min-h-[12rem] flex-col gap-3 overflow-y-auto" data-testid="chat-messages" aria-live="polite">
         {turns.length === 0 ? (
           <div className="text-sm text-slate-600">
-            <p className="mb-2">Ask in English or Spanish. For example:</p>
+            <p className="mb-2">{t('assistant.examples')}</p>
             <div className="flex flex-wrap gap-2">
               {SUGGESTIONS.map((suggestion) => (
                 <Button key={suggestion} size="sm" variant="ghost" className="ring-1 ring-slate-200" onClick={() => send(suggestion)}>
@@ -147,27 +148,27 @@ function Chat() {
                   </div>
                 </div>
               ) : turn.error ? (
-                <ErrorState error={turn.error} title="The assistant could not answer" />
+                <ErrorState error={turn.error} title={t('assistant.couldNotAnswer')} />
               ) : (
-                <Spinner label="Thinking…" />
+                <Spinner label={t('assistant.thinking')} />
               )}
             </div>
           ))
         )}
         <div ref={end} />
       </div>
-      <form className="flex gap-2" onSubmit={submit} aria-label="Ask the assistant">
+      <form className="flex gap-2" onSubmit={submit} aria-label={t('assistant.askForm')}>
         <Input
           value={draft}
           onChange={(event) => setDraft(event.target.value)}
-          placeholder="How much does … owe? Who is overdue in …?"
-          aria-label="Question"
+          placeholder={t('assistant.placeholder')}
+          aria-label={t('assistant.question')}
           maxLength={1000}
           className="min-w-0 flex-1"
           data-testid="chat-input"
         />
         <Button type="submit" variant="primary" disabled={ask.isPending || draft.trim() === ''}>
-          {ask.isPending ? 'Asking…' : 'Ask'}
+          {ask.isPending ? t('assistant.asking') : t('assistant.ask')}
         </Button>
       </form>
     </Card>
@@ -177,6 +178,7 @@ function Chat() {
 // --- Student picker, risk and message ------------------------------------------------------
 
 function StudentPicker({ selected, onSelect }: { selected: StudentOption | null; onSelect: (student: StudentOption) => void }) {
+  const { t } = useT();
   const { me } = useSession();
   const masked = me?.pii === 'masked';
   const [q, setQ] = useState('');
@@ -188,9 +190,9 @@ function StudentPicker({ selected, onSelect }: { selected: StudentOption | null;
   const search = useQuery(studentSearchQuery(debounced));
   const rows = search.data?.data ?? [];
   return (
-    <Card title="Student" testId="student-picker">
-      <Field label={masked ? 'School (names are masked for your role)' : 'Search by name'} hint={search.data?.matchedBy === 'balance' ? 'Showing the largest open balances.' : undefined}>
-        <Input value={q} onChange={(event) => setQ(event.target.value)} placeholder={masked ? 'School name' : 'e.g. Ana Pérez'} data-testid="student-search" name="student-search" />
+    <Card title={t('assistant.student')} testId="student-picker">
+      <Field label={masked ? t('assistant.searchMasked') : t('assistant.search')} hint={search.data?.matchedBy === 'balance' ? t('assistant.largest') : undefined}>
+        <Input value={q} onChange={(event) => setQ(event.target.value)} placeholder={masked ? t('assistant.schoolName') : t('assistant.example')} data-testid="student-search" name="student-search" />
       </Field>
       <div className="mt-3">
         {search.isPending ? (
@@ -198,9 +200,9 @@ function StudentPicker({ selected, onSelect }: { selected: StudentOption | null;
         ) : search.isError ? (
           <ErrorState error={search.error} onRetry={() => void search.refetch()} />
         ) : rows.length === 0 ? (
-          <EmptyState>No students match.</EmptyState>
+          <EmptyState>{t('assistant.noStudents')}</EmptyState>
         ) : (
-          <ul className="divide-y divide-slate-100" aria-label="Students">
+          <ul className="divide-y divide-slate-100" aria-label={t('assistant.students')}>
             {rows.map((row) => (
               <li key={row.studentId}>
                 <button
@@ -216,7 +218,7 @@ function StudentPicker({ selected, onSelect }: { selected: StudentOption | null;
                   <span className="min-w-0">
                     <span className="font-medium text-slate-800">{row.studentName}</span>
                     <span className="ml-2 text-xs text-slate-600">
-                      {row.schoolName} · grade {row.grade}
+                      {t('assistant.schoolGrade', { school: row.schoolName, grade: row.grade })}
                     </span>
                   </span>
                   <span className="shrink-0 tabular-nums text-slate-700">{formatMoney(row.balance, row.currency)}</span>
@@ -237,15 +239,17 @@ const LEVEL_TONES: Record<RiskAnalysis['riskLevel'], string> = {
 };
 
 function RiskCard({ student }: { student: StudentOption }) {
-  const [language, setLanguage] = useState<Language>('en');
+  const { t } = useT();
+  // The analysis starts in the dashboard's language; the select asks the server for the other.
+  const [language, setLanguage] = useState<Language>(useLanguage());
   const risk = useQuery(riskQuery(student.studentId, language));
   return (
     <Card
-      title={`Payment risk — ${student.studentName}`}
+      title={t('assistant.risk', { name: student.studentName })}
       testId="risk-card"
       actions={
         <div className="w-32">
-          <Select value={language} onChange={(event) => setLanguage(event.target.value as Language)} aria-label="Risk language">
+          <Select value={language} onChange={(event) => setLanguage(event.target.value as Language)} aria-label={t('assistant.riskLanguage')}>
             <option value="en">English</option>
             <option value="es">Español</option>
           </Select>
@@ -260,14 +264,14 @@ function RiskCard({ student }: { student: StudentOption }) {
         <div className="space-y-4">
           <div className="flex flex-wrap items-center gap-4">
             <span className={cx('rounded-md px-2.5 py-1 text-sm font-semibold ring-1 ring-inset', LEVEL_TONES[risk.data.riskLevel])} data-testid="risk-level">
-              {risk.data.riskLevel}
+              {t(`assistant.level.${risk.data.riskLevel}`)}
             </span>
             <span className="text-2xl font-semibold tabular-nums text-slate-900" data-testid="risk-score">
               {risk.data.riskScore}
               <span className="text-sm font-normal text-slate-500">/100</span>
             </span>
             <span className="text-sm text-slate-600">
-              On-time payment chance <strong className="tabular-nums">{Math.round(risk.data.predictedPaymentProbability * 100)}%</strong>
+              {t('assistant.onTime')} <strong className="tabular-nums">{Math.round(risk.data.predictedPaymentProbability * 100)}%</strong>
             </span>
             <ProvenanceNote value={risk.data} />
           </div>
@@ -275,11 +279,11 @@ function RiskCard({ student }: { student: StudentOption }) {
             {risk.data.summary}
           </p>
           <div>
-            <h3 className="mb-1 text-xs font-semibold uppercase tracking-wide text-slate-500">Suggested action</h3>
+            <h3 className="mb-1 text-xs font-semibold uppercase tracking-wide text-slate-500">{t('assistant.suggested')}</h3>
             <p className="text-sm text-slate-800">{risk.data.suggestedAction}</p>
           </div>
           <details className="text-sm" open>
-            <summary className="cursor-pointer text-xs font-semibold uppercase tracking-wide text-slate-500">Factors</summary>
+            <summary className="cursor-pointer text-xs font-semibold uppercase tracking-wide text-slate-500">{t('assistant.factors')}</summary>
             <ul className="mt-2 space-y-1" data-testid="risk-factors">
               {risk.data.riskFactors.map((factor) => (
                 <li key={factor.code} className="flex gap-3">
@@ -294,7 +298,7 @@ function RiskCard({ student }: { student: StudentOption }) {
             </ul>
           </details>
           <div>
-            <h3 className="mb-1 text-xs font-semibold uppercase tracking-wide text-slate-500">Recommendations</h3>
+            <h3 className="mb-1 text-xs font-semibold uppercase tracking-wide text-slate-500">{t('assistant.recommendations')}</h3>
             <ul className="list-disc space-y-1 pl-5 text-sm text-slate-700">
               {risk.data.recommendations.map((text) => (
                 <li key={text}>{text}</li>
@@ -328,6 +332,7 @@ async function copyText(text: string): Promise<void> {
 }
 
 function MessagePreview({ student }: { student: StudentOption }) {
+  const { t } = useT();
   const [channel, setChannel] = useState<Channel>('email');
   const [language, setLanguage] = useState<Language>('es');
   const [tone, setTone] = useState<Tone>('friendly');
@@ -349,33 +354,33 @@ function MessagePreview({ student }: { student: StudentOption }) {
 
   return (
     <Card
-      title="Collection message"
+      title={t('assistant.message')}
       testId="message-preview"
       actions={
         <Button size="sm" onClick={() => void copy()} disabled={!message.data || message.data.nothingToCollect} data-testid="copy-message">
-          {copied === 'done' ? 'Copied' : copied === 'failed' ? 'Copy failed' : 'Copy'}
+          {copied === 'done' ? t('assistant.copied') : copied === 'failed' ? t('assistant.copyFailed') : t('assistant.copy')}
         </Button>
       }
     >
-      <form className="mb-4 grid grid-cols-1 gap-3 min-[480px]:grid-cols-3" onSubmit={(event) => event.preventDefault()} aria-label="Message options">
-        <Field label="Channel">
+      <form className="mb-4 grid grid-cols-1 gap-3 min-[480px]:grid-cols-3" onSubmit={(event) => event.preventDefault()} aria-label={t('assistant.options')}>
+        <Field label={t('assistant.channel')}>
           <Select value={channel} onChange={(event) => setChannel(event.target.value as Channel)} name="channel">
-            <option value="email">E-mail</option>
+            <option value="email">{t('messages.channel.email')}</option>
             <option value="sms">SMS</option>
             <option value="whatsapp">WhatsApp</option>
           </Select>
         </Field>
-        <Field label="Language">
+        <Field label={t('assistant.language')}>
           <Select value={language} onChange={(event) => setLanguage(event.target.value as Language)} name="language">
             <option value="es">Español</option>
             <option value="en">English</option>
           </Select>
         </Field>
-        <Field label="Tone">
+        <Field label={t('assistant.tone')}>
           <Select value={tone} onChange={(event) => setTone(event.target.value as Tone)} name="tone">
-            <option value="friendly">Friendly</option>
-            <option value="firm">Firm</option>
-            <option value="final_notice">Final notice</option>
+            <option value="friendly">{t('assistant.tones.friendly')}</option>
+            <option value="firm">{t('assistant.tones.firm')}</option>
+            <option value="final_notice">{t('assistant.tones.final_notice')}</option>
           </Select>
         </Field>
       </form>
@@ -392,7 +397,7 @@ function MessagePreview({ student }: { student: StudentOption }) {
         <div className="space-y-2">
           {message.data.subject ? (
             <div className="text-sm">
-              <span className="text-slate-500">Subject: </span>
+              <span className="text-slate-500">{t('assistant.subject')} </span>
               <span className="font-medium text-slate-800" data-testid="message-subject">
                 {message.data.subject}
               </span>
@@ -402,15 +407,15 @@ function MessagePreview({ student }: { student: StudentOption }) {
             {message.data.body}
           </pre>
           <div className="flex flex-wrap items-center gap-3 text-xs text-slate-500" data-testid="message-meta">
-            <span>{message.data.characters} characters</span>
+            <span>{t('assistant.characters', { count: message.data.characters })}</span>
             {message.data.channel === 'sms' ? (
               <span>
-                {message.data.smsUnits} / 160 {message.data.smsEncoding} · {message.data.segments} segment(s)
+                {t('assistant.segments', { units: message.data.smsUnits, encoding: message.data.smsEncoding, count: message.data.segments })}
               </span>
             ) : null}
             <span>
-              Owed {message.data.amounts.formattedOutstanding}
-              {message.data.amounts.overdue > 0 ? `, overdue ${message.data.amounts.formattedOverdue}` : ''}
+              {t('assistant.owed', { amount: message.data.amounts.formattedOutstanding })}
+              {message.data.amounts.overdue > 0 ? t('assistant.overdue', { amount: message.data.amounts.formattedOverdue }) : ''}
             </span>
             <ProvenanceNote value={message.data} />
           </div>

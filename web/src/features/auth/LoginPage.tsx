@@ -1,10 +1,13 @@
 import { useState, type FormEvent } from 'react';
 import { useSession } from '../../app/session';
+import { LanguageSwitch } from '../../components/LanguageSwitch';
 import { Button, Field, Input } from '../../components/ui';
 import { ApiError } from '../../lib/api';
+import { useT } from '../../lib/i18n';
 import { useLocation, useNavigate } from '../../lib/router';
 
 export function LoginPage() {
+  const { t } = useT();
   const { login } = useSession();
   const navigate = useNavigate();
   const { search } = useLocation();
@@ -24,11 +27,11 @@ export function LoginPage() {
       navigate(next?.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true });
     } catch (caught) {
       if (caught instanceof ApiError && caught.status === 401) {
-        setError('Wrong username or password.');
+        setError(t('login.wrong'));
       } else if (caught instanceof ApiError && caught.status === 429) {
-        setError('Too many failed attempts. Wait a few minutes and try again.');
+        setError(t('login.tooMany'));
       } else {
-        setError(caught instanceof Error ? caught.message : 'Sign-in failed.');
+        setError(caught instanceof Error ? caught.message : t('login.failed'));
       }
     } finally {
       setBusy(false);
@@ -38,18 +41,21 @@ export function LoginPage() {
   return (
     <main className="grid min-h-screen place-items-center bg-gradient-to-br from-slate-50 to-indigo-50 px-4">
       <div className="w-full max-w-sm">
+        <div className="mb-4 flex justify-end">
+          <LanguageSwitch className="bg-white" />
+        </div>
         <div className="mb-6 flex items-center justify-center gap-2 text-xl font-semibold text-slate-900">
           <img src="/favicon.svg" alt="" className="h-9 w-9" />
           Bursar
         </div>
         <form onSubmit={(event) => void submit(event)} className="space-y-4 rounded-2xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="login-title">
           <h1 id="login-title" className="text-lg font-semibold">
-            Sign in
+            {t('login.title')}
           </h1>
-          <Field label="Username">
+          <Field label={t('login.username')}>
             <Input name="username" autoComplete="username" required autoFocus value={username} onChange={(event) => setUsername(event.target.value)} />
           </Field>
-          <Field label="Password">
+          <Field label={t('login.password')}>
             <Input name="password" type="password" autoComplete="current-password" required value={password} onChange={(event) => setPassword(event.target.value)} />
           </Field>
           {error ? (
@@ -58,10 +64,10 @@ export function LoginPage() {
             </p>
           ) : null}
           <Button type="submit" variant="primary" className="w-full" disabled={busy}>
-            {busy ? 'Signing in…' : 'Sign in'}
+            {busy ? t('login.signingIn') : t('login.submit')}
           </Button>
         </form>
-        <p className="mt-4 text-center text-xs text-slate-600">School fees, payments and reporting.</p>
+        <p className="mt-4 text-center text-xs text-slate-600">{t('login.tagline')}</p>
       </div>
     </main>
   );

@@ -3,6 +3,7 @@ import { useSession } from '../../app/session';
 import { cx } from '../../components/ui';
 import { apiFetch, ApiError } from '../../lib/api';
 import type { School } from './api';
+import { useT } from '../../lib/i18n';
 
 /**
  * The demo's marks on the Schools pages: a "Demo" badge on schools created by the demo
@@ -12,16 +13,17 @@ import type { School } from './api';
  * they carry one line each.
  */
 export function DemoBadge({ school }: { school: Pick<School, 'isDemo'> | undefined }) {
+  const { t } = useT();
   if (!school?.isDemo) {
     return null;
   }
   return (
     <span
       className="ml-2 inline-flex items-center rounded-md bg-amber-50 px-1.5 py-0.5 align-middle text-xs font-medium text-amber-800 ring-1 ring-inset ring-amber-600/30"
-      title="Demo data: the demo simulator may pay, decline and bill here"
+      title={t('demo.badgeTitle')}
       data-testid="demo-badge"
     >
-      Demo
+      {t('demo.badge')}
     </span>
   );
 }
@@ -32,6 +34,7 @@ export const setSimulatorEnabled = (schoolId: string, simulatorEnabled: boolean)
 
 /** A demo school's page: the badge and the simulated-traffic switch (nothing for any other school). */
 export function DemoSchoolControls({ school }: { school: School | undefined }) {
+  const { t } = useT();
   const { can } = useSession();
   const queryClient = useQueryClient();
   const mutation = useMutation({
@@ -48,12 +51,12 @@ export function DemoSchoolControls({ school }: { school: School | undefined }) {
   }
   const on = school.simulatorEnabled;
   const mayChange = can('billing:write');
-  const error = mutation.error instanceof ApiError ? mutation.error.message : mutation.error ? 'The switch could not be saved.' : null;
+  const error = mutation.error instanceof ApiError ? mutation.error.message : mutation.error ? t('demo.saveFailed') : null;
   return (
     <div className="flex flex-wrap items-center gap-3 rounded-xl border border-amber-200 bg-amber-50 px-4 py-3 text-sm text-amber-900" data-testid="simulator-controls">
       <DemoBadge school={school} />
       <span id="simulator-label" className="font-medium">
-        Simulated traffic
+        {t('demo.traffic')}
       </span>
       <button
         type="button"
@@ -72,13 +75,11 @@ export function DemoSchoolControls({ school }: { school: School | undefined }) {
         <span aria-hidden="true" className={cx('inline-block h-5 w-5 rounded-full bg-white shadow transition-transform', on ? 'translate-x-5' : 'translate-x-0.5')} />
       </button>
       <span className="font-semibold" data-testid="simulator-state">
-        {on ? 'On' : 'Off'}
+        {on ? t('demo.on') : t('demo.off')}
       </span>
       <span id="simulator-hint" className="min-w-0 basis-full text-xs text-amber-800 sm:basis-auto">
-        {on
-          ? 'The demo simulator pays, declines and bills demo invoices here. Invoices you create or change are never touched.'
-          : 'The demo simulator leaves this school alone.'}
-        {mayChange ? '' : ' Your role may not change this.'}
+        {on ? t('demo.onHint') : t('demo.offHint')}
+        {mayChange ? '' : t('demo.mayNot')}
       </span>
       {error ? (
         <span role="alert" className="basis-full text-xs text-rose-700">

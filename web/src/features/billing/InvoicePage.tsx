@@ -4,8 +4,10 @@ import { InvoiceMessages } from '../collections/Messages';
 import { useSession } from '../../app/session';
 import { AmountField, checkAmount, fieldErrorsOf, MethodField, problemText, ReceiptButton, ReferenceField, useAttemptKey, useReceiptDownload } from '../../components/money';
 import { Button, Card, EmptyState, ErrorState, Field, Input, Notice, PageHeader, Select, Skeleton, Stat, StatGrid, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
-import { describeZone, formatDate, formatDateTime, formatMoney, methodLabel, minorToInput } from '../../lib/format';
+import { describeZone, enumLabel, formatDate, formatDateTime, formatMoney, methodLabel, minorToInput } from '../../lib/format';
 import { Link } from '../../lib/router';
+import { Trans } from 'react-i18next';
+import { translate, useT } from '../../lib/i18n';
 import {
   adjustInvoice,
   invoicePaymentsQuery,
@@ -18,15 +20,11 @@ import {
   type PaymentReceipt,
 } from './api';
 
-const LINE_KINDS: Record<InvoiceLine['kind'], string> = { charge: 'Charge', discount: 'Discount', late_fee: 'Late fee' };
-const ADJUSTMENT_HINTS: Record<AdjustmentKind, string> = {
-  credit_note: 'A fee correction: numbered, shown on statements.',
-  write_off: 'Bad debt that will not be collected.',
-  waiver: 'Forgives late fees; kept in the audit log.',
-};
-const ADJUSTMENT_KINDS: Record<AdjustmentKind, string> = { credit_note: 'Credit note', write_off: 'Write-off', waiver: 'Late fee waived' };
+const lineKind = (kind: InvoiceLine['kind']) => translate(`invoice.lineKind.${kind}`);
+const adjustmentKind = (kind: AdjustmentKind) => translate(`invoice.adjustmentKind.${kind}`);
 
 export function InvoicePage({ invoiceId }: { invoiceId: string }) {
+  const { t } = useT();
   const { can } = useSession();
   const invoice = useQuery(invoiceQuery(invoiceId));
   const payments = useQuery(invoicePaymentsQuery(invoiceId));
@@ -49,50 +47,46 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
   const adjustments = data.adjustments ?? [];
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-600">
+      <nav aria-label={t('school.breadcrumb')} className="mb-2 text-sm text-slate-600">
         <Link to={`/schools/${data.schoolId}`} className="hover:underline">
-          {school.data?.name ?? 'School'}
+          {school.data?.name ?? t('school.fallback')}
         </Link>{' '}
         /{' '}
         <Link to={`/students/${data.studentId}`} className="hover:underline">
-          Student
+          {t('invoice.student')}
         </Link>{' '}
         / {data.number}
       </nav>
       {data.kind === 'late_fee' && data.relatedInvoiceId ? (
         <p className="mb-2 text-sm text-slate-700" data-testid="late-fee-of">
-          <span className="mr-2 inline-flex items-center rounded-md bg-rose-50 px-1.5 py-0.5 text-xs font-medium text-rose-800 ring-1 ring-inset ring-rose-600/30">Late fee</span>
-          Late fees of{' '}
-          <Link to={`/invoices/${data.relatedInvoiceId}`} className="font-medium text-indigo-700 hover:underline">
-            the overdue invoice
-          </Link>
-          , added by the daily run.
+          <span className="mr-2 inline-flex items-center rounded-md bg-rose-50 px-1.5 py-0.5 text-xs font-medium text-rose-800 ring-1 ring-inset ring-rose-600/30">{t('invoice.lateFee')}</span>
+          <Trans t={t} i18nKey="invoice.lateFeeOf" components={{ 1: <Link to={`/invoices/${data.relatedInvoiceId}`} className="font-medium text-indigo-700 hover:underline">{null}</Link> }} />
         </p>
       ) : null}
       {data.lateFeeInvoice ? (
         <p className="mb-2 text-sm text-slate-700" data-testid="late-fee-invoice">
-          Late fees charged for this invoice:{' '}
+          {t('invoice.lateFeesCharged')}{' '}
           <Link to={`/invoices/${data.lateFeeInvoice.id}`} className="font-medium text-indigo-700 hover:underline">
             {data.lateFeeInvoice.number}
           </Link>{' '}
           ({formatMoney(data.lateFeeInvoice.amount, data.currency)}
-          {data.lateFeeInvoice.pendingAmount > 0 ? `, ${formatMoney(data.lateFeeInvoice.pendingAmount, data.currency)} open` : ', paid'}).
+          {data.lateFeeInvoice.pendingAmount > 0 ? t('invoice.lateFeeOpen', { amount: formatMoney(data.lateFeeInvoice.pendingAmount, data.currency) }) : t('invoice.lateFeePaid')}).
         </p>
       ) : null}
       {data.earlyPayment && (data.earlyPayment.available || data.earlyPayment.applied) ? (
         <p className="mb-2 text-sm text-slate-700" data-testid="early-payment">
-          <span className="mr-2 inline-flex items-center rounded-md bg-emerald-50 px-1.5 py-0.5 text-xs font-medium text-emerald-800 ring-1 ring-inset ring-emerald-600/30">Early payment</span>
+          <span className="mr-2 inline-flex items-center rounded-md bg-emerald-50 px-1.5 py-0.5 text-xs font-medium text-emerald-800 ring-1 ring-inset ring-emerald-600/30">{t('invoice.early')}</span>
           {data.earlyPayment.applied
-            ? `Paid in full by ${formatDate(data.earlyPayment.payBy)}: ${formatMoney(data.earlyPayment.discount, data.currency)} discount taken.`
-            : `Paid in full by ${formatDate(data.earlyPayment.payBy)}, in one payment of ${formatMoney(data.earlyPayment.amountDue, data.currency)}, this invoice costs ${formatMoney(data.earlyPayment.discount, data.currency)} less.`}
+            ? t('invoice.earlyApplied', { date: formatDate(data.earlyPayment.payBy), discount: formatMoney(data.earlyPayment.discount, data.currency) })
+            : t('invoice.earlyOffer', { date: formatDate(data.earlyPayment.payBy), amount: formatMoney(data.earlyPayment.amountDue, data.currency), discount: formatMoney(data.earlyPayment.discount, data.currency) })}
         </p>
       ) : null}
-      <PageHeader title={`Invoice ${data.number}`} subtitle={`${data.description ?? 'No description'} · due ${formatDate(data.dueDate)}`} actions={<StatusBadge status={data.status} />} />
+      <PageHeader title={t('invoice.title', { number: data.number })} subtitle={t('invoice.subtitle', { description: data.description ?? t('invoice.noDescription'), date: formatDate(data.dueDate) })} actions={<StatusBadge status={data.status} />} />
       <StatGrid cols={4} className="mb-6">
-        <Stat label="Amount" value={formatMoney(data.amount, data.currency)} />
-        <Stat label="Paid" value={formatMoney(data.paidAmount, data.currency)} tone="good" testId="invoice-paid" />
-        <Stat label="Credited" value={formatMoney(data.creditedAmount, data.currency)} hint="Credit notes and write-offs" testId="invoice-credited" />
-        <Stat label="Pending" value={formatMoney(data.pendingAmount, data.currency)} tone={data.status === 'OVERDUE' ? 'bad' : 'default'} testId="invoice-pending" />
+        <Stat label={t('invoice.amount')} value={formatMoney(data.amount, data.currency)} />
+        <Stat label={t('invoice.paid')} value={formatMoney(data.paidAmount, data.currency)} tone="good" testId="invoice-paid" />
+        <Stat label={t('invoice.credited')} value={formatMoney(data.creditedAmount, data.currency)} hint={t('invoice.creditedHint')} testId="invoice-credited" />
+        <Stat label={t('invoice.pending')} value={formatMoney(data.pendingAmount, data.currency)} tone={data.status === 'OVERDUE' ? 'bad' : 'default'} testId="invoice-pending" />
       </StatGrid>
       <div className="grid grid-cols-1 gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
         {/* The forms' column: on a phone its parts are placed one by one (display: contents) — the payment form first, it is what a bursar opens this page for; the credit note form after the lists. */}
@@ -102,10 +96,10 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
               // Keyed by what is open: after a payment, credit note or write-off the amount starts again from it.
               <PaymentForm key={data.pendingAmount} invoice={data} receipt={receipt} onRecorded={setReceipt} />
             ) : (
-              <Card title="Record a payment" testId="payment-form-closed">
+              <Card title={t('invoice.recordTitle')} testId="payment-form-closed">
                 {receipt ? <Receipt receipt={receipt} onDismiss={() => setReceipt(null)} /> : null}
                 <p className="text-sm text-slate-600">
-                  {!can('billing:write') ? 'Your role may not record payments.' : data.status === 'CANCELLED' ? 'This invoice is cancelled.' : 'This invoice is fully paid.'}
+                  {!can('billing:write') ? t('invoice.mayNotPay') : data.status === 'CANCELLED' ? t('invoice.cancelled') : t('invoice.fullyPaid')}
                 </p>
               </Card>
             )}
@@ -117,28 +111,28 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
           ) : null}
         </div>
         <div className="min-w-0 space-y-6 lg:col-start-1 lg:row-start-1">
-          <Card title="Lines">
+          <Card title={t('invoice.lines')}>
             {(data.lines ?? []).length === 0 ? (
-              <EmptyState>No lines.</EmptyState>
+              <EmptyState>{t('invoice.noLines')}</EmptyState>
             ) : (
-              <Table label="Lines">
+              <Table label={t('invoice.lines')}>
                 {/* On a phone, kind and item go under the description: the amount stays in view without scrolling sideways. */}
                 <thead>
                   <tr>
-                    <th className={`${th} hidden sm:table-cell`}>Kind</th>
-                    <th className={th}>Description</th>
-                    <th className={`${th} hidden sm:table-cell`}>Item</th>
-                    <th className={thNum}>Amount</th>
+                    <th className={`${th} hidden sm:table-cell`}>{t('invoice.kind')}</th>
+                    <th className={th}>{t('invoice.description')}</th>
+                    <th className={`${th} hidden sm:table-cell`}>{t('invoice.item')}</th>
+                    <th className={thNum}>{t('invoice.amount')}</th>
                   </tr>
                 </thead>
                 <tbody data-testid="invoice-lines">
                   {(data.lines ?? []).map((line, index) => (
                     <tr key={`${line.code}-${index}`}>
-                      <td className={`${td} hidden sm:table-cell`}>{LINE_KINDS[line.kind]}</td>
+                      <td className={`${td} hidden sm:table-cell`}>{lineKind(line.kind)}</td>
                       <td className={td}>
                         {line.description}
                         <span className="block text-xs text-slate-600 sm:hidden">
-                          {LINE_KINDS[line.kind]} · <span className="font-mono">{line.code}</span>
+                          {lineKind(line.kind)} · <span className="font-mono">{line.code}</span>
                         </span>
                       </td>
                       <td className={`${td} hidden font-mono text-xs sm:table-cell`}>{line.code}</td>
@@ -149,10 +143,10 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
                 <tfoot>
                   <tr>
                     <th scope="row" className="px-3 py-2 text-left text-sm font-semibold text-slate-700 sm:hidden">
-                      Total
+                      {t('invoice.total')}
                     </th>
                     <th scope="row" colSpan={3} className="hidden px-3 py-2 text-left text-sm font-semibold text-slate-700 sm:table-cell">
-                      Total
+                      {t('invoice.total')}
                     </th>
                     <td className="px-3 py-2 text-right text-sm font-semibold tabular-nums text-slate-900">{formatMoney(data.amount, data.currency)}</td>
                   </tr>
@@ -160,24 +154,24 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
               </Table>
             )}
           </Card>
-          <Card title={timeZone ? `Payments · ${describeZone(timeZone, 'school')}` : 'Payments'}>
+          <Card title={timeZone ? t('invoice.paymentsIn', { zone: describeZone(timeZone, 'school') }) : t('invoice.payments')}>
             {receipts.failure}
             {payments.isPending ? (
               <Skeleton rows={3} />
             ) : payments.isError ? (
               <ErrorState error={payments.error} onRetry={() => void payments.refetch()} />
             ) : payments.data.data.length === 0 ? (
-              <EmptyState>No payments yet.</EmptyState>
+              <EmptyState>{t('invoice.noPayments')}</EmptyState>
             ) : (
-              <Table label="Payments">
+              <Table label={t('invoice.payments')}>
                 <thead>
                   <tr>
-                    <th className={th}>Paid at</th>
-                    <th className={thNum}>Amount</th>
-                    <th className={th}>Method</th>
-                    <th className={th}>Reference</th>
-                    <th className={thNum}>Refunded</th>
-                    <th className={th}>Receipt</th>
+                    <th className={th}>{t('invoice.paidAt')}</th>
+                    <th className={thNum}>{t('invoice.amount')}</th>
+                    <th className={th}>{t('invoice.method')}</th>
+                    <th className={th}>{t('invoice.reference')}</th>
+                    <th className={thNum}>{t('invoice.refunded')}</th>
+                    <th className={th}>{t('invoice.receipt')}</th>
                   </tr>
                 </thead>
                 <tbody data-testid="payments-table">
@@ -198,13 +192,13 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
             )}
           </Card>
           {adjustments.length > 0 ? (
-            <Card title={`${data.kind === 'late_fee' ? 'Waivers, credit notes and write-offs' : 'Credit notes and write-offs'}${timeZone ? ` · ${describeZone(timeZone, 'school')}` : ''}`} testId="invoice-adjustments">
+            <Card title={`${data.kind === 'late_fee' ? t('invoice.adjustmentsLateFee') : t('invoice.adjustments')}${timeZone ? ` · ${describeZone(timeZone, 'school')}` : ''}`} testId="invoice-adjustments">
               <ul className="divide-y divide-slate-100" data-testid="adjustments-list">
                 {adjustments.map((adjustment) => (
                   <li key={adjustment.id} className="grid grid-cols-[minmax(0,1fr)_auto] items-baseline gap-x-3 py-2 text-sm" data-testid="adjustment">
                     <span className="min-w-0">
                       <span className="font-medium text-slate-900">
-                        {ADJUSTMENT_KINDS[adjustment.kind]}
+                        {adjustmentKind(adjustment.kind)}
                         {adjustment.number ? <span className="whitespace-nowrap"> {adjustment.number}</span> : null}
                       </span>
                       <span className="block break-words text-slate-600">{adjustment.reason}</span>
@@ -217,7 +211,7 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
             </Card>
           ) : null}
           {data.kind === 'regular' ? (
-            <Card title="Reminders" testId="invoice-messages">
+            <Card title={t('invoice.reminders')} testId="invoice-messages">
               <InvoiceMessages invoiceId={data.id} />
             </Card>
           ) : null}
@@ -229,17 +223,19 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
 
 /** The outcome of the last payment: stays until dismissed or the next submit, and takes focus when it appears. */
 function Receipt({ receipt, onDismiss }: { receipt: PaymentReceipt; onDismiss: () => void }) {
+  const { t } = useT();
   return (
     <div className="mb-3">
       <Notice tone="success" onDismiss={onDismiss} testId="payment-success">
-        Payment of {formatMoney(receipt.amount, receipt.currency)} recorded. Invoice is now {receipt.invoice.status}
-        {receipt.invoice.pendingAmount > 0 ? `, ${formatMoney(receipt.invoice.pendingAmount, receipt.currency)} still pending` : ''}.
+        {t('invoice.paymentDone', { amount: formatMoney(receipt.amount, receipt.currency), status: enumLabel('status', receipt.invoice.status) })}
+        {receipt.invoice.pendingAmount > 0 ? t('invoice.stillPending', { amount: formatMoney(receipt.invoice.pendingAmount, receipt.currency) }) : ''}.
       </Notice>
     </div>
   );
 }
 
 function PaymentForm({ invoice, receipt, onRecorded }: { invoice: Invoice; receipt: PaymentReceipt | null; onRecorded: (receipt: PaymentReceipt | null) => void }) {
+  const { t } = useT();
   const queryClient = useQueryClient();
   // With an early-payment discount on offer, the amount that earns it.
   const [amount, setAmount] = useState(() => minorToInput(invoice.earlyPayment?.available ? invoice.earlyPayment.amountDue : invoice.pendingAmount, invoice.currency));
@@ -266,7 +262,7 @@ function PaymentForm({ invoice, receipt, onRecorded }: { invoice: Invoice; recei
     }
     onRecorded(null);
     mutation.reset();
-    const checked = checkAmount(amount, invoice.currency, { minor: invoice.pendingAmount, message: (max) => `At most ${max} is owed.` });
+    const checked = checkAmount(amount, invoice.currency, { minor: invoice.pendingAmount, message: (max) => t('invoice.atMostOwed', { max }) });
     setInvalid(checked.ok ? null : checked.error);
     if (!checked.ok) {
       // Focus goes to the field; its error is read with it (aria-describedby).
@@ -277,13 +273,13 @@ function PaymentForm({ invoice, receipt, onRecorded }: { invoice: Invoice; recei
   };
 
   return (
-    <Card title="Record a payment" testId="payment-form">
+    <Card title={t('invoice.recordTitle')} testId="payment-form">
       {receipt ? <Receipt receipt={receipt} onDismiss={() => onRecorded(null)} /> : null}
       <form className="space-y-3" onSubmit={submit} noValidate>
         <AmountField
           ref={amountInput}
           currency={invoice.currency}
-          hint={`Pending: ${formatMoney(invoice.pendingAmount, invoice.currency)}. 1500, 1,500.00 and 1.500,00 all work.`}
+          hint={t('invoice.amountHint', { amount: formatMoney(invoice.pendingAmount, invoice.currency) })}
           error={invalid}
           value={amount}
           onChange={(value) => {
@@ -292,14 +288,14 @@ function PaymentForm({ invoice, receipt, onRecorded }: { invoice: Invoice; recei
           }}
         />
         <MethodField value={method} onChange={setMethod} />
-        <ReferenceField value={reference} onChange={setReference} placeholder="e.g. SPEI-20261201-7781" />
+        <ReferenceField value={reference} onChange={setReference} placeholder={t('invoice.referencePlaceholder')} />
         {mutation.isError ? (
           <Notice tone="error" onDismiss={() => mutation.reset()} testId="payment-error">
-            {problemText(mutation.error, 'The payment could not be sent. Nothing was recorded; try again.')}
+            {problemText(mutation.error, t('invoice.paymentFailed'))}
           </Notice>
         ) : null}
         <Button type="submit" variant="primary" className="w-full" busy={mutation.isPending}>
-          {mutation.isPending ? 'Recording…' : 'Record payment'}
+          {mutation.isPending ? t('invoice.recording') : t('invoice.record')}
         </Button>
       </form>
     </Card>
@@ -313,6 +309,7 @@ function PaymentForm({ invoice, receipt, onRecorded }: { invoice: Invoice; recei
  * its field errors are shown under their fields.
  */
 function AdjustmentForm({ invoice }: { invoice: Invoice }) {
+  const { t } = useT();
   const queryClient = useQueryClient();
   const kinds: AdjustmentKind[] = invoice.kind === 'late_fee' ? ['waiver', 'credit_note', 'write_off'] : ['credit_note', 'write_off'];
   const [kind, setKind] = useState<AdjustmentKind>(kinds[0] ?? 'credit_note');
@@ -339,7 +336,7 @@ function AdjustmentForm({ invoice }: { invoice: Invoice }) {
       return;
     }
     mutation.reset();
-    const checked = checkAmount(amount, invoice.currency, { minor: invoice.pendingAmount, message: (max) => `At most ${max} is open.` });
+    const checked = checkAmount(amount, invoice.currency, { minor: invoice.pendingAmount, message: (max) => t('invoice.atMostOpen', { max }) });
     setInvalid(checked.ok ? null : checked.error);
     if (!checked.ok) {
       amountInput.current?.focus();
@@ -350,24 +347,23 @@ function AdjustmentForm({ invoice }: { invoice: Invoice }) {
   };
   const fields = fieldErrorsOf(mutation.error);
   const done = mutation.data;
-  const verb = { credit_note: 'Issue credit note', write_off: 'Write off', waiver: 'Waive late fee' }[kind];
+  const verb = t(`invoice.verb.${kind}`);
   return (
-    <Card title={invoice.kind === 'late_fee' ? 'Waive, credit or write off' : 'Credit note or write-off'} testId="adjustment-form">
+    <Card title={invoice.kind === 'late_fee' ? t('invoice.adjustTitleLateFee') : t('invoice.adjustTitle')} testId="adjustment-form">
       {done ? (
         <div className="mb-3">
           <Notice tone="success" onDismiss={() => mutation.reset()} testId="adjustment-success">
-            {ADJUSTMENT_KINDS[done.kind]}
-            {done.number ? ` ${done.number}` : ''} of {formatMoney(done.amount, invoice.currency)} recorded. Invoice is now {done.invoice.status}
-            {done.invoice.pendingAmount > 0 ? `, ${formatMoney(done.invoice.pendingAmount, invoice.currency)} still pending` : ''}.
+            {t('invoice.adjustmentDone', { kind: adjustmentKind(done.kind), number: done.number ? ` ${done.number}` : '', amount: formatMoney(done.amount, invoice.currency), status: enumLabel('status', done.invoice.status) })}
+            {done.invoice.pendingAmount > 0 ? t('invoice.stillPending', { amount: formatMoney(done.invoice.pendingAmount, invoice.currency) }) : ''}.
           </Notice>
         </div>
       ) : null}
       <form className="space-y-3" onSubmit={submit} noValidate>
-        <Field label="Kind" hint={ADJUSTMENT_HINTS[kind]}>
+        <Field label={t('invoice.kind')} hint={t(`invoice.adjustmentHint.${kind}`)}>
           <Select name="kind" value={kind} onChange={(event) => setKind(event.target.value as AdjustmentKind)}>
             {kinds.map((k) => (
               <option key={k} value={k}>
-                {ADJUSTMENT_KINDS[k]}
+                {adjustmentKind(k)}
               </option>
             ))}
           </Select>
@@ -375,7 +371,7 @@ function AdjustmentForm({ invoice }: { invoice: Invoice }) {
         <AmountField
           ref={amountInput}
           currency={invoice.currency}
-          hint={`Open: ${formatMoney(invoice.pendingAmount, invoice.currency)}.`}
+          hint={t('invoice.openHint', { amount: formatMoney(invoice.pendingAmount, invoice.currency) })}
           error={invalid ?? fields.amount ?? null}
           value={amount}
           onChange={(value) => {
@@ -383,12 +379,12 @@ function AdjustmentForm({ invoice }: { invoice: Invoice }) {
             setInvalid(null);
           }}
         />
-        <Field label="Reason" hint="Required; kept in the audit log." error={fields.reason ?? null}>
+        <Field label={t('invoice.reason')} hint={t('invoice.reasonHint')} error={fields.reason ?? null}>
           <Input name="reason" value={reason} maxLength={500} onChange={(event) => setReason(event.target.value)} />
         </Field>
         {mutation.isError ? (
           <Notice tone="error" onDismiss={() => mutation.reset()} testId="adjustment-error">
-            {problemText(mutation.error, 'The request could not be sent. Nothing was recorded twice; press the button again to retry.')}
+            {problemText(mutation.error, t('invoice.adjustFailed'))}
           </Notice>
         ) : null}
         <Button type="submit" variant={kind === 'write_off' ? 'danger' : 'primary'} className="w-full" busy={mutation.isPending}>

@@ -8,8 +8,10 @@ import { LateFeeCard } from '../collections/LateFeeCard';
 import { ReminderCard } from '../collections/ReminderCard';
 import { DemoSchoolControls } from './DemoControls';
 import { StatementCard } from './Statement';
+import { useT } from '../../lib/i18n';
 
 export function SchoolPage({ schoolId }: { schoolId: string }) {
+  const { t } = useT();
   const school = useQuery(schoolQuery(schoolId));
   const students = useInfiniteQuery(schoolStudentsQuery(schoolId));
   const rows = students.data?.pages.flatMap((page) => page.data) ?? [];
@@ -20,14 +22,14 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
   }
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-600">
+      <nav aria-label={t('school.breadcrumb')} className="mb-2 text-sm text-slate-600">
         <Link to="/schools" className="hover:underline">
-          Schools
+          {t('school.schools')}
         </Link>{' '}
         / {school.data?.name ?? '…'}
       </nav>
       <PageHeader
-        title={school.data?.name ?? 'School'}
+        title={school.data?.name ?? t('school.fallback')}
         subtitle={school.data ? `${school.data.currency} · ${school.data.timezone}${school.data.address ? ` · ${school.data.address}` : ''}` : undefined}
       />
       <div className="space-y-6">
@@ -40,23 +42,23 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
         />
         <LateFeeCard schoolId={schoolId} currency={school.data?.currency} />
         <ReminderCard schoolId={schoolId} />
-        <Card title="Students">
+        <Card title={t('school.students')}>
           {students.isPending ? (
             <Skeleton rows={5} />
           ) : students.isError ? (
             <ErrorState error={students.error} onRetry={() => void students.refetch()} />
           ) : rows.length === 0 ? (
-            <EmptyState>This school has no students yet.</EmptyState>
+            <EmptyState>{t('school.noStudents')}</EmptyState>
           ) : (
             <>
-              <Table label="Students" stickyFirst>
+              <Table label={t('school.students')} stickyFirst>
                 <thead>
                   <tr>
-                    <th className={th}>Student</th>
-                    <th className={th}>Grade</th>
-                    <th className={th}>E-mail</th>
-                    <th className={th}>Enrolled</th>
-                    <th className={th}>Status</th>
+                    <th className={th}>{t('school.student')}</th>
+                    <th className={th}>{t('school.grade')}</th>
+                    <th className={th}>{t('school.email')}</th>
+                    <th className={th}>{t('school.enrolled')}</th>
+                    <th className={th}>{t('school.status')}</th>
                   </tr>
                 </thead>
                 <tbody ref={list}>
@@ -70,14 +72,14 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
                       <td className={td}>{student.grade}</td>
                       <td className={td}>{student.email ?? '—'}</td>
                       <td className={td}>{formatDate(student.enrolledAt)}</td>
-                      <td className={td}>{student.isActive ? 'Active' : 'Inactive'}</td>
+                      <td className={td}>{student.isActive ? t('schools.active') : t('schools.inactive')}</td>
                     </tr>
                   ))}
                 </tbody>
               </Table>
               <LoadMore
                 shown={rows.length}
-                noun="students"
+                noun={t('school.studentsNoun')}
                 hasNextPage={students.hasNextPage}
                 loading={students.isFetchingNextPage}
                 onLoad={() => students.fetchNextPage()}

@@ -4,8 +4,10 @@ import { Card, EmptyState, ErrorState, Field, Input, LoadMore, PageHeader, Skele
 import { Link } from '../../lib/router';
 import { schoolsQuery } from './api';
 import { DemoBadge } from './DemoControls';
+import { useT } from '../../lib/i18n';
 
 export function SchoolsPage() {
+  const { t } = useT();
   const [search, setSearch] = useState('');
   const q = useDeferredValue(search.trim());
   const schools = useInfiniteQuery(schoolsQuery(q));
@@ -14,11 +16,11 @@ export function SchoolsPage() {
 
   return (
     <>
-      <PageHeader title="Schools" subtitle="Schools you can see. Open one for its students, invoices and statement." />
+      <PageHeader title={t('schools.title')} subtitle={t('schools.subtitle')} />
       <Card>
         <div className="mb-4 max-w-sm">
-          <Field label="Search by name">
-            <Input type="search" value={search} onChange={(event) => setSearch(event.target.value)} placeholder="e.g. Andino" />
+          <Field label={t('schools.search')}>
+            <Input type="search" value={search} onChange={(event) => setSearch(event.target.value)} placeholder={t('schools.searchPlaceholder')} />
           </Field>
         </div>
         {schools.isPending ? (
@@ -26,17 +28,17 @@ export function SchoolsPage() {
         ) : schools.isError ? (
           <ErrorState error={schools.error} onRetry={() => void schools.refetch()} />
         ) : rows.length === 0 ? (
-          <EmptyState>{q ? `No school matches “${q}”.` : 'No schools yet.'}</EmptyState>
+          <EmptyState>{q ? t('schools.noMatch', { q }) : t('schools.none')}</EmptyState>
         ) : (
           <>
-            <Table label="Schools" stickyFirst>
+            <Table label={t('schools.title')} stickyFirst>
               <thead>
                 <tr>
-                  <th className={th}>School</th>
-                  <th className={th}>Currency</th>
-                  <th className={th}>Time zone</th>
-                  <th className={th}>Contact</th>
-                  <th className={th}>Status</th>
+                  <th className={th}>{t('schools.school')}</th>
+                  <th className={th}>{t('schools.currency')}</th>
+                  <th className={th}>{t('schools.timeZone')}</th>
+                  <th className={th}>{t('schools.contact')}</th>
+                  <th className={th}>{t('schools.status')}</th>
                 </tr>
               </thead>
               <tbody data-testid="schools-table" ref={list}>
@@ -51,14 +53,14 @@ export function SchoolsPage() {
                     <td className={td}>{school.currency}</td>
                     <td className={td}>{school.timezone}</td>
                     <td className={td}>{school.email ?? school.phone ?? '—'}</td>
-                    <td className={td}>{school.isActive ? 'Active' : 'Inactive'}</td>
+                    <td className={td}>{school.isActive ? t('schools.active') : t('schools.inactive')}</td>
                   </tr>
                 ))}
               </tbody>
             </Table>
             <LoadMore
               shown={rows.length}
-              noun="schools"
+              noun={t('schools.noun')}
               hasNextPage={schools.hasNextPage}
               loading={schools.isFetchingNextPage}
               onLoad={() => schools.fetchNextPage()}

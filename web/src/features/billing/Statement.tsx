@@ -4,6 +4,8 @@ import { Button, Card, describeError, ErrorState, Notice, Skeleton, Stat, StatGr
 import { downloadFile } from '../../lib/api';
 import { formatBytes, formatCount, formatDateTime, formatMoney, zoneOwner } from '../../lib/format';
 import type { studentStatementQuery } from './api';
+import { Trans } from 'react-i18next';
+import { useT } from '../../lib/i18n';
 
 type Download = { kind: 'running'; format: Format } | { kind: 'done'; filename: string; bytes: number } | { kind: 'failed'; error: unknown } | null;
 type Format = 'json' | 'csv' | 'pdf';
@@ -14,6 +16,7 @@ type Format = 'json' | 'csv' | 'pdf';
  * server gives it. Times are in the school's zone (`timeZone`), labelled.
  */
 export function StatementCard({ path, name, query, timeZone }: { path: string; name: string; query: ReturnType<typeof studentStatementQuery>; timeZone?: string }) {
+  const { t } = useT();
   const statement = useQuery(query);
   const [download, setDownload] = useState<Download>(null);
   const running = download?.kind === 'running' ? download.format : null;
@@ -31,13 +34,13 @@ export function StatementCard({ path, name, query, timeZone }: { path: string; n
   };
   return (
     <Card
-      title="Statement"
+      title={t('statement.title')}
       testId="statement"
       actions={
-        <div className="flex gap-2" role="group" aria-label="Download statement">
+        <div className="flex gap-2" role="group" aria-label={t('statement.download')}>
           {(['json', 'csv', 'pdf'] as const).map((format) => (
-            <Button key={format} size="sm" onClick={() => void start(format)} busy={running !== null} aria-label={`Download statement as ${format.toUpperCase()}`}>
-              {running === format ? 'Preparing…' : format.toUpperCase()}
+            <Button key={format} size="sm" onClick={() => void start(format)} busy={running !== null} aria-label={t('statement.downloadAs', { format: format.toUpperCase() })}>
+              {running === format ? t('statement.preparing') : format.toUpperCase()}
             </Button>
           ))}
         </div>
@@ -46,13 +49,13 @@ export function StatementCard({ path, name, query, timeZone }: { path: string; n
       {download?.kind === 'done' ? (
         <div className="mb-3">
           <Notice tone="success" onDismiss={() => setDownload(null)} testId="download-done">
-            Saved <span className="font-medium">{download.filename}</span> ({formatBytes(download.bytes)}).
+            <Trans t={t} i18nKey="statement.saved" values={{ filename: download.filename, size: formatBytes(download.bytes) }} components={{ 1: <span className="font-medium" /> }} />
           </Notice>
         </div>
       ) : download?.kind === 'failed' ? (
         <div className="mb-3">
           <Notice tone="error" onDismiss={() => setDownload(null)}>
-            <span className="font-semibold">Download failed.</span> {describeError(download.error).detail}
+            <span className="font-semibold">{t('money.downloadFailed')}</span> {describeError(download.error).detail}
           </Notice>
         </div>
       ) : null}
@@ -63,16 +66,16 @@ export function StatementCard({ path, name, query, timeZone }: { path: string; n
       ) : (
         <>
           <StatGrid>
-            <Stat label="Invoiced" value={formatMoney(statement.data.summary.totalInvoiced, statement.data.currency)} />
-            <Stat label="Paid" value={formatMoney(statement.data.summary.totalPaid, statement.data.currency)} tone="good" />
-            <Stat label="Pending" value={formatMoney(statement.data.summary.totalPending, statement.data.currency)} />
-            <Stat label="Overdue" value={formatMoney(statement.data.summary.totalOverdue, statement.data.currency)} tone={statement.data.summary.totalOverdue > 0 ? 'bad' : 'default'} />
+            <Stat label={t('statement.invoiced')} value={formatMoney(statement.data.summary.totalInvoiced, statement.data.currency)} />
+            <Stat label={t('statement.paid')} value={formatMoney(statement.data.summary.totalPaid, statement.data.currency)} tone="good" />
+            <Stat label={t('statement.pending')} value={formatMoney(statement.data.summary.totalPending, statement.data.currency)} />
+            <Stat label={t('statement.overdue')} value={formatMoney(statement.data.summary.totalOverdue, statement.data.currency)} tone={statement.data.summary.totalOverdue > 0 ? 'bad' : 'default'} />
           </StatGrid>
           <p className="mt-3 text-xs text-slate-600">
-            {formatCount(statement.data.invoices.length)} invoices
-            {statement.data.summary.totalStudents !== undefined ? ` · ${formatCount(statement.data.summary.totalStudents)} students` : ''} · generated{' '}
-            {timeZone ? `${formatDateTime(statement.data.generatedAt, timeZone)} (${zoneOwner(timeZone, 'school')})` : '…'} · cancelled invoices are listed in the
-            files but excluded from totals
+            {t('statement.invoices', { count: formatCount(statement.data.invoices.length) })}
+            {statement.data.summary.totalStudents !== undefined ? t('statement.students', { count: formatCount(statement.data.summary.totalStudents) }) : ''}
+            {t('statement.generated', { at: timeZone ? `${formatDateTime(statement.data.generatedAt, timeZone)} (${zoneOwner(timeZone, 'school')})` : '…' })}
+            {t('statement.excluded')}
           </p>
         </>
       )}

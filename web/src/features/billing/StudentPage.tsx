@@ -5,8 +5,10 @@ import { formatDate, formatMoney } from '../../lib/format';
 import { Link } from '../../lib/router';
 import { schoolQuery, studentInvoicesQuery, studentQuery, studentStatementQuery } from './api';
 import { StatementCard } from './Statement';
+import { useT } from '../../lib/i18n';
 
 export function StudentPage({ studentId }: { studentId: string }) {
+  const { t } = useT();
   const student = useQuery(studentQuery(studentId));
   const school = useQuery({ ...schoolQuery(student.data?.schoolId ?? ''), enabled: student.data !== undefined });
   const invoices = useInfiniteQuery(studentInvoicesQuery(studentId));
@@ -19,42 +21,42 @@ export function StudentPage({ studentId }: { studentId: string }) {
   const name = student.data ? `${student.data.firstName} ${student.data.lastName}` : '…';
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-600">
+      <nav aria-label={t('school.breadcrumb')} className="mb-2 text-sm text-slate-600">
         <Link to="/schools" className="hover:underline">
-          Schools
+          {t('school.schools')}
         </Link>{' '}
         /{' '}
         {student.data ? (
           <Link to={`/schools/${student.data.schoolId}`} className="hover:underline">
-            {school.data?.name ?? 'School'}
+            {school.data?.name ?? t('school.fallback')}
           </Link>
         ) : (
           '…'
         )}{' '}
         / {name}
       </nav>
-      <PageHeader title={name} subtitle={student.data ? `Grade ${student.data.grade}${student.data.email ? ` · ${student.data.email}` : ''}` : undefined} />
+      <PageHeader title={name} subtitle={student.data ? `${t('student.grade', { grade: student.data.grade })}${student.data.email ? ` · ${student.data.email}` : ''}` : undefined} />
       <div className="space-y-6">
         <StatementCard path={`/students/${studentId}/statement`} name={`student-${studentId.slice(0, 8)}`} query={studentStatementQuery(studentId)} timeZone={school.data?.timezone} />
-        <Card title="Invoices">
+        <Card title={t('student.invoices')}>
           {invoices.isPending ? (
             <Skeleton rows={5} />
           ) : invoices.isError ? (
             <ErrorState error={invoices.error} onRetry={() => void invoices.refetch()} />
           ) : rows.length === 0 ? (
-            <EmptyState>No invoices for this student.</EmptyState>
+            <EmptyState>{t('student.noInvoices')}</EmptyState>
           ) : (
             <>
-              <Table label="Invoices" stickyFirst>
+              <Table label={t('student.invoices')} stickyFirst>
                 <thead>
                   <tr>
-                    <th className={th}>Number</th>
-                    <th className={thNum}>Pending</th>
-                    <th className={th}>Status</th>
-                    <th className={th}>Due</th>
-                    <th className={thNum}>Amount</th>
-                    <th className={thNum}>Paid</th>
-                    <th className={th}>Description</th>
+                    <th className={th}>{t('student.number')}</th>
+                    <th className={thNum}>{t('student.pending')}</th>
+                    <th className={th}>{t('student.status')}</th>
+                    <th className={th}>{t('student.due')}</th>
+                    <th className={thNum}>{t('student.amount')}</th>
+                    <th className={thNum}>{t('student.paid')}</th>
+                    <th className={th}>{t('student.description')}</th>
                   </tr>
                 </thead>
                 <tbody ref={list}>
@@ -79,7 +81,7 @@ export function StudentPage({ studentId }: { studentId: string }) {
               </Table>
               <LoadMore
                 shown={rows.length}
-                noun="invoices"
+                noun={t('student.invoicesNoun')}
                 hasNextPage={invoices.hasNextPage}
                 loading={invoices.isFetchingNextPage}
                 onLoad={() => invoices.fetchNextPage()}

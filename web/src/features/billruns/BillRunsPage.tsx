@@ -1,3 +1,4 @@
+import { translate, useT } from '../../lib/i18n';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useSession } from '../../app/session';
@@ -8,46 +9,114 @@ import { useSearchParams } from '../../lib/router';
 import { schoolOptionsQuery } from '../../lib/schools';
 import { billRunQuery, billRunsQuery, startBillRun, type BillRun, type ItemTotal } from './api';
 
-/** Every string of this page, in one place (translated in issue 17). */
+/** This page's strings (lib/strings), read in the current language each time. */
 const T = {
-  title: 'Bill run',
-  subtitle: 'Bill every instalment due up to a date: preview it first, then run it. Running it twice bills nothing twice.',
-  school: 'School',
-  through: 'Bill everything due on or before',
-  preview: 'Preview',
-  previewing: 'Previewing…',
-  run: 'Run bill run',
-  running: 'Starting…',
-  mayNot: 'Your role may see bill runs but not start them.',
-  previewTitle: 'Preview (nothing written)',
-  invoices: 'Invoices',
-  lines: 'Lines',
-  item: 'Item',
-  charges: 'Charges',
-  discounts: 'Discounts',
-  amount: 'Amount',
-  totals: 'Totals per item',
-  runTotals: 'Totals per item billed',
-  previewTotals: 'Totals per item in the preview',
-  firstRows: 'First invoices',
-  student: 'Student',
-  due: 'Due',
-  progress: 'Progress',
-  status: { queued: 'Queued', running: 'Running', finished: 'Finished', failed: 'Failed' } as Record<BillRun['status'], string>,
-  created: 'Invoices created',
-  linesCreated: 'Lines created',
-  skipped: 'Already billed',
-  done: (run: BillRun) => `Bill run finished: ${formatCount(run.invoicesCreated)} invoices and ${formatCount(run.linesCreated)} lines created, ${formatCount(run.skipped)} instalments already billed.`,
-  failed: 'The bill run failed.',
-  requestFailed: 'The request failed.',
-  history: 'Bill runs of this school',
-  noRuns: 'No bill runs yet.',
-  runsNoun: 'bill runs',
-  throughDate: (day: string) => `through ${formatDate(day)}`,
-  summary: (run: BillRun) => `${formatCount(run.invoicesCreated)} invoices · ${formatCount(run.linesCreated)} lines · ${formatCount(run.skipped)} already billed`,
-  started: 'Started',
-  finished: 'Finished',
-  noTotals: 'Nothing was billed in this run.',
+  get title() {
+    return translate('billRuns.title');
+  },
+  get subtitle() {
+    return translate('billRuns.subtitle');
+  },
+  get school() {
+    return translate('billRuns.school');
+  },
+  get through() {
+    return translate('billRuns.through');
+  },
+  get preview() {
+    return translate('billRuns.preview');
+  },
+  get previewing() {
+    return translate('billRuns.previewing');
+  },
+  get run() {
+    return translate('billRuns.run');
+  },
+  get running() {
+    return translate('billRuns.running');
+  },
+  get mayNot() {
+    return translate('billRuns.mayNot');
+  },
+  get previewTitle() {
+    return translate('billRuns.previewTitle');
+  },
+  get invoices() {
+    return translate('billRuns.invoices');
+  },
+  get lines() {
+    return translate('billRuns.lines');
+  },
+  get item() {
+    return translate('billRuns.item');
+  },
+  get charges() {
+    return translate('billRuns.charges');
+  },
+  get discounts() {
+    return translate('billRuns.discounts');
+  },
+  get amount() {
+    return translate('billRuns.amount');
+  },
+  get totals() {
+    return translate('billRuns.totals');
+  },
+  get runTotals() {
+    return translate('billRuns.runTotals');
+  },
+  get previewTotals() {
+    return translate('billRuns.previewTotals');
+  },
+  get firstRows() {
+    return translate('billRuns.firstRows');
+  },
+  get student() {
+    return translate('billRuns.student');
+  },
+  get due() {
+    return translate('billRuns.due');
+  },
+  get progress() {
+    return translate('billRuns.progress');
+  },
+  status_: (status: BillRun['status']) => translate(`billRuns.status.${status}`),
+  get created() {
+    return translate('billRuns.created');
+  },
+  get linesCreated() {
+    return translate('billRuns.linesCreated');
+  },
+  get skipped() {
+    return translate('billRuns.skipped');
+  },
+  done: (run: BillRun) => translate('billRuns.done', { invoices: formatCount(run.invoicesCreated), lines: formatCount(run.linesCreated), skipped: formatCount(run.skipped) }),
+  get failed() {
+    return translate('billRuns.failed');
+  },
+  get requestFailed() {
+    return translate('billRuns.requestFailed');
+  },
+  get history() {
+    return translate('billRuns.history');
+  },
+  get noRuns() {
+    return translate('billRuns.noRuns');
+  },
+  get runsNoun() {
+    return translate('billRuns.runsNoun');
+  },
+  throughDate: (day: string) => translate('billRuns.throughDate', { date: formatDate(day) }),
+  summary: (run: BillRun) => translate('billRuns.summary', { invoices: formatCount(run.invoicesCreated), lines: formatCount(run.linesCreated), skipped: formatCount(run.skipped) }),
+  get started() {
+    return translate('billRuns.started');
+  },
+  get finished() {
+    return translate('billRuns.finished');
+  },
+  get noTotals() {
+    return translate('billRuns.noTotals');
+  },
 };
 
 const STATUS_TONES: Record<BillRun['status'], string> = {
@@ -62,6 +131,7 @@ const STATUS_TONES: Record<BillRun['status'], string> = {
  * native <details>, keyboard and screen-reader ready) with its times and totals.
  */
 function BillRunHistory({ schoolId }: { schoolId: string }) {
+  useT();
   const runs = useInfiniteQuery(billRunsQuery(schoolId));
   const list = useRef<HTMLUListElement>(null);
   const rows = runs.data?.pages.flatMap((page) => page.data) ?? [];
@@ -80,7 +150,7 @@ function BillRunHistory({ schoolId }: { schoolId: string }) {
               <li key={run.id ?? run.createdAt ?? ''} data-row tabIndex={-1} className="py-2 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500" data-testid="bill-run-history-row">
                 <details>
                   <summary className="cursor-pointer rounded py-1 marker:text-slate-500">
-                    <span className={`mr-2 inline-flex rounded-md px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${STATUS_TONES[run.status]}`}>{T.status[run.status]}</span>
+                    <span className={`mr-2 inline-flex rounded-md px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${STATUS_TONES[run.status]}`}>{T.status_(run.status)}</span>
                     <span className="font-medium text-slate-900">{T.throughDate(run.through)}</span>
                     <span className="block pl-5 text-slate-600 sm:inline sm:pl-0">
                       <span className="hidden sm:inline"> · </span>
@@ -111,6 +181,7 @@ function BillRunHistory({ schoolId }: { schoolId: string }) {
 const problemText = (error: unknown) => problemOf(error, T.requestFailed);
 
 function Totals({ totals, label }: { totals: ItemTotal[]; label: string }) {
+  useT();
   return (
     <Table label={label}>
       <thead>
@@ -138,6 +209,7 @@ function Totals({ totals, label }: { totals: ItemTotal[]; label: string }) {
 }
 
 export function BillRunsPage() {
+  useT();
   const { can } = useSession();
   const queryClient = useQueryClient();
   const schools = useQuery(schoolOptionsQuery());
@@ -225,7 +297,7 @@ export function BillRunsPage() {
         </div>
       ) : null}
       {current && !current.dryRun ? (
-        <Card title={`${T.progress} · ${T.status[current.status]}`} className="mb-6" testId="bill-run-progress">
+        <Card title={`${T.progress} · ${T.status_(current.status)}`} className="mb-6" testId="bill-run-progress">
           {run.isError ? <ErrorState error={run.error} onRetry={() => void run.refetch()} /> : null}
           <progress className="mb-3 h-2 w-full" max={Math.max(current.progress.total, 1)} value={current.progress.done} aria-label={T.progress} />
           {current.status === 'finished' ? (

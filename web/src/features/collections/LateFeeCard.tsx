@@ -4,6 +4,7 @@ import { useSession } from '../../app/session';
 import { checkAmount, fieldErrorsOf, problemText } from '../../components/money';
 import { Button, Card, ErrorState, Field, Input, Notice, Select, Skeleton } from '../../components/ui';
 import { formatDate, formatMoney } from '../../lib/format';
+import { textLocale, translate, useT } from '../../lib/i18n';
 import { collectionDaysQuery, lateFeePolicyQuery, putLateFeePolicy, runCollections, type LateFeeKind, type LateFeePolicy } from './api';
 
 /**
@@ -11,34 +12,33 @@ import { collectionDaysQuery, lateFeePolicyQuery, putLateFeePolicy, runCollectio
  * set it (billing:write), and "Run today" — the daily run on demand, which answers what
  * it posted (a second run of the day posts nothing).
  */
-const KINDS: Record<LateFeeKind, string> = { fixed: 'Fixed amount, once', percent: 'Percent of what is open, once', daily_interest: 'Daily interest on what is open' };
+const KINDS: LateFeeKind[] = ['fixed', 'percent', 'daily_interest'];
 
 /** "MXN 500.00 once, from the 4th day after the due date, at most MXN 2,000.00 per invoice." */
 export function describePolicy(policy: LateFeePolicy, currency: string): string {
   const fee =
     policy.kind === 'fixed'
-      ? `${formatMoney(policy.value, currency)} once`
-      : policy.kind === 'percent'
-        ? `${formatPercent(policy.value)} of what is open, once`
-        : `${formatPercent(policy.value)} of what is open, every day`;
-  const from = policy.graceDays === 0 ? 'from the day after the due date' : `from ${ordinal(policy.graceDays + 1)} day after the due date`;
-  const cap = policy.cap === null ? 'no cap' : `at most ${formatMoney(policy.cap, currency)} per invoice`;
-  return `${fee}, ${from}; ${cap}.`;
+      ? translate('lateFees.feeFixed', { amount: formatMoney(policy.value, currency) })
+      : translate(policy.kind === 'percent' ? 'lateFees.feePercent' : 'lateFees.feeDaily', { percent: formatPercent(policy.value) });
+  // "the 6th day" in English (i18next's ordinal plurals), "el día 6" in Spanish.
+  const from = policy.graceDays === 0 ? translate('lateFees.fromNextDay') : translate('lateFees.fromDay', { count: policy.graceDays + 1, ordinal: true });
+  const cap = policy.cap === null ? translate('lateFees.noCap') : translate('lateFees.cap', { amount: formatMoney(policy.cap, currency) });
+  return translate('lateFees.policy', { fee, from, cap });
 }
 
-const formatPercent = (value: number) => `${new Intl.NumberFormat(undefined, { maximumFractionDigits: 4 }).format(value)} %`;
-const ordinal = (n: number) => `the ${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
+const formatPercent = (value: number) => `${new Intl.NumberFormat(textLocale(), { maximumFractionDigits: 4 }).format(value)} %`;
 
 /** A percent as typed ("1,5" or "1.5"), or why not. */
 function parsePercent(text: string): { ok: true; value: number } | { ok: false; error: string } {
   const value = Number(text.trim().replace(',', '.'));
   if (text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > 100) {
-    return { ok: false, error: 'Enter a percent more than 0 and at most 100.' };
+    return { ok: false, error: translate('lateFees.badPercent') };
   }
   return { ok: true, value };
 }
 
 export function LateFeeCard({ schoolId, currency }: { schoolId: string; currency: string | undefined }) {
+  const { t } = useT();
   const { can } = useSession();
   const policy = useQuery(lateFeePolicyQuery(schoolId));
   const [editing, setEditing] = useState(false);
@@ -46,14 +46,14 @@ export function LateFeeCard({ schoolId, currency }: { schoolId: string; currency
 
   if (currency === undefined || policy.isPending) {
     return (
-      <Card title="Late fees">
+      <Card title={t('lateFees.title')}>
         <Skeleton rows={2} />
       </Card>
     );
   }
   if (policy.isError) {
     return (
-      <Card title="Late fees">
+      <Card title={t('lateFees.title')}>
         <ErrorState error={policy.error} onRetry={() => void policy.refetch()} />
       </Card>
     );
@@ -61,25 +61,25 @@ export function LateFeeCard({ schoolId, currency }: { schoolId: string; currency
   const current = policy.data;
   return (
     <Card
-      title="Late fees"
+      title={t('lateFees.title')}
       testId="late-fees"
       actions={
         mayChange && !editing ? (
           <Button size="sm" onClick={() => setEditing(true)}>
-            {current ? 'Change' : 'Set a policy'}
+            {current ? t('lateFees.change') : t('lateFees.setPolicy')}
           </Button>
         ) : null
       }
     >
       <p className="text-sm text-slate-700" data-testid="late-fee-policy">
         {current === null
-          ? 'This school charges no late fees.'
+          ? t('lateFees.none')
           : current.enabled
             ? describePolicy(current, currency)
-            : `Switched off. (${describePolicy(current, currency)})`}
+            : t('lateFees.switchedOff', { policy: describePolicy(current, currency) })}
       </p>
       <p className="mt-1 text-xs text-slate-600">
-        The daily run posts late fees every morning on a late-fee invoice linked to each overdue invoice; waive them from that invoice’s page.
+        {t('lateFees.explain')}
       </p>
       {editing ? <PolicyForm schoolId={schoolId} currency={currency} current={current} onDone={() => setEditing(false)} /> : null}
       {current !== null ? <RecentDays schoolId={schoolId} currency={currency} /> : null}
@@ -89,6 +89,7 @@ export function LateFeeCard({ schoolId, currency }: { schoolId: string; currency
 }
 
 function PolicyForm({ schoolId, currency, current, onDone }: { schoolId: string; currency: string; current: LateFeePolicy | null; onDone: () => void }) {
+  const { t } = useT();
   const queryClient = useQueryClient();
   const [kind, setKind] = useState<LateFeeKind>(current?.kind ?? 'fixed');
   const [value, setValue] = useState(current ? (current.kind === 'fixed' ? String(current.value / 100) : String(current.value)) : '');
@@ -124,7 +125,7 @@ function PolicyForm({ schoolId, currency, current, onDone }: { schoolId: string;
     }
     const grace = Number(graceDays);
     if (!Number.isInteger(grace) || grace < 0 || grace > 365) {
-      errors.graceDays = 'Enter whole days from 0 to 365.';
+      errors.graceDays = t('lateFees.badGrace');
     }
     let capMinor: number | null = null;
     if (cap.trim() !== '') {
@@ -143,44 +144,44 @@ function PolicyForm({ schoolId, currency, current, onDone }: { schoolId: string;
   const fields = fieldErrorsOf(mutation.error);
   return (
     <form className="mt-4 grid grid-cols-1 gap-3 sm:grid-cols-2" onSubmit={submit} noValidate data-testid="late-fee-form">
-      <Field label="Kind">
+      <Field label={t('lateFees.kind')}>
         <Select name="kind" value={kind} onChange={(event) => setKind(event.target.value as LateFeeKind)}>
-          {(Object.keys(KINDS) as LateFeeKind[]).map((k) => (
+          {KINDS.map((k) => (
             <option key={k} value={k}>
-              {KINDS[k]}
+              {t(`lateFees.kinds.${k}`)}
             </option>
           ))}
         </Select>
       </Field>
       <Field
-        label={kind === 'fixed' ? `Amount (${currency})` : kind === 'percent' ? 'Percent of what is open' : 'Percent a day'}
-        hint={kind === 'daily_interest' ? 'For example 0.1 for 0.1 % a day.' : undefined}
+        label={kind === 'fixed' ? t('lateFees.amountIn', { currency }) : kind === 'percent' ? t('lateFees.percentOpen') : t('lateFees.percentDay')}
+        hint={kind === 'daily_interest' ? t('lateFees.percentDayHint') : undefined}
         error={invalid.value ?? fields.value ?? null}
       >
         <Input name="value" inputMode="decimal" autoComplete="off" value={value} onChange={(event) => setValue(event.target.value)} />
       </Field>
-      <Field label="Grace days" hint="Days after the due date before the first fee." error={invalid.graceDays ?? fields.graceDays ?? null}>
+      <Field label={t('lateFees.graceDays')} hint={t('lateFees.graceHint')} error={invalid.graceDays ?? fields.graceDays ?? null}>
         <Input name="graceDays" inputMode="numeric" value={graceDays} onChange={(event) => setGraceDays(event.target.value)} />
       </Field>
-      <Field label={`Cap per invoice (${currency}, optional)`} hint="The most charged for one overdue invoice." error={invalid.cap ?? fields.cap ?? null}>
+      <Field label={t('lateFees.capIn', { currency })} hint={t('lateFees.capHint')} error={invalid.cap ?? fields.cap ?? null}>
         <Input name="cap" inputMode="decimal" autoComplete="off" value={cap} onChange={(event) => setCap(event.target.value)} />
       </Field>
       <label className="flex items-center gap-2 text-sm text-slate-700 sm:col-span-2">
         <input type="checkbox" name="enabled" checked={enabled} onChange={(event) => setEnabled(event.target.checked)} className="h-4 w-4 rounded border-slate-300" />
-        Charge late fees
+        {t('lateFees.enabled')}
       </label>
       {mutation.isError ? (
         <div className="sm:col-span-2">
           <Notice tone="error" onDismiss={() => mutation.reset()}>
-            {problemText(mutation.error, 'The policy could not be saved; try again.')}
+            {problemText(mutation.error, t('lateFees.saveFailed'))}
           </Notice>
         </div>
       ) : null}
       <div className="flex gap-2 sm:col-span-2">
         <Button type="submit" variant="primary" busy={mutation.isPending}>
-          Save policy
+          {t('lateFees.save')}
         </Button>
-        <Button onClick={onDone}>Cancel</Button>
+        <Button onClick={onDone}>{t('lateFees.cancel')}</Button>
       </div>
     </form>
   );
@@ -188,21 +189,22 @@ function PolicyForm({ schoolId, currency, current, onDone }: { schoolId: string;
 
 /** The last days the run did something (or ran), newest first. */
 function RecentDays({ schoolId, currency }: { schoolId: string; currency: string }) {
+  const { t } = useT();
   const days = useQuery(collectionDaysQuery(schoolId));
   if (days.isPending || days.isError || days.data.data.length === 0) {
     return null;
   }
   return (
     <div className="mt-4">
-      <h3 className="text-xs font-semibold uppercase tracking-wide text-slate-600">Last runs</h3>
+      <h3 className="text-xs font-semibold uppercase tracking-wide text-slate-600">{t('lateFees.lastRuns')}</h3>
       <ul className="mt-1 divide-y divide-slate-100 text-sm" data-testid="collection-days">
         {days.data.data.map((day) => (
           <li key={day.date} className="flex flex-wrap justify-between gap-x-3 py-1.5">
             <span className="text-slate-700">{formatDate(day.date)}</span>
             <span className="tabular-nums text-slate-900">
-              {day.lateFeesPosted === 0 ? 'no fees' : `${day.lateFeesPosted} ${day.lateFeesPosted === 1 ? 'fee' : 'fees'}, ${formatMoney(day.lateFeeAmount, currency)}`}
-              {day.remindersSent > 0 ? ` · ${day.remindersSent} ${day.remindersSent === 1 ? 'reminder' : 'reminders'}` : ''}
-              {day.runs > 1 ? ` · ran ${day.runs}×` : ''}
+              {day.lateFeesPosted === 0 ? t('lateFees.noFees') : t('lateFees.fees', { count: day.lateFeesPosted, amount: formatMoney(day.lateFeeAmount, currency) })}
+              {day.remindersSent > 0 ? ` · ${t('lateFees.reminders', { count: day.remindersSent })}` : ''}
+              {day.runs > 1 ? ` · ${t('lateFees.ran', { count: day.runs })}` : ''}
             </span>
           </li>
         ))}
@@ -212,6 +214,7 @@ function RecentDays({ schoolId, currency }: { schoolId: string; currency: string
 }
 
 function RunToday({ schoolId, currency }: { schoolId: string; currency: string }) {
+  const { t } = useT();
   const queryClient = useQueryClient();
   const mutation = useMutation({
     mutationFn: () => runCollections(schoolId),
@@ -221,22 +224,22 @@ function RunToday({ schoolId, currency }: { schoolId: string; currency: string }
   return (
     <div className="mt-4 flex flex-wrap items-center gap-3">
       <Button onClick={() => mutation.mutate()} busy={mutation.isPending} data-testid="run-collections">
-        Run today’s late fees now
+        {t('lateFees.runToday')}
       </Button>
       {result ? (
         <span className="text-sm text-slate-700" role="status" data-testid="collections-result">
-          {formatDate(result.date)}:{' '}
+          {t('lateFees.resultDay', { date: formatDate(result.date) })}{' '}
           {result.lateFeesPosted === 0
             ? result.runs > 1
-              ? 'nothing new to post (this day already ran).'
-              : 'no invoice is late enough for a fee.'
-            : `${result.lateFeesPosted} late ${result.lateFeesPosted === 1 ? 'fee' : 'fees'} posted, ${formatMoney(result.lateFeeAmount, currency)}.`}
-          {result.remindersSent > 0 ? ` ${result.remindersSent} ${result.remindersSent === 1 ? 'reminder' : 'reminders'} sent.` : ''}
+              ? t('lateFees.alreadyRan')
+              : t('lateFees.nothingLate')
+            : t('lateFees.posted', { count: result.lateFeesPosted, amount: formatMoney(result.lateFeeAmount, currency) })}
+          {result.remindersSent > 0 ? ` ${t('lateFees.remindersSent', { count: result.remindersSent })}` : ''}
         </span>
       ) : null}
       {mutation.isError ? (
         <Notice tone="error" onDismiss={() => mutation.reset()}>
-          {problemText(mutation.error, 'The run could not be started; try again.')}
+          {problemText(mutation.error, t('lateFees.runFailed'))}
         </Notice>
       ) : null}
     </div>

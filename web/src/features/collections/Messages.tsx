@@ -4,45 +4,45 @@ import { cx, EmptyState, ErrorState, LoadMore, Skeleton } from '../../components
 import { formatDateTime } from '../../lib/format';
 import { Link } from '../../lib/router';
 import { familyMessagesQuery, invoiceMessagesQuery, outboxQuery, type Message } from './api';
+import { translate, useT } from '../../lib/i18n';
 
 /**
  * Messages to guardians — the delivery log of a family or an invoice, and the outbox
  * (SPEC §8): who, on which channel and in which language, what became of it, and the
  * text itself behind a disclosure (empty for roles that see personal data masked).
  */
-export const CHANNEL_LABELS: Record<Message['channel'], string> = { email: 'E-mail', sms: 'SMS', whatsapp: 'WhatsApp' };
-export const TEMPLATE_LABELS: Record<NonNullable<Message['template']>, string> = {
-  upcoming: 'Upcoming payment',
-  due: 'Due today',
-  overdue: 'Overdue',
-  final_notice: 'Final notice',
-};
-const STATUS: Record<Message['status'], { label: string; tone: string }> = {
-  queued: { label: 'Sending', tone: 'bg-sky-50 text-sky-800 ring-sky-200' },
-  sent: { label: 'Sent', tone: 'bg-emerald-50 text-emerald-800 ring-emerald-200' },
-  failed: { label: 'Failed', tone: 'bg-rose-50 text-rose-800 ring-rose-200' },
-  bounced: { label: 'Bounced', tone: 'bg-rose-50 text-rose-800 ring-rose-200' },
-  outbox: { label: 'In the outbox', tone: 'bg-amber-50 text-amber-900 ring-amber-200' },
+export const CHANNELS: Message['channel'][] = ['email', 'sms', 'whatsapp'];
+export const TEMPLATES: NonNullable<Message['template']>[] = ['upcoming', 'due', 'overdue', 'final_notice'];
+/** A channel or a reminder template as a person reads it, in the current language. */
+export const channelLabel = (channel: Message['channel']) => translate(`messages.channel.${channel}`);
+export const templateLabel = (template: NonNullable<Message['template']>) => translate(`messages.template.${template}`);
+const STATUS_TONES: Record<Message['status'], string> = {
+  queued: 'bg-sky-50 text-sky-800 ring-sky-200',
+  sent: 'bg-emerald-50 text-emerald-800 ring-emerald-200',
+  failed: 'bg-rose-50 text-rose-800 ring-rose-200',
+  bounced: 'bg-rose-50 text-rose-800 ring-rose-200',
+  outbox: 'bg-amber-50 text-amber-900 ring-amber-200',
 };
 
 export function MessageStatus({ message }: { message: Message }) {
-  const status = STATUS[message.status];
+  const { t } = useT();
   const retrying = message.status === 'queued' && message.attempts > 0;
   return (
-    <span className={cx('inline-flex rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset', status.tone)} title={message.lastError ?? undefined}>
-      {retrying ? `Retrying (${message.attempts} tried)` : status.label}
+    <span className={cx('inline-flex rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset', STATUS_TONES[message.status])} title={message.lastError ?? undefined}>
+      {retrying ? t('messages.retrying', { count: message.attempts }) : t(`messages.status.${message.status}`)}
     </span>
   );
 }
 
 function MessageItem({ message, showFamily }: { message: Message; showFamily: boolean }) {
+  const { t } = useT();
   return (
     <li data-row tabIndex={-1} className="py-3 focus:outline-none focus-visible:bg-indigo-50" data-testid="message">
       <div className="flex flex-wrap items-center gap-x-3 gap-y-1 text-sm">
         <MessageStatus message={message} />
-        <span className="font-medium text-slate-900">{message.template ? TEMPLATE_LABELS[message.template] : 'Message'}</span>
+        <span className="font-medium text-slate-900">{message.template ? templateLabel(message.template) : t('messages.message')}</span>
         <span className="text-slate-600">
-          {CHANNEL_LABELS[message.channel]} · {message.language === 'es' ? 'Español' : 'English'}
+          {channelLabel(message.channel)} · {t(`app.languages.${message.language === 'es' ? 'es' : 'en'}`)}
         </span>
         <span className="text-slate-600">{formatDateTime(message.sentAt ?? message.createdAt)}</span>
       </div>
@@ -53,19 +53,19 @@ function MessageItem({ message, showFamily }: { message: Message; showFamily: bo
         </span>
         {message.invoiceId ? (
           <Link to={`/invoices/${message.invoiceId}`} className="text-indigo-700 hover:underline">
-            {message.invoiceNumber ?? 'Invoice'}
+            {message.invoiceNumber ?? t('messages.invoice')}
           </Link>
         ) : null}
         {showFamily && message.familyId ? (
           <Link to={`/families/${message.familyId}`} className="text-indigo-700 hover:underline">
-            Family
+            {t('messages.family')}
           </Link>
         ) : null}
       </div>
       {message.lastError && message.status !== 'sent' ? <p className="mt-1 text-xs text-rose-700 break-words">{message.lastError}</p> : null}
       {message.body ? (
         <details className="mt-1 text-sm">
-          <summary className="cursor-pointer text-indigo-700">{message.subject ?? 'Show the message'}</summary>
+          <summary className="cursor-pointer text-indigo-700">{message.subject ?? t('messages.show')}</summary>
           <pre className="mt-2 whitespace-pre-wrap break-words rounded-lg bg-slate-50 p-3 font-sans text-slate-800" data-testid="message-body">
             {message.body}
           </pre>
@@ -76,6 +76,7 @@ function MessageItem({ message, showFamily }: { message: Message; showFamily: bo
 }
 
 function MessageList({ query, empty, showFamily = false }: { query: ReturnType<typeof familyMessagesQuery>; empty: string; showFamily?: boolean }) {
+  const { t } = useT();
   const messages = useInfiniteQuery(query);
   const list = useRef<HTMLUListElement>(null);
   if (messages.isPending) {
@@ -95,11 +96,11 @@ function MessageList({ query, empty, showFamily = false }: { query: ReturnType<t
           <MessageItem key={message.id} message={message} showFamily={showFamily} />
         ))}
       </ul>
-      <LoadMore shown={rows.length} noun="messages" hasNextPage={messages.hasNextPage} loading={messages.isFetchingNextPage} onLoad={() => messages.fetchNextPage()} list={list} />
+      <LoadMore shown={rows.length} noun={t('messages.noun')} hasNextPage={messages.hasNextPage} loading={messages.isFetchingNextPage} onLoad={() => messages.fetchNextPage()} list={list} />
     </>
   );
 }
 
-export const FamilyMessages = ({ familyId }: { familyId: string }) => <MessageList query={familyMessagesQuery(familyId)} empty="No reminder has gone to this family yet." />;
-export const InvoiceMessages = ({ invoiceId }: { invoiceId: string }) => <MessageList query={invoiceMessagesQuery(invoiceId)} empty="No reminder about this invoice yet." />;
-export const OutboxMessages = ({ schoolId }: { schoolId: string }) => <MessageList query={outboxQuery(schoolId)} empty="The outbox is empty." showFamily />;
+export const FamilyMessages = ({ familyId }: { familyId: string }) => <MessageList query={familyMessagesQuery(familyId)} empty={translate('messages.emptyFamily')} />;
+export const InvoiceMessages = ({ invoiceId }: { invoiceId: string }) => <MessageList query={invoiceMessagesQuery(invoiceId)} empty={translate('messages.emptyInvoice')} />;
+export const OutboxMessages = ({ schoolId }: { schoolId: string }) => <MessageList query={outboxQuery(schoolId)} empty={translate('messages.emptyOutbox')} showFamily />;

@@ -3,6 +3,7 @@ import { Card, Field, PageHeader, Select } from '../../components/ui';
 import { useSearchParams } from '../../lib/router';
 import { schoolOptionsQuery } from '../../lib/schools';
 import { OutboxMessages } from './Messages';
+import { useT } from '../../lib/i18n';
 
 /**
  * The outbox (SPEC §8): reminders whose channel is not configured wait here, newest
@@ -10,19 +11,20 @@ import { OutboxMessages } from './Messages';
  * (and SMS_PROVIDER_URL, WHATSAPP_PROVIDER_URL) to send them instead.
  */
 export function OutboxPage() {
+  const { t } = useT();
   const [params, setParams] = useSearchParams();
   const schoolId = params.get('schoolId') ?? '';
   const schools = useQuery(schoolOptionsQuery());
   return (
     <>
       <PageHeader
-        title="Outbox"
-        subtitle="Reminders that no mail or SMS server has sent: with no channel configured, messages wait here so none is lost."
+        title={t('outbox.title')}
+        subtitle={t('outbox.subtitle')}
       />
       <div className="max-w-3xl space-y-4">
-        <Field label="School">
+        <Field label={t('outbox.school')}>
           <Select name="schoolId" value={schoolId} onChange={(event) => setParams({ schoolId: event.target.value })}>
-            <option value="">All my schools</option>
+            <option value="">{t('outbox.allSchools')}</option>
             {(schools.data ?? []).map((school) => (
               <option key={school.id} value={school.id}>
                 {school.name}
@@ -30,7 +32,7 @@ export function OutboxPage() {
             ))}
           </Select>
         </Field>
-        <Card title="Waiting in the outbox" testId="outbox">
+        <Card title={t('outbox.waiting')} testId="outbox">
           <OutboxMessages schoolId={schoolId} />
         </Card>
       </div>

@@ -3,9 +3,11 @@ import { useState, type FormEvent } from 'react';
 import { useSession } from '../../app/session';
 import { fieldErrorsOf, problemText } from '../../components/money';
 import { Button, Card, ErrorState, Input, Notice, Select, Skeleton } from '../../components/ui';
+import { translate, useT } from '../../lib/i18n';
 import { Link } from '../../lib/router';
+import { Trans } from 'react-i18next';
 import { putReminderPolicy, reminderPolicyQuery, type ReminderChannel, type ReminderPolicy, type ReminderStep, type ReminderTemplate } from './api';
-import { CHANNEL_LABELS, TEMPLATE_LABELS } from './Messages';
+import { CHANNELS, channelLabel, templateLabel, TEMPLATES } from './Messages';
 
 /**
  * A school's reminder steps on its page (SPEC §8): each step in one line ("3 days before
@@ -13,14 +15,11 @@ import { CHANNEL_LABELS, TEMPLATE_LABELS } from './Messages';
  */
 export function describeOffset(days: number): string {
   if (days === 0) {
-    return 'On the due date';
+    return translate('reminders.onDue');
   }
-  const n = Math.abs(days);
-  return `${n} ${n === 1 ? 'day' : 'days'} ${days < 0 ? 'before' : 'after'} the due date`;
+  return translate(days < 0 ? 'reminders.before' : 'reminders.after', { count: Math.abs(days) });
 }
 
-const CHANNELS = Object.keys(CHANNEL_LABELS) as ReminderChannel[];
-const TEMPLATES = Object.keys(TEMPLATE_LABELS) as ReminderTemplate[];
 const SUGGESTED: ReminderStep[] = [
   { offsetDays: -3, channel: 'email', template: 'upcoming' },
   { offsetDays: 0, channel: 'email', template: 'due' },
@@ -29,6 +28,7 @@ const SUGGESTED: ReminderStep[] = [
 ];
 
 export function ReminderCard({ schoolId }: { schoolId: string }) {
+  const { t } = useT();
   const { can } = useSession();
   const policy = useQuery(reminderPolicyQuery(schoolId));
   const [editing, setEditing] = useState(false);
@@ -36,14 +36,14 @@ export function ReminderCard({ schoolId }: { schoolId: string }) {
 
   if (policy.isPending) {
     return (
-      <Card title="Reminders">
+      <Card title={t('reminders.title')}>
         <Skeleton rows={2} />
       </Card>
     );
   }
   if (policy.isError) {
     return (
-      <Card title="Reminders">
+      <Card title={t('reminders.title')}>
         <ErrorState error={policy.error} onRetry={() => void policy.refetch()} />
       </Card>
     );
@@ -51,33 +51,32 @@ export function ReminderCard({ schoolId }: { schoolId: string }) {
   const current = policy.data;
   return (
     <Card
-      title="Reminders"
+      title={t('reminders.title')}
       testId="reminders"
       actions={
         mayChange && !editing ? (
           <Button size="sm" onClick={() => setEditing(true)}>
-            {current ? 'Change' : 'Set up reminders'}
+            {current ? t('reminders.change') : t('reminders.setUp')}
           </Button>
         ) : null
       }
     >
       {current === null || current.steps.length === 0 ? (
-        <p className="text-sm text-slate-700">This school sends no payment reminders.</p>
+        <p className="text-sm text-slate-700">{t('reminders.none')}</p>
       ) : (
         <>
-          {!current.enabled ? <p className="text-sm font-medium text-amber-800">Switched off: no reminder goes out.</p> : null}
+          {!current.enabled ? <p className="text-sm font-medium text-amber-800">{t('reminders.switchedOff')}</p> : null}
           <ol className="space-y-1 text-sm text-slate-700" data-testid="reminder-steps">
             {current.steps.map((step) => (
               <li key={`${step.offsetDays}:${step.channel}`}>
-                <span className="font-medium text-slate-900">{describeOffset(step.offsetDays)}</span> · {CHANNEL_LABELS[step.channel]} · {TEMPLATE_LABELS[step.template]}
+                <span className="font-medium text-slate-900">{describeOffset(step.offsetDays)}</span> · {channelLabel(step.channel)} · {templateLabel(step.template)}
               </li>
             ))}
           </ol>
         </>
       )}
       <p className="mt-2 text-xs text-slate-600">
-        Each step goes once per invoice to the guardians who pay it, in their language, with the amount, the family reference and a pay link. Without a mail
-        or SMS server configured, reminders wait in the <Link to="/outbox" className="text-indigo-700 underline">outbox</Link>.
+        <Trans t={t} i18nKey="reminders.explain" components={{ 1: <Link to="/outbox" className="text-indigo-700 underline">{null}</Link> }} />
       </p>
       {editing ? <StepsForm schoolId={schoolId} current={current} onDone={() => setEditing(false)} /> : null}
     </Card>
@@ -85,6 +84,7 @@ export function ReminderCard({ schoolId }: { schoolId: string }) {
 }
 
 function StepsForm({ schoolId, current, onDone }: { schoolId: string; current: ReminderPolicy | null; onDone: () => void }) {
+  const { t } = useT();
   const queryClient = useQueryClient();
   const [steps, setSteps] = useState<{ offset: string; channel: ReminderChannel; template: ReminderTemplate }[]>(
     (current?.steps.length ? current.steps : SUGGESTED).map((step) => ({ offset: String(step.offsetDays), channel: step.channel, template: step.template })),
@@ -105,11 +105,11 @@ function StepsForm({ schoolId, current, onDone }: { schoolId: string; current: R
     for (const [index, step] of steps.entries()) {
       const offset = Number(step.offset.trim());
       if (step.offset.trim() === '' || !Number.isInteger(offset) || offset < -90 || offset > 365) {
-        setInvalid(`Step ${index + 1}: enter whole days from −90 (before the due date) to 365 (after).`);
+        setInvalid(t('reminders.badDays', { n: index + 1 }));
         return;
       }
       if (parsed.some((other) => other.offsetDays === offset && other.channel === step.channel)) {
-        setInvalid(`Step ${index + 1}: there is already a ${CHANNEL_LABELS[step.channel]} step on that day.`);
+        setInvalid(t('reminders.duplicate', { n: index + 1, channel: channelLabel(step.channel) }));
         return;
       }
       parsed.push({ offsetDays: offset, channel: step.channel, template: step.template });
@@ -120,37 +120,37 @@ function StepsForm({ schoolId, current, onDone }: { schoolId: string; current: R
   const serverFields = fieldErrorsOf(mutation.error);
   return (
     <form className="mt-4 space-y-3" onSubmit={submit} noValidate data-testid="reminder-form">
-      <p className="text-xs text-slate-600">Days: negative before the due date, 0 on it, positive after.</p>
+      <p className="text-xs text-slate-600">{t('reminders.daysHint')}</p>
       <ul className="space-y-2">
         {steps.map((step, index) => (
           <li key={index} className="grid grid-cols-[5rem_minmax(0,1fr)] gap-2 sm:grid-cols-[5rem_minmax(0,1fr)_minmax(0,1fr)_auto]" data-testid="reminder-step">
-            <Input aria-label={`Step ${index + 1}: days from the due date`} inputMode="numeric" value={step.offset} onChange={(event) => change(index, { offset: event.target.value })} />
-            <Select aria-label={`Step ${index + 1}: channel`} value={step.channel} onChange={(event) => change(index, { channel: event.target.value as ReminderChannel })}>
+            <Input aria-label={t('reminders.stepDays', { n: index + 1 })} inputMode="numeric" value={step.offset} onChange={(event) => change(index, { offset: event.target.value })} />
+            <Select aria-label={t('reminders.stepChannel', { n: index + 1 })} value={step.channel} onChange={(event) => change(index, { channel: event.target.value as ReminderChannel })}>
               {CHANNELS.map((channel) => (
                 <option key={channel} value={channel}>
-                  {CHANNEL_LABELS[channel]}
+                  {channelLabel(channel)}
                 </option>
               ))}
             </Select>
-            <Select aria-label={`Step ${index + 1}: message`} value={step.template} onChange={(event) => change(index, { template: event.target.value as ReminderTemplate })}>
+            <Select aria-label={t('reminders.stepMessage', { n: index + 1 })} value={step.template} onChange={(event) => change(index, { template: event.target.value as ReminderTemplate })}>
               {TEMPLATES.map((template) => (
                 <option key={template} value={template}>
-                  {TEMPLATE_LABELS[template]}
+                  {templateLabel(template)}
                 </option>
               ))}
             </Select>
-            <Button size="sm" onClick={() => setSteps((all) => all.filter((_, i) => i !== index))} aria-label={`Remove step ${index + 1}`}>
-              Remove
+            <Button size="sm" onClick={() => setSteps((all) => all.filter((_, i) => i !== index))} aria-label={t('reminders.removeStep', { n: index + 1 })}>
+              {t('reminders.remove')}
             </Button>
           </li>
         ))}
       </ul>
       <Button size="sm" onClick={() => setSteps((all) => [...all, { offset: '14', channel: 'email', template: 'overdue' }])} disabled={steps.length >= 20}>
-        Add a step
+        {t('reminders.addStep')}
       </Button>
       <label className="flex items-center gap-2 text-sm text-slate-700">
         <input type="checkbox" checked={enabled} onChange={(event) => setEnabled(event.target.checked)} className="h-4 w-4 rounded border-slate-300" />
-        Send reminders
+        {t('reminders.enabled')}
       </label>
       {invalid ?? Object.values(serverFields)[0] ? (
         <p className="text-sm text-rose-700" role="alert">
@@ -159,14 +159,14 @@ function StepsForm({ schoolId, current, onDone }: { schoolId: string; current: R
       ) : null}
       {mutation.isError ? (
         <Notice tone="error" onDismiss={() => mutation.reset()}>
-          {problemText(mutation.error, 'The reminders could not be saved; try again.')}
+          {problemText(mutation.error, t('reminders.saveFailed'))}
         </Notice>
       ) : null}
       <div className="flex gap-2">
         <Button type="submit" variant="primary" busy={mutation.isPending}>
-          Save reminders
+          {t('reminders.save')}
         </Button>
-        <Button onClick={onDone}>Cancel</Button>
+        <Button onClick={onDone}>{t('reminders.cancel')}</Button>
       </div>
     </form>
   );

@@ -1,3 +1,4 @@
+import { translate, useT } from '../../lib/i18n';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useSession } from '../../app/session';
@@ -7,37 +8,88 @@ import { Link, useNavigate, useSearchParams } from '../../lib/router';
 import { schoolOptionsQuery } from '../../lib/schools';
 import { createFamily, familiesQuery } from './api';
 
-/** Every string of this page, in one place (translated in issue 17). */
+/** This page's strings (lib/strings), read in the current language each time. */
 const T = {
-  title: 'Families',
-  subtitle: 'Each family’s children, guardians, one balance and its payment reference.',
-  school: 'School',
-  search: 'Search',
-  searchHint: 'A family name, or the start of its reference (e.g. MIR-0042).',
-  searchHintMasked: 'Names are masked for your role: search by reference (e.g. MIR-0042).',
-  list: 'Families',
-  family: 'Family',
-  reference: 'Reference',
-  language: 'Language',
-  none: 'No family matches.',
-  noneYet: 'This school has no families yet.',
-  noun: 'families',
-  create: 'New family',
-  name: 'Family name',
-  nameHint: 'The surname(s) the school uses, e.g. Pérez García.',
-  guardianFirst: 'Primary guardian: first name',
-  guardianLast: 'Primary guardian: last name',
-  guardianEmail: 'Primary guardian: e-mail (optional)',
-  guardianOptional: 'Leave the guardian empty to add one later.',
-  languages: { es: 'Spanish', en: 'English' } as Record<string, string>,
-  submit: 'Create family',
-  submitting: 'Creating…',
-  required: 'Enter the family name.',
-  guardianBoth: 'Enter both the first and the last name of the guardian, or neither.',
-  failed: 'The family could not be created.',
+  get title() {
+    return translate('families.title');
+  },
+  get subtitle() {
+    return translate('families.subtitle');
+  },
+  get school() {
+    return translate('families.school');
+  },
+  get search() {
+    return translate('families.search');
+  },
+  get searchHint() {
+    return translate('families.searchHint');
+  },
+  get searchHintMasked() {
+    return translate('families.searchHintMasked');
+  },
+  get list() {
+    return translate('families.list');
+  },
+  get family() {
+    return translate('families.family');
+  },
+  get reference() {
+    return translate('families.reference');
+  },
+  get language() {
+    return translate('families.language');
+  },
+  get none() {
+    return translate('families.none');
+  },
+  get noneYet() {
+    return translate('families.noneYet');
+  },
+  get noun() {
+    return translate('families.noun');
+  },
+  get create() {
+    return translate('families.create');
+  },
+  get name() {
+    return translate('families.name');
+  },
+  get nameHint() {
+    return translate('families.nameHint');
+  },
+  get guardianFirst() {
+    return translate('families.guardianFirst');
+  },
+  get guardianLast() {
+    return translate('families.guardianLast');
+  },
+  get guardianEmail() {
+    return translate('families.guardianEmail');
+  },
+  get guardianOptional() {
+    return translate('families.guardianOptional');
+  },
+  language_: (code: string) => translate(`families.languages.${code}`, { defaultValue: code }),
+  get submit() {
+    return translate('families.submit');
+  },
+  get submitting() {
+    return translate('families.submitting');
+  },
+  get required() {
+    return translate('families.required');
+  },
+  get guardianBoth() {
+    return translate('families.guardianBoth');
+  },
+  get failed() {
+    return translate('families.failed');
+  },
 };
 
 export function FamiliesPage() {
+  useT();
   const { can, me } = useSession();
   const schools = useQuery(schoolOptionsQuery());
   const [params, setParams] = useSearchParams();
@@ -97,7 +149,7 @@ export function FamiliesPage() {
                           </Link>
                         </td>
                         <td className={`${td} font-mono text-xs`}>{family.reference}</td>
-                        <td className={td}>{T.languages[family.preferredLanguage] ?? family.preferredLanguage}</td>
+                        <td className={td}>{T.language_(family.preferredLanguage)}</td>
                       </tr>
                     ))}
                   </tbody>
@@ -114,6 +166,7 @@ export function FamiliesPage() {
 }
 
 function CreateFamilyForm({ schoolId }: { schoolId: string }) {
+  useT();
   const queryClient = useQueryClient();
   const navigate = useNavigate();
   const [name, setName] = useState('');
@@ -167,8 +220,8 @@ function CreateFamilyForm({ schoolId }: { schoolId: string }) {
           </Field>
           <Field label={T.language}>
             <Select name="preferredLanguage" value={language} onChange={(event) => setLanguage(event.target.value === 'en' ? 'en' : 'es')}>
-              <option value="es">{T.languages.es}</option>
-              <option value="en">{T.languages.en}</option>
+              <option value="es">{T.language_('es')}</option>
+              <option value="en">{T.language_('en')}</option>
             </Select>
           </Field>
           <Field label={T.guardianFirst} hint={T.guardianOptional} error={invalid?.field === 'guardian' ? invalid.message : null}>

@@ -1,3 +1,4 @@
+import { translate, useT } from '../../lib/i18n';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useRef, useState, type FormEvent } from 'react';
 import { FamilyMessages } from '../collections/Messages';
@@ -10,66 +11,165 @@ import { Link } from '../../lib/router';
 import { schoolQuery } from '../billing/api';
 import { addGuardian, familyPaymentsQuery, familyQuery, recordFamilyPayment, removeGuardian, updateGuardian, type Family, type FamilyPaymentReceipt, type Guardian, type GuardianInput } from './api';
 
-/** Every string of this page, in one place (translated in issue 17). */
+/** This page's strings (lib/strings), read in the current language each time. */
 const T = {
-  families: 'Families',
-  family: 'Family',
-  reference: 'Reference',
-  owed: 'Owed',
-  credit: 'Family credit',
-  children: 'Children',
-  noChildren: 'No children in this family yet.',
-  grade: 'Grade',
-  status: 'Status',
-  active: 'Active',
-  inactive: 'Inactive',
-  guardians: 'Guardians',
-  noGuardians: 'No guardians yet.',
-  primary: 'Primary',
-  addGuardian: 'Add a guardian',
-  editGuardian: (name: string) => `Edit ${name}`,
-  removeGuardian: (name: string) => `Remove ${name}`,
-  confirmRemove: (name: string) => `Remove ${name} from this family?`,
-  edit: 'Edit',
-  remove: 'Remove',
-  cancel: 'Cancel',
-  firstName: 'First name',
-  lastName: 'Last name',
-  relationship: 'Relationship',
-  email: 'Email (optional)',
-  phone: 'Phone (optional)',
-  makePrimary: 'Primary contact',
-  saveGuardian: 'Save guardian',
-  saving: 'Saving…',
-  guardianAdded: (name: string) => `${name} added.`,
-  guardianSaved: (name: string) => `${name} saved.`,
-  guardianRemoved: (name: string) => `${name} removed.`,
-  requestFailed: 'The request could not be sent; nothing changed. Try again.',
-  statement: 'Statement',
-  statementHint: 'Every child’s invoices, payments, credit notes and credit, with the family reference.',
-  downloadAs: (format: string) => `Download statement as ${format}`,
-  preparing: 'Preparing…',
-  saved: 'Saved',
-  downloadFailed: 'Download failed.',
-  payments: 'Family payments',
-  noPayments: 'No family payments yet.',
-  paidAt: 'Paid at',
-  amount: 'Amount',
-  allocated: 'To invoices',
-  credited: 'To credit',
-  method: 'Method',
-  receipt: 'Receipt',
-  record: 'Record a family payment',
-  mayNot: 'Your role may not record payments.',
-  amountHint: (owed: string) => `Owed: ${owed}. Paid to the oldest invoices first; the rest becomes family credit. 1500, 1,500.00 and 1.500,00 all work.`,
-  submit: 'Record payment',
-  submitting: 'Recording…',
-  sendFailed: 'The payment could not be sent. Nothing was recorded twice; press Record payment again to retry.',
+  get families() {
+    return translate('family.families');
+  },
+  get family() {
+    return translate('family.family');
+  },
+  get reference() {
+    return translate('family.reference');
+  },
+  get owed() {
+    return translate('family.owed');
+  },
+  get credit() {
+    return translate('family.credit');
+  },
+  get children() {
+    return translate('family.children');
+  },
+  get noChildren() {
+    return translate('family.noChildren');
+  },
+  get grade() {
+    return translate('family.grade');
+  },
+  get status() {
+    return translate('family.status');
+  },
+  get active() {
+    return translate('family.active');
+  },
+  get inactive() {
+    return translate('family.inactive');
+  },
+  get guardians() {
+    return translate('family.guardians');
+  },
+  get noGuardians() {
+    return translate('family.noGuardians');
+  },
+  get primary() {
+    return translate('family.primary');
+  },
+  get addGuardian() {
+    return translate('family.addGuardian');
+  },
+  editGuardian: (name: string) => translate('family.editGuardian', { name }),
+  removeGuardian: (name: string) => translate('family.removeGuardian', { name }),
+  confirmRemove: (name: string) => translate('family.confirmRemove', { name }),
+  get edit() {
+    return translate('family.edit');
+  },
+  get remove() {
+    return translate('family.remove');
+  },
+  get cancel() {
+    return translate('family.cancel');
+  },
+  get firstName() {
+    return translate('family.firstName');
+  },
+  get lastName() {
+    return translate('family.lastName');
+  },
+  get relationship() {
+    return translate('family.relationship');
+  },
+  get email() {
+    return translate('family.email');
+  },
+  get phone() {
+    return translate('family.phone');
+  },
+  get makePrimary() {
+    return translate('family.makePrimary');
+  },
+  get saveGuardian() {
+    return translate('family.saveGuardian');
+  },
+  get saving() {
+    return translate('family.saving');
+  },
+  guardianAdded: (name: string) => translate('family.guardianAdded', { name }),
+  guardianSaved: (name: string) => translate('family.guardianSaved', { name }),
+  guardianRemoved: (name: string) => translate('family.guardianRemoved', { name }),
+  get requestFailed() {
+    return translate('family.requestFailed');
+  },
+  get statement() {
+    return translate('family.statement');
+  },
+  get statementHint() {
+    return translate('family.statementHint');
+  },
+  downloadAs: (format: string) => translate('family.downloadAs', { format }),
+  get preparing() {
+    return translate('family.preparing');
+  },
+  get saved() {
+    return translate('family.saved');
+  },
+  get downloadFailed() {
+    return translate('family.downloadFailed');
+  },
+  get payments() {
+    return translate('family.payments');
+  },
+  get noPayments() {
+    return translate('family.noPayments');
+  },
+  get paidAt() {
+    return translate('family.paidAt');
+  },
+  get amount() {
+    return translate('family.amount');
+  },
+  get allocated() {
+    return translate('family.allocated');
+  },
+  get credited() {
+    return translate('family.credited');
+  },
+  get method() {
+    return translate('family.method');
+  },
+  get receipt() {
+    return translate('family.receipt');
+  },
+  get record() {
+    return translate('family.record');
+  },
+  get mayNot() {
+    return translate('family.mayNot');
+  },
+  amountHint: (owed: string) => translate('family.amountHint', { owed }),
+  get submit() {
+    return translate('family.submit');
+  },
+  get submitting() {
+    return translate('family.submitting');
+  },
+  get sendFailed() {
+    return translate('family.sendFailed');
+  },
   recorded: (r: FamilyPaymentReceipt) =>
-    `Payment of ${formatMoney(r.amount, r.currency)} recorded${r.receiptNumber ? ` (receipt ${r.receiptNumber})` : ''}: ${formatMoney(r.allocated, r.currency)} to ${r.allocations.length} invoice${r.allocations.length === 1 ? '' : 's'}, ${formatMoney(r.credited, r.currency)} to family credit. The family now owes ${formatMoney(r.balance.owed, r.currency)}${r.balance.credit > 0 ? ` and has ${formatMoney(r.balance.credit, r.currency)} of credit` : ''}.`,
+    translate('family.recorded', {
+      amount: formatMoney(r.amount, r.currency),
+      receipt: r.receiptNumber ? translate('family.recordedReceipt', { number: r.receiptNumber }) : '',
+      allocated: formatMoney(r.allocated, r.currency),
+      invoices: translate(r.allocations.length === 1 ? 'family.oneInvoice' : 'family.manyInvoices', { count: r.allocations.length }),
+      credited: formatMoney(r.credited, r.currency),
+      owed: formatMoney(r.balance.owed, r.currency),
+      credit: r.balance.credit > 0 ? translate('family.recordedCredit', { amount: formatMoney(r.balance.credit, r.currency) }) : '',
+    }),
 };
 
 export function FamilyPage({ familyId }: { familyId: string }) {
+  useT();
   const { can } = useSession();
   const family = useQuery(familyQuery(familyId));
   const school = useQuery({ ...schoolQuery(family.data?.schoolId ?? ''), enabled: family.data !== undefined });
@@ -84,7 +184,7 @@ export function FamilyPage({ familyId }: { familyId: string }) {
   const data = family.data;
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-slate-600">
+      <nav aria-label={translate('family.breadcrumb')} className="mb-2 text-sm text-slate-600">
         <Link to={`/families?schoolId=${data.schoolId}`} className="hover:underline">
           {T.families}
         </Link>{' '}
@@ -133,7 +233,7 @@ export function FamilyPage({ familyId }: { familyId: string }) {
         <FamilyPayments familyId={familyId} timeZone={school.data?.timezone} />
       </div>
       <div className="mt-6">
-        <Card title="Reminders sent" testId="family-messages">
+        <Card title={translate('family.reminders')} testId="family-messages">
           <FamilyMessages familyId={familyId} />
         </Card>
       </div>
@@ -144,6 +244,7 @@ export function FamilyPage({ familyId }: { familyId: string }) {
 type Download = { kind: 'running'; format: 'pdf' | 'csv' } | { kind: 'done'; filename: string; bytes: number } | { kind: 'failed'; error: unknown } | null;
 
 function StatementDownloads({ family }: { family: Family }) {
+  useT();
   const [download, setDownload] = useState<Download>(null);
   const running = download?.kind === 'running' ? download.format : null;
   const start = async (format: 'pdf' | 'csv') => {
@@ -190,6 +291,7 @@ function StatementDownloads({ family }: { family: Family }) {
 }
 
 function FamilyPayments({ familyId, timeZone }: { familyId: string; timeZone: string | undefined }) {
+  useT();
   const payments = useQuery(familyPaymentsQuery(familyId));
   const receipts = useReceiptDownload();
   return (
@@ -234,6 +336,7 @@ function FamilyPayments({ familyId, timeZone }: { familyId: string; timeZone: st
 }
 
 function FamilyPaymentForm({ family, receipt, onRecorded }: { family: Family; receipt: FamilyPaymentReceipt | null; onRecorded: (receipt: FamilyPaymentReceipt | null) => void }) {
+  useT();
   const queryClient = useQueryClient();
   const [amount, setAmount] = useState('');
   const [method, setMethod] = useState('bank_transfer');
@@ -312,6 +415,7 @@ const fullName = (guardian: Pick<Guardian, 'firstName' | 'lastName'>) => `${guar
 
 /** The family's guardians; with billing:write, add one, edit one in place, or remove one (after a confirmation). */
 function Guardians({ family, canWrite }: { family: Family; canWrite: boolean }) {
+  useT();
   const queryClient = useQueryClient();
   /** The guardian being edited ('new' for the add form), or null. */
   const [editing, setEditing] = useState<string | null>(null);
@@ -422,6 +526,7 @@ function Guardians({ family, canWrite }: { family: Family; canWrite: boolean }) 
 
 /** Add a guardian (no `guardian`) or change one; the API's field errors show under their fields. */
 function GuardianForm({ family, guardian, onSaved, onCancel }: { family: Family; guardian?: Guardian; onSaved: (guardian: Guardian) => void; onCancel: () => void }) {
+  useT();
   const headingId = useId();
   const [values, setValues] = useState({
     firstName: guardian?.firstName ?? '',

@@ -1,66 +1,35 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useSession } from '../../app/session';
-import { fieldErrorsOf } from '../../components/money';
+import { fieldErrorsOf, translateAmountError } from '../../components/money';
 import { Button, Card, EmptyState, ErrorState, Field, Input, Notice, PageHeader, SchoolOptions, Select, Skeleton, Table, td, tdNum, th, thNum } from '../../components/ui';
 import { parseAmount } from '../../lib/amount';
 import { ApiError } from '../../lib/api';
 import { formatDate, formatMoney } from '../../lib/format';
+import { translate, useT } from '../../lib/i18n';
 import { useSearchParams } from '../../lib/router';
 import { gradeOptionsQuery, schoolOptionsQuery, type SchoolOption } from '../../lib/schools';
 import { createFeePlan, enrolGrade, feePlansQuery, renameFeePlan, type EarlyPaymentTerms, type FeePlan, type FeePlanItemInput, type Schedule } from './api';
 
-/** Every string of this page, in one place (translated in issue 17). */
-const T = {
-  title: 'Fee plans',
-  subtitle: 'What each school charges over the year, and who is enrolled in it.',
-  school: 'School',
-  plans: 'Plans',
-  none: 'This school has no fee plans yet.',
-  item: 'Item',
-  amount: 'Amount',
-  schedule: 'Schedule',
-  optional: 'optional',
-  once: 'Once',
-  monthly: 'Monthly',
-  termly: 'Termly',
-  scheduleText: (s: Schedule) =>
-    s.kind === 'once' ? `Once, ${formatDate(s.dueDate)}` : s.kind === 'monthly' ? `${s.count} × monthly from ${formatDate(s.firstDue)}` : `${s.kind === 'termly' ? 'Termly' : 'Custom'}: ${s.dueDates.map(formatDate).join(', ')}`,
-  enrol: 'Enrol a grade',
-  grade: 'Grade',
-  from: 'From',
-  fromHint: 'The first day billed: instalments due before it are not billed.',
-  enrolSubmit: 'Enrol grade',
-  enrolling: 'Enrolling…',
-  enrolled: (n: number, skipped: number, grade: string) => `${n} student${n === 1 ? '' : 's'} of grade ${grade} enrolled${skipped ? `, ${skipped} already enrolled` : ''}.`,
-  create: 'New fee plan',
-  name: 'Plan name',
-  year: 'Academic year',
-  yearStart: 'Year starts',
-  yearEnd: 'Year ends',
-  items: 'Items',
-  code: 'Code',
-  description: 'Description',
-  optionalItem: 'Optional (only enrolments that choose it)',
-  kind: 'Schedule',
-  dueDate: 'Due date',
-  firstDue: 'First due',
-  count: 'Instalments',
-  dueDates: 'Due dates (YYYY-MM-DD, separated by commas)',
-  addItem: 'Add an item',
-  removeItem: (n: number) => `Remove item ${n}`,
-  submit: 'Create plan',
-  submitting: 'Creating…',
-  created: (name: string) => `Fee plan ${name} created.`,
-  fix: 'Fill in every field of the plan and its items.',
-  itemN: (n: number) => `Item ${n}`,
-  failed: 'The request failed.',
-};
+/** A schedule as a person reads it: "10 × monthly from 5 Sept 2026", "Once, 15 Aug 2026". */
+function scheduleText(schedule: Schedule): string {
+  switch (schedule.kind) {
+    case 'once':
+      return translate('feePlans.onceOn', { date: formatDate(schedule.dueDate) });
+    case 'monthly':
+      return translate('feePlans.monthlyFrom', { count: schedule.count, date: formatDate(schedule.firstDue) });
+    case 'termly':
+      return translate('feePlans.termlyOn', { dates: schedule.dueDates.map(formatDate).join(', ') });
+    case 'custom':
+      return translate('feePlans.customOn', { dates: schedule.dueDates.map(formatDate).join(', ') });
+  }
+}
 
 const problemText = (error: unknown) =>
-  error instanceof ApiError ? `${error.message}${error.problem.errors?.length ? ` (${error.problem.errors.map((e) => `${e.field}: ${e.message}`).join('; ')})` : ''}` : T.failed;
+  error instanceof ApiError ? `${error.message}${error.problem.errors?.length ? ` (${error.problem.errors.map((e) => `${e.field}: ${e.message}`).join('; ')})` : ''}` : translate('feePlans.failed');
 
 export function FeePlansPage() {
+  const { t } = useT();
   const { can } = useSession();
   const schools = useQuery(schoolOptionsQuery());
   const [params, setParams] = useSearchParams();
@@ -70,9 +39,9 @@ export function FeePlansPage() {
   const writer = can('billing:write');
   return (
     <>
-      <PageHeader title={T.title} subtitle={T.subtitle} />
+      <PageHeader title={t('feePlans.title')} subtitle={t('feePlans.subtitle')} />
       <div className="mb-4 max-w-md">
-        <Field label={T.school}>
+        <Field label={t('feePlans.school')}>
           <Select name="schoolId" value={schoolId} onChange={(event) => setParams({ schoolId: event.target.value })}>
             <SchoolOptions schools={schools.data} />
           </Select>
@@ -85,7 +54,7 @@ export function FeePlansPage() {
           ) : plans.isError ? (
             <ErrorState error={plans.error} onRetry={() => void plans.refetch()} />
           ) : plans.data.data.length === 0 ? (
-            <EmptyState>{T.none}</EmptyState>
+            <EmptyState>{t('feePlans.none')}</EmptyState>
           ) : (
             plans.data.data.map((plan) => <PlanCard key={plan.id} plan={plan} school={school} writer={writer} />)
           )}
@@ -97,27 +66,28 @@ export function FeePlansPage() {
 }
 
 function PlanCard({ plan, school, writer }: { plan: FeePlan; school: SchoolOption | undefined; writer: boolean }) {
+  const { t } = useT();
   const currency = school?.currency ?? '';
   const [renaming, setRenaming] = useState(false);
   return (
     <Card
-      title={`${plan.name} · ${plan.academicYear}`}
+      title={t('feePlans.planTitle', { name: plan.name, year: plan.academicYear })}
       testId="fee-plan"
       actions={
         writer && !renaming ? (
-          <Button size="sm" onClick={() => setRenaming(true)} aria-label={`Rename ${plan.name}`}>
-            Rename
+          <Button size="sm" onClick={() => setRenaming(true)} aria-label={t('feePlans.renameLabel', { name: plan.name })}>
+            {t('feePlans.rename')}
           </Button>
         ) : null
       }
     >
       {renaming ? <RenamePlanForm plan={plan} onDone={() => setRenaming(false)} /> : null}
-      <Table label={`${T.items}: ${plan.name}`}>
+      <Table label={t('feePlans.itemsOf', { name: plan.name })}>
         <thead>
           <tr>
-            <th className={th}>{T.item}</th>
-            <th className={thNum}>{T.amount}</th>
-            <th className={th}>{T.schedule}</th>
+            <th className={th}>{t('feePlans.item')}</th>
+            <th className={thNum}>{t('feePlans.amount')}</th>
+            <th className={th}>{t('feePlans.schedule')}</th>
           </tr>
         </thead>
         <tbody>
@@ -125,22 +95,22 @@ function PlanCard({ plan, school, writer }: { plan: FeePlan; school: SchoolOptio
             <tr key={item.code}>
               <td className={td}>
                 <span className="font-medium text-slate-900">{item.description}</span> <span className="font-mono text-xs text-slate-600">{item.code}</span>
-                {item.optional ? <span className="ml-1 text-xs text-slate-600">({T.optional})</span> : null}
+                {item.optional ? <span className="ml-1 text-xs text-slate-600">({t('feePlans.optional')})</span> : null}
               </td>
               <td className={tdNum}>{currency ? formatMoney(item.amount, currency) : item.amount}</td>
-              <td className={`${td} whitespace-normal`}>{T.scheduleText(item.schedule)}</td>
+              <td className={`${td} whitespace-normal`}>{scheduleText(item.schedule)}</td>
             </tr>
           ))}
         </tbody>
       </Table>
       {plan.earlyPayment || plan.items.some((item) => item.earlyPayment) ? (
         <ul className="mt-3 space-y-1 text-sm text-slate-700" data-testid="early-payment-terms">
-          {plan.earlyPayment ? <li>Early payment: {describeEarly(plan.earlyPayment, currency)} (every item without its own terms).</li> : null}
+          {plan.earlyPayment ? <li>{t('feePlans.earlyPlan', { terms: describeEarly(plan.earlyPayment, currency) })}</li> : null}
           {plan.items
             .filter((item) => item.earlyPayment)
             .map((item) => (
               <li key={item.code}>
-                Early payment on {item.description}: {item.earlyPayment ? describeEarly(item.earlyPayment, currency) : ''}.
+                {t('feePlans.earlyItem', { item: item.description, terms: item.earlyPayment ? describeEarly(item.earlyPayment, currency) : '' })}
               </li>
             ))}
         </ul>
@@ -152,6 +122,7 @@ function PlanCard({ plan, school, writer }: { plan: FeePlan; school: SchoolOptio
 
 /** The smallest plan edit: its name (PATCH /fee-plans/:id); the API's field error shows under the field. */
 function RenamePlanForm({ plan, onDone }: { plan: FeePlan; onDone: () => void }) {
+  const { t } = useT();
   const queryClient = useQueryClient();
   const [name, setName] = useState(plan.name);
   const mutation = useMutation({
@@ -168,14 +139,14 @@ function RenamePlanForm({ plan, onDone }: { plan: FeePlan; onDone: () => void })
     }
   };
   return (
-    <form className="mb-4 grid grid-cols-1 items-end gap-3 border-b border-slate-100 pb-4 sm:grid-cols-[minmax(0,1fr)_auto_auto]" onSubmit={submit} noValidate aria-label={`Rename ${plan.name}`} data-testid="rename-plan-form">
-      <Field label="Plan name" error={fieldErrorsOf(mutation.error).name ?? null}>
+    <form className="mb-4 grid grid-cols-1 items-end gap-3 border-b border-slate-100 pb-4 sm:grid-cols-[minmax(0,1fr)_auto_auto]" onSubmit={submit} noValidate aria-label={t('feePlans.renameLabel', { name: plan.name })} data-testid="rename-plan-form">
+      <Field label={t('feePlans.name')} error={fieldErrorsOf(mutation.error).name ?? null}>
         <Input name="name" value={name} maxLength={200} onChange={(event) => setName(event.target.value)} autoComplete="off" />
       </Field>
       <Button type="submit" variant="primary" busy={mutation.isPending}>
-        Save name
+        {t('feePlans.saveName')}
       </Button>
-      <Button onClick={onDone}>Cancel</Button>
+      <Button onClick={onDone}>{t('feePlans.cancel')}</Button>
       {mutation.isError ? (
         <div className="sm:col-span-3">
           <Notice tone="error" onDismiss={() => mutation.reset()}>
@@ -190,11 +161,12 @@ function RenamePlanForm({ plan, onDone }: { plan: FeePlan; onDone: () => void })
 /** "5 % off when paid in full by 5 days before the due date". */
 function describeEarly(terms: EarlyPaymentTerms, currency: string): string {
   const off = terms.basis === 'percent' ? `${terms.value} %` : currency ? formatMoney(terms.value, currency) : String(terms.value);
-  const by = terms.byDay === 0 ? 'the due date' : `${Math.abs(terms.byDay)} ${Math.abs(terms.byDay) === 1 ? 'day' : 'days'} ${terms.byDay < 0 ? 'before' : 'after'} the due date`;
-  return `${off} off when paid in full by ${by}`;
+  const by = terms.byDay === 0 ? translate('feePlans.earlyByDue') : translate(terms.byDay < 0 ? 'feePlans.earlyBefore' : 'feePlans.earlyAfter', { count: Math.abs(terms.byDay) });
+  return translate('feePlans.earlyOff', { off, by });
 }
 
 function EnrolGradeForm({ plan }: { plan: FeePlan }) {
+  const { t } = useT();
   const grades = useQuery(gradeOptionsQuery(plan.schoolId));
   const [grade, setGrade] = useState('');
   const [from, setFrom] = useState(plan.yearStart);
@@ -208,8 +180,8 @@ function EnrolGradeForm({ plan }: { plan: FeePlan }) {
     }
   };
   return (
-    <form className="mt-4 grid grid-cols-1 items-end gap-3 border-t border-slate-100 pt-4 sm:grid-cols-3" onSubmit={submit} noValidate aria-label={`${T.enrol}: ${plan.name}`} data-testid="enrol-form">
-      <Field label={T.grade}>
+    <form className="mt-4 grid grid-cols-1 items-end gap-3 border-t border-slate-100 pt-4 sm:grid-cols-3" onSubmit={submit} noValidate aria-label={t('feePlans.enrolLabel', { name: plan.name })} data-testid="enrol-form">
+      <Field label={t('feePlans.grade')}>
         <Select name="grade" value={chosen} onChange={(event) => setGrade(event.target.value)}>
           {(grades.data?.data ?? []).map((value) => (
             <option key={value} value={value}>
@@ -218,16 +190,16 @@ function EnrolGradeForm({ plan }: { plan: FeePlan }) {
           ))}
         </Select>
       </Field>
-      <Field label={T.from}>
+      <Field label={t('feePlans.from')}>
         <Input name="from" type="date" value={from} min={plan.yearStart} max={plan.yearEnd} onChange={(event) => setFrom(event.target.value)} />
       </Field>
       <Button type="submit" busy={mutation.isPending}>
-        {mutation.isPending ? T.enrolling : T.enrol}
+        {mutation.isPending ? t('feePlans.enrolling') : t('feePlans.enrol')}
       </Button>
       {mutation.isSuccess ? (
         <div className="sm:col-span-3">
           <Notice tone="success" onDismiss={() => mutation.reset()} testId="enrol-success">
-            {T.enrolled(mutation.data.enrolled, mutation.data.skipped, mutation.variables.grade)}
+            {t(mutation.data.skipped ? 'feePlans.enrolledSkipped' : 'feePlans.enrolled', { count: mutation.data.enrolled, skipped: mutation.data.skipped, grade: mutation.variables.grade })}
           </Notice>
         </div>
       ) : mutation.isError ? (
@@ -255,6 +227,7 @@ interface ItemDraft {
 const emptyItem = (): ItemDraft => ({ code: '', description: '', amount: '', optional: false, kind: 'monthly', dueDate: '', firstDue: '', count: '10', dueDates: '' });
 
 function CreatePlanForm({ school }: { school: SchoolOption }) {
+  const { t } = useT();
   const queryClient = useQueryClient();
   const [name, setName] = useState('');
   const [year, setYear] = useState('2026-2027');
@@ -282,7 +255,7 @@ function CreatePlanForm({ school }: { school: SchoolOption }) {
     items.forEach((item, index) => {
       const amount = parseAmount(item.amount, school.currency);
       if (!amount.ok) {
-        problems.push(`${T.itemN(index + 1)}: ${amount.error}`);
+        problems.push(t('feePlans.itemProblem', { n: index + 1, problem: translateAmountError(amount.error) }));
         return;
       }
       const schedule: Schedule =
@@ -294,7 +267,7 @@ function CreatePlanForm({ school }: { school: SchoolOption }) {
       built.push({ code: item.code.trim(), description: item.description.trim(), amount: amount.minor, ...(item.optional ? { optional: true } : {}), schedule });
     });
     if (problems.length > 0 || !name.trim()) {
-      setInvalid(problems.join(' ') || T.fix);
+      setInvalid(problems.join(' ') || t('feePlans.fix'));
       return;
     }
     setInvalid(null);
@@ -302,74 +275,74 @@ function CreatePlanForm({ school }: { school: SchoolOption }) {
   };
   return (
     <div className="order-first min-w-0 lg:order-last">
-      <Card title={T.create} testId="fee-plan-form">
+      <Card title={t('feePlans.create')} testId="fee-plan-form">
         <form className="space-y-3" onSubmit={submit} noValidate>
-          <Field label={T.name}>
+          <Field label={t('feePlans.name')}>
             <Input name="name" value={name} maxLength={200} autoComplete="off" onChange={(event) => setName(event.target.value)} />
           </Field>
           <div className="grid grid-cols-1 gap-3 sm:grid-cols-3 lg:grid-cols-1 xl:grid-cols-3">
-            <Field label={T.year}>
+            <Field label={t('feePlans.year')}>
               <Input name="academicYear" value={year} maxLength={20} onChange={(event) => setYear(event.target.value)} />
             </Field>
-            <Field label={T.yearStart}>
+            <Field label={t('feePlans.yearStart')}>
               <Input name="yearStart" type="date" value={yearStart} onChange={(event) => setYearStart(event.target.value)} />
             </Field>
-            <Field label={T.yearEnd}>
+            <Field label={t('feePlans.yearEnd')}>
               <Input name="yearEnd" type="date" value={yearEnd} onChange={(event) => setYearEnd(event.target.value)} />
             </Field>
           </div>
           {items.map((item, index) => (
             <fieldset key={index} className="space-y-2 rounded-lg border border-slate-200 p-3" data-testid="item-draft">
-              <legend className="px-1 text-xs font-semibold text-slate-700">{T.itemN(index + 1)}</legend>
+              <legend className="px-1 text-xs font-semibold text-slate-700">{t('feePlans.itemN', { n: index + 1 })}</legend>
               <div className="grid grid-cols-2 gap-2">
-                <Field label={T.code}>
+                <Field label={t('feePlans.code')}>
                   <Input name={`code-${index}`} value={item.code} maxLength={40} onChange={(event) => update(index, { code: event.target.value })} />
                 </Field>
-                <Field label={`${T.amount} (${school.currency})`}>
+                <Field label={t('feePlans.amountIn', { currency: school.currency })}>
                   <Input name={`amount-${index}`} inputMode="decimal" value={item.amount} onChange={(event) => update(index, { amount: event.target.value })} />
                 </Field>
               </div>
-              <Field label={T.description}>
+              <Field label={t('feePlans.description')}>
                 <Input name={`description-${index}`} value={item.description} maxLength={200} onChange={(event) => update(index, { description: event.target.value })} />
               </Field>
-              <Field label={T.kind}>
+              <Field label={t('feePlans.schedule')}>
                 <Select name={`kind-${index}`} value={item.kind} onChange={(event) => update(index, { kind: event.target.value as ItemDraft['kind'] })}>
-                  <option value="once">{T.once}</option>
-                  <option value="monthly">{T.monthly}</option>
-                  <option value="termly">{T.termly}</option>
+                  <option value="once">{t('feePlans.once')}</option>
+                  <option value="monthly">{t('feePlans.monthly')}</option>
+                  <option value="termly">{t('feePlans.termly')}</option>
                 </Select>
               </Field>
               {item.kind === 'once' ? (
-                <Field label={T.dueDate}>
+                <Field label={t('feePlans.dueDate')}>
                   <Input name={`dueDate-${index}`} type="date" value={item.dueDate} onChange={(event) => update(index, { dueDate: event.target.value })} />
                 </Field>
               ) : item.kind === 'monthly' ? (
                 <div className="grid grid-cols-2 gap-2">
-                  <Field label={T.firstDue}>
+                  <Field label={t('feePlans.firstDue')}>
                     <Input name={`firstDue-${index}`} type="date" value={item.firstDue} onChange={(event) => update(index, { firstDue: event.target.value })} />
                   </Field>
-                  <Field label={T.count}>
+                  <Field label={t('feePlans.count')}>
                     <Input name={`count-${index}`} type="number" min={1} max={24} value={item.count} onChange={(event) => update(index, { count: event.target.value })} />
                   </Field>
                 </div>
               ) : (
-                <Field label={T.dueDates}>
+                <Field label={t('feePlans.dueDates')}>
                   <Input name={`dueDates-${index}`} value={item.dueDates} placeholder="2026-09-05, 2027-01-10, 2027-04-05" onChange={(event) => update(index, { dueDates: event.target.value })} />
                 </Field>
               )}
               <label className="flex items-center gap-2 text-sm text-slate-700">
                 <input type="checkbox" checked={item.optional} onChange={(event) => update(index, { optional: event.target.checked })} />
-                {T.optionalItem}
+                {t('feePlans.optionalItem')}
               </label>
               {items.length > 1 ? (
                 <Button size="sm" variant="ghost" onClick={() => setItems((current) => current.filter((_, i) => i !== index))}>
-                  {T.removeItem(index + 1)}
+                  {t('feePlans.removeItem', { n: index + 1 })}
                 </Button>
               ) : null}
             </fieldset>
           ))}
           <Button size="sm" onClick={() => setItems((current) => [...current, emptyItem()])}>
-            {T.addItem}
+            {t('feePlans.addItem')}
           </Button>
           {invalid ? (
             <Notice tone="error" onDismiss={() => setInvalid(null)}>
@@ -381,11 +354,11 @@ function CreatePlanForm({ school }: { school: SchoolOption }) {
             </Notice>
           ) : mutation.isSuccess ? (
             <Notice tone="success" onDismiss={() => mutation.reset()} testId="fee-plan-success">
-              {T.created(mutation.data.name)}
+              {t('feePlans.created', { name: mutation.data.name })}
             </Notice>
           ) : null}
           <Button type="submit" variant="primary" className="w-full" busy={mutation.isPending}>
-            {mutation.isPending ? T.submitting : T.submit}
+            {mutation.isPending ? t('feePlans.submitting') : t('feePlans.submit')}
           </Button>
         </form>
       </Card>

@@ -23,22 +23,23 @@ import {
   zoneLabel,
   zoneOwner,
 } from '../../lib/format';
+import { translate, useT } from '../../lib/i18n';
 import { useSearchParams } from '../../lib/router';
 import { schoolOptionsQuery } from '../../lib/schools';
 import { methodsQuery, metricsQuery, trendsQuery, type LiveEvent, type LiveEventType, type Metrics, type Period } from './api';
 import { useLiveFeed, type LiveStatus } from './useLiveFeed';
 
-const PERIODS: { value: Period; label: string }[] = [
-  { value: 'day', label: 'Day' },
-  { value: 'week', label: 'Week' },
-  { value: 'month', label: 'Month' },
-];
+/** The periods offered; each one's words are `live.periods.<period>` (button) and `live.span.<period>` (headings). */
+const PERIODS: Period[] = ['day', 'week', 'month'];
 
-const EVENT_STYLE: Record<LiveEventType, { label: string; row: string; dot: string }> = {
-  payment_received: { label: 'Received', row: 'border-l-emerald-500 bg-emerald-50/60', dot: 'bg-emerald-500' },
-  payment_failed: { label: 'Failed', row: 'border-l-rose-500 bg-rose-50/60', dot: 'bg-rose-500' },
-  payment_refunded: { label: 'Refunded', row: 'border-l-amber-500 bg-amber-50/60', dot: 'bg-amber-500' },
+/** Each event's colours; its words are `live.event.<type>`. */
+const EVENT_STYLE: Record<LiveEventType, { row: string; dot: string }> = {
+  payment_received: { row: 'border-l-emerald-500 bg-emerald-50/60', dot: 'bg-emerald-500' },
+  payment_failed: { row: 'border-l-rose-500 bg-rose-50/60', dot: 'bg-rose-500' },
+  payment_refunded: { row: 'border-l-amber-500 bg-amber-50/60', dot: 'bg-amber-500' },
 };
+const eventLabel = (type: LiveEventType) => translate(`live.event.${type}`);
+const periodText = (period: Period) => translate(`live.span.${period}`);
 
 /** Where times are read: one school's own zone, or the viewer's across schools (always named on the page). */
 interface Zone {
@@ -49,6 +50,7 @@ interface Zone {
 const isPeriod = (value: string | null): value is Period => value === 'day' || value === 'week' || value === 'month';
 
 export function LivePage() {
+  const { t } = useT();
   // School, period and chart currency live in the query string: reload, Back and a shared link keep them.
   const [params, setParams] = useSearchParams();
   const schools = useQuery(schoolOptionsQuery());
@@ -66,13 +68,13 @@ export function LivePage() {
   return (
     <>
       <PageHeader
-        title="Live"
-        subtitle="Payments as they happen."
+        title={t('live.title')}
+        subtitle={t('live.subtitle')}
         actions={
           <>
             {schools.data && schools.data.length > 1 ? (
-              <Select value={requested} onChange={(event) => setParams({ schoolId: event.target.value })} className="sm:w-56" aria-label="School" name="schoolId">
-                <option value="">All my schools</option>
+              <Select value={requested} onChange={(event) => setParams({ schoolId: event.target.value })} className="sm:w-56" aria-label={t('live.school')} name="schoolId">
+                <option value="">{t('live.allSchools')}</option>
                 {schools.data.map((school) => (
                   <option key={school.id} value={school.id}>
                     {school.name}
@@ -81,7 +83,7 @@ export function LivePage() {
               </Select>
             ) : null}
             {currencies.length > 1 ? (
-              <Select value={currency ?? ''} onChange={(event) => setParams({ currency: event.target.value })} className="sm:w-28" aria-label="Currency for charts" name="currency">
+              <Select value={currency ?? ''} onChange={(event) => setParams({ currency: event.target.value })} className="sm:w-28" aria-label={t('live.chartCurrency')} name="currency">
                 {currencies.map((code) => (
                   <option key={code}>{code}</option>
                 ))}
@@ -104,26 +106,26 @@ export function LivePage() {
 }
 
 function PeriodPicker({ value, onChange }: { value: Period; onChange: (period: Period) => void }) {
+  const { t } = useT();
   return (
-    <div role="group" aria-label="Period" className="inline-flex rounded-lg border border-slate-300 bg-white p-0.5">
+    <div role="group" aria-label={t('live.period')} className="inline-flex rounded-lg border border-slate-300 bg-white p-0.5">
       {PERIODS.map((option) => (
         <button
-          key={option.value}
+          key={option}
           type="button"
-          aria-pressed={value === option.value}
-          onClick={() => onChange(option.value)}
-          className={cx('rounded-md px-3 py-1 text-xs font-medium', value === option.value ? 'bg-indigo-600 text-white' : 'text-slate-700 hover:bg-slate-100')}
+          aria-pressed={value === option}
+          onClick={() => onChange(option)}
+          className={cx('rounded-md px-3 py-1 text-xs font-medium', value === option ? 'bg-indigo-600 text-white' : 'text-slate-700 hover:bg-slate-100')}
         >
-          {option.label}
+          {t(`live.periods.${option}`)}
         </button>
       ))}
     </div>
   );
 }
 
-const PERIOD_TEXT: Record<Period, string> = { day: 'last 24 hours', week: 'last 7 days', month: 'last 30 days' };
-
 function MetricCards({ query, zone }: { query: UseQueryResult<Metrics>; zone: Zone }) {
+  const { t } = useT();
   if (query.isPending) {
     return (
       <Card>
@@ -135,47 +137,47 @@ function MetricCards({ query, zone }: { query: UseQueryResult<Metrics>; zone: Zo
     return <ErrorState error={query.error} onRetry={() => void query.refetch()} />;
   }
   if (query.data.byCurrency.length === 0) {
-    return <EmptyState>No schools to report on.</EmptyState>;
+    return <EmptyState>{t('live.noSchools')}</EmptyState>;
   }
-  const span = PERIOD_TEXT[query.data.period];
+  const span = periodText(query.data.period);
   return (
     <div className="space-y-4" data-testid="live-metrics">
       {query.data.byCurrency.map((row) => (
-        <section key={row.currency} aria-label={`${row.currency}, ${span}`} data-testid={`metrics-${row.currency}`}>
+        <section key={row.currency} aria-label={t('live.section', { currency: row.currency, span })} data-testid={`metrics-${row.currency}`}>
           <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-600">
             {row.currency} · {span}
           </h2>
           <StatGrid>
             <Stat
-              label="Volume"
+              label={t('live.volume')}
               value={formatMoney(row.totalVolume, row.currency)}
-              hint={row.refundedAmount > 0 ? `${formatMoney(row.succeededAmount, row.currency)} in − ${formatMoney(row.refundedAmount, row.currency)} refunded` : 'net of refunds'}
+              hint={row.refundedAmount > 0 ? t('live.volumeHint', { in: formatMoney(row.succeededAmount, row.currency), refunded: formatMoney(row.refundedAmount, row.currency) }) : t('live.netOfRefunds')}
               tone="good"
               testId={`metric-${row.currency}-totalVolume`}
             />
-            <Stat label="Payments" value={formatCount(row.totalPayments)} testId={`metric-${row.currency}-totalPayments`} />
-            <Stat label="Success rate" value={formatPercent(row.successRate)} testId={`metric-${row.currency}-successRate`} />
-            <Stat label="Average payment" value={row.totalPayments > 0 ? formatMoney(row.averageAmount, row.currency) : '—'} testId={`metric-${row.currency}-averageAmount`} />
+            <Stat label={t('live.payments')} value={formatCount(row.totalPayments)} testId={`metric-${row.currency}-totalPayments`} />
+            <Stat label={t('live.successRate')} value={formatPercent(row.successRate)} testId={`metric-${row.currency}-successRate`} />
+            <Stat label={t('live.average')} value={row.totalPayments > 0 ? formatMoney(row.averageAmount, row.currency) : '—'} testId={`metric-${row.currency}-averageAmount`} />
             <Stat
-              label="Failed"
+              label={t('live.failed')}
               value={formatCount(row.failedPayments)}
               tone={row.failedPayments > 0 ? 'bad' : 'default'}
               testId={`metric-${row.currency}-failedPayments`}
             />
             <Stat
-              label="Refunded"
+              label={t('live.refunded')}
               value={formatMoney(row.refundedAmount, row.currency)}
-              hint={`${formatCount(row.refunds)} refund${row.refunds === 1 ? '' : 's'}`}
+              hint={t('live.refunds', { count: row.refunds })}
               tone={row.refundedAmount > 0 ? 'warn' : 'default'}
               testId={`metric-${row.currency}-refundedAmount`}
             />
             <Stat
-              label="Peak hour"
+              label={t('live.peakHour')}
               value={row.peakHour === null ? '—' : `${String(row.peakHour).padStart(2, '0')}:00 ${zoneLabel(query.data.timeZone)}`}
               hint={zoneOwner(query.data.timeZone, zone.whose)}
               testId={`metric-${row.currency}-peakHour`}
             />
-            <Stat label="Top method" value={row.topPaymentMethod ? methodLabel(row.topPaymentMethod) : '—'} testId={`metric-${row.currency}-topPaymentMethod`} />
+            <Stat label={t('live.topMethod')} value={row.topPaymentMethod ? methodLabel(row.topPaymentMethod) : '—'} testId={`metric-${row.currency}-topPaymentMethod`} />
           </StatGrid>
         </section>
       ))}
@@ -184,6 +186,7 @@ function MetricCards({ query, zone }: { query: UseQueryResult<Metrics>; zone: Zo
 }
 
 function TrendCard({ period, schoolId, currency, zone }: { period: Period; schoolId: string; currency: string | null; zone: Zone }) {
+  const { t } = useT();
   const trends = useQuery(trendsQuery(period, schoolId, zone.timeZone));
   const points = useMemo(() => {
     if (!trends.data || !currency) {
@@ -206,7 +209,11 @@ function TrendCard({ period, schoolId, currency, zone }: { period: Period; schoo
   const active = points.some((point) => point.count > 0 || point.failed > 0 || point.refunded > 0);
 
   return (
-    <Card className="lg:col-span-2" title={`Trend · ${PERIOD_TEXT[period]}${currency ? ` · ${currency}` : ''} · ${describeZone(zone.timeZone, zone.whose)}`} testId="trend-chart">
+    <Card className="lg:col-span-2" title={
+        currency
+          ? t('live.trendIn', { span: periodText(period), currency, zone: describeZone(zone.timeZone, zone.whose) })
+          : t('live.trend', { span: periodText(period), zone: describeZone(zone.timeZone, zone.whose) })
+      } testId="trend-chart">
       {trends.isPending ? (
         <Skeleton rows={5} />
       ) : trends.isError ? (
@@ -221,7 +228,7 @@ function TrendCard({ period, schoolId, currency, zone }: { period: Period; schoo
               margin={{ left: 0, right: 8 }}
               accessibilityLayer={false}
               role="img"
-              aria-label={`Chart: ${currency ?? ''} collected and refunded, payments and failed attempts per ${trends.data.unit}, ${PERIOD_TEXT[period]}; totals are in the cards above`}
+              aria-label={t('live.trendChart', { currency: currency ?? '', unit: t(`live.units.${trends.data.unit}`), span: periodText(period) })}
             >
               <CartesianGrid strokeDasharray="3 3" vertical={false} stroke={GRID_STROKE} />
               <XAxis dataKey="label" tick={TICK} minTickGap={16} />
@@ -229,10 +236,10 @@ function TrendCard({ period, schoolId, currency, zone }: { period: Period; schoo
               <YAxis yAxisId="count" orientation="right" allowDecimals={false} tick={TICK} width={32} tickFormatter={formatCount} />
               <Tooltip formatter={tooltipValue(currency)} />
               <Legend formatter={legendText} />
-              <Bar isAnimationActive={false} yAxisId="count" dataKey="count" name="Payments" fill="#c7d2fe" radius={[3, 3, 0, 0]} />
-              <Bar isAnimationActive={false} yAxisId="count" dataKey="failed" name="Failed" fill="#fda4af" radius={[3, 3, 0, 0]} />
-              <Line isAnimationActive={false} yAxisId="amount" type="monotone" dataKey="amount" name={`Collected (${currency ?? ''})`} stroke="#4f46e5" strokeWidth={2} dot={false} />
-              <Line isAnimationActive={false} yAxisId="amount" type="monotone" dataKey="refunded" name={`Refunded (${currency ?? ''})`} stroke="#f59e0b" strokeWidth={2} dot={false} />
+              <Bar isAnimationActive={false} yAxisId="count" dataKey="count" name={t('live.payments')} fill="#c7d2fe" radius={[3, 3, 0, 0]} />
+              <Bar isAnimationActive={false} yAxisId="count" dataKey="failed" name={t('live.failed')} fill="#fda4af" radius={[3, 3, 0, 0]} />
+              <Line isAnimationActive={false} yAxisId="amount" type="monotone" dataKey="amount" name={t('live.collectedIn', { currency: currency ?? '' })} stroke="#4f46e5" strokeWidth={2} dot={false} />
+              <Line isAnimationActive={false} yAxisId="amount" type="monotone" dataKey="refunded" name={t('live.refundedIn', { currency: currency ?? '' })} stroke="#f59e0b" strokeWidth={2} dot={false} />
             </ComposedChart>
           </ResponsiveContainer>
         </div>
@@ -257,6 +264,7 @@ function tooltipValue(currency: string | null) {
 }
 
 function MethodsCard({ period, schoolId, currency }: { period: Period; schoolId: string; currency: string | null }) {
+  const { t } = useT();
   const methods = useQuery(methodsQuery(period, schoolId));
   const rows = useMemo(() => {
     if (!methods.data || !currency) {
@@ -268,7 +276,7 @@ function MethodsCard({ period, schoolId, currency }: { period: Period; schoolId:
       .map((row) => ({ label: methodLabel(row.method), amount: row.amount / scale, count: row.count, failed: row.failed }));
   }, [methods.data, currency]);
   return (
-    <Card title={`Payment methods${currency ? ` · ${currency}` : ''}`} testId="methods-chart">
+    <Card title={currency ? t('live.methodsIn', { currency }) : t('live.methods')} testId="methods-chart">
       {methods.isPending ? (
         <Skeleton rows={5} />
       ) : methods.isError ? (
@@ -284,14 +292,17 @@ function MethodsCard({ period, schoolId, currency }: { period: Period; schoolId:
               margin={{ left: 8, right: 16 }}
               accessibilityLayer={false}
               role="img"
-              aria-label={`Bar chart: ${currency ?? ''} collected per payment method, ${rows.map((row) => `${row.label} ${currency ? formatMoney(Math.round(row.amount * 10 ** currencyDecimals(currency)), currency) : row.amount}`).join(', ')}`}
+              aria-label={t('live.methodsChart', {
+                currency: currency ?? '',
+                rows: rows.map((row) => `${row.label} ${currency ? formatMoney(Math.round(row.amount * 10 ** currencyDecimals(currency)), currency) : row.amount}`).join(', '),
+              })}
             >
               <CartesianGrid strokeDasharray="3 3" horizontal={false} stroke={GRID_STROKE} />
               <XAxis type="number" tick={TICK} tickFormatter={(value: number) => (currency ? formatMoneyTick(value, currency) : String(value))} />
               <YAxis type="category" dataKey="label" tick={TICK} width={88} />
               <Tooltip formatter={tooltipValue(currency)} />
               <Legend formatter={legendText} />
-              <Bar isAnimationActive={false} dataKey="amount" name={`Collected (${currency ?? ''})`} fill="#10b981" radius={[0, 3, 3, 0]} />
+              <Bar isAnimationActive={false} dataKey="amount" name={t('live.collectedIn', { currency: currency ?? '' })} fill="#10b981" radius={[0, 3, 3, 0]} />
             </BarChart>
           </ResponsiveContainer>
         </div>
@@ -300,14 +311,8 @@ function MethodsCard({ period, schoolId, currency }: { period: Period; schoolId:
   );
 }
 
-const STATUS_LABEL: Record<LiveStatus, string> = {
-  connecting: 'Connecting',
-  connected: 'LIVE',
-  reconnecting: 'Reconnecting',
-  paused: 'Paused',
-};
-
 function LiveIndicator({ status, attempts }: { status: LiveStatus; attempts: number }) {
+  const { t } = useT();
   const tone = {
     connecting: 'bg-slate-100 text-slate-600',
     connected: 'bg-emerald-100 text-emerald-800',
@@ -318,29 +323,33 @@ function LiveIndicator({ status, attempts }: { status: LiveStatus; attempts: num
   return (
     <span role="status" aria-live="polite" data-testid="live-indicator" data-status={status} className={cx('inline-flex items-center gap-1.5 rounded-full px-2.5 py-1 text-xs font-semibold', tone)}>
       <span className={cx('h-2 w-2 rounded-full', dot)} aria-hidden="true" />
-      {STATUS_LABEL[status]}
-      {status === 'reconnecting' && attempts > 1 ? ` (attempt ${attempts})` : ''}
+      {t(`live.status.${status}`)}
+      {status === 'reconnecting' && attempts > 1 ? t('live.attempt', { count: attempts }) : ''}
     </span>
   );
 }
 
-/** The Live CSV for people: words, amounts in currency units (the currency's digits), times in the viewer's zone, named. */
-const CSV_FIELDS: CsvField<LiveEvent>[] = [
-  { header: `Time (${viewerTimeZone()})`, value: (event) => localDateTime(event.payment.createdAt) },
-  { header: 'Event', value: (event) => EVENT_STYLE[event.type].label },
-  { header: 'School', value: (event) => event.payment.schoolName },
-  { header: 'Invoice', value: (event) => event.payment.invoiceNumber },
-  { header: 'Student', value: (event) => event.payment.studentName },
-  { header: 'Amount', value: (event) => new CsvDecimal(minorToInput(event.payment.amount, event.payment.currency)) },
-  { header: 'Currency', value: (event) => event.payment.currency },
-  { header: 'Method', value: (event) => methodLabel(event.payment.method) },
-  { header: 'Status', value: (event) => event.payment.status },
-  { header: 'Failure code', value: (event) => event.payment.failureCode },
-  { header: 'Gateway', value: (event) => event.payment.gateway },
-  { header: 'Transaction ID', value: (event) => event.payment.transactionId },
+/**
+ * The Live CSV for people: words, amounts in currency units (the currency's digits), times
+ * in the viewer's zone, named; headers and words in the dashboard's language at export.
+ */
+const csvFields = (): CsvField<LiveEvent>[] => [
+  { header: translate('live.csv.time', { zone: viewerTimeZone() }), value: (event) => localDateTime(event.payment.createdAt) },
+  { header: translate('live.csv.event'), value: (event) => eventLabel(event.type) },
+  { header: translate('live.csv.school'), value: (event) => event.payment.schoolName },
+  { header: translate('live.csv.invoice'), value: (event) => event.payment.invoiceNumber },
+  { header: translate('live.csv.student'), value: (event) => event.payment.studentName },
+  { header: translate('live.csv.amount'), value: (event) => new CsvDecimal(minorToInput(event.payment.amount, event.payment.currency)) },
+  { header: translate('live.csv.currency'), value: (event) => event.payment.currency },
+  { header: translate('live.csv.method'), value: (event) => methodLabel(event.payment.method) },
+  { header: translate('live.csv.status'), value: (event) => event.payment.status },
+  { header: translate('live.csv.failureCode'), value: (event) => event.payment.failureCode },
+  { header: translate('live.csv.gateway'), value: (event) => event.payment.gateway },
+  { header: translate('live.csv.transactionId'), value: (event) => event.payment.transactionId },
 ];
 
 function EventStream({ schoolId, zone }: { schoolId: string; zone: Zone }) {
+  const { t } = useT();
   const feed = useLiveFeed();
   const history = feed.history;
   const shown = schoolId ? feed.events.filter((event) => event.payment.schoolId === schoolId) : feed.events;
@@ -349,14 +358,14 @@ function EventStream({ schoolId, zone }: { schoolId: string; zone: Zone }) {
   const exportCsv = () => {
     const scope = schoolId ? (shown[0]?.payment.schoolName ?? schoolId) : 'all-schools';
     const name = downloadName({ what: 'live-events', scope: [scope], date: localDateTime(new Date().toISOString()).slice(0, 10), ext: 'csv' });
-    saveBlob(new Blob([toPeopleCsv(CSV_FIELDS, shown)], { type: 'text/csv;charset=utf-8' }), name.utf8);
+    saveBlob(new Blob([toPeopleCsv(csvFields(), shown)], { type: 'text/csv;charset=utf-8' }), name.utf8);
   };
 
   return (
     <Card
       title={
         <span className="flex flex-wrap items-center gap-x-3 gap-y-1">
-          Event stream <LiveIndicator status={feed.status} attempts={feed.attempts} />
+          {t('live.stream')} <LiveIndicator status={feed.status} attempts={feed.attempts} />
           <span className="text-xs font-normal text-slate-600">{describeZone(zone.timeZone, zone.whose)}</span>
         </span>
       }
@@ -365,31 +374,31 @@ function EventStream({ schoolId, zone }: { schoolId: string; zone: Zone }) {
         <div className="flex items-center gap-2">
           {feed.paused ? (
             <Button size="sm" variant="primary" onClick={feed.resume} data-testid="resume">
-              Resume{feed.buffered > 0 ? ` (${formatCount(feed.buffered)} new)` : ''}
+              {feed.buffered > 0 ? t('live.resumeNew', { count: formatCount(feed.buffered) }) : t('live.resume')}
             </Button>
           ) : (
             <Button size="sm" onClick={feed.pause}>
-              Pause
+              {t('live.pause')}
             </Button>
           )}
           <Button size="sm" onClick={exportCsv} disabled={shown.length === 0}>
-            Export CSV
+            {t('live.exportCsv')}
           </Button>
         </div>
       }
     >
       {history.isError ? (
         <div className="mb-3">
-          <ErrorState error={history.error} title="Recent transactions could not be loaded" onRetry={() => void history.refetch()} />
+          <ErrorState error={history.error} title={t('live.historyFailed')} onRetry={() => void history.refetch()} />
         </div>
       ) : null}
       {shown.length === 0 && loading && !history.isError ? (
         <Skeleton rows={6} />
       ) : shown.length === 0 ? (
-        <EmptyState>{feed.status === 'connected' ? 'Waiting for payments…' : 'No events yet.'}</EmptyState>
+        <EmptyState>{feed.status === 'connected' ? t('live.waiting') : t('live.noEvents')}</EmptyState>
       ) : (
         // A scrolling list: focusable (tabIndex 0) so the keyboard can scroll it too.
-        <ol className="max-h-[32rem] space-y-1.5 overflow-y-auto pr-1" aria-label="Payment events, newest first" data-testid="event-list" tabIndex={0}>
+        <ol className="max-h-[32rem] space-y-1.5 overflow-y-auto pr-1" aria-label={t('live.list')} data-testid="event-list" tabIndex={0}>
           {shown.map((event) => {
             const style = EVENT_STYLE[event.type];
             const payment = event.payment;
@@ -405,7 +414,7 @@ function EventStream({ schoolId, zone }: { schoolId: string; zone: Zone }) {
               >
                 <span className="col-span-2 flex items-center gap-1.5 text-xs font-semibold text-slate-700 sm:col-span-1">
                   <span className={cx('h-2 w-2 rounded-full', style.dot)} aria-hidden="true" />
-                  {style.label}
+                  {eventLabel(event.type)}
                 </span>
                 <span className="min-w-0 truncate text-slate-800">
                   <span className="font-medium" data-testid="event-student">

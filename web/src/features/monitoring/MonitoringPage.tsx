@@ -3,20 +3,17 @@ import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YA
 import { GRID_STROKE, TICK } from '../../components/chart';
 import { Card, EmptyState, ErrorState, PageHeader, Select, Skeleton, Stat, StatGrid, Table, td, tdNum, th, thNum } from '../../components/ui';
 import { describeZone, formatCount, formatDateTime, formatDayMonth, formatMoney, methodLabel, viewerTimeZone } from '../../lib/format';
+import { textLocale, useT } from '../../lib/i18n';
 import { useSearchParams } from '../../lib/router';
 import { useSession } from '../../app/session';
 import { failuresQuery } from './api';
 import { SyncPanel } from './SyncPanel';
 
-const WINDOWS = [
-  { hours: 1, label: 'Last hour' },
-  { hours: 24, label: 'Last 24 hours' },
-  { hours: 72, label: 'Last 3 days' },
-  { hours: 168, label: 'Last 7 days' },
-  { hours: 720, label: 'Last 30 days' },
-];
+/** The windows offered, in hours; each one's words are `monitoring.windows.<hours>`. */
+const WINDOWS = [{ hours: 1 }, { hours: 24 }, { hours: 72 }, { hours: 168 }, { hours: 720 }];
 
 export function MonitoringPage() {
+  const { t } = useT();
   const { can } = useSession();
   // The window lives in the query string (?hours=72): reload, Back and a shared link keep it.
   const [params, setParams] = useSearchParams();
@@ -27,7 +24,7 @@ export function MonitoringPage() {
   const hourly = lastHours <= 72;
   // Failures span every school: times are the viewer's, and say so.
   const timeZone = viewerTimeZone();
-  const hourLabel = new Intl.DateTimeFormat('en-GB', { day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone });
+  const hourLabel = new Intl.DateTimeFormat(textLocale(), { day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone });
   const series = data?.series.map((point) => ({
     label: hourly ? hourLabel.format(new Date(point.bucket)) : formatDayMonth(point.bucket, timeZone),
     count: point.count,
@@ -36,15 +33,15 @@ export function MonitoringPage() {
   return (
     <>
       <PageHeader
-        title="Monitoring"
-        subtitle="The gateway sync and failed gateway transactions. No personal data is shown here."
+        title={t('monitoring.title')}
+        subtitle={t('monitoring.subtitle')}
         actions={
           <label className="flex items-center gap-2 text-sm text-slate-700">
-            Window
+            {t('monitoring.window')}
             <Select value={lastHours} onChange={(event) => setParams({ hours: Number(event.target.value) === 24 ? undefined : event.target.value })} className="sm:w-40" name="lastHours">
               {WINDOWS.map((option) => (
                 <option key={option.hours} value={option.hours}>
-                  {option.label}
+                  {t(`monitoring.windows.${option.hours}`)}
                 </option>
               ))}
             </Select>
@@ -65,12 +62,12 @@ export function MonitoringPage() {
       ) : data ? (
         <div className="space-y-6">
           <StatGrid>
-            <Stat label="Failures" value={formatCount(data.total)} tone={data.total > 0 ? 'bad' : 'good'} testId="failures-total" />
-            <Stat label="Failure codes" value={formatCount(data.byCode.length)} />
-            <Stat label="Gateways affected" value={formatCount(data.byGateway.length)} />
-            <Stat label="Top code" value={data.byCode[0]?.failureCode ?? '—'} />
+            <Stat label={t('monitoring.failures')} value={formatCount(data.total)} tone={data.total > 0 ? 'bad' : 'good'} testId="failures-total" />
+            <Stat label={t('monitoring.failureCodes')} value={formatCount(data.byCode.length)} />
+            <Stat label={t('monitoring.gateways')} value={formatCount(data.byGateway.length)} />
+            <Stat label={t('monitoring.topCode')} value={data.byCode[0]?.failureCode ?? '—'} />
           </StatGrid>
-          <Card title={`Failures per ${hourly ? 'hour' : 'day'} · ${describeZone(timeZone, 'viewer')}`}>
+          <Card title={t(hourly ? 'monitoring.perHour' : 'monitoring.perDay', { zone: describeZone(timeZone, 'viewer') })}>
             <div className="h-64">
               <ResponsiveContainer width="100%" height="100%">
                 <AreaChart
@@ -78,28 +75,28 @@ export function MonitoringPage() {
                   margin={{ left: -16, right: 8 }}
                   accessibilityLayer={false}
                   role="img"
-                  aria-label={`Chart: failed transactions per ${hourly ? 'hour' : 'day'}, ${formatCount(data.total)} in the window; by code and gateway in the tables below`}
+                  aria-label={t(hourly ? 'monitoring.chartHour' : 'monitoring.chartDay', { count: formatCount(data.total) })}
                 >
                   <CartesianGrid strokeDasharray="3 3" vertical={false} stroke={GRID_STROKE} />
                   <XAxis dataKey="label" tick={TICK} minTickGap={24} />
                   <YAxis allowDecimals={false} tick={TICK} tickFormatter={formatCount} />
                   <Tooltip />
-                  <Area type="monotone" dataKey="count" name="Failures" stroke="#e11d48" fill="#fecdd3" />
+                  <Area type="monotone" dataKey="count" name={t('monitoring.failures')} stroke="#e11d48" fill="#fecdd3" />
                 </AreaChart>
               </ResponsiveContainer>
             </div>
           </Card>
           <div className="grid grid-cols-1 gap-6 lg:grid-cols-2">
-            <Card title="By failure code">
+            <Card title={t('monitoring.byCode')}>
               {data.byCode.length === 0 ? (
-                <EmptyState>No failures in this window.</EmptyState>
+                <EmptyState>{t('monitoring.none')}</EmptyState>
               ) : (
-                <Table label="Failures by code">
+                <Table label={t('monitoring.byCodeTable')}>
                   <thead>
                     <tr>
-                      <th className={th}>Code</th>
-                      <th className={thNum}>Count</th>
-                      <th className={thNum}>Amount</th>
+                      <th className={th}>{t('monitoring.code')}</th>
+                      <th className={thNum}>{t('monitoring.count')}</th>
+                      <th className={thNum}>{t('monitoring.amount')}</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -114,15 +111,15 @@ export function MonitoringPage() {
                 </Table>
               )}
             </Card>
-            <Card title="By gateway">
+            <Card title={t('monitoring.byGateway')}>
               {data.byGateway.length === 0 ? (
-                <EmptyState>No failures in this window.</EmptyState>
+                <EmptyState>{t('monitoring.none')}</EmptyState>
               ) : (
-                <Table label="Failures by gateway">
+                <Table label={t('monitoring.byGatewayTable')}>
                   <thead>
                     <tr>
-                      <th className={th}>Gateway</th>
-                      <th className={thNum}>Count</th>
+                      <th className={th}>{t('monitoring.gateway')}</th>
+                      <th className={thNum}>{t('monitoring.count')}</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -137,20 +134,20 @@ export function MonitoringPage() {
               )}
             </Card>
           </div>
-          <Card title={`Latest failures · ${describeZone(timeZone, 'viewer')}`}>
+          <Card title={t('monitoring.latest', { zone: describeZone(timeZone, 'viewer') })}>
             {data.recent.length === 0 ? (
-              <EmptyState>No failures in this window.</EmptyState>
+              <EmptyState>{t('monitoring.none')}</EmptyState>
             ) : (
-              <Table label="Latest failures" stickyFirst>
+              <Table label={t('monitoring.latestTable')} stickyFirst>
                 <thead>
                   <tr>
-                    <th className={th}>When</th>
-                    <th className={th}>School</th>
-                    <th className={th}>Method</th>
-                    <th className={th}>Gateway</th>
-                    <th className={th}>Code</th>
-                    <th className={th}>Message</th>
-                    <th className={thNum}>Amount</th>
+                    <th className={th}>{t('monitoring.when')}</th>
+                    <th className={th}>{t('monitoring.school')}</th>
+                    <th className={th}>{t('monitoring.method')}</th>
+                    <th className={th}>{t('monitoring.gateway')}</th>
+                    <th className={th}>{t('monitoring.code')}</th>
+                    <th className={th}>{t('monitoring.message')}</th>
+                    <th className={thNum}>{t('monitoring.amount')}</th>
                   </tr>
                 </thead>
                 <tbody>

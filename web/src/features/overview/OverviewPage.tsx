@@ -3,6 +3,7 @@ import { lazy, Suspense } from 'react';
 import { WhenVisible } from '../../components/WhenVisible';
 import { Button, Card, EmptyState, ErrorState, Field, Input, PageHeader, Select, Skeleton, Stat, StatGrid, StatusBadge, Table, td, tdNum, th, thNum, SchoolOptions } from '../../components/ui';
 import { formatCount, formatDate, formatDateTime, formatMoney, methodLabel, PAYMENT_METHODS, viewerTimeZone, zoneOwner } from '../../lib/format';
+import { translate, useT } from '../../lib/i18n';
 import { Link, useSearchParams } from '../../lib/router';
 import { gradeOptionsQuery, schoolOptionsQuery } from '../../lib/schools';
 import { dashboardQuery, type Amounts, type DashboardFilters } from './api';
@@ -10,20 +11,22 @@ import { dashboardQuery, type Amounts, type DashboardFilters } from './api';
 /** recharts comes with the chart, only when it scrolls into view (WhenVisible). */
 const MethodChart = lazy(() => import('./MethodChart'));
 
-const AMOUNT_COLUMNS: { key: keyof Amounts; label: string }[] = [
-  { key: 'amountDue', label: 'Due' },
-  { key: 'amountCollected', label: 'Collected' },
-  { key: 'amountOutstanding', label: 'Outstanding' },
-  { key: 'amountOverdue', label: 'Overdue' },
+/** The four figures, each with its label's key under `overview.`. */
+const AMOUNT_COLUMNS: { key: keyof Amounts; label: 'due' | 'collected' | 'outstanding' | 'overdue' }[] = [
+  { key: 'amountDue', label: 'due' },
+  { key: 'amountCollected', label: 'collected' },
+  { key: 'amountOutstanding', label: 'outstanding' },
+  { key: 'amountOverdue', label: 'overdue' },
 ];
 
 /** The API's grade key for money received as family credit (src/modules/reporting/rollups.ts, FAMILY_CREDIT_GRADE). */
 const FAMILY_CREDIT_GRADE = 'family credit, no grade';
-const gradeLabel = (grade: string) => (grade === FAMILY_CREDIT_GRADE ? 'Family credit (no grade)' : `Grade ${grade}`);
+const gradeLabel = (grade: string) => (grade === FAMILY_CREDIT_GRADE ? translate('overview.familyCredit') : translate('overview.gradeName', { grade }));
 
 const FILTER_KEYS = ['schoolId', 'grade', 'method', 'from', 'to'] as const;
 
 export function OverviewPage() {
+  const { t } = useT();
   // Filters live in the query string: reload, Back and a shared link keep them.
   const [params, setParams] = useSearchParams();
   const filters: DashboardFilters = Object.fromEntries(FILTER_KEYS.flatMap((key) => (params.get(key) ? [[key, params.get(key)]] : [])));
@@ -39,28 +42,28 @@ export function OverviewPage() {
   return (
     <>
       <PageHeader
-        title="Overview"
+        title={t('overview.title')}
         subtitle={
           data
-            ? `Due vs collected, never summed across currencies · updated ${formatDateTime(data.generatedAt, zone.timeZone)} (${zoneOwner(zone.timeZone, zone.whose)})`
-            : 'Due vs collected across your schools'
+            ? t('overview.subtitle', { at: formatDateTime(data.generatedAt, zone.timeZone), zone: zoneOwner(zone.timeZone, zone.whose) })
+            : t('overview.subtitleLoading')
         }
-        actions={dashboard.isFetching && data ? <span className="text-xs text-slate-600">Refreshing…</span> : null}
+        actions={dashboard.isFetching && data ? <span className="text-xs text-slate-600">{t('ui.refreshing')}</span> : null}
       />
 
       <Card className="mb-6">
-        <form className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6" onSubmit={(event) => event.preventDefault()} aria-label="Dashboard filters">
+        <form className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6" onSubmit={(event) => event.preventDefault()} aria-label={t('overview.filters')}>
           <div className="col-span-2 md:col-span-1">
-            <Field label="School">
+            <Field label={t('overview.school')}>
               <Select value={filters.schoolId ?? ''} onChange={(event) => set('schoolId')(event.target.value)} name="schoolId">
-                <option value="">All schools</option>
+                <option value="">{t('overview.allSchools')}</option>
                 <SchoolOptions schools={schools.data} />
               </Select>
             </Field>
           </div>
-          <Field label="Grade">
+          <Field label={t('overview.grade')}>
             <Select value={filters.grade ?? ''} onChange={(event) => set('grade')(event.target.value)} name="grade">
-              <option value="">Any grade</option>
+              <option value="">{t('overview.anyGrade')}</option>
               {grades.data?.data.map((grade) => (
                 <option key={grade} value={grade}>
                   {grade}
@@ -69,9 +72,9 @@ export function OverviewPage() {
               {filters.grade && grades.data && !grades.data.data.includes(filters.grade) ? <option value={filters.grade}>{filters.grade}</option> : null}
             </Select>
           </Field>
-          <Field label="Method">
+          <Field label={t('overview.method')}>
             <Select value={filters.method ?? ''} onChange={(event) => set('method')(event.target.value)} name="method">
-              <option value="">Any method</option>
+              <option value="">{t('overview.anyMethod')}</option>
               {PAYMENT_METHODS.map((method) => (
                 <option key={method} value={method}>
                   {methodLabel(method)}
@@ -79,15 +82,15 @@ export function OverviewPage() {
               ))}
             </Select>
           </Field>
-          <Field label="From">
+          <Field label={t('overview.from')}>
             <Input type="date" value={filters.from ?? ''} onChange={(event) => set('from')(event.target.value)} name="from" />
           </Field>
-          <Field label="To">
+          <Field label={t('overview.to')}>
             <Input type="date" value={filters.to ?? ''} onChange={(event) => set('to')(event.target.value)} name="to" />
           </Field>
           <div className="col-span-2 flex items-end md:col-span-1">
             <Button onClick={() => setParams(Object.fromEntries(FILTER_KEYS.map((key) => [key, undefined])))} disabled={Object.keys(filters).length === 0} className="w-full">
-              Clear filters
+              {t('overview.clear')}
             </Button>
           </div>
         </form>
@@ -102,16 +105,16 @@ export function OverviewPage() {
       ) : data ? (
         <div className="space-y-6">
           {data.totalsByCurrency.length === 0 ? (
-            <EmptyState>No invoices or payments match these filters.</EmptyState>
+            <EmptyState>{t('overview.noMatch')}</EmptyState>
           ) : (
             data.totalsByCurrency.map((totals) => (
-              <section key={totals.currency} aria-label={`Totals in ${totals.currency}`} data-testid={`totals-${totals.currency}`}>
+              <section key={totals.currency} aria-label={t('overview.totalsIn', { currency: totals.currency })} data-testid={`totals-${totals.currency}`}>
                 <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-600">{totals.currency}</h2>
                 <StatGrid>
                   {AMOUNT_COLUMNS.map(({ key, label }) => (
                     <Stat
                       key={key}
-                      label={label}
+                      label={t(`overview.${label}`)}
                       value={formatMoney(totals[key], totals.currency)}
                       tone={key === 'amountOverdue' && totals[key] > 0 ? 'bad' : key === 'amountCollected' ? 'good' : 'default'}
                       testId={`total-${totals.currency}-${key}`}
@@ -122,9 +125,9 @@ export function OverviewPage() {
             ))
           )}
 
-          <Card title="Payments by method">
+          <Card title={t('overview.byMethod')}>
             {data.byPaymentMethod.length === 0 ? (
-              <EmptyState>No payments in this selection.</EmptyState>
+              <EmptyState>{t('overview.noPayments')}</EmptyState>
             ) : (
               <div className="grid grid-cols-1 gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
                 <WhenVisible className="h-56 min-w-0">
@@ -132,13 +135,13 @@ export function OverviewPage() {
                     <MethodChart data={methodCounts(data.byPaymentMethod)} />
                   </Suspense>
                 </WhenVisible>
-                <Table label="Payments by method" stickyFirst>
+                <Table label={t('overview.byMethod')} stickyFirst>
                   <thead>
                     <tr>
-                      <th className={th}>Method</th>
-                      <th className={th}>Currency</th>
-                      <th className={thNum}>Payments</th>
-                      <th className={thNum}>Amount</th>
+                      <th className={th}>{t('overview.method')}</th>
+                      <th className={th}>{t('overview.currency')}</th>
+                      <th className={thNum}>{t('overview.payments')}</th>
+                      <th className={thNum}>{t('overview.amount')}</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -156,38 +159,38 @@ export function OverviewPage() {
             )}
           </Card>
 
-          <Card title="By grade" testId="by-grade">
+          <Card title={t('overview.byGrade')} testId="by-grade">
             {data.byGrade.length === 0 ? (
-              <EmptyState>No grades in this selection.</EmptyState>
+              <EmptyState>{t('overview.noGrades')}</EmptyState>
             ) : (
-              <AmountsTable label="By grade" rows={data.byGrade.map((row) => ({ key: `${row.grade}-${row.currency}`, name: gradeLabel(row.grade), ...row }))} />
+              <AmountsTable label={t('overview.byGrade')} rows={data.byGrade.map((row) => ({ key: `${row.grade}-${row.currency}`, name: gradeLabel(row.grade), ...row }))} />
             )}
           </Card>
 
-          <Card title="By school" actions={data.bySchoolTruncated ? <span className="text-xs text-amber-800">Showing the first 1,000 schools</span> : null} testId="by-school">
+          <Card title={t('overview.bySchool')} actions={data.bySchoolTruncated ? <span className="text-xs text-amber-800">{t('overview.firstSchools')}</span> : null} testId="by-school">
             {data.bySchool.length === 0 ? (
-              <EmptyState>No schools in this selection.</EmptyState>
+              <EmptyState>{t('overview.noSchools')}</EmptyState>
             ) : (
               <AmountsTable
-                label="By school"
+                label={t('overview.bySchool')}
                 rows={data.bySchool.map((row) => ({ key: row.schoolId, name: row.schoolName, link: `/schools/${row.schoolId}`, ...row }))}
               />
             )}
           </Card>
 
-          <Card title="Outstanding — oldest due first" testId="outstanding-sample">
+          <Card title={t('overview.outstandingTitle')} testId="outstanding-sample">
             {data.outstandingSample.length === 0 ? (
-              <EmptyState>Nothing outstanding. Every bill is paid.</EmptyState>
+              <EmptyState>{t('overview.nothingOutstanding')}</EmptyState>
             ) : (
-              <Table label="Outstanding invoices" stickyFirst>
+              <Table label={t('overview.outstandingTable')} stickyFirst>
                 <thead>
                   <tr>
-                    <th className={th}>Invoice</th>
-                    <th className={th}>Student</th>
-                    <th className={th}>School</th>
-                    <th className={th}>Due</th>
-                    <th className={th}>Status</th>
-                    <th className={thNum}>Pending</th>
+                    <th className={th}>{t('overview.invoice')}</th>
+                    <th className={th}>{t('overview.student')}</th>
+                    <th className={th}>{t('overview.school')}</th>
+                    <th className={th}>{t('overview.due')}</th>
+                    <th className={th}>{t('overview.status')}</th>
+                    <th className={thNum}>{t('overview.pending')}</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -226,20 +229,21 @@ function methodCounts(rows: { method: string; count: number }[]) {
     counts.set(row.method, (counts.get(row.method) ?? 0) + row.count);
   }
   // Short axis labels fit six bars on a phone; the tooltip has the full name.
-  const short: Record<string, string> = { bank_transfer: 'Transfer', cash_voucher: 'Voucher', direct_debit: 'Debit' };
-  return [...counts].map(([method, count]) => ({ label: methodLabel(method), short: short[method] ?? methodLabel(method), count }));
+  const short = (method: string) => translate(`overview.short.${method}`, { defaultValue: methodLabel(method) });
+  return [...counts].map(([method, count]) => ({ label: methodLabel(method), short: short(method), count }));
 }
 
 function AmountsTable({ label, rows }: { label: string; rows: ({ key: string; name: string; link?: string; currency: string } & Amounts)[] }) {
+  const { t } = useT();
   return (
     <Table label={label} stickyFirst>
       <thead>
         <tr>
-          <th className={th}>Name</th>
-          <th className={th}>Currency</th>
+          <th className={th}>{t('overview.name')}</th>
+          <th className={th}>{t('overview.currency')}</th>
           {AMOUNT_COLUMNS.map((column) => (
             <th key={column.key} className={thNum}>
-              {column.label}
+              {t(`overview.${column.label}`)}
             </th>
           ))}
         </tr>

@@ -2,8 +2,11 @@ import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { useRef, useState } from 'react';
 import { useSession } from '../../app/session';
 import { Button, Card, describeError, EmptyState, ErrorState, Field, Input, LoadMore, Notice, PageHeader, Select, Skeleton, StatusBadge, Table, td, tdNum, th, thNum, SchoolOptions } from '../../components/ui';
+import { Trans } from 'react-i18next';
+import { translateAmountError } from '../../components/money';
 import { parseAmount } from '../../lib/amount';
-import { formatBytes, formatCount, formatDate, formatMoney } from '../../lib/format';
+import { enumLabel, formatBytes, formatCount, formatDate, formatMoney } from '../../lib/format';
+import { useT } from '../../lib/i18n';
 import { Link, useSearchParams } from '../../lib/router';
 import { gradeOptionsQuery, schoolOptionsQuery } from '../../lib/schools';
 import { exportPending, pendingQuery, type PendingFilters } from './api';
@@ -11,6 +14,7 @@ import { exportPending, pendingQuery, type PendingFilters } from './api';
 type ExportState = { kind: 'running'; format: 'csv' | 'xlsx' } | { kind: 'done'; filename: string; bytes: number } | { kind: 'failed'; error: unknown } | null;
 
 export function PendingPage() {
+  const { t } = useT();
   const { can } = useSession();
   const schools = useQuery(schoolOptionsQuery());
   // Filters live in the query string: reload, Back from an invoice and a shared link keep them.
@@ -23,7 +27,7 @@ export function PendingPage() {
   const school = schools.data?.find((candidate) => candidate.id === schoolId);
   // A minimum amount only means something in one currency, so it needs a school.
   const parsedMin = school && minAmount.trim() ? parseAmount(minAmount, school.currency) : null;
-  const minError = parsedMin && !parsedMin.ok ? parsedMin.error : null;
+  const minError = parsedMin && !parsedMin.ok ? translateAmountError(parsedMin.error) : null;
   const filters: PendingFilters = {
     ...(schoolId ? { schoolId } : {}),
     ...(grade ? { grade } : {}),
@@ -52,16 +56,16 @@ export function PendingPage() {
   return (
     <>
       <PageHeader
-        title="Pending payments"
-        subtitle="Every bill that still owes money, oldest due first."
+        title={t('pending.title')}
+        subtitle={t('pending.subtitle')}
         actions={
           can('reports:export') ? (
             <>
               <Button onClick={() => void runExport('csv')} busy={running !== null}>
-                {running === 'csv' ? 'Exporting…' : 'Export CSV'}
+                {running === 'csv' ? t('pending.exporting') : t('pending.exportCsv')}
               </Button>
               <Button onClick={() => void runExport('xlsx')} busy={running !== null}>
-                {running === 'xlsx' ? 'Exporting…' : 'Export Excel'}
+                {running === 'xlsx' ? t('pending.exporting') : t('pending.exportExcel')}
               </Button>
             </>
           ) : null
@@ -71,29 +75,29 @@ export function PendingPage() {
       <div className="mb-4 empty:hidden" data-testid="export-status">
         {exported?.kind === 'running' ? (
           <Notice tone="info" focusOnMount={false}>
-            Exporting every matching bill as {exported.format === 'csv' ? 'CSV' : 'Excel'}… the file is saved when it is complete.
+            {t('pending.exportRunning', { format: exported.format === 'csv' ? 'CSV' : 'Excel' })}
           </Notice>
         ) : exported?.kind === 'done' ? (
           <Notice tone="success" onDismiss={() => setExported(null)} testId="export-done">
-            Export finished: saved <span className="font-medium">{exported.filename}</span> ({formatBytes(exported.bytes)}).
+            <Trans t={t} i18nKey="pending.exportDone" values={{ filename: exported.filename, size: formatBytes(exported.bytes) }} components={{ 1: <span className="font-medium" /> }} />
           </Notice>
         ) : exported?.kind === 'failed' ? (
           <Notice tone="error" onDismiss={() => setExported(null)} testId="export-failed">
-            <span className="font-semibold">Export failed.</span> {describeError(exported.error).detail}
+            <span className="font-semibold">{t('pending.exportFailed')}</span> {describeError(exported.error).detail}
           </Notice>
         ) : null}
       </div>
       <Card className="mb-6">
-        <form className="grid grid-cols-2 gap-3 md:grid-cols-4" onSubmit={(event) => event.preventDefault()} aria-label="Queue filters">
-          <Field label="School">
+        <form className="grid grid-cols-2 gap-3 md:grid-cols-4" onSubmit={(event) => event.preventDefault()} aria-label={t('pending.filters')}>
+          <Field label={t('pending.school')}>
             <Select value={schoolId} onChange={(event) => setParams({ schoolId: event.target.value, grade: undefined, min: undefined })} name="schoolId">
-              <option value="">All schools</option>
+              <option value="">{t('pending.allSchools')}</option>
               <SchoolOptions schools={schools.data} />
             </Select>
           </Field>
-          <Field label="Grade">
+          <Field label={t('pending.grade')}>
             <Select value={grade} onChange={(event) => setParams({ grade: event.target.value })} name="grade">
-              <option value="">Any grade</option>
+              <option value="">{t('pending.anyGrade')}</option>
               {grades.data?.data.map((option) => (
                 <option key={option} value={option}>
                   {option}
@@ -102,40 +106,40 @@ export function PendingPage() {
               {grade && grades.data && !grades.data.data.includes(grade) ? <option value={grade}>{grade}</option> : null}
             </Select>
           </Field>
-          <Field label="Status">
+          <Field label={t('pending.status')}>
             <Select value={status} onChange={(event) => setParams({ status: event.target.value })} name="status">
-              <option value="">Any status</option>
-              <option value="PENDING">Pending</option>
-              <option value="PARTIAL">Partial</option>
-              <option value="OVERDUE">Overdue</option>
+              <option value="">{t('pending.anyStatus')}</option>
+              <option value="PENDING">{enumLabel('status', 'PENDING')}</option>
+              <option value="PARTIAL">{enumLabel('status', 'PARTIAL')}</option>
+              <option value="OVERDUE">{enumLabel('status', 'OVERDUE')}</option>
             </Select>
           </Field>
-          <Field label={`Min. pending${school ? ` (${school.currency})` : ''}`} hint={school ? undefined : 'Choose a school first'} error={minError}>
+          <Field label={school ? t('pending.minPendingIn', { currency: school.currency }) : t('pending.minPending')} hint={school ? undefined : t('pending.chooseSchool')} error={minError}>
             <Input value={minAmount} onChange={(event) => setParams({ min: event.target.value })} inputMode="decimal" disabled={!school} name="minAmount" />
           </Field>
         </form>
       </Card>
-      <Card title={total !== undefined ? `${formatCount(total)} outstanding bills` : 'Outstanding bills'} testId="pending-queue">
+      <Card title={total !== undefined ? t('pending.countTitle', { count: formatCount(total) }) : t('pending.queueTitle')} testId="pending-queue">
         {pending.isPending ? (
           <Skeleton rows={8} />
         ) : pending.isError ? (
           <ErrorState error={pending.error} onRetry={() => void pending.refetch()} />
         ) : rows.length === 0 ? (
-          <EmptyState>Nothing outstanding matches these filters.</EmptyState>
+          <EmptyState>{t('pending.empty')}</EmptyState>
         ) : (
           <>
-            <Table label="Pending payments" stickyFirst>
+            <Table label={t('pending.table')} stickyFirst>
               <thead>
                 <tr>
-                  <th className={th}>Invoice</th>
-                  <th className={thNum}>Pending</th>
-                  <th className={th}>Status</th>
-                  <th className={th}>Student</th>
-                  <th className={th}>Due</th>
-                  <th className={thNum}>Days late</th>
-                  <th className={thNum}>Amount</th>
-                  <th className={th}>Grade</th>
-                  <th className={th}>School</th>
+                  <th className={th}>{t('pending.invoice')}</th>
+                  <th className={thNum}>{t('pending.pendingAmount')}</th>
+                  <th className={th}>{t('pending.status')}</th>
+                  <th className={th}>{t('pending.student')}</th>
+                  <th className={th}>{t('pending.due')}</th>
+                  <th className={thNum}>{t('pending.daysLate')}</th>
+                  <th className={thNum}>{t('pending.amount')}</th>
+                  <th className={th}>{t('pending.grade')}</th>
+                  <th className={th}>{t('pending.school')}</th>
                 </tr>
               </thead>
               <tbody ref={list}>
@@ -165,7 +169,7 @@ export function PendingPage() {
             <LoadMore
               shown={rows.length}
               total={total}
-              noun="bills"
+              noun={t('pending.noun')}
               hasNextPage={pending.hasNextPage}
               loading={pending.isFetchingNextPage}
               onLoad={() => pending.fetchNextPage()}
