@@ -139,4 +139,28 @@ describe('portal downloads: invoice PDF, statement, receipts', () => {
     assert.equal((await root.get(`/portal/payments/${myPayment}/receipt`)).statusCode, 403);
     assert.equal((await guardian.get(`/portal/payments/${myPayment}/receipt`, { accept: 'text/csv' })).statusCode, 406);
   });
+  test('GET /portal/receipts: the family’s receipts newest first (the family payment’s and the direct payment’s), paged, nothing of another family’s', async () => {
+    const all = await guardian.get('/portal/receipts');
+    assert.equal(all.statusCode, 200, all.body);
+    type Receipt = { number: string; paymentId: string; amount: number; method: string; paidAt: string };
+    const receipts = all.json<{ data: Receipt[]; nextCursor: string | null }>();
+    assert.deepEqual(receipts.data.map((r) => [r.paymentId, r.amount, r.method]), [
+      [myFamilyPayment.id, 100_000_00, 'bank_transfer'],
+      [myPayment, 120_000_00, 'card'],
+    ]);
+    assert.ok(receipts.data.every((r) => /\d/.test(r.number)));
+    assert.ok(!receipts.data.some((r) => r.paymentId === theirPayment));
+    // Each downloads through the receipt route.
+    for (const receipt of receipts.data) {
+      assert.equal((await guardian.get(`/portal/payments/${receipt.paymentId}/receipt`)).statusCode, 200);
+    }
+    const first = (await guardian.get('/portal/receipts?limit=1')).json<{ data: Receipt[]; nextCursor: string | null }>();
+    assert.equal(first.data.length, 1);
+    assert.ok(first.nextCursor);
+    const second = (await guardian.get(`/portal/receipts?limit=1&cursor=${encodeURIComponent(first.nextCursor)}`)).json<{ data: Receipt[]; nextCursor: string | null }>();
+    assert.deepEqual(second.data.map((r) => r.paymentId), [myPayment]);
+    assert.equal(second.nextCursor, null);
+    assert.equal((await guardian.get('/portal/receipts?cursor=nope')).statusCode, 400);
+    assert.equal((await root.get('/portal/receipts')).statusCode, 403);
+  });
 });

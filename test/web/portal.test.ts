@@ -118,6 +118,11 @@ describe('web: the family portal', { skip: skip ?? false }, () => {
     assert.match(statement.suggestedFilename(), /\.pdf$/);
     const bytes = await readFile(await statement.path());
     assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-');
+    // The card payment's receipt heads the receipts list, and downloads.
+    const newest = page.getByTestId('portal-receipts').getByRole('listitem').first();
+    await newest.filter({ hasText: 'Card' }).waitFor();
+    const [receipt] = await Promise.all([page.waitForEvent('download'), newest.getByRole('button', { name: /^PDF \(receipt / }).click()]);
+    assert.equal((await readFile(await receipt.path())).subarray(0, 5).toString('latin1'), '%PDF-');
     await page.setViewportSize(DESKTOP);
     problems.push(...(await judge(page, 'paid-en-desktop')));
     assert.deepEqual(problems, []);

@@ -155,6 +155,30 @@ export default function portalRoutes(app: FastifyInstance, options: { db: Db; co
     return sendFamilyStatement(reply, document, format, documentLanguage(request, language), request.query.style ?? 'people');
   });
 
+  api.get('/portal/receipts', {
+    config: use,
+    schema: {
+      tags,
+      summary: 'The family’s receipts, newest first (a family payment’s, and each payment made straight on its invoices)',
+      querystring: Type.Object(ListQuery, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          data: Type.Array(
+            Type.Object({
+              number: Type.String({ description: 'the gapless receipt number' }),
+              paymentId: Uuid,
+              amount: Type.Integer({ minimum: 0, description: 'minor units' }),
+              method: Type.String(),
+              paidAt: Type.String({ format: 'date-time' }),
+            }),
+          ),
+          nextCursor: Type.Union([Type.String(), Type.Null()]),
+        }),
+        ...problemResponses(400, 401, 403),
+      },
+    },
+  }, (request) => portal.receipts(principalOf(request), { ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }));
+
   api.get('/portal/payments/:id/receipt', {
     config: use,
     schema: {

@@ -46,6 +46,15 @@ export interface PortalMe {
   nextDue: { invoiceId: string; number: string; dueDate: string; pendingAmount: number } | null;
 }
 
+/** A receipt the family can download (GET /portal/receipts). */
+export interface PortalReceipt {
+  number: string;
+  paymentId: string;
+  amount: number;
+  method: string;
+  paidAt: string;
+}
+
 const sha256 = (token: string) => createHash('sha256').update(token).digest();
 
 function linkOf(principal: Principal): GuardianLink {
@@ -192,6 +201,30 @@ export function createPortalService(deps: {
     },
 
     /** The guardian's own messages (reminders and invitations), newest first. */
+    /**
+     * The family's receipts, newest first: one per family payment, and one per payment made
+     * straight on one of the family's invoices; `paymentId` is what
+     * GET /portal/payments/:id/receipt takes. Paged by the school's gapless receipt number.
+     */
+    async receipts(principal: Principal, query: { limit: number; cursor?: string | undefined }): Promise<Page<PortalReceipt>> {
+      const link = linkOf(principal);
+      const before = query.cursor === undefined ? undefined : decodeCursorOf(query.cursor, [cursorPart.count])[0];
+      const { rows } = await sql<PortalReceipt & { seq: number }>`
+        select r.seq, r.number, coalesce(p.id, fp.id) as "paymentId", coalesce(p.amount, fp.amount)::int8 as amount,
+               coalesce(p.method, fp.method) as method, coalesce(p.paid_at, fp.paid_at) as "paidAt"
+          from receipts r
+          left join payments p on r.payment_id is not null and p.school_id = r.school_id and p.id = r.payment_id
+          left join family_payments fp on r.family_payment_id is not null and fp.school_id = r.school_id and fp.id = r.family_payment_id
+         where r.school_id = ${link.schoolId}
+           and (fp.family_id = ${link.familyId}
+                or p.invoice_id in (select fi.id from family_invoices(${link.schoolId}::uuid, ${link.familyId}::uuid) fi))
+           ${before === undefined ? sql`` : sql`and r.seq < ${before}`}
+         order by r.seq desc
+         limit ${query.limit + 1}`.execute(db);
+      const page = toPage(rows, query.limit, (row) => [Number(row.seq)]);
+      return { ...page, data: page.data.map(({ seq: _seq, paidAt, amount, ...row }) => ({ ...row, amount: Number(amount), paidAt: new Date(paidAt).toISOString() })) };
+    },
+
     async messages(principal: Principal, query: { limit: number; cursor?: string | undefined }): Promise<Page<Message>> {
       const link = linkOf(principal);
       const before = query.cursor === undefined ? undefined : decodeCursorOf(query.cursor, [cursorPart.uuid])[0];

@@ -16,6 +16,7 @@ import {
   portalInvoiceQuery,
   portalInvoicesQuery,
   portalMeQuery,
+  portalReceiptsQuery,
   updatePortalMe,
   type Checkout,
   type PayLinkView,
@@ -156,6 +157,7 @@ function Home() {
       <Balance me={data} />
       <Children me={data} />
       <Invoices currency={data.school.currency} />
+      <Receipts currency={data.school.currency} />
       <Preferences me={data} />
     </div>
   );
@@ -474,6 +476,65 @@ function InvoiceLines({ invoiceId, currency }: { invoiceId: string; currency: st
         </ul>
       )}
     </details>
+  );
+}
+
+function Receipts({ currency }: { currency: string }) {
+  const { t } = useTranslation();
+  const format = useFormat(currency);
+  const receipts = useInfiniteQuery(portalReceiptsQuery());
+  const rows = receipts.data?.pages.flatMap((page) => page.data) ?? [];
+  return (
+    <section className={card} aria-labelledby="receipts-title">
+      <h2 id="receipts-title" className="font-semibold text-slate-900">
+        {t('receipts')}
+      </h2>
+      {receipts.isPending ? (
+        <p className="mt-3 text-sm text-slate-600">{t('loading')}</p>
+      ) : receipts.isError ? (
+        <p className="mt-3 text-sm text-rose-700" role="alert">
+          {t('failed')}
+        </p>
+      ) : rows.length === 0 ? (
+        <p className="mt-3 text-sm text-slate-600">{t('noReceipts')}</p>
+      ) : (
+        <ul className="mt-2 divide-y divide-slate-100" data-testid="portal-receipts">
+          {rows.map((receipt) => (
+            <li key={receipt.paymentId} className="flex flex-wrap items-center justify-between gap-x-3 gap-y-1 py-2 text-sm">
+              <span className="min-w-0 text-slate-800">
+                {t('receiptLine', { number: receipt.number, date: format.date(receipt.paidAt.slice(0, 10)) })}
+                <span className="block text-xs text-slate-600">{t(`methods.${receipt.method}`, { defaultValue: receipt.method })}</span>
+              </span>
+              <span className="flex items-center gap-3">
+                <span className="font-semibold tabular-nums text-slate-900">{format.money(receipt.amount)}</span>
+                <ReceiptDownload paymentId={receipt.paymentId} number={receipt.number} />
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {receipts.hasNextPage ? (
+        <button type="button" onClick={() => void receipts.fetchNextPage()} className="mt-3 rounded-lg border border-slate-300 px-3 py-1.5 text-sm">
+          {t('loadMore')}
+        </button>
+      ) : null}
+    </section>
+  );
+}
+
+function ReceiptDownload({ paymentId, number }: { paymentId: string; number: string }) {
+  const { t } = useTranslation();
+  const download = useMutation({ mutationFn: () => downloadFile(`/portal/payments/${paymentId}/receipt?lang=${currentLanguage()}`, `receipt-${number}.pdf`, 'application/pdf') });
+  return (
+    <button
+      type="button"
+      onClick={() => download.mutate()}
+      disabled={download.isPending}
+      className={`rounded-lg border px-2.5 py-1 text-xs font-medium ${download.isError ? 'border-rose-300 text-rose-700' : 'border-slate-300 text-indigo-700'}`}
+    >
+      {download.isPending ? t('downloading') : t('receiptPdf')}
+      <span className="sr-only"> {t('receiptPdfLabel', { number })}</span>
+    </button>
   );
 }
 

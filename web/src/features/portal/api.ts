@@ -58,3 +58,19 @@ export const familyCheckout = (familyId: string, amount: number | undefined, lan
   apiFetch<Checkout>(`/families/${familyId}/checkout`, { method: 'POST', body: { language, ...(amount === undefined ? {} : { amount }) } });
 export const payLinkCheckout = (token: string, amount: number | undefined, language: 'es' | 'en') =>
   apiFetch<Checkout>(`/pay-links/${encodeURIComponent(token)}/checkout`, { method: 'POST', body: { language, ...(amount === undefined ? {} : { amount }) } });
+
+/** GET /portal/receipts: the family's receipts, newest first. */
+export interface PortalReceipt {
+  number: string;
+  paymentId: string;
+  amount: number;
+  method: string;
+  paidAt: string;
+}
+export const portalReceiptsQuery = () =>
+  infiniteQueryOptions({
+    queryKey: ['portal', 'receipts'],
+    queryFn: ({ signal, pageParam }) => apiFetch<{ data: PortalReceipt[]; nextCursor: string | null }>(`/portal/receipts?limit=10${pageParam ? `&cursor=${encodeURIComponent(pageParam)}` : ''}`, { signal }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+  });

@@ -80,6 +80,12 @@ const en = {
   downloadInvoice: 'Invoice PDF',
   downloading: 'Downloading…',
   downloadFailed: 'The download failed. Try again.',
+  receipts: 'Receipts',
+  noReceipts: 'No payments yet.',
+  receiptLine: 'Receipt {{number}} · {{date}}',
+  receiptPdf: 'PDF',
+  receiptPdfLabel: '(receipt {{number}})',
+  methods: { card: 'Card', bank_transfer: 'Bank transfer', cash: 'Cash', cash_voucher: 'Cash voucher', direct_debit: 'Direct debit', wallet: 'Wallet' },
 };
 
 type Strings = typeof en;
@@ -165,6 +171,12 @@ const es: Strings = {
   downloadInvoice: 'Factura en PDF',
   downloading: 'Descargando…',
   downloadFailed: 'La descarga falló. Inténtelo de nuevo.',
+  receipts: 'Recibos',
+  noReceipts: 'Todavía no hay pagos.',
+  receiptLine: 'Recibo {{number}} · {{date}}',
+  receiptPdf: 'PDF',
+  receiptPdfLabel: '(recibo {{number}})',
+  methods: { card: 'Tarjeta', bank_transfer: 'Transferencia', cash: 'Efectivo', cash_voucher: 'Pago en efectivo (voucher)', direct_debit: 'Domiciliación', wallet: 'Monedero electrónico' },
 };
 
 export const PORTAL_STRINGS = { en: { portal: en }, es: { portal: es } };
