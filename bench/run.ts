@@ -596,7 +596,19 @@ async function main(): Promise<void> {
       results.live = runs;
     }
     if (want('webhooks')) {
+      if (args['pg-stats']) {
+        await db.query('create extension if not exists pg_stat_statements').then(() => db.query('select pg_stat_statements_reset()'));
+      }
       const hooks = await benchWebhooks(base, admin, db, { rate: 100, seconds: 10 });
+      if (args['pg-stats']) {
+        const { rows: top } = await db.query<{ calls: string; total: number; mean: number; query: string }>(
+          `select calls, round(total_exec_time)::int total, round(mean_exec_time::numeric, 2)::float mean, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160) query
+             from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database()) order by total_exec_time desc limit 12`,
+        );
+        for (const row of top) {
+          log(`  webhooks: ${row.total} ms  ${row.calls}×  ${row.mean} ms  ${row.query}`);
+        }
+      }
       results.webhooks = hooks;
       log(`webhooks: ${JSON.stringify(hooks)}`);
       extraRows.push(

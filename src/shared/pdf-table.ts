@@ -130,3 +130,25 @@ export function createPdfTable(doc: PDFKit.PDFDocument, options: PdfTableOptions
     },
   };
 }
+
+/**
+ * A one-page document (a receipt, an invoice) drawn at once: resolves with the whole PDF;
+ * an error while drawing rejects it (and ends the document's stream) instead of throwing.
+ */
+export function onePagePdf(doc: PDFKit.PDFDocument, draw: () => void): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    doc.on('data', (chunk: Buffer) => chunks.push(chunk));
+    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('error', reject);
+  });
+  try {
+    draw();
+  } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    doc.destroy(failure);
+    return Promise.reject(failure);
+  }
+  doc.end();
+  return done;
+}

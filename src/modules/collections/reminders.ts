@@ -101,6 +101,10 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
                            and lf.cancelled_at is null and lf.paid_amount < lf.amount
      where i.school_id = ${schoolId} and i.kind = 'regular' and i.cancelled_at is null and i.paid_amount < i.amount
        and i.due_date = any (${dueDates}::date[])
+       -- A re-run of the day: an invoice that has its reminders of the day (one run writes
+       -- them all, in one transaction) is not composed again. The unique dedupe key still
+       -- decides what is written when runs overlap.
+       and not exists (select 1 from messages m where m.school_id = i.school_id and m.invoice_id = i.id and m.kind = 'reminder' and m.day = ${day}::date)
      order by i.due_date, i.id`.execute(trx);
   if (invoices.length === 0) {
     return { sent: 0, skipped: 0 };
@@ -124,20 +128,6 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
   for (const guardian of guardians) {
     byFamily.set(guardian.familyId, [...(byFamily.get(guardian.familyId) ?? []), guardian]);
   }
-
-  // What an earlier run of this day already wrote is not composed again (a re-run costs a read).
-  const written = new Set(
-    (
-      await trx
-        .selectFrom('messages')
-        .select('dedupe_key')
-        .where('school_id', '=', schoolId)
-        .where('invoice_id', 'in', invoices.map((invoice) => invoice.id))
-        .where('kind', '=', 'reminder')
-        .where('day', '=', day)
-        .execute()
-    ).map((row) => row.dedupe_key),
-  );
 
   const key = await payLinkKey(trx);
   const linkExpiry = new Date(`${addDays(day, REMINDER_LINK_DAYS)}T23:59:59Z`);
@@ -183,9 +173,6 @@ export async function sendReminders(trx: DbOrTx, schoolId: string, day: string, 
           continue;
         }
         const dedupeKey = `reminder:${invoice.id}:${guardian.id}:${step.offsetDays}:${step.channel}`;
-        if (written.has(dedupeKey)) {
-          continue;
-        }
         const message = composeMessage(
           {
             studentName: invoice.studentName,

@@ -1,5 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db, Tx } from '../../db/database.js';
 import type { GatewayProvider, Language } from '../../db/types.js';
@@ -8,16 +7,15 @@ import type { Actor } from '../../shared/context.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import type { Principal } from '../../shared/policy.js';
 import { recordAudit } from '../audit/audit.repository.js';
-import { hashPassword } from '../auth/passwords.js';
 import type { BillingService } from '../billing/billing.service.js';
 import { createPaymentsRepository } from '../billing/payments.repository.js';
 import type { FamilyPaymentsService } from '../familypayments/familypayments.service.js';
 import { familyDue } from '../paylinks/paylinks.routes.js';
+import { GATEWAY_USERNAME, type CheckoutRepository } from './checkout.repository.js';
 import type { Gateway, GatewayEvent } from './gateway.adapters.js';
 
 /** How long a checkout session stays open at the gateway (Stripe allows 30 minutes to 24 hours). */
 export const CHECKOUT_HOURS = 24;
-export const GATEWAY_USERNAME = 'gateway';
 
 export interface Checkout {
   id: string;
@@ -53,21 +51,6 @@ interface Target {
   email: string | null;
 }
 
-/** The gateway's own user: the author of the payments webhooks record (inactive, no password anyone knows). */
-async function ensureGatewayUser(db: Db): Promise<string> {
-  const existing = await db.selectFrom('users').select('id').where('username', '=', GATEWAY_USERNAME).executeTakeFirst();
-  if (existing) {
-    return existing.id;
-  }
-  const passwordHash = await hashPassword(randomBytes(32).toString('base64url'));
-  await db
-    .insertInto('users')
-    .values({ username: GATEWAY_USERNAME, password_hash: passwordHash, role: 'super_admin', is_active: false })
-    .onConflict((oc) => oc.column('username').doNothing())
-    .execute();
-  return (await db.selectFrom('users').select('id').where('username', '=', GATEWAY_USERNAME).executeTakeFirstOrThrow()).id;
-}
-
 function withParams(url: string, params: Record<string, string>): string {
   const parsed = new URL(url);
   for (const [key, value] of Object.entries(params)) {
@@ -90,10 +73,11 @@ export function createCheckoutService(deps: {
   gateway: Gateway | undefined;
   billing: BillingService;
   familyPayments: FamilyPaymentsService;
+  repository: CheckoutRepository;
   clock?: Clock;
   log: FastifyBaseLogger;
 }) {
-  const { db, billing, familyPayments, log } = deps;
+  const { db, billing, familyPayments, repository, log } = deps;
   const clock = deps.clock ?? systemClock;
   const transactions = createPaymentsRepository();
   let gatewayUser: Promise<string> | undefined;
@@ -129,43 +113,25 @@ export function createCheckoutService(deps: {
       log.error({ err: error, provider: gateway.provider }, 'gateway: opening a checkout session failed');
       throw new AppError('SERVICE_UNAVAILABLE', `the payment gateway (${gateway.provider}) did not open a checkout; try again in a moment`);
     }
-    await db
-      .insertInto('checkout_sessions')
-      .values({
-        school_id: target.schoolId,
-        id,
-        provider: gateway.provider,
-        provider_session_id: session.sessionId,
-        invoice_id: target.invoiceId,
-        family_id: target.invoiceId === null ? target.familyId : null,
-        amount,
-        currency: target.currency,
-        via: opener.via,
-        created_by: opener.userId,
-        url: session.url,
-        expires_at: expiresAt,
-      })
-      .execute();
+    await repository.insertSession(db, {
+      school_id: target.schoolId,
+      id,
+      provider: gateway.provider,
+      provider_session_id: session.sessionId,
+      invoice_id: target.invoiceId,
+      family_id: target.invoiceId === null ? target.familyId : null,
+      amount,
+      currency: target.currency,
+      via: opener.via,
+      created_by: opener.userId,
+      url: session.url,
+      expires_at: expiresAt,
+    });
     return { id, url: session.url, provider: gateway.provider, amount, currency: target.currency, expiresAt: expiresAt.toISOString() };
   }
 
-  /** The school, currency, family and a guardian to address for a family (its primary guardian first). */
-  async function familyFacts(schoolId: string, familyId: string | null) {
-    if (familyId === null) {
-      return { language: 'es' as Language, email: null, reference: null };
-    }
-    const row = await db
-      .selectFrom('families as f')
-      .leftJoin('guardians as g', (join) => join.onRef('g.school_id', '=', 'f.school_id').onRef('g.family_id', '=', 'f.id').on('g.deleted_at', 'is', null))
-      .select(['f.reference', 'g.preferred_language as language', 'g.email'])
-      .where('f.school_id', '=', schoolId)
-      .where('f.id', '=', familyId)
-      .orderBy('g.is_primary', 'desc')
-      .orderBy('g.created_at')
-      .limit(1)
-      .executeTakeFirst();
-    return { language: row?.language ?? 'es', email: row?.email ?? null, reference: row?.reference ?? null };
-  }
+  const contactOf = (schoolId: string, familyId: string | null): Promise<{ language: Language; email: string | null }> =>
+    familyId === null ? Promise.resolve({ language: 'es', email: null }) : repository.familyContact(db, schoolId, familyId);
 
   return {
     /**
@@ -181,15 +147,11 @@ export function createCheckoutService(deps: {
       if (amount <= 0) {
         throw new AppError('BUSINESS_RULE_VIOLATION', 'the invoice is paid in full: there is nothing to pay', { errors: [{ field: 'id', in: 'params', message: 'paid in full' }] });
       }
-      const head = await db
-        .selectFrom('invoices as i')
-        .innerJoin('schools as s', 's.id', 'i.school_id')
-        .leftJoin('students as st', (join) => join.onRef('st.school_id', '=', 'i.school_id').onRef('st.id', '=', 'i.student_id'))
-        .select(['s.name as schoolName', 's.currency', sql<string | null>`coalesce(i.family_id, st.family_id)`.as('familyId')])
-        .where('i.school_id', '=', schoolId)
-        .where('i.id', '=', invoiceId)
-        .executeTakeFirstOrThrow();
-      const facts = await familyFacts(schoolId, head.familyId);
+      const head = await repository.invoiceHead(db, schoolId, invoiceId);
+      if (head === undefined) {
+        throw notFound('invoice');
+      }
+      const facts = await contactOf(schoolId, head.familyId);
       const description = (opener.language ?? facts.language) === 'en' ? `Invoice ${invoice.number}` : `Factura ${invoice.number}`;
       return open({ schoolId, schoolName: head.schoolName, currency: head.currency, invoiceId, familyId: head.familyId, description, language: facts.language, email: facts.email }, amount, opener);
     },
@@ -208,7 +170,7 @@ export function createCheckoutService(deps: {
           errors: [{ field: 'amount', in: 'body', message: `must not exceed what the family owes, ${due.owed}` }],
         });
       }
-      const facts = await familyFacts(due.schoolId, familyId);
+      const facts = await contactOf(due.schoolId, familyId);
       const description = (opener.language ?? facts.language) === 'en' ? `Family ${due.reference}` : `Familia ${due.reference}`;
       return open(
         { schoolId: due.schoolId, schoolName: due.schoolName, currency: due.currency, invoiceId: null, familyId, description, language: facts.language, email: facts.email },
@@ -227,13 +189,7 @@ export function createCheckoutService(deps: {
       if (event.kind === 'ignored') {
         return { recorded: 'ignored', checkoutId: null };
       }
-      const checkout = await db
-        .selectFrom('checkout_sessions')
-        .selectAll()
-        .where('school_id', '=', event.schoolId)
-        .where('provider', '=', provider)
-        .where('provider_session_id', '=', event.sessionId)
-        .executeTakeFirst();
+      const checkout = await repository.findSession(db, event.schoolId, provider, event.sessionId);
       if (checkout === undefined) {
         throw new AppError('BAD_REQUEST', 'the webhook names a checkout session this server did not open', { errors: [{ field: 'data.sessionId', in: 'body', message: 'unknown checkout session' }] });
       }
@@ -242,9 +198,9 @@ export function createCheckoutService(deps: {
           errors: [{ field: 'data.amount', in: 'body', message: 'does not match the checkout' }],
         });
       }
-      const key = { school_id: checkout.school_id, provider, gateway_payment_id: event.paymentId };
+      const key = { schoolId: checkout.school_id, provider, paymentId: event.paymentId };
       const principal: Principal = {
-        userId: await (gatewayUser ??= ensureGatewayUser(db).catch((error: unknown) => {
+        userId: await (gatewayUser ??= repository.ensureGatewayUser(db).catch((error: unknown) => {
           gatewayUser = undefined;
           throw error;
         })),
@@ -257,20 +213,23 @@ export function createCheckoutService(deps: {
       };
       const actor: Actor = { principal, requestId: event.eventId, userAgent: `gateway:${provider}` };
       const row = (trx: Tx, outcome: 'succeeded' | 'failed' | 'unapplied', made: { payment_id?: string; family_payment_id?: string; transaction_id?: string }) =>
-        trx.insertInto('gateway_payments').values({ ...key, outcome, checkout_id: checkout.id, event_id: event.eventId, amount: event.amount, ...made }).execute();
-      const setStatus = (trx: Db | Tx, status: 'paid' | 'failed' | 'unapplied', onlyFrom: readonly ('open' | 'failed')[]) =>
-        trx.updateTable('checkout_sessions').set({ status }).where('school_id', '=', checkout.school_id).where('id', '=', checkout.id).where('status', 'in', onlyFrom).execute();
+        repository.insertGatewayPayment(trx, {
+          school_id: checkout.school_id,
+          provider,
+          gateway_payment_id: event.paymentId,
+          outcome,
+          checkout_id: checkout.id,
+          event_id: event.eventId,
+          amount: event.amount,
+          payment_id: made.payment_id ?? null,
+          family_payment_id: made.family_payment_id ?? null,
+          transaction_id: made.transaction_id ?? null,
+        });
+      const setStatus = (trx: Db | Tx, status: 'paid' | 'failed' | 'unapplied', onlyFrom: readonly ('open' | 'failed')[]) => repository.setSessionStatus(trx, checkout, status, onlyFrom);
 
       if (event.kind === 'failed') {
         return db.transaction().execute(async (trx): Promise<RecordOutcome> => {
-          const seen = await trx
-            .selectFrom('gateway_payments')
-            .select('outcome')
-            .where('school_id', '=', key.school_id)
-            .where('provider', '=', provider)
-            .where('gateway_payment_id', '=', key.gateway_payment_id)
-            .forUpdate()
-            .execute();
+          const seen = await repository.outcomesOf(trx, key, { forUpdate: true });
           if (seen.length > 0) {
             return { recorded: 'duplicate', checkoutId: checkout.id };
           }
@@ -297,15 +256,7 @@ export function createCheckoutService(deps: {
         });
       }
 
-      const done = await db
-        .selectFrom('gateway_payments')
-        .select('outcome')
-        .where('school_id', '=', key.school_id)
-        .where('provider', '=', provider)
-        .where('gateway_payment_id', '=', key.gateway_payment_id)
-        .where('outcome', 'in', ['succeeded', 'unapplied'])
-        .executeTakeFirst();
-      if (done !== undefined) {
+      if ((await repository.outcomesOf(db, key)).some((outcome) => outcome !== 'failed')) {
         return { recorded: 'duplicate', checkoutId: checkout.id };
       }
       // The same Idempotency-Key for every way this money can be recorded: whichever commits
@@ -331,14 +282,7 @@ export function createCheckoutService(deps: {
           log.warn({ checkoutId: checkout.id, code: error.code }, 'gateway: the invoice no longer takes this payment; recording it for the family');
         }
       }
-      const familyId =
-        checkout.family_id ??
-        (
-          await sql<{ familyId: string | null }>`
-            select coalesce(i.family_id, s.family_id) as "familyId" from invoices i left join students s on s.school_id = i.school_id and s.id = i.student_id
-             where i.school_id = ${checkout.school_id} and i.id = ${checkout.invoice_id}`.execute(db)
-        ).rows[0]?.familyId ??
-        null;
+      const familyId = checkout.family_id ?? (checkout.invoice_id === null ? null : ((await repository.invoiceHead(db, checkout.school_id, checkout.invoice_id))?.familyId ?? null));
       if (familyId === null) {
         // No family to credit: keep the money on record for the bursar (refund it at the gateway).
         await db.transaction().execute(async (trx) => {

@@ -11,7 +11,6 @@ import { problemResponses } from '../../plugins/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import type { Principal } from '../../shared/policy.js';
-import { inScope } from '../../shared/scope.js';
 import { Timestamp, Uuid } from '../billing/billing.schemas.js';
 import { createBillingService } from '../billing/billing.service.js';
 import { createInvoicesRepository } from '../billing/invoices.repository.js';
@@ -22,6 +21,7 @@ import { createFamilyPaymentsRepository } from '../familypayments/familypayments
 import { createFamilyPaymentsService } from '../familypayments/familypayments.service.js';
 import * as ledger from '../ledger/ledger.js';
 import { payLinkKey, verifyPayToken } from '../paylinks/paylinks.tokens.js';
+import { createCheckoutRepository } from './checkout.repository.js';
 import { createCheckoutService, type Opener } from './checkout.service.js';
 import { gatewayFromConfig, WebhookRejected, type Gateway } from './gateway.adapters.js';
 
@@ -68,38 +68,28 @@ export default function gatewayRoutes(app: FastifyInstance, options: { db: Db; c
   const gateway = options.gateway ?? gatewayFromConfig(db, config);
   const billing = createBillingService({ db, schools: createSchoolsRepository(), students: createStudentsRepository(), invoices: createInvoicesRepository(), payments: createPaymentsRepository() });
   const familyPayments = createFamilyPaymentsService({ db, repository: createFamilyPaymentsRepository(), ledger: { applyCredit: ledger.applyCredit }, clock });
-  const checkouts = createCheckoutService({ db, gateway, billing, familyPayments, clock, log: app.log });
+  const repository = createCheckoutRepository();
+  const checkouts = createCheckoutService({ db, gateway, billing, familyPayments, repository, clock, log: app.log });
   api.addSchema(Checkout);
   const base = config.publicUrl;
 
   /** The invoice's school when the caller may pay it: staff in scope, a guardian for their family's invoices; else 404. */
   async function payableInvoice(principal: Principal, id: string): Promise<string> {
-    if (principal.role === 'guardian') {
-      const link = principal.guardian;
-      const { rows } = link
-        ? await sql<{ ok: boolean }>`select true as ok from family_invoices(${link.schoolId}::uuid, ${link.familyId}::uuid) fi where fi.id = ${id}::uuid`.execute(db)
-        : { rows: [] };
-      if (link === null || rows.length === 0) {
-        throw notFound('invoice');
-      }
-      return link.schoolId;
-    }
-    const row = await db.selectFrom('invoices').select('school_id').where('id', '=', id).where((eb) => inScope(eb, 'school_id', principal)).executeTakeFirst();
-    if (row === undefined) {
+    const schoolId =
+      principal.role === 'guardian'
+        ? principal.guardian === null
+          ? undefined
+          : await repository.familyInvoiceSchool(db, principal.guardian, id)
+        : await repository.scopedInvoiceSchool(db, principal, id);
+    if (schoolId === undefined) {
       throw notFound('invoice');
     }
-    return row.school_id;
+    return schoolId;
   }
 
   async function payableFamily(principal: Principal, id: string): Promise<void> {
-    if (principal.role === 'guardian') {
-      if (principal.guardian?.familyId !== id) {
-        throw notFound('family');
-      }
-      return;
-    }
-    const row = await db.selectFrom('families').select('id').where('id', '=', id).where('deleted_at', 'is', null).where((eb) => inScope(eb, 'school_id', principal)).executeTakeFirst();
-    if (row === undefined) {
+    const mine = principal.role === 'guardian' ? principal.guardian?.familyId === id : await repository.scopedFamilyExists(db, principal, id);
+    if (!mine) {
       throw notFound('family');
     }
   }
@@ -171,11 +161,11 @@ export default function gatewayRoutes(app: FastifyInstance, options: { db: Db; c
     if (request.body?.amount !== undefined) {
       throw new AppError('VALIDATION_FAILED', 'an invoice’s pay link pays what the invoice owes', { errors: [{ field: 'amount', in: 'body', message: 'not allowed for an invoice link' }] });
     }
-    const invoice = await db.selectFrom('invoices').select('school_id').where('id', '=', verified.invoiceId).executeTakeFirst();
-    if (invoice === undefined) {
+    const schoolId = await repository.invoiceSchool(db, verified.invoiceId);
+    if (schoolId === undefined) {
       throw notFound('pay link');
     }
-    return reply.code(201).send(await checkouts.invoiceCheckout(verified.invoiceId, invoice.school_id, via));
+    return reply.code(201).send(await checkouts.invoiceCheckout(verified.invoiceId, schoolId, via));
   });
 
   // Webhooks need the exact bytes the gateway signed: this scope keeps JSON bodies raw.

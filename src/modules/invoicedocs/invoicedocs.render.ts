@@ -2,7 +2,7 @@ import PDFDocument from 'pdfkit';
 import { contentDisposition, downloadName } from '../../shared/filenames.js';
 import { formatLocalTimestamp, INVOICE_STATUS_LABELS, type Language, type Localized } from '../../shared/locale.js';
 import { formatMoney } from '../../shared/money.js';
-import { createPdfTable, fitText, TABLE_ROW_PADDING } from '../../shared/pdf-table.js';
+import { createPdfTable, fitText, onePagePdf, TABLE_ROW_PADDING } from '../../shared/pdf-table.js';
 import type { InvoiceDocument } from './invoicedocs.service.js';
 import { drawPayLinkBlock, PAY_LINK_BLOCK_HEIGHT } from './paylink-qr.js';
 
@@ -84,20 +84,7 @@ export function invoicePdf(invoice: InvoiceDocument, language: Language): Promis
     autoFirstPage: true,
     info: { Title: `${invoiceTitle(invoice, language)} · ${invoice.schoolName}`, Author: 'Bursar', Subject: 'invoice', CreationDate: invoice.generatedAt },
   });
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    doc.on('data', (chunk: Buffer) => chunks.push(chunk));
-    doc.on('end', () => resolve(Buffer.concat(chunks)));
-    doc.on('error', reject);
-  });
-  try {
-    draw(doc, invoice, language);
-  } catch (error) {
-    doc.destroy(error instanceof Error ? error : new Error(String(error)));
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
-  doc.end();
-  return done;
+  return onePagePdf(doc, () => draw(doc, invoice, language));
 }
 
 function draw(doc: PDFKit.PDFDocument, invoice: InvoiceDocument, language: Language): void {

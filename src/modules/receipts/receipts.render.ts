@@ -2,7 +2,7 @@ import PDFDocument from 'pdfkit';
 import { contentDisposition as dispositionOf, downloadName, type DownloadName } from '../../shared/filenames.js';
 import { formatLocalTimestamp, localDate, PAYMENT_METHOD_LABELS, type Language, type Localized } from '../../shared/locale.js';
 import { formatMoney } from '../../shared/money.js';
-import { createPdfTable, fitText, TABLE_ROW_PADDING } from '../../shared/pdf-table.js';
+import { createPdfTable, fitText, onePagePdf, TABLE_ROW_PADDING } from '../../shared/pdf-table.js';
 import type { ReceiptDocument } from './receipts.schemas.js';
 
 /**
@@ -84,15 +84,7 @@ export function receiptPdf(receipt: ReceiptDocument, language: Language): Promis
     autoFirstPage: true,
     info: { Title: `${receiptTitle(receipt, language)} · ${receipt.schoolName}`, Author: 'Bursar', Subject: 'payment receipt', CreationDate: new Date(receipt.balanceAsOf) },
   });
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    doc.on('data', (chunk: Buffer) => chunks.push(chunk));
-    doc.on('end', () => resolve(Buffer.concat(chunks)));
-    doc.on('error', reject);
-  });
-  draw(doc, receipt, language);
-  doc.end();
-  return done;
+  return onePagePdf(doc, () => draw(doc, receipt, language));
 }
 
 function draw(doc: PDFKit.PDFDocument, receipt: ReceiptDocument, language: Language): void {

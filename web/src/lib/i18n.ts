@@ -1,4 +1,4 @@
-import i18next from 'i18next';
+import i18next, { type InitOptions } from 'i18next';
 import LanguageDetector from 'i18next-browser-languagedetector';
 import { initReactI18next, useTranslation } from 'react-i18next';
 import { DASHBOARD_STRINGS } from './strings/index.js';
@@ -13,22 +13,22 @@ import { DASHBOARD_STRINGS } from './strings/index.js';
 export const LANGUAGES = ['es', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];
 
+/** How the dashboard and the portal choose and remember the language (one choice serves both). */
+export const LANGUAGE_OPTIONS = {
+  fallbackLng: 'es',
+  supportedLngs: [...LANGUAGES],
+  nonExplicitSupportedLngs: true,
+  load: 'languageOnly',
+  detection: { order: ['querystring', 'localStorage', 'navigator'], lookupQuerystring: 'lang', lookupLocalStorage: 'bursar.lang', caches: ['localStorage'] },
+  interpolation: { escapeValue: false },
+  initAsync: false,
+} as const satisfies InitOptions;
+
 export const dashboardI18n = i18next.createInstance();
 void dashboardI18n
   .use(LanguageDetector)
   .use(initReactI18next)
-  .init({
-    resources: DASHBOARD_STRINGS,
-    defaultNS: 'dashboard',
-    ns: ['dashboard'],
-    fallbackLng: 'es',
-    supportedLngs: [...LANGUAGES],
-    nonExplicitSupportedLngs: true,
-    load: 'languageOnly',
-    detection: { order: ['querystring', 'localStorage', 'navigator'], lookupQuerystring: 'lang', lookupLocalStorage: 'bursar.lang', caches: ['localStorage'] },
-    interpolation: { escapeValue: false },
-    initAsync: false,
-  });
+  .init({ ...LANGUAGE_OPTIONS, supportedLngs: [...LANGUAGES], resources: DASHBOARD_STRINGS, defaultNS: 'dashboard', ns: ['dashboard'] });
 
 export const currentLanguage = (): Language => (dashboardI18n.resolvedLanguage === 'en' ? 'en' : 'es');
 

@@ -1,12 +1,13 @@
 import i18next from 'i18next';
 import LanguageDetector from 'i18next-browser-languagedetector';
 import { initReactI18next } from 'react-i18next';
+import { LANGUAGE_OPTIONS } from '../../lib/i18n';
 import { PORTAL_STRINGS } from './strings';
 
 /**
- * The portal's languages (SPEC §8): Spanish and English, chosen by `?lang=`, then the
- * choice remembered in this browser (localStorage `bursar.lang`), then the browser's own
- * language; Spanish when none of them says.
+ * The portal's languages (SPEC §8): Spanish and English, chosen as the dashboard's are
+ * (lib/i18n.ts LANGUAGE_OPTIONS): `?lang=`, then the choice remembered in this browser
+ * (localStorage `bursar.lang`), then the browser's own language; Spanish when none says.
  */
 export const LANGUAGES = ['es', 'en'] as const;
 export type PortalLanguage = (typeof LANGUAGES)[number];
@@ -15,18 +16,7 @@ export const portalI18n = i18next.createInstance();
 void portalI18n
   .use(LanguageDetector)
   .use(initReactI18next)
-  .init({
-    resources: PORTAL_STRINGS,
-    defaultNS: 'portal',
-    ns: ['portal'],
-    fallbackLng: 'es',
-    supportedLngs: [...LANGUAGES],
-    nonExplicitSupportedLngs: true,
-    load: 'languageOnly',
-    detection: { order: ['querystring', 'localStorage', 'navigator'], lookupQuerystring: 'lang', lookupLocalStorage: 'bursar.lang', caches: ['localStorage'] },
-    interpolation: { escapeValue: false },
-    initAsync: false,
-  });
+  .init({ ...LANGUAGE_OPTIONS, supportedLngs: [...LANGUAGES], resources: PORTAL_STRINGS, defaultNS: 'portal', ns: ['portal'] });
 
 export const currentLanguage = (): PortalLanguage => (portalI18n.resolvedLanguage === 'en' ? 'en' : 'es');
 
