@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import type { DbOrTx } from '../../db/database.js';
+import type { Db, DbOrTx } from '../../db/database.js';
 import type { Role } from '../../db/types.js';
+import { hashPassword } from './passwords.js';
 
 /** A user as the rest of the app sees it: never the password hash. */
 export interface UserRecord {
@@ -120,3 +122,22 @@ export function createUsersRepository() {
 }
 
 export type UsersRepository = ReturnType<typeof createUsersRepository>;
+
+/**
+ * A system user (the demo simulator, the payment gateway): the author of what it writes,
+ * inactive so it cannot log in, with a password no one knows; created once, by whichever
+ * process asks first.
+ */
+export async function ensureSystemUser(db: Db, username: string): Promise<string> {
+  const existing = await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
+  if (existing) {
+    return existing.id;
+  }
+  const passwordHash = await hashPassword(randomBytes(32).toString('base64url'));
+  await db
+    .insertInto('users')
+    .values({ username, password_hash: passwordHash, role: 'super_admin', is_active: false })
+    .onConflict((oc) => oc.column('username').doNothing())
+    .execute();
+  return (await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirstOrThrow()).id;
+}

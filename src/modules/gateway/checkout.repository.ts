@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { sql, type Selectable } from 'kysely';
 import type { Db, DbOrTx, Tx } from '../../db/database.js';
 import type { CheckoutSessionsTable, GatewayPaymentsTable, GatewayProvider, Language } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
-import { hashPassword } from '../auth/passwords.js';
+import { ensureSystemUser } from '../auth/users.repository.js';
 
 export const GATEWAY_USERNAME = 'gateway';
 
@@ -14,20 +13,8 @@ type Outcome = GatewayPaymentsTable['outcome'];
 /** The rows of online payment (migration 0025): checkout sessions and what each gateway payment became. */
 export function createCheckoutRepository() {
   return {
-    /** The gateway's own user, the author of what webhooks record (inactive; a password no one knows). */
-    async ensureGatewayUser(db: Db): Promise<string> {
-      const existing = await db.selectFrom('users').select('id').where('username', '=', GATEWAY_USERNAME).executeTakeFirst();
-      if (existing) {
-        return existing.id;
-      }
-      const passwordHash = await hashPassword(randomBytes(32).toString('base64url'));
-      await db
-        .insertInto('users')
-        .values({ username: GATEWAY_USERNAME, password_hash: passwordHash, role: 'super_admin', is_active: false })
-        .onConflict((oc) => oc.column('username').doNothing())
-        .execute();
-      return (await db.selectFrom('users').select('id').where('username', '=', GATEWAY_USERNAME).executeTakeFirstOrThrow()).id;
-    },
+    /** The gateway's own user, the author of what webhooks record (a system user). */
+    ensureGatewayUser: (db: Db): Promise<string> => ensureSystemUser(db, GATEWAY_USERNAME),
 
     async insertSession(db: DbOrTx, values: Omit<CheckoutRow, 'status' | 'created_at'>): Promise<void> {
       await db.insertInto('checkout_sessions').values(values).execute();

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import type { Db, DbOrTx } from '../../db/database.js';
@@ -18,7 +18,7 @@ import type { Actor } from '../../shared/context.js';
 import { AppError } from '../../shared/errors.js';
 import type { Principal } from '../../shared/policy.js';
 import { todayIn } from '../../shared/time.js';
-import { hashPassword } from '../auth/passwords.js';
+import { ensureSystemUser } from '../auth/users.repository.js';
 import { createBillingService, type BillingService, type SimulatedWrite } from '../billing/billing.service.js';
 import { createInvoicesRepository, isOutstanding } from '../billing/invoices.repository.js';
 import { createPaymentsRepository } from '../billing/payments.repository.js';
@@ -171,21 +171,7 @@ const EXPECTED = new Set(['OVERPAYMENT', 'INVOICE_CANCELLED', 'NOT_FOUND', 'REFU
 const SIMULATED: SimulatedWrite = {};
 
 /** The system user the simulator acts as: inactive (it cannot log in), created once. */
-export async function ensureSimulatorUser(db: Db): Promise<string> {
-  const existing = await db.selectFrom('users').select('id').where('username', '=', SIMULATOR_USERNAME).executeTakeFirst();
-  if (existing) {
-    return existing.id;
-  }
-  // An unguessable password no one knows; the account is inactive anyway.
-  const passwordHash = await hashPassword(randomBytes(32).toString('base64url'));
-  await db
-    .insertInto('users')
-    .values({ username: SIMULATOR_USERNAME, password_hash: passwordHash, role: 'super_admin', is_active: false })
-    .onConflict((oc) => oc.column('username').doNothing())
-    .execute();
-  const row = await db.selectFrom('users').select('id').where('username', '=', SIMULATOR_USERNAME).executeTakeFirstOrThrow();
-  return row.id;
-}
+export const ensureSimulatorUser = (db: Db): Promise<string> => ensureSystemUser(db, SIMULATOR_USERNAME);
 
 export interface SimulatorOptions {
   db: Db;
