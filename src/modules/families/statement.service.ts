@@ -7,7 +7,7 @@ import type { PiiVisibility } from '../../shared/policy.js';
 import type { Scope } from '../../shared/scope.js';
 import { periodOf } from '../billing/statements.service.js';
 import { printedFamilyPayLink, type PrintedPayLink } from '../invoicedocs/paylink-qr.js';
-import { familyDue } from '../paylinks/paylinks.routes.js';
+import { familyDue } from '../paylinks/paylinks.repository.js';
 import { studentName } from '../billing/students.repository.js';
 import { presentFamily } from './families.repository.js';
 import { MAX_STUDENTS_PER_FAMILY } from './membership.js';

@@ -10,7 +10,7 @@ import { recordAudit } from '../audit/audit.repository.js';
 import type { BillingService } from '../billing/billing.service.js';
 import { createPaymentsRepository } from '../billing/payments.repository.js';
 import type { FamilyPaymentsService } from '../familypayments/familypayments.service.js';
-import { familyDue } from '../paylinks/paylinks.routes.js';
+import { familyDue } from '../paylinks/paylinks.repository.js';
 import { GATEWAY_USERNAME, type CheckoutRepository } from './checkout.repository.js';
 import type { Gateway, GatewayEvent } from './gateway.adapters.js';
 

@@ -2,8 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { Config } from '../../config.js';
-import { sql } from 'kysely';
-import type { Db, DbOrTx } from '../../db/database.js';
+import type { Db } from '../../db/database.js';
 import { problemResponses } from '../../plugins/errors.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { requirePrincipal } from '../../shared/context.js';
@@ -12,6 +11,7 @@ import { inScope } from '../../shared/scope.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import { actorOf } from '../auth/auth.routes.js';
 import { Timestamp, Uuid } from '../billing/billing.schemas.js';
+import { familyDue } from './paylinks.repository.js';
 import { payLinkKey, payUrl, signPayToken, verifyPayToken } from './paylinks.tokens.js';
 
 const PayLinkBody = Type.Object(
@@ -38,17 +38,6 @@ const PayLinkView = Type.Object(
 type PayLinkView = Static<typeof PayLinkView>;
 
 export const DEFAULT_PAY_LINK_DAYS = 14;
-
-/** What a family owes now (its open invoices, SQL family_invoices), with its school; undefined for a deleted or unknown family. */
-export async function familyDue(db: DbOrTx, familyId: string): Promise<{ schoolId: string; schoolName: string; currency: string; reference: string; owed: number } | undefined> {
-  const { rows } = await sql<{ schoolId: string; schoolName: string; currency: string; reference: string; owed: string }>`
-    select f.school_id as "schoolId", s.name as "schoolName", s.currency, f.reference,
-           (select coalesce(sum(fi.amount - fi.paid_amount), 0) from family_invoices(f.school_id, f.id) fi where fi.cancelled_at is null)::text as owed
-      from families f join schools s on s.id = f.school_id
-     where f.id = ${familyId}::uuid and f.deleted_at is null`.execute(db);
-  const row = rows[0];
-  return row === undefined ? undefined : { ...row, owed: Number(row.owed) };
-}
 
 /**
  * Pay links (SPEC §8): `POST /invoices/:id/pay-link` signs one (billing:write, the invoice
