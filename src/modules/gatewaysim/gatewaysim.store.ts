@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import { installationValue } from '../../db/app-meta.js';
 import type { Db } from '../../db/database.js';
 import type { Language } from '../../db/types.js';
 
@@ -43,29 +44,8 @@ export interface SimulatorSession {
   expiresAt: Date;
 }
 
-let secrets = new WeakMap<object, Promise<string>>();
-
 /** The installation's webhook signing secret (app_meta 'gateway_sim_secret', migration 0025). */
-export function simulatorSecret(db: Db): Promise<string> {
-  let secret = secrets.get(db);
-  if (secret === undefined) {
-    secret = sql<{ value: string }>`select value #>> '{}' as value from app_meta where key = 'gateway_sim_secret'`.execute(db).then(({ rows }) => {
-      const value = rows[0]?.value;
-      if (value === undefined) {
-        throw new Error('app_meta has no gateway_sim_secret (migration 0025 writes it)');
-      }
-      return value;
-    });
-    secret.catch(() => secrets.delete(db));
-    secrets.set(db, secret);
-  }
-  return secret;
-}
-
-/** Tests that rotate the secret forget the cached one. */
-export function forgetSimulatorSecrets(): void {
-  secrets = new WeakMap();
-}
+export const simulatorSecret = (db: Db): Promise<string> => installationValue(db, 'gateway_sim_secret');
 
 export async function createSimulatorSession(db: Db, values: Omit<SimulatorSession, 'id' | 'status' | 'paymentId'>): Promise<string> {
   const id = randomId('sim_cs');

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { sql } from 'kysely';
+import { installationValue } from '../../db/app-meta.js';
 import type { DbOrTx } from '../../db/database.js';
 
 /**
@@ -82,21 +82,11 @@ export function payUrl(publicUrl: string, token: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/pay/${token}`;
 }
 
-const keys = new WeakMap<object, Promise<Buffer>>();
-
-/** The installation's pay-link key (app_meta 'pay_link_key'), read once per database handle. */
-export function payLinkKey(db: DbOrTx): Promise<Buffer> {
-  let key = keys.get(db);
-  if (key === undefined) {
-    key = sql<{ value: string }>`select value #>> '{}' as value from app_meta where key = 'pay_link_key'`.execute(db).then(({ rows }) => {
-      const hex = rows[0]?.value;
-      if (hex === undefined || !/^[0-9a-f]{64}$/.test(hex)) {
-        throw new Error('app_meta has no pay_link_key (migration 0022 writes it)');
-      }
-      return Buffer.from(hex, 'hex');
-    });
-    key.catch(() => keys.delete(db));
-    keys.set(db, key);
+/** The installation's pay-link key (app_meta 'pay_link_key', migration 0022), read once per database handle. */
+export async function payLinkKey(db: DbOrTx): Promise<Buffer> {
+  const hex = await installationValue(db, 'pay_link_key');
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new Error('app_meta pay_link_key is not 32 bytes of hex (migration 0022 writes it)');
   }
-  return key;
+  return Buffer.from(hex, 'hex');
 }
