@@ -88,7 +88,10 @@ export async function startProcess(role: ProcessRole, config: Config, telemetry?
       say(`${signal} received: draining ${role === 'worker' ? 'jobs' : 'requests'}`);
       const force = setTimeout(() => {
         console.error('[bursar] shutdown took too long; forcing exit');
-        void cleanup().finally(() => process.exit(1));
+        // The cleanup may itself be what hangs (a pool waiting for a client never released):
+        // it gets a few seconds (the embedded PostgreSQL's stop), then the process exits anyway.
+        const bounded = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
+        void Promise.race([cleanup(), bounded]).finally(() => process.exit(1));
       }, 15_000);
       force.unref();
       try {
