@@ -54,6 +54,7 @@ import rateLimit from './plugins/rate-limit.js';
 import requestId, { requestIdFor } from './plugins/request-id.js';
 import { compactLogDestination, OneLinePerRequest } from './plugins/request-log.js';
 import { createValidatorFactory } from './plugins/validation.js';
+import { systemClock, type Clock } from './shared/clock.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -78,6 +79,12 @@ export interface AppOptions {
   jwtSecret: string;
   /** Fastify logger options; false in tests that don't look at logs. */
   logger?: FastifyServerOptions['logger'];
+  /**
+   * Business time for online payment, pay links and invoice documents (what "now" is for
+   * a checkout, a webhook, a link's expiry, a payment's paidAt): the system clock, or the
+   * virtual one of `bursar simulate`.
+   */
+  clock?: Clock;
 }
 
 /**
@@ -144,6 +151,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, database } = options;
   const readDb = (options.readDatabase ?? database).db;
   const role = options.role ?? 'all';
+  const clock = options.clock ?? systemClock;
   const app = createFastify(config, options.logger);
 
   const tokens = createAccessTokens({
@@ -209,11 +217,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(billRunsRoutes, { db: database.db, config });
       await api.register(familyPaymentsRoutes, { db: database.db });
       await api.register(receiptsRoutes, { db: database.db });
-      await api.register(invoiceDocsRoutes, { db: database.db, config });
+      await api.register(invoiceDocsRoutes, { db: database.db, config, clock });
       await api.register(collectionsRoutes, { db: database.db, config });
       await api.register(messagesRoutes, { db: database.db });
-      await api.register(payLinksRoutes, { db: database.db, config });
-      await api.register(gatewayRoutes, { db: database.db, config });
+      await api.register(payLinksRoutes, { db: database.db, config, clock });
+      await api.register(gatewayRoutes, { db: database.db, config, clock });
       await api.register(portalRoutes, { db: database.db, config });
       // Reports, analytics and exports read from the replica when there is one.
       await api.register(billingReportsRoutes, { db: readDb });
@@ -230,10 +238,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   if (config.gateway.provider === 'simulator') {
     // The bundled stand-in for a payment gateway: its hosted page, and webhooks to the route above.
-    await app.register(gatewaySimulatorPlugin, { db: database.db, config, retry: config.env !== 'test' });
+    await app.register(gatewaySimulatorPlugin, { db: database.db, config, retry: config.env !== 'test', clock });
   }
   await app.register(import('./plugins/web.js'));
-  await app.register(simulatorPlugin, { db: database.db, config });
+  await app.register(simulatorPlugin, { db: database.db, config, online: true });
   if (role === 'all') {
     await registerJobs(app, { config, database, role });
   }

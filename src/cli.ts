@@ -7,6 +7,7 @@
  *   bursar migrate    applies pending migrations, then exits
  *   bursar create-admin <username>   a super_admin, password on stdin
  *   bursar seed …     the data-set generator (scripts/seed.ts; `bursar seed --help`)
+ *   bursar simulate --through YYYY-MM-DD   the demo schools' days on a virtual clock (src/simulate.ts)
  *   bursar bench …    the benchmark (bench/run.ts)
  *
  * Only configuration and telemetry are imported statically: tracing has to be running
@@ -32,6 +33,9 @@ Commands:
             create a super_admin; the password is read from stdin
             (printf '%s' "$PASSWORD" | bursar create-admin alice)
   seed      load a generated data set (bursar seed --help)
+  simulate --through YYYY-MM-DD [--school ID|NAME]...
+            run the demo schools' days on a virtual clock (bill runs, late fees,
+            reminders, families paying) and print what happened (bursar simulate --help)
   bench     run the benchmark (bursar bench --help)
 
 Configuration is read from the environment (see env.example).`;
@@ -138,6 +142,11 @@ export async function runCli(argv: readonly string[]): Promise<void> {
     }
     case 'seed':
       return delegate('../scripts/seed.ts', args);
+    case 'simulate': {
+      const { runSimulate } = await import('./simulate.js');
+      process.exitCode = await runSimulate(args);
+      return;
+    }
     case 'bench':
       return delegate('../bench/run.ts', args);
     case 'help':

@@ -6,6 +6,7 @@ import { createDatabase, type Db } from '../../src/db/database.js';
 import type { Role } from '../../src/db/types.js';
 import { hashPassword } from '../../src/modules/auth/passwords.js';
 import { createUsersRepository } from '../../src/modules/auth/users.repository.js';
+import type { Clock } from '../../src/shared/clock.js';
 import { createTestDatabase } from './db.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
@@ -23,7 +24,7 @@ export interface TestApp {
 
 /** The real app on its own fresh database. `env` overrides configuration variables. */
 export async function createTestApp(
-  options: { env?: Record<string, string>; logger?: FastifyServerOptions['logger'] } = {},
+  options: { env?: Record<string, string>; logger?: FastifyServerOptions['logger']; clock?: Clock } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
   const config = loadConfig({
@@ -34,7 +35,7 @@ export async function createTestApp(
     DATABASE_URL: database.url,
   });
   const handle = createDatabase({ connectionString: database.url, max: 5 });
-  const app = await buildApp({ config, database: handle, jwtSecret: TEST_JWT_SECRET, logger: options.logger ?? false });
+  const app = await buildApp({ config, database: handle, jwtSecret: TEST_JWT_SECRET, logger: options.logger ?? false, ...(options.clock ? { clock: options.clock } : {}) });
   await app.ready();
   return {
     app,

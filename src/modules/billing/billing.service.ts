@@ -1,5 +1,6 @@
 import type { Db, Tx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
 import { type Actor, requirePrincipal } from '../../shared/context.js';
 import { AppError, notFound, unprocessable } from '../../shared/errors.js';
 import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
@@ -36,6 +37,8 @@ export interface BillingDeps {
   students: StudentsRepository;
   invoices: InvoicesRepository;
   payments: PaymentsRepository;
+  /** What "now" is for a payment's default paidAt and the future check (`bursar simulate` moves it). */
+  clock?: Clock;
 }
 
 /** The invoice after a payment or refund: what changed on it. */
@@ -145,6 +148,7 @@ function checkSchoolValues(values: { currency?: string; timezone?: string }): vo
  */
 export function createBillingService(deps: BillingDeps) {
   const { db, schools, students, invoices, payments } = deps;
+  const clock = deps.clock ?? systemClock;
 
   async function visibleSchool(trx: Db | Tx, scope: Scope, id: string, forUpdate = false): Promise<SchoolRow> {
     const school = await schools.findById(trx, scope, id, { forUpdate });
@@ -509,8 +513,9 @@ export function createBillingService(deps: BillingDeps) {
       alongside?: (trx: Tx, paymentId: string) => Promise<void>,
     ): Promise<IdempotentResult<PaymentReceipt>> {
       const principal = requirePrincipal(actor);
-      const paidAt = body.paidAt === undefined ? new Date() : new Date(body.paidAt);
-      if (paidAt.getTime() > Date.now() + FUTURE_TOLERANCE_MS) {
+      const now = clock.now();
+      const paidAt = body.paidAt === undefined ? new Date(now) : new Date(body.paidAt);
+      if (paidAt.getTime() > now + FUTURE_TOLERANCE_MS) {
         throw new AppError('VALIDATION_FAILED', 'paidAt is in the future', {
           errors: [{ field: 'paidAt', in: 'body', message: 'must not be in the future' }],
         });

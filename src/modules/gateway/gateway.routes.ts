@@ -66,7 +66,7 @@ export default function gatewayRoutes(app: FastifyInstance, options: { db: Db; c
   const { db, config } = options;
   const clock = options.clock ?? systemClock;
   const gateway = options.gateway ?? gatewayFromConfig(db, config);
-  const billing = createBillingService({ db, schools: createSchoolsRepository(), students: createStudentsRepository(), invoices: createInvoicesRepository(), payments: createPaymentsRepository() });
+  const billing = createBillingService({ db, schools: createSchoolsRepository(), students: createStudentsRepository(), invoices: createInvoicesRepository(), payments: createPaymentsRepository(), clock });
   const familyPayments = createFamilyPaymentsService({ db, repository: createFamilyPaymentsRepository(), ledger: { applyCredit: ledger.applyCredit }, clock });
   const repository = createCheckoutRepository();
   const checkouts = createCheckoutService({ db, gateway, billing, familyPayments, repository, clock, log: app.log });

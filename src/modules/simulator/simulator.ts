@@ -29,6 +29,7 @@ import { createBillRunsRepository } from '../billruns/billruns.repository.js';
 import { createFamilyPaymentsRepository, ofFamily } from '../familypayments/familypayments.repository.js';
 import { createFamilyPaymentsService } from '../familypayments/familypayments.service.js';
 import { applyCredit } from '../ledger/ledger.js';
+import { payLinkKey, signPayToken } from '../paylinks/paylinks.tokens.js';
 import {
   addMonths,
   DAY_MS,
@@ -42,7 +43,9 @@ import {
   plannedPaidBy,
   planKey,
   type DeclinedAttempt,
+  unitOf,
 } from './demo-plan.js';
+import { payTokenIn, type PortalClient } from './portal-client.js';
 
 /**
  * The demo traffic simulator (SPEC §3 "Live analytics", §8 "school year on a clock",
@@ -76,18 +79,26 @@ import {
  * running the simulator (every API and worker process of a deployment) never issue a
  * month twice. (demo_bills, migration 0012, is no longer written: bill runs key every
  * instalment by its billing key.)
+ *
+ * Given a portal client (the app serving the pay links, with the bundled gateway), some
+ * families pay online as a parent does — a pay link, the checkout, the gateway's hosted
+ * page, its signed webhook — over HTTP to the server (portal-client.ts); late families
+ * answer some reminders through the reminder's own pay link (answerReminders); a bill
+ * paid in full after its due date is paid with its late fee (settleLateFee). The same
+ * engine runs `bursar simulate` (school-year.ts): there catchUp() does what is due after
+ * each move of a virtual clock, here the timers do it in real time.
  */
 export const SIMULATOR_USERNAME = 'simulator';
 
-/** `payment`: the families act by their plans (declined attempts, then payments). */
-export type SimulatedEvent = 'payment' | 'refund' | 'billing';
+/** `payment`: the families act by their plans (declined attempts, then payments); `reminders`: families answer the reminders they got. */
+export type SimulatedEvent = 'payment' | 'refund' | 'billing' | 'reminders';
 
 /**
  * Per tick: the families' payments and declined attempts whose moment has come (idle
  * otherwise: most ticks), now and then a refund of a payment this process made. There
  * is no free-running failure: failed attempts come with the families' plans.
  */
-const EVENT_WEIGHTS = new Weighted<Exclude<SimulatedEvent, 'billing'>>([
+const EVENT_WEIGHTS = new Weighted<Exclude<SimulatedEvent, 'billing' | 'reminders'>>([
   ['payment', 97],
   ['refund', 3],
 ]);
@@ -142,6 +153,30 @@ const SCHOOLS_REFRESH_MS = 60_000;
  */
 const QUIET_MAX_MS = 10 * 60_000;
 const SUMMARY_MS = 60_000;
+/** catchUp's payment events at most (each pays up to PAYMENTS_PER_EVENT bills of one school). */
+const CATCH_UP_STEPS = 10_000;
+/** A pay link a family scans (as on an invoice's QR code) is valid this long. */
+const PRINTED_LINK_DAYS = 7;
+/** Clock time between two looks at the reminders families may be answering. */
+const REMINDERS_EVERY_MS = 60_000;
+/**
+ * Share of a family's full payments of one bill made online, through the pay link of the
+ * bill's QR code and the gateway's hosted page (when a portal client is given), rather
+ * than at the school's counter or bank (recorded by the billing service directly).
+ */
+const PORTAL_SHARE = 0.3;
+/**
+ * A family that pays late answers a reminder of a due or overdue bill, in one case in
+ * two, by paying it through the reminder's own pay link within REMINDER_ANSWER_HOURS of
+ * the reminder's day (before its plan would have paid it); one in eight of those first
+ * types a card the gateway declines.
+ */
+const ANSWER_SHARE = 0.5;
+const ANSWER_DECLINED_FIRST = 0.125;
+const REMINDER_ANSWER_HOURS = 40;
+/** Days of reminders looked at for answers, and how many per look. */
+const ANSWER_WINDOW_DAYS = 3;
+const ANSWERS_PER_LOOK = 200;
 
 export interface SimulatorStats {
   /** Payments recorded: each on one bill, or a family's (familyPayments counts those). */
@@ -153,6 +188,10 @@ export interface SimulatorStats {
   refunds: number;
   /** Monthly bills issued. */
   invoices: number;
+  /** Of the payments, made online through a pay link and the gateway's hosted page (the webhook recorded them). */
+  online: number;
+  /** Of the online payments, those answering a reminder (through the reminder's pay link). */
+  afterReminder: number;
   /** Refused by a business rule (the invoice changed meanwhile, a person touched it, the month was billed by another process, ...). */
   rejected: number;
   /** Nothing to act on (no payment or attempt due by any plan, no payment to refund). */
@@ -162,7 +201,19 @@ export interface SimulatorStats {
   errors: number;
 }
 
-const emptyStats = (): SimulatorStats => ({ payments: 0, familyPayments: 0, failures: 0, refunds: 0, invoices: 0, rejected: 0, idle: 0, skipped: 0, errors: 0 });
+const emptyStats = (): SimulatorStats => ({
+  payments: 0,
+  familyPayments: 0,
+  online: 0,
+  afterReminder: 0,
+  failures: 0,
+  refunds: 0,
+  invoices: 0,
+  rejected: 0,
+  idle: 0,
+  skipped: 0,
+  errors: 0,
+});
 
 /** Business-rule refusals the simulator expects now and then; anything else is an error. */
 const EXPECTED = new Set(['OVERPAYMENT', 'INVOICE_CANCELLED', 'NOT_FOUND', 'REFUND_EXCEEDS_PAYMENT', 'BUSINESS_RULE_VIOLATION', 'FORBIDDEN', 'CONFLICT']);
@@ -185,6 +236,14 @@ export interface SimulatorOptions {
   seed?: number;
   /** Share of payments later refunded; REFUND_SHARE by default (tests raise it). */
   refundShare?: number;
+  /**
+   * How families pay online (pay links, the gateway's hosted page): without one, every
+   * payment is recorded by the billing service as if at the school's counter, and nobody
+   * answers a reminder before their plan says they pay.
+   */
+  portal?: PortalClient;
+  /** Only these demo schools (`bursar simulate --school`); every live demo school by default. */
+  only?: readonly string[];
 }
 
 interface DemoSchool {
@@ -195,6 +254,9 @@ interface DemoSchool {
 
 /** The school is a live demo school with its simulated traffic on (joined in every candidate query). */
 const isLiveDemoSchool = sql<boolean>`(schools.is_demo and schools.simulator_enabled and schools.is_active and schools.deleted_at is null)`;
+
+/** The language a school's families read (the demo's US school is in English). */
+const languageOf = (school: DemoSchool): 'es' | 'en' => (school.currency === 'USD' ? 'en' : 'es');
 
 const addDays = (date: string, days: number): string => new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
 
@@ -265,6 +327,7 @@ export function createSimulator(options: SimulatorOptions) {
       students: createStudentsRepository(),
       invoices: createInvoicesRepository(),
       payments: createPaymentsRepository(),
+      clock,
     });
   const rng = new Rng(options.seed ?? Date.now() ^ process.pid);
   const totals = emptyStats();
@@ -273,6 +336,8 @@ export function createSimulator(options: SimulatorOptions) {
   let schools: DemoSchool[] = [];
   let schoolsLoadedAt = -Infinity;
   let billedAt = -Infinity;
+  let answeredAt = -Infinity;
+  let answering$: Promise<void> | undefined;
   /** Per school: the due date its bills were last found billed through (saves the look at bill_runs). */
   const billedThrough = new Map<string, string>();
   const billRuns = createBillRunsRepository();
@@ -293,6 +358,8 @@ export function createSimulator(options: SimulatorOptions) {
   let seededAt: number | undefined;
   /** Per bill: how many of its plan's attempts were due when it was last found to have them all (saves the count query). */
   const settled = new Map<string, number>();
+  /** Reminders answered (or tried) by this process: `<invoice>:<day>:answer`. */
+  const answered = new Map<string, true>();
   /** Per bill: the method of its last declined attempt (the family may pay with it after all). */
   const declinedWith = new Map<string, PaymentMethod>();
   /** Per school: declined attempts recorded on its current school day (MAX_DECLINES_PER_SCHOOL_DAY). */
@@ -338,6 +405,7 @@ export function createSimulator(options: SimulatorOptions) {
       .selectFrom('schools')
       .select(['id', 'currency', 'timezone'])
       .where(isLiveDemoSchool)
+      .$if(options.only !== undefined, (qb) => qb.where('id', 'in', [...(options.only ?? []), '00000000-0000-0000-0000-000000000000']))
       .orderBy('id')
       .execute();
   }
@@ -373,6 +441,8 @@ export function createSimulator(options: SimulatorOptions) {
         'demo_students.behaviour',
       ])
       .where('invoices.school_id', '=', school.id)
+      // Late-fee invoices are paid with the bill they are for (settleLateFee), not by a plan of their own.
+      .where('invoices.kind', '=', 'regular')
       .where(isOutstanding)
       .where('invoices.touched_by_person_at', 'is', null)
       .where('invoices.due_date', '>=', from)
@@ -616,6 +686,11 @@ export function createSimulator(options: SimulatorOptions) {
 
   async function payOne(school: DemoSchool, invoice: Due, now: number): Promise<void> {
     const amount = Math.min(invoice.owed, invoice.pending);
+    // Paying the whole bill, some families scan its QR code and pay online instead.
+    if (options.portal?.available() === true && amount === invoice.pending && rng.chance(PORTAL_SHARE) && (await payOnline(invoice.id, now, { language: languageOf(school) }))) {
+      await settleLateFee(school.id, invoice.id, now, languageOf(school));
+      return;
+    }
     const declined = declinedWith.get(invoice.id);
     declinedWith.delete(invoice.id);
     // After a declined attempt, the same method (another card) or another one.
@@ -634,6 +709,131 @@ export function createSimulator(options: SimulatorOptions) {
       }
     }
     count('payments');
+    if (amount === invoice.pending) {
+      await settleLateFee(school.id, invoice.id, now, undefined, method);
+    }
+  }
+
+  /**
+   * A family that pays a bill in full after its due date pays the late fee charged on it
+   * too (its late-fee invoice, if one is open and no person touched it), the same way:
+   * online, or with the bill's method. The fee stops growing once the bill is paid.
+   */
+  async function settleLateFee(schoolId: string, invoiceId: string, now: number, online: 'es' | 'en' | undefined, method: PaymentMethod = 'card'): Promise<void> {
+    const fee = await db
+      .selectFrom('invoices')
+      .select(['invoices.id', sql<number>`invoices.amount - invoices.paid_amount`.as('open')])
+      .where('invoices.school_id', '=', schoolId)
+      .where('invoices.related_invoice_id', '=', invoiceId)
+      .where('invoices.kind', '=', 'late_fee')
+      .where(isOutstanding)
+      .where('invoices.touched_by_person_at', 'is', null)
+      .executeTakeFirst();
+    if (fee === undefined) {
+      return;
+    }
+    if (online !== undefined && options.portal?.available() === true && (await payOnline(fee.id, now, { language: online }))) {
+      return;
+    }
+    await billing.recordPayment(
+      actor(),
+      { invoiceId: fee.id, amount: Number(fee.open), method, paidAt: new Date(now).toISOString(), reference: `SIM-${now.toString(36).toUpperCase()}-${rng.int(1000, 9999)}` },
+      { idempotencyKey: randomUUID(), path: '/api/v1/payments' },
+      SIMULATED,
+    );
+    count('payments');
+  }
+
+  /**
+   * A family pays a bill online: its pay link (a reminder's, or one like its invoice's QR
+   * code), the checkout, the gateway's hosted page, the webhook — all through the
+   * server's HTTP routes (portal-client.ts). True when the gateway took the payment;
+   * false when the family did not get that far (the payer then pays some other way).
+   */
+  async function payOnline(invoiceId: string, now: number, how: { token?: string; language: 'es' | 'en'; declinedFirst?: boolean }): Promise<boolean> {
+    const portal = options.portal;
+    if (portal === undefined) {
+      return false;
+    }
+    const token = how.token ?? signPayToken(await payLinkKey(db), invoiceId, new Date(now + PRINTED_LINK_DAYS * DAY_MS));
+    if (how.declinedFirst === true) {
+      const declined = await portal.pay({ token, card: 'declined', language: how.language, now });
+      if (declined.status === 'declined') {
+        count('failures');
+      }
+    }
+    const result = await portal.pay({ token, language: how.language, now });
+    switch (result.status) {
+      case 'paid':
+        count('payments');
+        count('online');
+        return true;
+      case 'declined':
+        count('failures');
+        return false;
+      case 'refused':
+        count('rejected');
+        if (running) {
+          log.debug({ invoiceId, reason: result.reason }, 'simulator: an online payment did not go through');
+        }
+        return false;
+    }
+  }
+
+  /**
+   * Families that pay late answer some reminders (ANSWER_SHARE) of a due or overdue bill
+   * by paying it through the reminder's own pay link, within REMINDER_ANSWER_HOURS of the
+   * reminder's day. The bills are the open demo bills of late-paying children due in the
+   * last WINDOW_PAST_DAYS (a range scan of the outstanding index), each with its first
+   * reminder of the last ANSWER_WINDOW_DAYS (the messages' invoice index); each reminder
+   * is answered at most once by this process (answered).
+   */
+  async function answerReminders(): Promise<void> {
+    if (options.portal?.available() !== true || schools.length === 0) {
+      return;
+    }
+    const now = clock.now();
+    const today = new Date(now).toISOString().slice(0, 10);
+    const { rows } = await sql<{ schoolId: string; invoiceId: string; day: string; body: string; language: 'es' | 'en' }>`
+      select invoices.school_id as "schoolId", invoices.id as "invoiceId", m.day, m.body, m.language
+        from invoices
+        join schools on schools.id = invoices.school_id
+        join demo_students on demo_students.school_id = invoices.school_id and demo_students.student_id = invoices.student_id
+        cross join lateral (
+          select to_char(m.day, 'YYYY-MM-DD') as day, m.body, m.language
+            from messages m
+           where m.school_id = invoices.school_id and m.invoice_id = invoices.id and m.kind = 'reminder'
+             and m.template in ('due', 'overdue', 'final_notice')
+             and m.day between ${addDays(today, -ANSWER_WINDOW_DAYS)}::date and ${today}::date
+           order by m.day, m.id
+           limit 1) m
+       where invoices.school_id = any(${schools.map((school) => school.id)}::uuid[])
+         and invoices.kind = 'regular'
+         and invoices.due_date between ${addDays(today, -WINDOW_PAST_DAYS)}::date and ${today}::date
+         and ${isOutstanding} and invoices.touched_by_person_at is null
+         and demo_students.behaviour = 'late' and ${isLiveDemoSchool}
+       limit ${ANSWERS_PER_LOOK}`.execute(db);
+    for (const row of rows) {
+      const key = `${row.invoiceId}:${row.day}:answer`;
+      if (answered.has(key) || unitOf(key) >= ANSWER_SHARE) {
+        continue;
+      }
+      const at = Date.parse(`${row.day}T12:00:00Z`) + unitOf(`${key}:at`) * REMINDER_ANSWER_HOURS * 3_600_000;
+      const token = payTokenIn(row.body);
+      if (at > now || token === undefined) {
+        continue;
+      }
+      remember(answered, key, true);
+      try {
+        if (await payOnline(row.invoiceId, now, { token, language: row.language, declinedFirst: unitOf(`${key}:declined`) < ANSWER_DECLINED_FIRST })) {
+          count('afterReminder');
+          await settleLateFee(row.schoolId, row.invoiceId, now, row.language);
+        }
+      } catch (error) {
+        count('errors');
+        log.warn({ err: error, invoiceId: row.invoiceId }, 'simulator: answering a reminder failed');
+      }
+    }
   }
 
   /** A refund of one of this process's recent payments (a few per hundred); the family's plan pays it again later. */
@@ -757,6 +957,9 @@ export function createSimulator(options: SimulatorOptions) {
         case 'billing':
           await issueBills();
           break;
+        case 'reminders':
+          await answerReminders();
+          break;
       }
     } catch (error) {
       if (error instanceof AppError && EXPECTED.has(error.code)) {
@@ -785,9 +988,21 @@ export function createSimulator(options: SimulatorOptions) {
     return true;
   }
 
+  /** The reminders families answer are looked at once a minute of clock time (when they can pay online). */
+  function answersDue(): boolean {
+    if (options.portal === undefined || answering$ !== undefined || clock.now() - answeredAt < REMINDERS_EVERY_MS) {
+      return false;
+    }
+    answeredAt = clock.now();
+    return true;
+  }
+
   function onTick(perTick: number): void {
     if (billingDue()) {
       billing$ = launch('billing').finally(() => (billing$ = undefined));
+    }
+    if (answersDue()) {
+      answering$ = launch('reminders').finally(() => (answering$ = undefined));
     }
     credit += perTick;
     while (credit >= 1) {
@@ -855,6 +1070,33 @@ export function createSimulator(options: SimulatorOptions) {
         await step('billing');
       }
       await step(EVENT_WEIGHTS.pick(rng));
+    },
+
+    /**
+     * Everything due by the clock's now, run to completion (`bursar simulate` calls it
+     * after each move of its virtual clock): the months due to be billed, the reminders
+     * families answer, every payment and declined attempt the plans have due, then the
+     * refunds of this process's payments picked for one. Bounded: the plans give a few
+     * payments per family and month.
+     */
+    async catchUp(): Promise<void> {
+      await ensurePrincipal();
+      await loadSchools(true);
+      await step('billing');
+      await step('reminders');
+      for (let i = 0, stalled = 0; i < CATCH_UP_STEPS && stalled < 3; i++) {
+        const idle = totals.idle;
+        const progress = totals.payments + totals.failures;
+        await step('payment');
+        if (totals.idle > idle) {
+          break; // nothing more is due anywhere
+        }
+        // A bill the service keeps refusing (changed meanwhile) must not hold the day up.
+        stalled = totals.payments + totals.failures > progress ? 0 : stalled + 1;
+      }
+      while (refundable.length > 0) {
+        await step('refund');
+      }
     },
 
     stats: (): SimulatorStats => ({ ...totals }),
