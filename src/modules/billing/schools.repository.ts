@@ -152,6 +152,18 @@ export function createSchoolsRepository() {
 
 export type SchoolsRepository = ReturnType<typeof createSchoolsRepository>;
 
+/** True when the school exists, is not deleted and the scope may see it (a list's `schoolId` filter: 404 otherwise). */
+export async function schoolVisible(db: DbOrTx, scope: Scope, schoolId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('schools')
+    .select('schools.id')
+    .where('schools.id', '=', schoolId)
+    .where('schools.deleted_at', 'is', null)
+    .where((eb) => inScope(eb, 'schools.id', scope))
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (char) => `\\${char}`);
 }

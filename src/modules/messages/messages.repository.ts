@@ -1,3 +1,4 @@
+import { schoolVisible } from '../billing/schools.repository.js';
 import type { DbOrTx } from '../../db/database.js';
 import type { Language, MessageStatus, ReminderChannel } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
@@ -79,10 +80,7 @@ export function createMessagesRepository() {
       return row !== undefined;
     },
 
-    async schoolVisible(db: DbOrTx, scope: Scope, id: string): Promise<boolean> {
-      const row = await db.selectFrom('schools').select('id').where('id', '=', id).where('deleted_at', 'is', null).where((eb) => inScope(eb, 'id', scope)).executeTakeFirst();
-      return row !== undefined;
-    },
+    schoolVisible,
   };
 }
 

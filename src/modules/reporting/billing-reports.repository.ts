@@ -1,3 +1,4 @@
+import { schoolVisible } from '../billing/schools.repository.js';
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
@@ -152,16 +153,7 @@ function refundedSql(period: string, bucket: Bucket, scope: Scope) {
 export function createBillingReportsRepository() {
   return {
     /** True when the school exists, is not deleted and the caller may see it. */
-    async schoolVisible(db: DbOrTx, scope: Scope, schoolId: string): Promise<boolean> {
-      const row = await db
-        .selectFrom('schools')
-        .select('schools.id')
-        .where('schools.id', '=', schoolId)
-        .where('schools.deleted_at', 'is', null)
-        .where((eb) => inScope(eb, 'schools.id', scope))
-        .executeTakeFirst();
-      return row !== undefined;
-    },
+    schoolVisible,
 
     /**
      * Report 1 — balance per student. One row per live student of a visible school,
