@@ -31,6 +31,8 @@ export const PERMISSIONS = [
   'portal:use',
   /** Open a checkout at the payment gateway (SPEC §8): staff in their schools, a guardian for their own family. */
   'payments:checkout',
+  /** Read the audit log (SPEC §9): super_admin, school_admin for their schools. */
+  'audit:read',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -57,7 +59,7 @@ export const ROLE_POLICY: Readonly<Record<Role, RolePolicy>> = {
   },
   school_admin: {
     permissions: new Set<Permission>([
-      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout',
+      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout', 'audit:read',
     ]),
     schools: 'assigned',
     pii: 'clear',

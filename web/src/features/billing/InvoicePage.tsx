@@ -1,4 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { HistoryCard } from '../audit/History';
 import { useRef, useState, type FormEvent } from 'react';
 import { InvoiceMessages } from '../collections/Messages';
 import { useSession } from '../../app/session';
@@ -215,6 +216,7 @@ export function InvoicePage({ invoiceId }: { invoiceId: string }) {
               <InvoiceMessages invoiceId={data.id} />
             </Card>
           ) : null}
+          <HistoryCard entityType="invoice" entityId={data.id} currency={data.currency} />
         </div>
       </div>
     </>

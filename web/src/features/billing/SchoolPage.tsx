@@ -1,4 +1,5 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { HistoryCard } from '../audit/History';
 import { useRef } from 'react';
 import { Card, EmptyState, ErrorState, LoadMore, PageHeader, Skeleton, Table, td, th } from '../../components/ui';
 import { formatDate } from '../../lib/format';
@@ -88,6 +89,7 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
             </>
           )}
         </Card>
+        <HistoryCard entityType="school" entityId={schoolId} currency={school.data?.currency} />
       </div>
     </>
   );

@@ -1,4 +1,5 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { HistoryCard } from '../audit/History';
 import { useRef } from 'react';
 import { Card, EmptyState, ErrorState, LoadMore, PageHeader, Skeleton, StatusBadge, Table, td, tdNum, th, thNum } from '../../components/ui';
 import { formatDate, formatMoney } from '../../lib/format';
@@ -90,6 +91,7 @@ export function StudentPage({ studentId }: { studentId: string }) {
             </>
           )}
         </Card>
+        <HistoryCard entityType="student" entityId={studentId} currency={school.data?.currency} />
       </div>
     </>
   );

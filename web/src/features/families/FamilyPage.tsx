@@ -1,4 +1,5 @@
 import { translate, useT } from '../../lib/i18n';
+import { HistoryCard } from '../audit/History';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useRef, useState, type FormEvent } from 'react';
 import { FamilyMessages } from '../collections/Messages';
@@ -236,6 +237,9 @@ export function FamilyPage({ familyId }: { familyId: string }) {
         <Card title={translate('family.reminders')} testId="family-messages">
           <FamilyMessages familyId={familyId} />
         </Card>
+      </div>
+      <div className="mt-6">
+        <HistoryCard entityType="family" entityId={familyId} currency={school.data?.currency} />
       </div>
     </>
   );

@@ -1,6 +1,7 @@
 import { accounts } from './accounts.js';
 import { amount } from './amount.js';
 import { assistant } from './assistant.js';
+import { audit } from './audit.js';
 import { billing } from './billing.js';
 import { billRuns } from './billruns.js';
 import { collections } from './collections.js';
@@ -19,9 +20,9 @@ import { schoolCards } from './schoolcards.js';
  * dashboard, each with the same keys in both languages (its `es` is typed by its `en`;
  * test/web/strings.test.ts checks the rest). Top-level groups never repeat across files.
  */
-export const STRING_FILES = { common, overview, billing, collections, invoice, families, billRuns, amount, pending, accounts, monitoring, feePlans, schoolCards, live, assistant };
+export const STRING_FILES = { common, overview, billing, collections, invoice, families, billRuns, amount, pending, accounts, monitoring, feePlans, schoolCards, live, assistant, audit };
 
 export const DASHBOARD_STRINGS = {
-  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en, ...families.en, ...billRuns.en, ...amount.en, ...pending.en, ...accounts.en, ...monitoring.en, ...feePlans.en, ...schoolCards.en, ...live.en, ...assistant.en } },
-  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es, ...families.es, ...billRuns.es, ...amount.es, ...pending.es, ...accounts.es, ...monitoring.es, ...feePlans.es, ...schoolCards.es, ...live.es, ...assistant.es } },
+  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en, ...families.en, ...billRuns.en, ...amount.en, ...pending.en, ...accounts.en, ...monitoring.en, ...feePlans.en, ...schoolCards.en, ...live.en, ...assistant.en, ...audit.en } },
+  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es, ...families.es, ...billRuns.es, ...amount.es, ...pending.es, ...accounts.es, ...monitoring.es, ...feePlans.es, ...schoolCards.es, ...live.es, ...assistant.es, ...audit.es } },
 };
