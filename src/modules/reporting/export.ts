@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -604,6 +605,88 @@ function coalescing(onData: () => void, preamble?: Buffer): Transform {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** A file being streamed to the client: what to send, and when it has finished. */
+export interface StreamedExport {
+  filename: string;
+  contentType: string;
+  contentDisposition: string;
+  output: Readable;
+  /** Settles when the stream is done: undefined, or the error that cut it short (undefined when the client went away). */
+  done: Promise<unknown>;
+}
+
+/**
+ * Reads `query` through a server-side cursor (readWithCursor) into `sink`, each batch
+ * through `write`, then ends the sink; resolves once the cursor is open (an error before
+ * that is an ordinary request error), with the output and its completion.
+ */
+export async function streamThroughCursor<Raw>(
+  db: Db,
+  query: CompiledQuery<Raw>,
+  sink: Pick<RowSink<never>, 'output' | 'end'>,
+  signal: AbortSignal,
+  write: (rows: Raw[]) => Promise<void>,
+): Promise<Pick<StreamedExport, 'output' | 'done'>> {
+  let markOpen: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => {
+    markOpen = resolve;
+  });
+  const run = readWithCursor(db, query, { signal, onOpen: () => markOpen(), onBatch: write })
+    .then(async () => {
+      if (!signal.aborted) {
+        await sink.end();
+      }
+    })
+    .catch((error: unknown) => {
+      sink.output.destroy(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    });
+  await Promise.race([opened, run]);
+  return {
+    output: sink.output,
+    done: run.then(
+      () => undefined,
+      (error: unknown) => (signal.aborted ? undefined : error),
+    ),
+  };
+}
+
+/**
+ * Sends an export: at most the limiter's number per user at a time (429 beyond), the
+ * read stopped when the client goes away, failures mid-stream logged as `what`.
+ */
+export async function replyWithExport(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: { limiter: ExportLimiter; userId: string; what: string; start: (signal: AbortSignal) => Promise<Omit<StreamedExport, 'filename'>> },
+): Promise<FastifyReply> {
+  const release = options.limiter.tryAcquire(options.userId);
+  if (release === undefined) {
+    throw tooManyExports(MAX_CONCURRENT_EXPORTS_PER_USER);
+  }
+  const controller = new AbortController();
+  // The response closing before it finished = the client went away: stop reading.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) {
+      controller.abort();
+    }
+  });
+  let exported;
+  try {
+    exported = await options.start(controller.signal);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  void exported.done.then((error) => {
+    release();
+    if (error !== undefined) {
+      request.log.error({ err: error }, `${options.what} export failed mid-stream`);
+    }
+  });
+  return reply.type(exported.contentType).header('content-disposition', exported.contentDisposition).header('cache-control', 'private, no-store').send(exported.output);
 }
 
 /** Where exported rows go: `output` is the byte stream sent to the client. */

@@ -5,7 +5,7 @@ import { principalOf } from '../../plugins/auth.js';
 import { problemResponses } from '../../plugins/errors.js';
 import { requestLanguage } from '../../shared/locale.js';
 import { createBillingReportsRepository } from './billing-reports.repository.js';
-import { createExportLimiter, MAX_CONCURRENT_EXPORTS_PER_USER, tooManyExports } from './export.js';
+import { createExportLimiter, MAX_CONCURRENT_EXPORTS_PER_USER, replyWithExport } from './export.js';
 import { createPendingRepository } from './pending.repository.js';
 import { PendingExportQuery, PendingPage, PendingQuery } from './pending.schemas.js';
 import { createPendingService } from './pending.service.js';
@@ -67,35 +67,12 @@ export default function pendingRoutes(app: FastifyInstance, options: { db: Db })
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const release = limiter.tryAcquire(principal.userId);
-      if (release === undefined) {
-        throw tooManyExports(MAX_CONCURRENT_EXPORTS_PER_USER);
-      }
-      const controller = new AbortController();
-      // The response closing before it finished = the client went away: stop reading.
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) {
-          controller.abort();
-        }
+      return replyWithExport(request, reply, {
+        limiter,
+        userId: principal.userId,
+        what: 'pending-payments',
+        start: (signal) => pending.export(principal, request.query, signal, requestLanguage(request)),
       });
-      let exported;
-      try {
-        exported = await pending.export(principal, request.query, controller.signal, requestLanguage(request));
-      } catch (error) {
-        release();
-        throw error;
-      }
-      void exported.done.then((error) => {
-        release();
-        if (error !== undefined) {
-          request.log.error({ err: error }, 'pending-payments export failed mid-stream');
-        }
-      });
-      return reply
-        .type(exported.contentType)
-        .header('content-disposition', exported.contentDisposition)
-        .header('cache-control', 'private, no-store')
-        .send(exported.output);
     },
   );
 }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { Db } from '../../db/database.js';
 import type { CsvColumn, ExportStyle } from '../../shared/csv.js';
 import { AppError, notFound } from '../../shared/errors.js';
@@ -8,7 +7,7 @@ import { localDate, type Language } from '../../shared/locale.js';
 import { cursorPart, DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../../shared/pagination.js';
 import type { Principal } from '../../shared/policy.js';
 import type { BillingReportsRepository } from './billing-reports.repository.js';
-import { copyCsv, createPeopleXlsxSink, createXlsxSink, readWithCursor, type RowSink } from './export.js';
+import { copyCsv, createPeopleXlsxSink, createXlsxSink, streamThroughCursor, type RowSink, type StreamedExport } from './export.js';
 import { countFromRollups } from './pending.counts.js';
 import type { PendingFilter, PendingRepository } from './pending.repository.js';
 import {
@@ -85,15 +84,7 @@ function parseCursor(cursor: string, filter: PendingFilter): PendingCursor {
   return { dueDate, invoiceId, total };
 }
 
-export interface PendingExport {
-  filename: string;
-  contentType: string;
-  contentDisposition: string;
-  /** The file's bytes; piped to the client. */
-  output: Readable;
-  /** Settles when the export has ended: undefined when it finished or was aborted, else the error (never rejects). */
-  done: Promise<unknown>;
-}
+export type PendingExport = StreamedExport;
 
 export function createPendingService(deps: { db: Db; pending: PendingRepository; reports: BillingReportsRepository }) {
   const { db, pending, reports } = deps;
@@ -181,34 +172,8 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
 
       const sink: RowSink<PendingRow> =
         style === 'people' ? createPeopleXlsxSink(PENDING_PEOPLE_COLUMNS, language, SHEET_NAME[language]) : createXlsxSink(XLSX_COLUMNS, 'Pending payments');
-      let markOpen: () => void = () => undefined;
-      const opened = new Promise<void>((resolve) => {
-        markOpen = resolve;
-      });
-      const run = readWithCursor(db, pending.exportQuery(db, principal, filter), {
-        signal,
-        onOpen: () => markOpen(),
-        onBatch: (rows) => sink.write(rows, signal),
-      })
-        .then(async () => {
-          if (!signal.aborted) {
-            await sink.end();
-          }
-        })
-        .catch((error: unknown) => {
-          sink.output.destroy(error instanceof Error ? error : new Error(String(error)));
-          throw error;
-        });
-      await Promise.race([opened, run]);
-
-      return {
-        ...file,
-        output: sink.output,
-        done: run.then(
-          () => undefined,
-          (error: unknown) => (signal.aborted ? undefined : error),
-        ),
-      };
+      const streamed = await streamThroughCursor(db, pending.exportQuery(db, principal, filter), sink, signal, (rows) => sink.write(rows, signal));
+      return { ...file, ...streamed };
     },
   };
 }
