@@ -55,6 +55,7 @@ import requestId, { requestIdFor } from './plugins/request-id.js';
 import { compactLogDestination, OneLinePerRequest } from './plugins/request-log.js';
 import { createValidatorFactory } from './plugins/validation.js';
 import auditRoutes from './modules/audit/audit.routes.js';
+import accountingRoutes from './modules/accounting/accounting.routes.js';
 import { systemClock, type Clock } from './shared/clock.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -222,6 +223,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(collectionsRoutes, { db: database.db, config });
       await api.register(messagesRoutes, { db: database.db });
       await api.register(auditRoutes, { db: database.db });
+      await api.register(accountingRoutes, { db: database.db });
       await api.register(payLinksRoutes, { db: database.db, config, clock });
       await api.register(gatewayRoutes, { db: database.db, config, clock });
       await api.register(portalRoutes, { db: database.db, config });

@@ -636,6 +636,14 @@ export interface InvoiceAdjustmentsTable {
   created_by: string | null;
 }
 
+/** 0027: the chart-of-accounts mapping of a school (src/modules/accounting/accounts.ts). */
+export interface SchoolAccountsTable {
+  school_id: string;
+  accounts: ColumnType<unknown, string, string>;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
 export interface ReceiptCountersTable {
   school_id: string;
   last_number: number;
@@ -696,6 +704,7 @@ export interface DB {
   invoice_adjustments: InvoiceAdjustmentsTable;
   receipt_counters: ReceiptCountersTable;
   receipts: ReceiptsTable;
+  school_accounts: SchoolAccountsTable;
   credit_note_counters: CreditNoteCountersTable;
   late_fee_policies: LateFeePoliciesTable;
   collection_runs: CollectionRunsTable;

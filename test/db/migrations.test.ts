@@ -79,6 +79,7 @@ describe('migrations', () => {
       invoice_adjustments: ['school_id', 'id', 'invoice_id', 'kind', 'amount', 'reason', 'number', 'created_at', 'created_by'],
       receipt_counters: ['school_id', 'last_number'],
       receipts: ['school_id', 'seq', 'number', 'payment_id', 'family_payment_id', 'created_at'],
+      school_accounts: ['school_id', 'accounts', 'updated_at', 'updated_by'],
       credit_note_counters: ['school_id', 'last_number'],
       late_fee_policies: ['school_id', 'kind', 'value', 'grace_days', 'cap', 'enabled', 'updated_at', 'updated_by'],
       collection_runs: ['school_id', 'day', 'late_fees_posted', 'late_fee_amount', 'reminders_sent', 'reminders_skipped', 'runs', 'first_run_at', 'last_run_at'],

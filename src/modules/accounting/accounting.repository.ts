@@ -1,0 +1,159 @@
+import { sql, type CompiledQuery } from 'kysely';
+import type { Db, DbOrTx } from '../../db/database.js';
+import { inScope, type Scope } from '../../shared/scope.js';
+import { DEFAULT_ACCOUNTS, type AccountRole, type Accounts } from './accounts.js';
+
+/** One row of the journal as the query answers it: one side of one entry. */
+export interface JournalRow {
+  /** The instant of the posting, UTC with microseconds (the keyset's first part). */
+  atKey: string;
+  /** The school-local date of the posting. */
+  date: string;
+  entryId: string;
+  seq: number;
+  role: AccountRole;
+  /** A cash row's method, or a charge's item account code. */
+  detail: string | null;
+  debit: string;
+  credit: string;
+  description: string;
+  sourceType: string;
+  sourceId: string;
+}
+
+export interface JournalSchool {
+  id: string;
+  name: string;
+  currency: string;
+  timezone: string;
+}
+
+export interface JournalRange {
+  schoolId: string;
+  from: string;
+  to: string;
+  /** After this row (keyset), for a page. */
+  after?: { atKey: string; entryId: string; seq: number };
+  limit?: number;
+}
+
+/**
+ * The journal of a school (SPEC §9 "Accounting"), derived from what the ledger wrote —
+ * invoice lines, cancellations, payments, family payments, credit applied, refunds,
+ * credit notes, write-offs and waivers — as double-entry rows, each entry balanced by
+ * construction (its sides are one amount, or a family payment's allocated + credited).
+ * Every source is read in the range by its own timestamp (from the start of `from` to
+ * the end of `to`, in the school's time zone), ordered by (instant, entry, side).
+ */
+export function createAccountingRepository() {
+  return {
+    findSchool(db: DbOrTx, scope: Scope, id: string): Promise<JournalSchool | undefined> {
+      return db
+        .selectFrom('schools')
+        .select(['id', 'name', 'currency', 'timezone'])
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .where((eb) => inScope(eb, 'schools.id', scope))
+        .executeTakeFirst();
+    },
+
+    async accounts(db: DbOrTx, schoolId: string): Promise<{ accounts: Accounts; updatedAt: Date | null }> {
+      const row = await db.selectFrom('school_accounts').select(['accounts', 'updated_at as updatedAt']).where('school_id', '=', schoolId).executeTakeFirst();
+      return row === undefined ? { accounts: DEFAULT_ACCOUNTS, updatedAt: null } : { accounts: { ...DEFAULT_ACCOUNTS, ...(row.accounts as Partial<Accounts>) }, updatedAt: row.updatedAt };
+    },
+
+    async putAccounts(db: DbOrTx, schoolId: string, accounts: Accounts, userId: string): Promise<Date> {
+      const row = await db
+        .insertInto('school_accounts')
+        .values({ school_id: schoolId, accounts: JSON.stringify(accounts), updated_by: userId })
+        .onConflict((oc) => oc.column('school_id').doUpdateSet({ accounts: JSON.stringify(accounts), updated_by: userId, updated_at: sql<Date>`now()` }))
+        .returning('updated_at')
+        .executeTakeFirstOrThrow();
+      return row.updated_at;
+    },
+
+    journal(db: Db, range: JournalRange): CompiledQuery<JournalRow> {
+      const after = range.after;
+      return sql<JournalRow>`
+        with s as (select id, timezone from schools where id = ${range.schoolId}),
+        w as (select s.id, s.timezone, (${range.from}::date::timestamp at time zone s.timezone) as t0,
+                     ((${range.to}::date + 1)::timestamp at time zone s.timezone) as t1 from s),
+        rows as (
+          -- Invoice lines: a charge (receivable / income, the item's account), a late fee (receivable / late fees), a discount (discounts / receivable).
+          select l.created_at as at, 'line:' || l.id as entry_id, 'invoice' as source_type, l.invoice_id as source_id,
+                 i.number || ' · ' || l.description as description, x.seq, x.role, x.detail, x.debit, x.credit
+            from w
+            join invoice_lines l on l.school_id = w.id and l.created_at >= w.t0 and l.created_at < w.t1
+            join invoices i on i.school_id = l.school_id and i.id = l.invoice_id
+            left join enrolments e on e.school_id = l.school_id and e.id = l.enrolment_id
+            left join fee_plan_items fi on fi.school_id = e.school_id and fi.fee_plan_id = e.fee_plan_id and fi.code = l.item_code
+            cross join lateral (values
+              (1, case when l.kind = 'discount' then 'discounts' else 'receivable' end, null::text, abs(l.amount), 0::bigint),
+              (2, case l.kind when 'discount' then 'receivable' when 'late_fee' then 'late_fees' else 'income' end,
+                  case when l.kind = 'charge' then nullif(fi.account_code, '') end, 0::bigint, abs(l.amount))) x (seq, role, detail, debit, credit)
+          union all
+          -- A cancelled invoice: each of its lines reversed on the day it was cancelled (nothing was paid on it).
+          select i.cancelled_at, 'void:' || l.id, 'invoice', i.id, 'Cancelled ' || i.number || ' · ' || l.description, x.seq, x.role, x.detail, x.debit, x.credit
+            from w
+            join invoices i on i.school_id = w.id and i.cancelled_at >= w.t0 and i.cancelled_at < w.t1
+            join invoice_lines l on l.school_id = i.school_id and l.invoice_id = i.id
+            left join enrolments e on e.school_id = l.school_id and e.id = l.enrolment_id
+            left join fee_plan_items fi on fi.school_id = e.school_id and fi.fee_plan_id = e.fee_plan_id and fi.code = l.item_code
+            cross join lateral (values
+              (1, case l.kind when 'discount' then 'receivable' when 'late_fee' then 'late_fees' else 'income' end,
+                  case when l.kind = 'charge' then nullif(fi.account_code, '') end, abs(l.amount), 0::bigint),
+              (2, case when l.kind = 'discount' then 'discounts' else 'receivable' end, null::text, 0::bigint, abs(l.amount))) x (seq, role, detail, debit, credit)
+          union all
+          -- A payment on one invoice: cash (its method) / receivable.
+          select p.paid_at, 'payment:' || p.id, 'payment', p.id, 'Payment ' || i.number || coalesce(' · ' || p.reference, ''), x.seq, x.role, x.detail, x.debit, x.credit
+            from w
+            join payments p on p.school_id = w.id and p.family_payment_id is null and p.paid_at >= w.t0 and p.paid_at < w.t1
+            join invoices i on i.school_id = p.school_id and i.id = p.invoice_id
+            cross join lateral (values (1, 'cash', p.method, p.amount, 0::bigint), (2, 'receivable', null::text, 0::bigint, p.amount)) x (seq, role, detail, debit, credit)
+          union all
+          -- A family payment: cash / receivable (what went to invoices) and family credit (the rest).
+          select fp.paid_at, 'family_payment:' || fp.id, 'family_payment', fp.id, 'Family payment ' || f.reference || coalesce(' · ' || fp.reference, ''),
+                 x.seq, x.role, x.detail, x.debit, x.credit
+            from w
+            join family_payments fp on fp.school_id = w.id and fp.paid_at >= w.t0 and fp.paid_at < w.t1
+            join families f on f.school_id = fp.school_id and f.id = fp.family_id
+            cross join lateral (values (1, 'cash', fp.method, fp.amount, 0::bigint), (2, 'receivable', null::text, 0::bigint, fp.allocated),
+                                       (3, 'family_credit', null::text, 0::bigint, fp.credited)) x (seq, role, detail, debit, credit)
+           where x.debit + x.credit > 0
+          union all
+          -- Family credit applied to an invoice: family credit / receivable.
+          select ca.created_at, 'credit_applied:' || ca.id, 'credit_application', ca.id, 'Family credit applied to ' || i.number, x.seq, x.role, x.detail, x.debit, x.credit
+            from w
+            join credit_applications ca on ca.school_id = w.id and ca.created_at >= w.t0 and ca.created_at < w.t1
+            join invoices i on i.school_id = ca.school_id and i.id = ca.invoice_id
+            cross join lateral (values (1, 'family_credit', null::text, ca.amount, 0::bigint), (2, 'receivable', null::text, 0::bigint, ca.amount)) x (seq, role, detail, debit, credit)
+          union all
+          -- A refund: receivable / cash (the payment's method).
+          select r.created_at, 'refund:' || r.id, 'refund', r.id, 'Refund ' || i.number || coalesce(' · ' || r.reason, ''), x.seq, x.role, x.detail, x.debit, x.credit
+            from w
+            join refunds r on r.school_id = w.id and r.created_at >= w.t0 and r.created_at < w.t1
+            join payments p on p.school_id = r.school_id and p.id = r.payment_id
+            join invoices i on i.school_id = r.school_id and i.id = r.invoice_id
+            cross join lateral (values (1, 'receivable', null::text, r.amount, 0::bigint), (2, 'cash', p.method, 0::bigint, r.amount)) x (seq, role, detail, debit, credit)
+          union all
+          -- A credit note, a write-off or a late-fee waiver: its account / receivable.
+          select a.created_at, a.kind || ':' || a.id, a.kind, a.id, coalesce(a.number || ' ', '') || i.number || ' · ' || a.reason, x.seq, x.role, x.detail, x.debit, x.credit
+            from w
+            join invoice_adjustments a on a.school_id = w.id and a.created_at >= w.t0 and a.created_at < w.t1
+            join invoices i on i.school_id = a.school_id and i.id = a.invoice_id
+            cross join lateral (values (1, case a.kind when 'credit_note' then 'credit_notes' when 'write_off' then 'write_offs' else 'late_fees' end, null::text, a.amount, 0::bigint),
+                                       (2, 'receivable', null::text, 0::bigint, a.amount)) x (seq, role, detail, debit, credit)
+        )
+        select to_char(rows.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "atKey",
+               to_char((rows.at at time zone w.timezone)::date, 'YYYY-MM-DD') as date,
+               rows.entry_id as "entryId", rows.seq, rows.role, rows.detail, rows.debit::text as debit, rows.credit::text as credit,
+               rows.description, rows.source_type as "sourceType", rows.source_id::text as "sourceId"
+          from rows cross join w
+         ${after === undefined ? sql`` : sql`where (rows.at, rows.entry_id, rows.seq) > (${after.atKey}::timestamptz, ${after.entryId}, ${after.seq})`}
+         order by rows.at, rows.entry_id, rows.seq
+         ${range.limit === undefined ? sql`` : sql`limit ${range.limit}`}`.compile(db);
+    },
+  };
+}
+
+export type AccountingRepository = ReturnType<typeof createAccountingRepository>;

@@ -1,0 +1,289 @@
+import { once } from 'node:events';
+import type { Db } from '../../db/database.js';
+import { type Actor, requirePrincipal } from '../../shared/context.js';
+import { createCsvStringifier, CsvNumber, type CsvColumn } from '../../shared/csv.js';
+import { AppError } from '../../shared/errors.js';
+import { contentDisposition, downloadName } from '../../shared/filenames.js';
+import { localDate } from '../../shared/locale.js';
+import { minorToDecimal, minorToUnits } from '../../shared/money.js';
+import { cursorPart, decodeCursorOf, encodeCursor, type Page } from '../../shared/pagination.js';
+import type { Scope } from '../../shared/scope.js';
+import { recordAudit } from '../audit/audit.repository.js';
+import { createXlsxSink, streamThroughCursor, type RowSink, type StreamedExport } from '../reporting/export.js';
+import type { AccountingRepository, JournalRow, JournalSchool } from './accounting.repository.js';
+import type { AccountsBody, JournalLine, JournalQuery, SchoolAccounts } from './accounting.schemas.js';
+import { accountOf, DEFAULT_ACCOUNTS, type Accounts } from './accounts.js';
+
+/**
+ * The accounting journal and the chart of accounts (SPEC §9 "Accounting"). The journal
+ * is read from what the ledger wrote (accounting.repository.ts); here each row gets its
+ * account code through the school's mapping, and goes out as JSON pages or streamed
+ * through a server-side cursor into CSV, XLSX, or Xero's and QuickBooks Online's
+ * manual-journal import layouts — one batch in memory at a time.
+ */
+export type JournalFileFormat = 'csv' | 'xlsx' | 'xero' | 'quickbooks';
+
+export type JournalExport = StreamedExport;
+
+const invalid = (field: string, message: string, where: 'querystring' | 'body' = 'querystring') =>
+  new AppError('VALIDATION_FAILED', `${field} ${message}`, { errors: [{ field, in: where, message }] });
+
+/** A journal row as the API shows it: its account named by the school's mapping. */
+function lineOf(row: JournalRow, accounts: Accounts, currency: string): JournalLine {
+  return {
+    entryId: row.entryId,
+    date: row.date,
+    account: accountOf(accounts, row.role, row.detail),
+    debit: Number(row.debit),
+    credit: Number(row.credit),
+    currency,
+    description: row.description,
+    sourceType: row.sourceType,
+    sourceId: row.sourceId,
+  };
+}
+
+/** Rows of the file layouts (amounts in currency units, as accountants and their software read them). */
+interface PlainRow {
+  entryId: string;
+  date: string;
+  account: string;
+  debit: CsvNumber;
+  credit: CsvNumber;
+  currency: string;
+  description: string;
+  sourceType: string;
+  sourceId: string;
+}
+interface XeroRow {
+  narration: string;
+  date: string;
+  description: string;
+  accountCode: string;
+  taxRate: string;
+  amount: CsvNumber;
+}
+interface QuickBooksRow {
+  journalNo: string;
+  journalDate: string;
+  account: string;
+  debits: CsvNumber | string;
+  credits: CsvNumber | string;
+  description: string;
+  currency: string;
+}
+interface XlsxRow {
+  entryId: string;
+  date: string;
+  account: string;
+  debit: number;
+  credit: number;
+  currency: string;
+  description: string;
+  sourceType: string;
+  sourceId: string;
+}
+
+const PLAIN_COLUMNS: CsvColumn<PlainRow>[] = [
+  { key: 'entryId', header: 'entryId' },
+  { key: 'date', header: 'date' },
+  { key: 'account', header: 'account' },
+  { key: 'debit', header: 'debit' },
+  { key: 'credit', header: 'credit' },
+  { key: 'currency', header: 'currency' },
+  { key: 'description', header: 'description' },
+  { key: 'sourceType', header: 'sourceType' },
+  { key: 'sourceId', header: 'sourceId' },
+];
+/** Xero's manual journal import: one row per line, a signed amount (debit +, credit −), the entry's narration grouping its lines. */
+const XERO_COLUMNS: CsvColumn<XeroRow>[] = [
+  { key: 'narration', header: '*Narration' },
+  { key: 'date', header: '*Date' },
+  { key: 'description', header: 'Description' },
+  { key: 'accountCode', header: '*AccountCode' },
+  { key: 'taxRate', header: '*TaxRate' },
+  { key: 'amount', header: '*Amount' },
+];
+/** QuickBooks Online's journal entry import: lines of one entry share a Journal No. */
+const QUICKBOOKS_COLUMNS: CsvColumn<QuickBooksRow>[] = [
+  { key: 'journalNo', header: 'Journal No.' },
+  { key: 'journalDate', header: 'Journal Date' },
+  { key: 'account', header: 'Account' },
+  { key: 'debits', header: 'Debits' },
+  { key: 'credits', header: 'Credits' },
+  { key: 'description', header: 'Description' },
+  { key: 'currency', header: 'Currency' },
+];
+const XLSX_COLUMNS: CsvColumn<XlsxRow>[] = PLAIN_COLUMNS as unknown as CsvColumn<XlsxRow>[];
+
+const MEDIA: Record<JournalFileFormat, string> = {
+  csv: 'text/csv; charset=utf-8',
+  xero: 'text/csv; charset=utf-8',
+  quickbooks: 'text/csv; charset=utf-8',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+};
+
+/** A CSV sink over csv-stringify: rows in, text out, waiting for the client when it is behind. */
+function csvSink<Row extends object>(columns: readonly CsvColumn<Row>[]): RowSink<Row> {
+  const output = createCsvStringifier(columns, { bom: true });
+  return {
+    output,
+    async write(rows, signal) {
+      signal.throwIfAborted();
+      let full = false;
+      for (const row of rows) {
+        full = !output.write(row) || full;
+      }
+      if (full) {
+        await once(output, 'drain', { signal });
+      }
+    },
+    async end() {
+      output.end();
+      return Promise.resolve();
+    },
+  };
+}
+
+export function createAccountingService(deps: { db: Db; repo: AccountingRepository }) {
+  const { db, repo } = deps;
+
+  async function school(scope: Scope, id: string, where: 'querystring' | 'params'): Promise<JournalSchool> {
+    const found = await repo.findSchool(db, scope, id);
+    if (found === undefined) {
+      throw new AppError('NOT_FOUND', 'school not found', { errors: [{ field: where === 'params' ? 'id' : 'schoolId', in: where, message: 'no such school (or not one of yours)' }] });
+    }
+    return found;
+  }
+
+  function checkRange(query: Pick<JournalQuery, 'from' | 'to'>): void {
+    if (query.from > query.to) {
+      throw invalid('from', `must not be after to (${query.to})`);
+    }
+  }
+
+  const present = (schoolId: string, accounts: Accounts, updatedAt: Date | null): SchoolAccounts => ({
+    schoolId,
+    ...accounts,
+    cashByMethod: Object.fromEntries(Object.entries(accounts.cashByMethod).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
+    updatedAt: updatedAt === null ? null : updatedAt.toISOString(),
+  });
+
+  return {
+    async getAccounts(scope: Scope, schoolId: string): Promise<SchoolAccounts> {
+      const found = await school(scope, schoolId, 'params');
+      const { accounts, updatedAt } = await repo.accounts(db, found.id);
+      return present(found.id, accounts, updatedAt);
+    },
+
+    async putAccounts(actor: Actor, schoolId: string, body: AccountsBody): Promise<SchoolAccounts> {
+      const principal = requirePrincipal(actor);
+      const found = await school(principal, schoolId, 'params');
+      const byMethod = Object.fromEntries(Object.entries(body.cashByMethod ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+      const accounts: Accounts = { ...DEFAULT_ACCOUNTS, ...body, cashByMethod: byMethod };
+      return db.transaction().execute(async (trx) => {
+        const updatedAt = await repo.putAccounts(trx, found.id, accounts, principal.userId);
+        await recordAudit(trx, actor, { action: 'school.accounts', entityType: 'school', entityId: found.id, schoolId: found.id, changes: { ...accounts } });
+        return present(found.id, accounts, updatedAt);
+      });
+    },
+
+    /** GET /accounting/journal (JSON): a page of lines in posting order; an entry may continue on the next page. */
+    async journalPage(scope: Scope, query: JournalQuery & { limit: number }): Promise<Page<JournalLine>> {
+      checkRange(query);
+      const found = await school(scope, query.schoolId, 'querystring');
+      const after =
+        query.cursor === undefined
+          ? undefined
+          : (([atKey, entryId, seq]) => ({ atKey, entryId, seq }))(decodeCursorOf(query.cursor, [cursorPart.timestamp, cursorPart.text, cursorPart.count]));
+      const { accounts } = await repo.accounts(db, found.id);
+      const { rows } = await db.executeQuery(repo.journal(db, { schoolId: found.id, from: query.from, to: query.to, limit: query.limit + 1, ...(after ? { after } : {}) }));
+      const data = rows.slice(0, query.limit);
+      const last = data.at(-1);
+      return {
+        data: data.map((row) => lineOf(row, accounts, found.currency)),
+        nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.atKey, last.entryId, Number(last.seq)]) : null,
+      };
+    },
+
+    /** GET /accounting/journal?format=csv|xlsx|xero|quickbooks: every line of the range, streamed. */
+    async journalExport(scope: Scope, query: JournalQuery, format: JournalFileFormat, signal: AbortSignal): Promise<JournalExport> {
+      checkRange(query);
+      const found = await school(scope, query.schoolId, 'querystring');
+      const { accounts } = await repo.accounts(db, found.id);
+      const currency = found.currency;
+      const amount = (minor: string) => new CsvNumber(minorToDecimal(Number(minor), currency));
+      const name = downloadName({ what: format === 'csv' || format === 'xlsx' ? 'journal' : `journal-${format}`, scope: [found.name, `${query.from}-to-${query.to}`], asciiFallback: found.id.slice(0, 8), date: localDate(new Date(), found.timezone), ext: format === 'xlsx' ? 'xlsx' : 'csv' });
+
+      // Each layout: a sink and how a journal row becomes its row.
+      let entries = 0;
+      let lastEntry = '';
+      const journalNo = (entryId: string) => {
+        if (entryId !== lastEntry) {
+          entries++;
+          lastEntry = entryId;
+        }
+        return `J${String(entries).padStart(6, '0')}`;
+      };
+      let write: (rows: JournalRow[]) => Promise<void>;
+      let sink: RowSink<PlainRow> | RowSink<XeroRow> | RowSink<QuickBooksRow> | RowSink<XlsxRow>;
+      switch (format) {
+        case 'csv': {
+          const csv = csvSink(PLAIN_COLUMNS);
+          sink = csv;
+          write = (rows) => csv.write(rows.map((row) => ({ ...lineOf(row, accounts, currency), debit: amount(row.debit), credit: amount(row.credit) })), signal);
+          break;
+        }
+        case 'xlsx': {
+          const xlsx = createXlsxSink(XLSX_COLUMNS, 'Journal');
+          sink = xlsx;
+          write = (rows) =>
+            xlsx.write(
+              rows.map((row) => ({ ...lineOf(row, accounts, currency), debit: minorToUnits(Number(row.debit), currency), credit: minorToUnits(Number(row.credit), currency) })),
+              signal,
+            );
+          break;
+        }
+        case 'xero': {
+          const xero = csvSink(XERO_COLUMNS);
+          sink = xero;
+          write = (rows) =>
+            xero.write(
+              rows.map((row) => ({
+                narration: `${row.entryId}`,
+                date: row.date,
+                description: row.description,
+                accountCode: accountOf(accounts, row.role, row.detail),
+                taxRate: 'Tax Exempt',
+                amount: new CsvNumber(minorToDecimal(Number(row.debit) - Number(row.credit), currency)),
+              })),
+              signal,
+            );
+          break;
+        }
+        case 'quickbooks': {
+          const qbo = csvSink(QUICKBOOKS_COLUMNS);
+          sink = qbo;
+          write = (rows) =>
+            qbo.write(
+              rows.map((row) => ({
+                journalNo: journalNo(row.entryId),
+                journalDate: row.date,
+                account: accountOf(accounts, row.role, row.detail),
+                debits: Number(row.debit) > 0 ? amount(row.debit) : '',
+                credits: Number(row.credit) > 0 ? amount(row.credit) : '',
+                description: row.description,
+                currency,
+              })),
+              signal,
+            );
+          break;
+        }
+      }
+      const streamed = await streamThroughCursor(db, repo.journal(db, { schoolId: found.id, from: query.from, to: query.to }), sink, signal, write);
+      return { filename: name.ascii, contentType: MEDIA[format], contentDisposition: contentDisposition(name), ...streamed };
+    },
+  };
+}
+
+export type AccountingService = ReturnType<typeof createAccountingService>;
