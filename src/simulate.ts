@@ -145,7 +145,7 @@ export async function runSimulate(argv: readonly string[]): Promise<number> {
       say('demo data created (a new database)');
     }
     const clock = new VirtualClock(Date.now());
-    app = await buildApp({ config, database, role: 'api', jwtSecret: randomBytes(48).toString('base64url'), logger: { level: 'warn' }, clock });
+    app = await buildApp({ config, database, role: 'api', jwtSecret: randomBytes(48).toString('base64url'), logger: { level: 'warn', stream: process.stderr }, clock });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const listening = app;
     const summary = await simulateSchoolYear({
