@@ -70,15 +70,17 @@ export async function startProcess(role: ProcessRole, config: Config, telemetry?
       readDatabase = createDatabase({ connectionString: config.database.readUrl, max: config.database.poolMax, applicationName: `bursar-${role}-read` });
       say('reports, analytics and exports read from DATABASE_READ_URL');
     }
+    // Before any work: `bursar api` without JWT_SECRET refuses at once, not after seeding the demo.
+    const jwtSecret = role === 'worker' ? undefined : await resolveJwtSecret(config, role, say);
     if (config.seed.demo && role !== 'worker') {
       const seeded = await seedDemoData(database.db, { password: config.seed.password, publicUrl: config.publicUrl });
       say(seeded ? 'demo data and demo users created (first start)' : 'demo data already present');
     }
 
     const app =
-      role === 'worker'
+      role === 'worker' || jwtSecret === undefined
         ? await buildWorkerApp({ config, database })
-        : await buildApp({ config, database, readDatabase, role, jwtSecret: await resolveJwtSecret(config, role, say) });
+        : await buildApp({ config, database, readDatabase, role, jwtSecret });
 
     const shutdown = async (signal: string) => {
       if (shuttingDown) {
