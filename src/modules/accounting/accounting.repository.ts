@@ -79,30 +79,29 @@ export function createAccountingRepository() {
         w as (select s.id, s.timezone, (${range.from}::date::timestamp at time zone s.timezone) as t0,
                      ((${range.to}::date + 1)::timestamp at time zone s.timezone) as t1 from s),
         rows as (
-          -- Invoice lines: a charge (receivable / income, the item's account), a late fee (receivable / late fees), a discount (discounts / receivable).
-          select l.created_at as at, 'line:' || l.id as entry_id, 'invoice' as source_type, l.invoice_id as source_id,
-                 i.number || ' · ' || l.description as description, x.seq, x.role, x.detail, x.debit, x.credit
-            from w
-            join invoice_lines l on l.school_id = w.id and l.created_at >= w.t0 and l.created_at < w.t1
-            join invoices i on i.school_id = l.school_id and i.id = l.invoice_id
-            left join enrolments e on e.school_id = l.school_id and e.id = l.enrolment_id
-            left join fee_plan_items fi on fi.school_id = e.school_id and fi.fee_plan_id = e.fee_plan_id and fi.code = l.item_code
+          -- Invoice lines: a charge (receivable / income, the item's account), a late fee (receivable / late fees), a discount (discounts / receivable);
+          -- a cancelled invoice's lines reversed on the day it was cancelled (nothing was paid on it): the same two sides, swapped.
+          select le.at, le.prefix || le.line_id as entry_id, 'invoice' as source_type, le.invoice_id as source_id,
+                 case when le.void then 'Cancelled ' else '' end || le.number || ' · ' || le.description as description,
+                 x.seq, x.role, x.detail, x.debit, x.credit
+            from (select l.created_at as at, 'line:' as prefix, false as void, l.id as line_id, l.invoice_id, i.number, l.description, l.kind, l.amount, l.enrolment_id, l.item_code, l.school_id
+                    from w
+                    join invoice_lines l on l.school_id = w.id and l.created_at >= w.t0 and l.created_at < w.t1
+                    join invoices i on i.school_id = l.school_id and i.id = l.invoice_id
+                  union all
+                  select i.cancelled_at, 'void:', true, l.id, i.id, i.number, l.description, l.kind, l.amount, l.enrolment_id, l.item_code, l.school_id
+                    from w
+                    join invoices i on i.school_id = w.id and i.cancelled_at >= w.t0 and i.cancelled_at < w.t1
+                    join invoice_lines l on l.school_id = i.school_id and l.invoice_id = i.id) le
+            left join enrolments e on e.school_id = le.school_id and e.id = le.enrolment_id
+            left join fee_plan_items fi on fi.school_id = e.school_id and fi.fee_plan_id = e.fee_plan_id and fi.code = le.item_code
+            cross join lateral (select case when le.kind = 'discount' then 'discounts' else 'receivable' end as role,
+                                       case le.kind when 'discount' then 'receivable' when 'late_fee' then 'late_fees' else 'income' end as counter_role,
+                                       case when le.kind = 'charge' then nullif(fi.account_code, '') end as counter_detail,
+                                       abs(le.amount) as amount) side
             cross join lateral (values
-              (1, case when l.kind = 'discount' then 'discounts' else 'receivable' end, null::text, abs(l.amount), 0::bigint),
-              (2, case l.kind when 'discount' then 'receivable' when 'late_fee' then 'late_fees' else 'income' end,
-                  case when l.kind = 'charge' then nullif(fi.account_code, '') end, 0::bigint, abs(l.amount))) x (seq, role, detail, debit, credit)
-          union all
-          -- A cancelled invoice: each of its lines reversed on the day it was cancelled (nothing was paid on it).
-          select i.cancelled_at, 'void:' || l.id, 'invoice', i.id, 'Cancelled ' || i.number || ' · ' || l.description, x.seq, x.role, x.detail, x.debit, x.credit
-            from w
-            join invoices i on i.school_id = w.id and i.cancelled_at >= w.t0 and i.cancelled_at < w.t1
-            join invoice_lines l on l.school_id = i.school_id and l.invoice_id = i.id
-            left join enrolments e on e.school_id = l.school_id and e.id = l.enrolment_id
-            left join fee_plan_items fi on fi.school_id = e.school_id and fi.fee_plan_id = e.fee_plan_id and fi.code = l.item_code
-            cross join lateral (values
-              (1, case l.kind when 'discount' then 'receivable' when 'late_fee' then 'late_fees' else 'income' end,
-                  case when l.kind = 'charge' then nullif(fi.account_code, '') end, abs(l.amount), 0::bigint),
-              (2, case when l.kind = 'discount' then 'discounts' else 'receivable' end, null::text, 0::bigint, abs(l.amount))) x (seq, role, detail, debit, credit)
+              (1, case when le.void then side.counter_role else side.role end, case when le.void then side.counter_detail end, side.amount, 0::bigint),
+              (2, case when le.void then side.role else side.counter_role end, case when le.void then null else side.counter_detail end, 0::bigint, side.amount)) x (seq, role, detail, debit, credit)
           union all
           -- A payment on one invoice: cash (its method) / receivable.
           select p.paid_at, 'payment:' || p.id, 'payment', p.id, 'Payment ' || i.number || coalesce(' · ' || p.reference, ''), x.seq, x.role, x.detail, x.debit, x.credit

@@ -44,17 +44,9 @@ function lineOf(row: JournalRow, accounts: Accounts, currency: string): JournalL
 }
 
 /** Rows of the file layouts (amounts in currency units, as accountants and their software read them). */
-interface PlainRow {
-  entryId: string;
-  date: string;
-  account: string;
-  debit: CsvNumber;
-  credit: CsvNumber;
-  currency: string;
-  description: string;
-  sourceType: string;
-  sourceId: string;
-}
+type LineIn<Amount> = Omit<JournalLine, 'debit' | 'credit'> & { debit: Amount; credit: Amount };
+type PlainRow = LineIn<CsvNumber>;
+type XlsxRow = LineIn<number>;
 interface XeroRow {
   narration: string;
   date: string;
@@ -72,29 +64,10 @@ interface QuickBooksRow {
   description: string;
   currency: string;
 }
-interface XlsxRow {
-  entryId: string;
-  date: string;
-  account: string;
-  debit: number;
-  credit: number;
-  currency: string;
-  description: string;
-  sourceType: string;
-  sourceId: string;
-}
 
-const PLAIN_COLUMNS: CsvColumn<PlainRow>[] = [
-  { key: 'entryId', header: 'entryId' },
-  { key: 'date', header: 'date' },
-  { key: 'account', header: 'account' },
-  { key: 'debit', header: 'debit' },
-  { key: 'credit', header: 'credit' },
-  { key: 'currency', header: 'currency' },
-  { key: 'description', header: 'description' },
-  { key: 'sourceType', header: 'sourceType' },
-  { key: 'sourceId', header: 'sourceId' },
-];
+/** The plain layout (CSV and XLSX): the API's journal line, header for header. */
+const PLAIN_KEYS = ['entryId', 'date', 'account', 'debit', 'credit', 'currency', 'description', 'sourceType', 'sourceId'] as const satisfies readonly (keyof JournalLine)[];
+const plainColumns = <Row extends LineIn<unknown>>(): CsvColumn<Row>[] => PLAIN_KEYS.map((key) => ({ key, header: key }));
 /** Xero's manual journal import: one row per line, a signed amount (debit +, credit −), the entry's narration grouping its lines. */
 const XERO_COLUMNS: CsvColumn<XeroRow>[] = [
   { key: 'narration', header: '*Narration' },
@@ -114,7 +87,6 @@ const QUICKBOOKS_COLUMNS: CsvColumn<QuickBooksRow>[] = [
   { key: 'description', header: 'Description' },
   { key: 'currency', header: 'Currency' },
 ];
-const XLSX_COLUMNS: CsvColumn<XlsxRow>[] = PLAIN_COLUMNS as unknown as CsvColumn<XlsxRow>[];
 
 const MEDIA: Record<JournalFileFormat, string> = {
   csv: 'text/csv; charset=utf-8',
@@ -229,13 +201,13 @@ export function createAccountingService(deps: { db: Db; repo: AccountingReposito
       let sink: RowSink<PlainRow> | RowSink<XeroRow> | RowSink<QuickBooksRow> | RowSink<XlsxRow>;
       switch (format) {
         case 'csv': {
-          const csv = csvSink(PLAIN_COLUMNS);
+          const csv = csvSink(plainColumns<PlainRow>());
           sink = csv;
           write = (rows) => csv.write(rows.map((row) => ({ ...lineOf(row, accounts, currency), debit: amount(row.debit), credit: amount(row.credit) })), signal);
           break;
         }
         case 'xlsx': {
-          const xlsx = createXlsxSink(XLSX_COLUMNS, 'Journal');
+          const xlsx = createXlsxSink(plainColumns<XlsxRow>(), 'Journal');
           sink = xlsx;
           write = (rows) =>
             xlsx.write(

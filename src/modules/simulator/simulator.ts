@@ -695,20 +695,13 @@ export function createSimulator(options: SimulatorOptions) {
     declinedWith.delete(invoice.id);
     // After a declined attempt, the same method (another card) or another one.
     const method = declined !== undefined && rng.chance(SAME_METHOD_AFTER_DECLINE) ? declined : METHOD_WEIGHTS.pick(rng);
-    const result = await billing.recordPayment(
-      actor(),
-      { invoiceId: invoice.id, amount, method, paidAt: new Date(now).toISOString(), reference: `SIM-${now.toString(36).toUpperCase()}-${rng.int(1000, 9999)}` },
-      { idempotencyKey: randomUUID(), path: '/api/v1/payments' },
-      SIMULATED,
-    );
-    const paymentId = result.body.id;
+    const paymentId = await recordSimPayment(invoice.id, amount, method, now);
     if (rng.chance(options.refundShare ?? REFUND_SHARE)) {
       refundable.push({ id: paymentId, amount, schoolId: school.id });
       if (refundable.length > RECENT_PAYMENTS) {
         refundable.shift();
       }
     }
-    count('payments');
     if (amount === invoice.pending) {
       await settleLateFee(school.id, invoice.id, now, undefined, method);
     }
@@ -735,13 +728,19 @@ export function createSimulator(options: SimulatorOptions) {
     if (online !== undefined && options.portal?.available() === true && (await payOnline(fee.id, now, { language: online }))) {
       return;
     }
-    await billing.recordPayment(
+    await recordSimPayment(fee.id, Number(fee.open), method, now);
+  }
+
+  /** A payment recorded by staff at the desk, dated by the simulated clock; its id. */
+  async function recordSimPayment(invoiceId: string, amount: number, method: PaymentMethod, now: number): Promise<string> {
+    const result = await billing.recordPayment(
       actor(),
-      { invoiceId: fee.id, amount: Number(fee.open), method, paidAt: new Date(now).toISOString(), reference: `SIM-${now.toString(36).toUpperCase()}-${rng.int(1000, 9999)}` },
+      { invoiceId, amount, method, paidAt: new Date(now).toISOString(), reference: `SIM-${now.toString(36).toUpperCase()}-${rng.int(1000, 9999)}` },
       { idempotencyKey: randomUUID(), path: '/api/v1/payments' },
       SIMULATED,
     );
     count('payments');
+    return result.body.id;
   }
 
   /**
