@@ -33,6 +33,8 @@ export const PERMISSIONS = [
   'payments:checkout',
   /** Read the audit log (SPEC §9): super_admin, school_admin for their schools. */
   'audit:read',
+  /** Bank reconciliation (SPEC §9): import statements, read their lines (payer names, remittance text), match, unmatch. */
+  'reconciliation:use',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -59,7 +61,7 @@ export const ROLE_POLICY: Readonly<Record<Role, RolePolicy>> = {
   },
   school_admin: {
     permissions: new Set<Permission>([
-      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout', 'audit:read',
+      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout', 'audit:read', 'reconciliation:use',
     ]),
     schools: 'assigned',
     pii: 'clear',
