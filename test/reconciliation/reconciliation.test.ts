@@ -269,6 +269,41 @@ describe('bank reconciliation', () => {
     assert.equal(status, 413);
   });
 
+  test('a demo school’s sample statement, in each format, imports and matches its own bills; a real school gets none', async () => {
+    const real = await root.get(`/reconciliation/sample-statement?schoolId=${f.school}&format=csv`);
+    assert.equal(real.statusCode, 404);
+    assert.equal(real.json<{ errors: { field: string }[] }>().errors[0]?.field, 'schoolId');
+    const demo = await t.db.selectFrom('schools').select('id').where('id', '=', f.school).executeTakeFirstOrThrow();
+    await t.db.updateTable('schools').set({ is_demo: true }).where('id', '=', demo.id).execute();
+    try {
+      const student = await root.post('/students', { schoolId: f.school, firstName: 'Demo', lastName: 'Kid', grade: '2', familyId: f.family });
+      for (let n = 0; n < 14; n++) {
+        assert.equal((await root.post('/invoices', { studentId: student.json<{ id: string }>().id, amount: 100_000 + n * 1_000, dueDate: `2026-10-${String(n + 1).padStart(2, '0')}` })).statusCode, 201);
+      }
+      for (const [format, type] of [['csv', 'text/csv'], ['camt053', 'application/xml'], ['ofx', 'application/x-ofx']] as const) {
+        const sample = await root.get(`/reconciliation/sample-statement?schoolId=${f.school}&format=${format}`);
+        assert.equal(sample.statusCode, 200, sample.body);
+        assert.match(String(sample.headers['content-disposition']), /attachment; filename="statement-\d{4}-\d{2}-\d{2}\.(csv|xml|ofx)"/);
+        const imported = await upload(rootToken, f.school, format, sample.body, type);
+        assert.equal(imported.statusCode, 201, `${format}: ${imported.body}`);
+        const result = imported.json<BankImport>();
+        assert.ok(result.lines >= 5, `${format}: ${imported.body}`);
+        assert.equal(result.ignored + result.duplicates >= 3, true, `${format}: the bank's fees are ignored (or already stored)`);
+        if (format === 'csv') {
+          assert.ok(result.matched >= 10, `the bills named with their amounts are paid: ${imported.body}`);
+          assert.ok(result.suggested >= 2, imported.body);
+          // Downloading again after the import: the same movements keep their ids.
+          const again = await upload(rootToken, f.school, 'csv', (await root.get(`/reconciliation/sample-statement?schoolId=${f.school}&format=csv`)).body);
+          assert.ok(again.json<BankImport>().duplicates > 0, again.body);
+        }
+      }
+      const report = await verifyLedgerInvariant(t.db, { schoolId: f.school });
+      assert.equal(report.ok, true, JSON.stringify(report));
+    } finally {
+      await t.db.updateTable('schools').set({ is_demo: false }).where('id', '=', demo.id).execute();
+    }
+  });
+
   test('who may: super_admin and the school’s admins; another school’s admin sees no such school; other roles are refused', async () => {
     const token = async (username: string) => (await login(t.app, username)).accessToken;
     const here = client(t.app, await token('admin.here'));

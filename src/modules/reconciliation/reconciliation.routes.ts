@@ -124,6 +124,21 @@ export default function reconciliationRoutes(app: FastifyInstance, options: { db
     },
   }, (request) => service.ignoreLine(actorOf(request), request.params.id, request.body?.reason));
 
+  api.get('/reconciliation/sample-statement', {
+    config: { policy: 'reconciliation:use' },
+    schema: {
+      tags,
+      summary: 'A demo school’s sample bank statement, written from its open bills (to try an import); demo schools only',
+      querystring: ImportQuery,
+      produces: ['text/csv', 'application/xml', 'application/x-ofx'],
+      response: { 200: Type.String({ description: 'the statement file' }), ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => {
+    const sample = await service.sampleStatement(principalOf(request), request.query.schoolId, request.query.format);
+    const type = request.query.format === 'csv' ? 'text/csv; charset=utf-8' : request.query.format === 'camt053' ? 'application/xml; charset=utf-8' : 'application/x-ofx';
+    return reply.type(type).header('content-disposition', `attachment; filename="${sample.name}"`).send(sample.file.toString('utf8'));
+  });
+
   api.get('/schools/:id/statement-mapping', {
     config: { policy: 'reconciliation:use' },
     schema: {

@@ -13,7 +13,9 @@ import type { createFamilyPaymentsService } from '../familypayments/familypaymen
 import { postRefund } from '../ledger/ledger.js';
 import { decide, namedIn, type Decision } from './matcher.js';
 import type { BankLineRow, ReconciliationRepository, ReconciliationSchool, StoredLine } from './reconciliation.repository.js';
+import { sampleLines, writeStatement } from './sample.js';
 import { parseStatement, StatementError, type CsvMapping, type StatementFormat } from './statements.js';
+import { todayIn } from '../../shared/time.js';
 
 export interface ImportResult {
   id: string;
@@ -304,6 +306,25 @@ export function createReconciliationService(deps: ReconciliationDeps) {
         });
       });
       return (await repo.line(db, principal, id))!;
+    },
+
+    /**
+     * A statement a demo school's bank could send today, written from its open bills (the
+     * demo of reconciliation: download, then import). Demo schools only: a real school's
+     * statement comes from its bank.
+     */
+    async sampleStatement(scope: Scope, schoolId: string, format: StatementFormat): Promise<{ file: Buffer; name: string }> {
+      const found = await school(scope, schoolId);
+      const demo = await db.selectFrom('schools').select('is_demo').where('id', '=', found.id).executeTakeFirstOrThrow();
+      if (!demo.is_demo) {
+        throw new AppError('NOT_FOUND', 'sample statements are written for demo schools only', {
+          errors: [{ field: 'schoolId', in: 'querystring', message: 'not a demo school: its statements come from its bank' }],
+        });
+      }
+      const day = todayIn(found.timezone, new Date(clock.now()));
+      const mapping = format === 'csv' ? (await repo.mapping(db, found.id))?.mapping : undefined;
+      const file = writeStatement(await sampleLines(db, found.id, day), format, { currency: found.currency, id: `DEMO-${found.id.slice(-12)}`, ...(mapping === undefined ? {} : { mapping }) });
+      return { file, name: `statement-${day}.${format === 'camt053' ? 'xml' : format}` };
     },
 
     async getMapping(scope: Scope, schoolId: string): Promise<{ schoolId: string; mapping: CsvMapping; updatedAt: string | null }> {
