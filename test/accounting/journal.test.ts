@@ -288,9 +288,7 @@ describe('accounting journal', () => {
 describe('accounting journal over the demo data', () => {
   let t: TestApp;
   before(async () => {
-    t = await createTestApp();
-    const { seedDemoData } = await import('../../src/db/seed-demo.js');
-    await seedDemoData(t.db, { password: 'Correct-Horse-9' });
+    t = await createTestApp({ demo: true });
   });
   after(async () => {
     await t?.close();
