@@ -24,8 +24,8 @@ const DESKTOP = { width: 1440, height: 900 };
 const SHOTS = path.join(SCREENSHOTS, 'responsive');
 
 const PAGES: Record<string, string[]> = {
-  'super.admin': ['/', '/live', '/pending', '/monitoring', '/schools', '/accounts', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
-  'school.admin': ['/', '/live', '/pending', '/schools', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
+  'super.admin': ['/', '/live', '/pending', '/monitoring', '/schools', '/accounts', '/assistant', '/reconciliation', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
+  'school.admin': ['/', '/live', '/pending', '/schools', '/assistant', '/reconciliation', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
   'finance.analyst': ['/', '/live', '/pending', '/schools', '/accounts', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
   developer: ['/monitoring'],
 };

@@ -31,6 +31,7 @@ export const NAV: NavItem[] = [
   { to: '/bill-runs', label: 'billRuns', anyOf: ['billing:read'] },
   { to: '/outbox', label: 'outbox', anyOf: ['billing:read'] },
   { to: '/accounts', label: 'accounts', anyOf: ['accounts:read'] },
+  { to: '/reconciliation', label: 'reconciliation', anyOf: ['reconciliation:use'] },
   { to: '/assistant', label: 'assistant', anyOf: ['assistant:use'] },
 ];
 
@@ -62,6 +63,7 @@ const MonitoringPage = page(() => import('../features/monitoring/MonitoringPage'
 const OverviewPage = page(() => import('../features/overview/OverviewPage').then((m) => m.OverviewPage));
 const OutboxPage = page(() => import('../features/collections/OutboxPage').then((m) => m.OutboxPage));
 const PortalApp = page(() => import('../features/portal/PortalApp').then((m) => m.PortalApp));
+const ReconciliationPage = page(() => import('../features/reconciliation/ReconciliationPage').then((m) => m.ReconciliationPage));
 const PendingPage = page(() => import('../features/pending/PendingPage').then((m) => m.PendingPage));
 
 interface Route {
@@ -84,6 +86,7 @@ const ROUTES: Route[] = [
   { pattern: '/bill-runs', nav: '/bill-runs', render: () => <BillRunsPage /> },
   { pattern: '/outbox', nav: '/outbox', render: () => <OutboxPage /> },
   { pattern: '/accounts', nav: '/accounts', render: () => <AccountsPage /> },
+  { pattern: '/reconciliation', nav: '/reconciliation', render: () => <ReconciliationPage /> },
   { pattern: '/assistant', nav: '/assistant', render: () => <AssistantPage /> },
 ];
 

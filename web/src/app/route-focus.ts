@@ -23,6 +23,7 @@ const ROUTE_TITLES: [pattern: string, title: string][] = [
   ['/outbox', 'outbox'],
   ['/accounts', 'accounts'],
   ['/assistant', 'assistant'],
+  ['/reconciliation', 'reconciliation'],
   ['/login', 'login'],
 ];
 

@@ -24,6 +24,7 @@ const en = {
     outbox: 'Outbox',
     accounts: 'Accounts',
     assistant: 'Assistant',
+    reconciliation: 'Reconciliation',
   },
   routes: {
     overview: 'Overview',
@@ -41,6 +42,7 @@ const en = {
     outbox: 'Outbox',
     accounts: 'Accounts',
     assistant: 'Assistant',
+    reconciliation: 'Bank reconciliation',
     login: 'Sign in',
   },
   role: {
@@ -144,6 +146,7 @@ const es: Strings = {
     outbox: 'Mensajes',
     accounts: 'Cuentas',
     assistant: 'Asistente',
+    reconciliation: 'Conciliación',
   },
   routes: {
     overview: 'Resumen',
@@ -161,6 +164,7 @@ const es: Strings = {
     outbox: 'Mensajes',
     accounts: 'Cuentas',
     assistant: 'Asistente',
+    reconciliation: 'Conciliación bancaria',
     login: 'Iniciar sesión',
   },
   role: {

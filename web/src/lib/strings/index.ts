@@ -13,6 +13,7 @@ import { live } from './live.js';
 import { monitoring } from './monitoring.js';
 import { overview } from './overview.js';
 import { pending } from './pending.js';
+import { reconciliation } from './reconciliation.js';
 import { schoolCards } from './schoolcards.js';
 
 /**
@@ -20,9 +21,9 @@ import { schoolCards } from './schoolcards.js';
  * dashboard, each with the same keys in both languages (its `es` is typed by its `en`;
  * test/web/strings.test.ts checks the rest). Top-level groups never repeat across files.
  */
-export const STRING_FILES = { common, overview, billing, collections, invoice, families, billRuns, amount, pending, accounts, monitoring, feePlans, schoolCards, live, assistant, audit };
+export const STRING_FILES = { common, overview, billing, collections, invoice, families, billRuns, amount, pending, accounts, monitoring, feePlans, schoolCards, live, assistant, audit, reconciliation };
 
 export const DASHBOARD_STRINGS = {
-  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en, ...families.en, ...billRuns.en, ...amount.en, ...pending.en, ...accounts.en, ...monitoring.en, ...feePlans.en, ...schoolCards.en, ...live.en, ...assistant.en, ...audit.en } },
-  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es, ...families.es, ...billRuns.es, ...amount.es, ...pending.es, ...accounts.es, ...monitoring.es, ...feePlans.es, ...schoolCards.es, ...live.es, ...assistant.es, ...audit.es } },
+  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en, ...families.en, ...billRuns.en, ...amount.en, ...pending.en, ...accounts.en, ...monitoring.en, ...feePlans.en, ...schoolCards.en, ...live.en, ...assistant.en, ...audit.en, ...reconciliation.en } },
+  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es, ...families.es, ...billRuns.es, ...amount.es, ...pending.es, ...accounts.es, ...monitoring.es, ...feePlans.es, ...schoolCards.es, ...live.es, ...assistant.es, ...audit.es, ...reconciliation.es } },
 };
