@@ -150,6 +150,9 @@ describe('bank reconciliation', () => {
     assert.equal(page.data.length, 9);
     assert.deepEqual(page.counts, { matched: 2, suggested: 3, unmatched: 3, ignored: 1 });
     assert.deepEqual((await lines('&status=suggested')).data.map((line) => line.bankTransactionId).sort(), ['BK-3', 'BK-4', 'BK-5']);
+    // Matching by hand starts from the number a person reads on the statement (any case).
+    const byNumber = await root.get(`/invoices?schoolId=${f.school}&number=${f.partly.number.toLowerCase()}`);
+    assert.deepEqual(byNumber.json<{ data: { id: string }[] }>().data.map((invoice) => invoice.id), [f.partly.id]);
   });
 
   test('one click confirms a suggestion; a line is matched once even when two people confirm it at the same time', async () => {

@@ -123,35 +123,15 @@ export const familySearchQuery = (schoolId: string, q: string) =>
   });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const OPEN_STATUSES = ['OVERDUE', 'PARTIAL', 'PENDING'] as const;
-
-/**
- * The id of the school's open invoice numbered `text` (as printed, any case), or `text`
- * itself when it is an invoice id. GET /invoices has no number filter, so the open
- * invoices (overdue, partly paid, pending) are read a page of 500 at a time, at most
- * four pages per status; null when none has that number.
- */
+/** The id of the school's open invoice numbered `text` (as printed, any case), or `text` itself when it is an invoice id; null when no open invoice has that number. */
 export async function findOpenInvoice(schoolId: string, text: string): Promise<string | null> {
   const wanted = text.trim();
   if (UUID.test(wanted)) {
     return wanted;
   }
-  const upper = wanted.toUpperCase();
-  for (const status of OPEN_STATUSES) {
-    let cursor: string | undefined;
-    for (let page = 0; page < 4; page += 1) {
-      const answer = await apiFetch<Page<Invoice>>(`/invoices${qs({ schoolId, status, cursor, limit: 500 })}`);
-      const found = answer.data.find((invoice) => invoice.number.toUpperCase() === upper);
-      if (found) {
-        return found.id;
-      }
-      if (!answer.nextCursor) {
-        break;
-      }
-      cursor = answer.nextCursor;
-    }
-  }
-  return null;
+  const answer = await apiFetch<Page<Invoice>>(`/invoices${qs({ schoolId, number: wanted, limit: 1 })}`);
+  const found = answer.data[0];
+  return found !== undefined && found.status !== 'PAID' && found.status !== 'CANCELLED' ? found.id : null;
 }
 
 /** After a decision: the queue, the counts and whatever shows the payments it recorded or refunded. */
