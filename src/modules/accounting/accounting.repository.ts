@@ -1,6 +1,7 @@
 import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { Db, DbOrTx } from '../../db/database.js';
 import { inScope, type Scope } from '../../shared/scope.js';
+import { csvText } from '../../shared/sql.js';
 import { DEFAULT_ACCOUNTS, type AccountRole, type Accounts } from './accounts.js';
 
 /** One row of the journal as the query answers it: one side of one entry. */
@@ -191,16 +192,18 @@ export function createAccountingRepository() {
       const units = (minor: RawBuilder<unknown>) => sql`round((${minor})::numeric / ${10 ** o.digits}::numeric, ${o.digits}::int)::text`;
       const account = accountSql(o.accounts);
       const date = sql`(rows.at at time zone w.timezone)::date`;
+      // Free text (descriptions carry what people typed) neutralised against formulas, as every export's.
+      const description = csvText(sql<string>`rows.description`);
       const columns =
         o.layout === 'csv'
           ? sql`rows.entry_id as "entryId", ${date} as date, ${account} as account, ${units(sql`rows.debit`)} as debit, ${units(sql`rows.credit`)} as credit,
-                ${o.currency}::text as currency, rows.description, rows.source_type as "sourceType", rows.source_id as "sourceId"`
+                ${o.currency}::text as currency, ${description} as description, rows.source_type as "sourceType", rows.source_id as "sourceId"`
           : o.layout === 'xero'
-            ? sql`rows.entry_id as "*Narration", ${date} as "*Date", rows.description as "Description", ${account} as "*AccountCode",
+            ? sql`rows.entry_id as "*Narration", ${date} as "*Date", ${description} as "Description", ${account} as "*AccountCode",
                   'Tax Exempt' as "*TaxRate", ${units(sql`rows.debit - rows.credit`)} as "*Amount"`
             : sql`'J' || lpad(n.entry_no::text, greatest(6, length(n.entry_no::text)), '0') as "Journal No.", ${date} as "Journal Date", ${account} as "Account",
                   case when rows.debit > 0 then ${units(sql`rows.debit`)} end as "Debits", case when rows.credit > 0 then ${units(sql`rows.credit`)} end as "Credits",
-                  rows.description as "Description", ${o.currency}::text as "Currency"`;
+                  ${description} as "Description", ${o.currency}::text as "Currency"`;
       return sql`
         ${journalRows(range)}
         select ${columns}

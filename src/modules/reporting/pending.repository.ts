@@ -1,7 +1,7 @@
 import { sql, type CompiledQuery, type Expression, type QueryCreator, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import type { DB } from '../../db/types.js';
-import { FORMULA_TRIGGERS } from '../../shared/csv.js';
+import { csvText, startsFormula } from '../../shared/sql.js';
 import { INVOICE_STATUS_LABELS, type Language } from '../../shared/locale.js';
 import { currenciesWithOtherDigits, DEFAULT_CURRENCY_DIGITS } from '../../shared/money.js';
 import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
@@ -142,29 +142,6 @@ function studentNameOf(scope: Scope): RawBuilder<string> {
   const initial = (part: RawBuilder<string>) => sql<string>`(upper(substring(${part} from ${INITIAL})) || '.')`;
   // concat_ws skips the NULL of a part without a letter, as maskName's filter(Boolean) does.
   return sql<string>`concat_ws(' ', ${initial(sql`students.first_name`)}, ${initial(sql`students.last_name`)})`;
-}
-
-/** FORMULA_TRIGGERS as code points, lowest first (all are ASCII). */
-const FORMULA_CODES = FORMULA_TRIGGERS.map((c) => c.codePointAt(0) ?? 0).sort((a, b) => a - b);
-const HIGHEST_FORMULA_CODE = FORMULA_CODES.at(-1) ?? 0;
-
-/**
- * `value` starts a formula in a spreadsheet (shared/csv.ts FORMULA_TRIGGERS), tested on
- * the first character's code point: ascii() and integer comparisons, where left() and
- * text equality would cost a substring and a collation-aware comparison per trigger
- * (this runs four times per exported row). A first character above every trigger (most
- * letters) settles it with one comparison; ascii('') is 0, which is not a trigger.
- */
-const startsFormula = (value: RawBuilder<string>) =>
-  sql<boolean>`(ascii(${value}) <= ${sql.lit(HIGHEST_FORMULA_CODE)} and ascii(${value}) in (${sql.join(FORMULA_CODES.map((code) => sql.lit(code)))}))`;
-
-/**
- * A text cell for the CSV: prefixed with `'` when it would start a formula, as
- * neutraliseFormula does; an empty string becomes NULL, which PostgreSQL's CSV writer
- * prints as an empty unquoted field, as csv-stringify prints '' (it would print `""`).
- */
-function csvText(value: RawBuilder<string>): RawBuilder<string> {
-  return sql<string>`(case when ${startsFormula(value)} then '''' || ${value} else nullif(${value}, '') end)`;
 }
 
 /** A free-text cell of the export: neutralised for a CSV, as it is for XLSX (a string cell is never a formula). */
