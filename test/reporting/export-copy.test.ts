@@ -184,6 +184,11 @@ describe('CSV export through COPY', () => {
       'tenth',
     ]);
     assert.equal(inlineParameters(query), `select '$1 stays' as "$2 too", 'it''s \\\\ fine' as a, 42 as b, 'tenth' as c, null as d, true as e`.replace(`'it''s`, ` E'it''s`));
+    // Comments are copied as they are: an apostrophe in one starts no literal, a $n in one is not a parameter.
+    assert.equal(
+      inlineParameters(CompiledQuery.raw(`select $1 -- the item's $1\n, $2 /* it's $2 */ as b`, ['x', 7])),
+      `select 'x' -- the item's $1\n, 7 /* it's $2 */ as b`,
+    );
     assert.throws(() => inlineParameters(CompiledQuery.raw('select $1', ['a\0b'])), /NUL/);
     assert.throws(() => inlineParameters(CompiledQuery.raw('select $2', ['a'])), /no parameter/);
   });

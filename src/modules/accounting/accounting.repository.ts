@@ -39,9 +39,6 @@ export interface JournalRange {
 }
 
 /**
- * (Its SQL comments carry no quote marks: COPY takes the statement with its parameters
- * written in — inlineParameters — which reads a quote as the start of a literal.)
- *
  * The journal's rows as CTEs `w` (the school and the range's instants) and `rows` (one
  * row per side of each entry: at, entry_id, seq, role, detail, debit, credit,
  * description, source_type, source_id), for the JSON pages and the files alike.

@@ -130,7 +130,8 @@ export async function readWithCursor<Raw>(db: Db, query: CompiledQuery<Raw>, opt
 /**
  * `query` as SQL text with its parameters written in as literals: COPY is a utility
  * statement and takes no bind parameters. Placeholders ($n) are replaced outside quoted
- * literals and identifiers only; strings go through pg's escapeLiteral (quotes and
+ * literals and identifiers and outside comments (an apostrophe in a comment starts no
+ * literal) only; strings go through pg's escapeLiteral (quotes and
  * backslashes escaped, correct whatever standard_conforming_strings is).
  */
 export function inlineParameters(query: CompiledQuery): string {
@@ -174,7 +175,19 @@ export function inlineParameters(query: CompiledQuery): string {
   let i = 0;
   while (i < text.length) {
     const c = text.charAt(i);
-    if (c === "'" || c === '"') {
+    if (c === '-' && text.charAt(i + 1) === '-') {
+      // A line comment, copied as is (an apostrophe in it starts no literal).
+      const end = text.indexOf('\n', i);
+      const j = end === -1 ? text.length : end;
+      out += text.slice(i, j);
+      i = j;
+    } else if (c === '/' && text.charAt(i + 1) === '*') {
+      // A block comment (EXPORT_STATEMENT_TAG, part names), copied as is.
+      const end = text.indexOf('*/', i + 2);
+      const j = end === -1 ? text.length : end + 2;
+      out += text.slice(i, j);
+      i = j;
+    } else if (c === "'" || c === '"') {
       // A quoted literal or identifier, copied as is (a doubled quote stays inside).
       let j = i + 1;
       while (j < text.length && !(text.charAt(j) === c && text.charAt(j + 1) !== c)) {
