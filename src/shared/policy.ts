@@ -33,6 +33,8 @@ export const PERMISSIONS = [
   'payments:checkout',
   /** Read the audit log (SPEC §9): super_admin, school_admin for their schools. */
   'audit:read',
+  /** Outbound webhook endpoints (SPEC §9): super_admin, school_admin (events of their schools only). */
+  'webhooks:manage',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -59,7 +61,7 @@ export const ROLE_POLICY: Readonly<Record<Role, RolePolicy>> = {
   },
   school_admin: {
     permissions: new Set<Permission>([
-      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout', 'audit:read',
+      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout', 'audit:read', 'webhooks:manage',
     ]),
     schools: 'assigned',
     pii: 'clear',
