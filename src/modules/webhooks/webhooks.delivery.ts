@@ -135,7 +135,8 @@ function post(target: URL, headers: Record<string, string>, body: string, option
 /** One round: claims up to batchSize due deliveries and delivers them. */
 export async function deliverDueWebhooks(db: Db, options: WebhookDeliveryOptions): Promise<WebhookTotals> {
   const batchSize = options.batchSize ?? 100;
-  const leaseSeconds = options.leaseSeconds ?? Math.ceil(options.timeoutMs / 1000) + 60;
+  // Twice the timeout and a margin: a live worker always records before its claim ends.
+  const leaseSeconds = options.leaseSeconds ?? 2 * Math.ceil(options.timeoutMs / 1000) + 2;
   const random = options.random ?? Math.random;
   const now = options.now;
   const leaseUntil = new Date(now.getTime() + leaseSeconds * 1000);
