@@ -23,6 +23,7 @@ const en = {
     billRuns: 'Bill run',
     outbox: 'Outbox',
     accounts: 'Accounts',
+    webhooks: 'Webhooks',
     assistant: 'Assistant',
   },
   routes: {
@@ -40,6 +41,7 @@ const en = {
     billRuns: 'Bill run',
     outbox: 'Outbox',
     accounts: 'Accounts',
+    webhooks: 'Webhooks',
     assistant: 'Assistant',
     login: 'Sign in',
   },
@@ -143,6 +145,7 @@ const es: Strings = {
     billRuns: 'Facturación',
     outbox: 'Mensajes',
     accounts: 'Cuentas',
+    webhooks: 'Webhooks',
     assistant: 'Asistente',
   },
   routes: {
@@ -160,6 +163,7 @@ const es: Strings = {
     billRuns: 'Facturación',
     outbox: 'Mensajes',
     accounts: 'Cuentas',
+    webhooks: 'Webhooks',
     assistant: 'Asistente',
     login: 'Iniciar sesión',
   },
