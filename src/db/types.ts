@@ -664,7 +664,7 @@ export interface ReceiptsTable {
   created_at: CreatedAt;
 }
 
-/** Outbound webhook endpoints (migration 0029): platform configuration, owned by a user. */
+/** Outbound webhook endpoints (migration 0030): platform configuration, owned by a user. */
 export interface WebhookEndpointsTable {
   id: Generated<string>;
   owner_id: string;
@@ -681,7 +681,7 @@ export interface WebhookEndpointsTable {
   deleted_at: Timestamp | null;
 }
 
-/** The webhook outbox (migration 0029): one row per event that had a subscriber. */
+/** The webhook outbox (migration 0030): one row per event that had a subscriber. */
 export interface WebhookEventsTable {
   school_id: string;
   id: Generated<string>;
@@ -694,7 +694,7 @@ export interface WebhookEventsTable {
 
 export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
 
-/** One event to one endpoint, retried until a 2xx or 3 days (migration 0029). */
+/** One event to one endpoint, retried until a 2xx or 3 days (migration 0030). */
 export interface WebhookDeliveriesTable {
   school_id: string;
   id: Generated<string>;
@@ -715,7 +715,7 @@ export interface WebhookDeliveriesTable {
   updated_at: UpdatedAt;
 }
 
-/** Every delivery attempt (migration 0029). */
+/** Every delivery attempt (migration 0030). */
 export interface WebhookAttemptsTable {
   school_id: string;
   id: Generated<string>;

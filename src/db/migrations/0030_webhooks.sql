@@ -1,4 +1,4 @@
--- 0029_webhooks: outbound webhooks (SPEC §9, issue 18 part 1).
+-- 0030_webhooks: outbound webhooks (SPEC §9, issue 18 part 1).
 --
 -- A webhook endpoint belongs to the user who made it (its owner) and, optionally, to a
 -- list of schools (`school_ids`; null: every school the owner may see). It is platform
