@@ -24,6 +24,8 @@ type Request = (method: string, url: string, headers?: Record<string, string>, b
 
 export interface BillingContext {
   request: Request;
+  /** The server's base URL (http://127.0.0.1:PORT), for requests that are not JSON. */
+  base: string;
   /** An access token, fresh after `refresh()` (tokens expire: a phase at L takes minutes). */
   token: string;
   refresh: () => Promise<void>;

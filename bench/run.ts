@@ -40,6 +40,8 @@ import { formatReport, verifyRollups } from '../src/modules/reporting/rollups.js
 import { benchBillRuns, benchFamilyPayments, benchLateFees, cloneDatabase, dropDatabase, familyOfThree, setUpBilling, type BillingContext } from './billing.js';
 import { benchSync } from './sync.js';
 import { benchOutboundWebhooks } from './outbound-webhooks.js';
+import { MAX_CONCURRENT_EXPORTS_PER_USER } from '../src/modules/reporting/export.js';
+import { benchJournal, benchReconciliation } from './integrations.js';
 import { benchWebhooks } from './webhooks.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -73,7 +75,7 @@ const BENCH_MAX_WAL_SIZE = '8GB';
 const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer'] as const;
 
 const log = (message: string) => console.log(`[bench] ${message}`);
-const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'payments', 'live', 'webhooks', 'outbound-webhooks', 'sync', 'billrun', 'familypay', 'familystatement', 'latefees'] as const;
+const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'journal', 'payments', 'live', 'webhooks', 'outbound-webhooks', 'sync', 'billrun', 'familypay', 'familystatement', 'latefees', 'reconciliation'] as const;
 const only = args.only?.split(',').map((group) => group.trim());
 for (const group of only ?? []) {
   if (!(GROUPS as readonly string[]).includes(group)) {
@@ -474,7 +476,7 @@ async function main(): Promise<void> {
     await ensureUsers(dataset.url);
     // The billing groups write: they work on a copy of the data set (bench/billing.ts),
     // made now, while nobody is connected to the data set.
-    const billingWanted = want('billrun') || want('familypay') || want('familystatement') || want('latefees');
+    const billingWanted = want('billrun') || want('familypay') || want('familystatement') || want('latefees') || want('reconciliation');
     const billingDb = `${new URL(dataset.url).pathname.slice(1)}_billing`;
     let billingUrl: string | undefined;
     if (billingWanted) {
@@ -586,6 +588,14 @@ async function main(): Promise<void> {
       results.export = exportResult;
       log(`export: ${JSON.stringify(exportResult)}`);
       extraRows.push(`| export CSV (${exportRows.toLocaleString('en')} rows), median of 5 (${(perSecond[0] ?? 0).toLocaleString('en')}–${(perSecond.at(-1) ?? 0).toLocaleString('en')}) | ${median.toLocaleString('en')} rows/s | RSS +${exportResult.rssGrowthMb} MB | | | ≥ 300 000 rows/s, ≤ 64 MB |`);
+    }
+    if (want('journal')) {
+      // The accounting journal of every school, whole, as CSV (as many at a time as one user may export): lines/s over the data set and the server's memory meanwhile.
+      const journal = await benchJournal({ base, token: admin, db, serverRssMb: () => rssMb(server?.pid ?? 0), clients: MAX_CONCURRENT_EXPORTS_PER_USER, log });
+      results.journal = journal;
+      extraRows.push(
+        `| accounting journal CSV, every school whole (${journal.lines.toLocaleString('en')} lines, ${journal.megabytes} MB, ${journal.clients} at a time) | ${journal.linesPerSecond.toLocaleString('en')} lines/s | RSS ${journal.serverRssMb.before} → ${journal.serverRssMb.max} MB | | | ≥ 200 000 lines/s, flat memory |`,
+      );
     }
     if (want('live')) {
       const runs = [];
@@ -705,6 +715,7 @@ async function main(): Promise<void> {
         const signIn = async () => (JSON.parse((await request(billingServer.base, 'POST', '/api/v1/auth/login', {}, { username: 'bench.super.admin', password: PASSWORD })).body) as { accessToken: string }).accessToken;
         const ctx: BillingContext = {
           request: (method, url, headers, body) => request(billingServer.base, method, url, headers, body),
+          base: billingServer.base,
           token: await signIn(),
           refresh: async () => {
             ctx.token = await signIn();
@@ -722,6 +733,16 @@ async function main(): Promise<void> {
           extraRows.push(
             `| daily late-fee and reminder run, ${fees.schools.toLocaleString('en')} schools (${fees.overdue.toLocaleString('en')} overdue invoices, ${fees.posted.toLocaleString('en')} fees posted, ${fees.reminders.toLocaleString('en')} reminders) | ${fees.seconds} s | | | | ≤ 30 s at L |`,
             `| the same day run again (${fees.rerun.posted} posted, ${fees.rerun.reminders} reminders) | ${fees.rerun.seconds} s | | | | ≤ 5 s at L, nothing twice |`,
+          );
+        }
+        // A bank statement of 10 000 lines against the data set's own open bills (before the bill runs below add next year's).
+        if (want('reconciliation')) {
+          const reconciled = await benchReconciliation(ctx);
+          await pgStats('reconciliation');
+          results.reconciliation = reconciled;
+          extraRows.push(
+            `| bank statement import + auto-match, CAMT.053 of ${reconciled.lines.toLocaleString('en')} lines (${reconciled.megabytes} MB; ${reconciled.matched.toLocaleString('en')} matched and paid, ${reconciled.suggested.toLocaleString('en')} suggested, ${reconciled.unmatched.toLocaleString('en')} unmatched, ${reconciled.ignored.toLocaleString('en')} ignored) | ${reconciled.seconds} s | | | | ≤ 5 s |`,
+            `| the same statement again (${reconciled.reimport.duplicates.toLocaleString('en')} duplicates, nothing added) | ${reconciled.reimport.seconds} s | | | | |`,
           );
         }
         const billedWanted = want('billrun') || want('familypay') || want('familystatement');

@@ -58,6 +58,7 @@ import auditRoutes from './modules/audit/audit.routes.js';
 import accountingRoutes from './modules/accounting/accounting.routes.js';
 import webhooksRoutes from './modules/webhooks/webhooks.routes.js';
 import webhooksWorkerPlugin from './modules/webhooks/webhooks.worker.plugin.js';
+import reconciliationRoutes from './modules/reconciliation/reconciliation.routes.js';
 import { systemClock, type Clock } from './shared/clock.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -227,6 +228,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(auditRoutes, { db: database.db });
       await api.register(accountingRoutes, { db: database.db });
       await api.register(webhooksRoutes, { db: database.db, config, clock });
+      await api.register(reconciliationRoutes, { db: database.db, clock });
       await api.register(payLinksRoutes, { db: database.db, config, clock });
       await api.register(gatewayRoutes, { db: database.db, config, clock });
       await api.register(portalRoutes, { db: database.db, config });

@@ -644,6 +644,49 @@ export interface SchoolAccountsTable {
   updated_by: string | null;
 }
 
+export interface StatementMappingsTable {
+  school_id: string;
+  mapping: ColumnType<unknown, string, string>;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
+export type BankLineStatus = 'matched' | 'suggested' | 'unmatched' | 'ignored';
+
+export interface BankImportsTable {
+  school_id: string;
+  id: Generated<string>;
+  format: 'csv' | 'camt053' | 'ofx';
+  currency: string;
+  lines: number;
+  added: number;
+  known: number;
+  repeats: number;
+  created_at: CreatedAt;
+  created_by: string | null;
+}
+
+export interface BankLinesTable {
+  school_id: string;
+  id: Generated<string>;
+  import_id: string;
+  bank_transaction_id: string;
+  booked_on: DateOnly;
+  amount: number;
+  currency: string;
+  description: string;
+  payer_name: string | null;
+  status: BankLineStatus;
+  invoice_id: string | null;
+  family_id: string | null;
+  reason: string | null;
+  payment_id: string | null;
+  family_payment_id: string | null;
+  decided_by: string | null;
+  decided_at: Date | null;
+  created_at: CreatedAt;
+}
+
 export interface ReceiptCountersTable {
   school_id: string;
   last_number: number;
@@ -768,6 +811,9 @@ export interface DB {
   credit_applications: CreditApplicationsTable;
   invoice_adjustments: InvoiceAdjustmentsTable;
   receipt_counters: ReceiptCountersTable;
+  statement_mappings: StatementMappingsTable;
+  bank_imports: BankImportsTable;
+  bank_lines: BankLinesTable;
   receipts: ReceiptsTable;
   school_accounts: SchoolAccountsTable;
   credit_note_counters: CreditNoteCountersTable;

@@ -21,6 +21,9 @@ export function neutraliseFormula(value: string): string {
   return FORMULA_TRIGGERS.includes(value.charAt(0)) ? `'${value}` : value;
 }
 
+/** The UTF-8 byte-order mark: put before a CSV so that Excel reads it as UTF-8 (accents intact). */
+export const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 export interface CsvColumn<Row> {
   key: keyof Row & string;
   header: string;

@@ -35,6 +35,8 @@ export const PERMISSIONS = [
   'audit:read',
   /** Outbound webhook endpoints (SPEC §9): super_admin, school_admin (events of their schools only). */
   'webhooks:manage',
+  /** Bank reconciliation (SPEC §9): import statements, read their lines (payer names, remittance text), match, unmatch. */
+  'reconciliation:use',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -61,7 +63,7 @@ export const ROLE_POLICY: Readonly<Record<Role, RolePolicy>> = {
   },
   school_admin: {
     permissions: new Set<Permission>([
-      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout', 'audit:read', 'webhooks:manage',
+      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout', 'audit:read', 'reconciliation:use', 'webhooks:manage',
     ]),
     schools: 'assigned',
     pii: 'clear',

@@ -196,6 +196,11 @@ describe('accounting journal', () => {
     assert.equal(balance(lines, '1200'), 0);
     assert.equal(balance(lines, '2200'), 0 - truth.credit);
     assert.ok(lines.some((line) => line.account === '1010' && line.sourceType === 'family_payment'), 'card money on the card account');
+    // The files (written by PostgreSQL) name the same accounts as the JSON pages, line for line.
+    for (const [format, column] of [['csv', 'account'], ['xero', '*AccountCode'], ['quickbooks', 'Account']] as const) {
+      const file = parse<Record<string, string>>((await root.get(`/accounting/journal?schoolId=${f.schoolA}&from=${FROM}&to=${TO}&format=${format}`)).body, { columns: true, bom: true });
+      assert.deepEqual(file.map((row) => row[column]), lines.map((line) => line.account), format);
+    }
     const bad = await root.put(`/schools/${f.schoolA}/accounts`, { ...mapping, receivable: '' });
     assert.equal(bad.statusCode, 400);
     assert.match(bad.body, /receivable/);
@@ -288,9 +293,7 @@ describe('accounting journal', () => {
 describe('accounting journal over the demo data', () => {
   let t: TestApp;
   before(async () => {
-    t = await createTestApp();
-    const { seedDemoData } = await import('../../src/db/seed-demo.js');
-    await seedDemoData(t.db, { password: 'Correct-Horse-9' });
+    t = await createTestApp({ demo: true });
   });
   after(async () => {
     await t?.close();

@@ -80,6 +80,12 @@ describe('migrations', () => {
       receipt_counters: ['school_id', 'last_number'],
       receipts: ['school_id', 'seq', 'number', 'payment_id', 'family_payment_id', 'created_at'],
       school_accounts: ['school_id', 'accounts', 'updated_at', 'updated_by'],
+      statement_mappings: ['school_id', 'mapping', 'updated_at', 'updated_by'],
+      bank_imports: ['school_id', 'id', 'format', 'currency', 'lines', 'added', 'known', 'repeats', 'created_at', 'created_by'],
+      bank_lines: [
+        'school_id', 'id', 'import_id', 'bank_transaction_id', 'booked_on', 'amount', 'currency', 'description', 'payer_name', 'status', 'invoice_id',
+        'family_id', 'reason', 'payment_id', 'family_payment_id', 'decided_by', 'decided_at', 'created_at',
+      ],
       credit_note_counters: ['school_id', 'last_number'],
       late_fee_policies: ['school_id', 'kind', 'value', 'grace_days', 'cap', 'enabled', 'updated_at', 'updated_by'],
       collection_runs: ['school_id', 'day', 'late_fees_posted', 'late_fee_amount', 'reminders_sent', 'reminders_skipped', 'runs', 'first_run_at', 'last_run_at'],

@@ -7,7 +7,8 @@ import type { Role } from '../../src/db/types.js';
 import { hashPassword } from '../../src/modules/auth/passwords.js';
 import { createUsersRepository } from '../../src/modules/auth/users.repository.js';
 import type { Clock } from '../../src/shared/clock.js';
-import { createTestDatabase } from './db.js';
+import { seedDemoData } from '../../src/db/seed-demo.js';
+import { createTestDatabase, sharedTemplate } from './db.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 export const PASSWORD = 'Correct-Horse-9';
@@ -22,11 +23,29 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real app on its own fresh database. `env` overrides configuration variables. */
+/**
+ * The demo data (seedDemoData with PASSWORD, seeded today) in a template of this run:
+ * seeded once, by the first file that needs it, and cloned in milliseconds after that.
+ */
+export function demoTemplate(): Promise<string> {
+  return sharedTemplate('demo', async (url) => {
+    const handle = createDatabase({ connectionString: url, max: 2 });
+    try {
+      await seedDemoData(handle.db, { password: PASSWORD });
+    } finally {
+      await handle.close();
+    }
+  });
+}
+
+/**
+ * The real app on its own fresh database. `env` overrides configuration variables;
+ * `demo` starts it on a copy of the demo data (see demoTemplate).
+ */
 export async function createTestApp(
-  options: { env?: Record<string, string>; logger?: FastifyServerOptions['logger']; clock?: Clock } = {},
+  options: { env?: Record<string, string>; logger?: FastifyServerOptions['logger']; clock?: Clock; demo?: boolean } = {},
 ): Promise<TestApp> {
-  const database = await createTestDatabase();
+  const database = await createTestDatabase(options.demo === true ? { template: await demoTemplate() } : {});
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',

@@ -39,10 +39,36 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-/** A new database; `fromTemplate: false` gives an empty one (for migration tests). */
-export async function createTestDatabase(options: { fromTemplate?: boolean } = {}): Promise<TestDatabase> {
+/**
+ * A template of this run made once, by the first test file that asks for it: a copy of
+ * the migrated template that `fill` completes (the demo data, say). Files of the run ask
+ * in parallel: an advisory lock lets one make it while the others wait, and it is filled
+ * under another name and renamed when complete, so no file ever clones a half-made one.
+ */
+export async function sharedTemplate(suffix: string, fill: (url: string) => Promise<void>): Promise<string> {
+  const name = `bursar_t_${env('BURSAR_TEST_RUN_ID')}_tpl_${suffix}`;
+  const client = new pg.Client({ connectionString: adminUrl() });
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock(hashtext($1))', [name]);
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (rowCount === 0) {
+      const filling = `${name}_filling`;
+      await client.query(`drop database if exists ${filling} with (force)`);
+      await client.query(`create database ${filling} template ${env('BURSAR_TEST_TEMPLATE')}`);
+      await fill(databaseUrl(filling));
+      await client.query(`alter database ${filling} rename to ${name}`);
+    }
+    return name;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new database; `fromTemplate: false` gives an empty one (for migration tests), `template` a copy of a sharedTemplate. */
+export async function createTestDatabase(options: { fromTemplate?: boolean; template?: string } = {}): Promise<TestDatabase> {
   const name = `bursar_t_${env('BURSAR_TEST_RUN_ID')}_${randomBytes(4).toString('hex')}`;
-  const template = options.fromTemplate === false ? 'template0' : env('BURSAR_TEST_TEMPLATE');
+  const template = options.fromTemplate === false ? 'template0' : (options.template ?? env('BURSAR_TEST_TEMPLATE'));
   await adminQuery(`create database ${name} template ${template}`);
   return {
     url: databaseUrl(name),

@@ -3,10 +3,9 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { BrowserContextOptions, Page } from 'playwright-core';
-import { seedDemoData } from '../../src/db/seed-demo.js';
 import { client } from '../helpers/api.js';
 import { login, PASSWORD, type TestApp } from '../helpers/app.js';
-import { axeViolations, browserUnavailable, horizontalOverflow, SCREENSHOTS, settle, startWebSession, type WebSession } from './browser.js';
+import { axeViolations, browserUnavailable, horizontalOverflow, SCREENSHOTS, settle, startDemoWebSession, type WebSession } from './browser.js';
 
 /**
  * The dashboard on a phone and for keyboard and screen-reader users, in a real
@@ -25,8 +24,8 @@ const DESKTOP = { width: 1440, height: 900 };
 const SHOTS = path.join(SCREENSHOTS, 'responsive');
 
 const PAGES: Record<string, string[]> = {
-  'super.admin': ['/', '/live', '/pending', '/monitoring', '/schools', '/accounts', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
-  'school.admin': ['/', '/live', '/pending', '/schools', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
+  'super.admin': ['/', '/live', '/pending', '/monitoring', '/schools', '/accounts', '/assistant', '/reconciliation', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
+  'school.admin': ['/', '/live', '/pending', '/schools', '/assistant', '/reconciliation', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
   'finance.analyst': ['/', '/live', '/pending', '/schools', '/accounts', '/assistant', 'school', 'student', 'invoice', '/families', 'family', '/fee-plans', '/bill-runs', '/outbox'],
   developer: ['/monitoring'],
 };
@@ -38,9 +37,7 @@ describe('web: phone-sized, keyboard and screen-reader use', { skip: skip ?? fal
   const ids = { school: '', student: '', invoice: '', family: '' };
 
   before(async () => {
-    web = await startWebSession(async (app) => {
-      await seedDemoData(app.db, { password: PASSWORD });
-    });
+    web = await startDemoWebSession();
     ({ t } = web);
     // This run's pictures only (no failure shot of an earlier run left lying around).
     rmSync(SHOTS, { recursive: true, force: true });

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { seedDemoData } from '../../src/db/seed-demo.js';
 import { client } from '../helpers/api.js';
 import { login, PASSWORD, type TestApp } from '../helpers/app.js';
-import { browserUnavailable, SCREENSHOTS, startWebSession, type WebSession } from './browser.js';
+import { browserUnavailable, SCREENSHOTS, startDemoWebSession, type WebSession } from './browser.js';
 
 /**
  * The Assistant page in a real browser against the real server (rule engine, demo
@@ -25,9 +24,7 @@ describe('web assistant', { skip: skip ?? false }, () => {
   let base: string;
 
   before(async () => {
-    web = await startWebSession(async (app) => {
-      await seedDemoData(app.db, { password: PASSWORD });
-    });
+    web = await startDemoWebSession();
     ({ t, base } = web);
   });
 

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { seedDemoData } from '../../src/db/seed-demo.js';
 import { client, type Client } from '../helpers/api.js';
 import { createTestApp, login, PASSWORD, type TestApp } from '../helpers/app.js';
 
@@ -102,11 +101,11 @@ export interface WebSession {
 }
 
 /** Builds the dashboard if needed, starts the app (after `prepare` filled its database) and the browser. */
-export async function startWebSession(prepare: (t: TestApp) => Promise<void>, options: { env?: Record<string, string> } = {}): Promise<WebSession> {
+export async function startWebSession(prepare: (t: TestApp) => Promise<void>, options: { demo?: boolean; env?: Record<string, string> } = {}): Promise<WebSession> {
   await ensureWebBuilt();
   // A port known before the app is made, so PUBLIC_URL (pay links, the gateway's return URLs) is this server.
   const port = await freePort();
-  const t = await createTestApp({ env: { ...options.env, PUBLIC_URL: `http://127.0.0.1:${port}` } });
+  const t = await createTestApp({ env: { ...options.env, PUBLIC_URL: `http://127.0.0.1:${port}` }, demo: options.demo ?? false });
   const contexts: BrowserContext[] = [];
   let browser: Browser | undefined;
   const close = async () => {
@@ -258,11 +257,9 @@ export async function judge(page: Page, name: string, dir: string): Promise<stri
   return problems;
 }
 
-/** A web session on the demo data (seedDemoData, every demo user with PASSWORD). */
+/** A web session on the demo data (seedDemoData, every demo user with PASSWORD; a copy of the run's demo template). */
 export function startDemoWebSession(): Promise<WebSession> {
-  return startWebSession(async (app) => {
-    await seedDemoData(app.db, { password: PASSWORD });
-  });
+  return startWebSession(() => Promise.resolve(), { demo: true });
 }
 
 /** The id of a demo school by name, as `api` sees it. */

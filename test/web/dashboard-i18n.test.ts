@@ -51,6 +51,7 @@ describe('web: the dashboard in Spanish and English', { skip: skip ?? false }, (
       { name: 'live', path: '/live', heading: { en: 'Live', es: 'En vivo' } },
       { name: 'monitoring', path: '/monitoring', heading: { en: 'Monitoring', es: 'Monitoreo' } },
       { name: 'assistant', path: '/assistant', heading: { en: 'Collection assistant', es: 'Asistente de cobranza' } },
+      { name: 'reconciliation', path: '/reconciliation', heading: { en: 'Bank reconciliation', es: 'Conciliación bancaria' } },
     ];
   });
   after(() => web?.close());

@@ -4,10 +4,9 @@ import { parse } from 'csv-parse/sync';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { seedDemoData } from '../../src/db/seed-demo.js';
 import { client } from '../helpers/api.js';
 import { login, PASSWORD, type TestApp } from '../helpers/app.js';
-import { browserUnavailable, SCREENSHOTS, startWebSession, type WebSession } from './browser.js';
+import { browserUnavailable, SCREENSHOTS, startDemoWebSession, type WebSession } from './browser.js';
 import { EVENTS_FINAL_WITHIN_MS } from '../helpers/live.js';
 
 /**
@@ -23,9 +22,7 @@ describe('web dashboard', { skip: skip ?? false }, () => {
   let base: string;
 
   before(async () => {
-    web = await startWebSession(async (app) => {
-      await seedDemoData(app.db, { password: PASSWORD });
-    });
+    web = await startDemoWebSession();
     ({ t, base } = web);
   });
 
@@ -70,8 +67,8 @@ describe('web dashboard', { skip: skip ?? false }, () => {
 
   test('each role signs in and sees only the pages it may use', async () => {
     const expected: Record<string, string[]> = {
-      'super.admin': ['Overview', 'Live', 'Pending', 'Monitoring', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Accounts', 'Webhooks', 'Assistant'],
-      'school.admin': ['Overview', 'Live', 'Pending', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Webhooks', 'Assistant'],
+      'super.admin': ['Overview', 'Live', 'Pending', 'Monitoring', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Accounts', 'Reconciliation', 'Webhooks', 'Assistant'],
+      'school.admin': ['Overview', 'Live', 'Pending', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Reconciliation', 'Webhooks', 'Assistant'],
       'finance.analyst': ['Overview', 'Live', 'Pending', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Accounts', 'Assistant'],
       developer: ['Monitoring'],
     };

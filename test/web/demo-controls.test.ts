@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { seedDemoData } from '../../src/db/seed-demo.js';
 import { client } from '../helpers/api.js';
 import { insertUser, login, PASSWORD, type TestApp } from '../helpers/app.js';
 import { browserUnavailable, SCREENSHOTS, startWebSession, type WebSession } from './browser.js';
@@ -22,11 +21,10 @@ describe('web demo controls', { skip: skip ?? false }, () => {
 
   before(async () => {
     web = await startWebSession(async (app) => {
-      await seedDemoData(app.db, { password: PASSWORD });
       await insertUser(app.db, { username: 'demo.analyst', role: 'finance_analyst' });
       const root = client(app.app, (await login(app.app, 'super.admin')).accessToken);
       realSchool = (await root.post('/schools', { name: 'Escuela Real' })).json<{ id: string }>().id;
-    });
+    }, { demo: true });
     ({ t } = web);
   });
   after(() => web?.close());

@@ -4,11 +4,10 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { seedDemoData } from '../../src/db/seed-demo.js';
 import { MIN_COMPRESSED_BYTES, negotiateEncoding } from '../../src/plugins/compression.js';
 import { client } from '../helpers/api.js';
 import { createTestApp, login, PASSWORD, type TestApp } from '../helpers/app.js';
-import { browserUnavailable, ROOT, startWebSession, type WebSession } from './browser.js';
+import { browserUnavailable, ROOT, startDemoWebSession, type WebSession } from './browser.js';
 
 /**
  * What makes the dashboard fast on a phone, checked over real HTTP against the built
@@ -69,9 +68,7 @@ describe('the dashboard is fast on a phone', { skip: skip ?? false }, () => {
   let base: string;
 
   before(async () => {
-    web = await startWebSession(async (app) => {
-      await seedDemoData(app.db, { password: PASSWORD });
-    });
+    web = await startDemoWebSession();
     ({ base } = web);
   });
 
@@ -202,8 +199,7 @@ describe('JSON answers are compressed; streams are not', () => {
   let api: ReturnType<typeof client>;
 
   before(async () => {
-    t = await createTestApp();
-    await seedDemoData(t.db, { password: PASSWORD });
+    t = await createTestApp({ demo: true });
     api = client(t.app, (await login(t.app, 'super.admin')).accessToken);
   });
 

@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery } from 'kysely';
+import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { Db, DbOrTx } from '../../db/database.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { DEFAULT_ACCOUNTS, type AccountRole, type Accounts } from './accounts.js';
@@ -38,49 +38,21 @@ export interface JournalRange {
 }
 
 /**
- * The journal of a school (SPEC §9 "Accounting"), derived from what the ledger wrote —
- * invoice lines, cancellations, payments, family payments, credit applied, refunds,
- * credit notes, write-offs and waivers — as double-entry rows, each entry balanced by
- * construction (its sides are one amount, or a family payment's allocated + credited).
- * Every source is read in the range by its own timestamp (from the start of `from` to
- * the end of `to`, in the school's time zone), ordered by (instant, entry, side).
+ * (Its SQL comments carry no quote marks: COPY takes the statement with its parameters
+ * written in — inlineParameters — which reads a quote as the start of a literal.)
+ *
+ * The journal's rows as CTEs `w` (the school and the range's instants) and `rows` (one
+ * row per side of each entry: at, entry_id, seq, role, detail, debit, credit,
+ * description, source_type, source_id), for the JSON pages and the files alike.
  */
-export function createAccountingRepository() {
-  return {
-    findSchool(db: DbOrTx, scope: Scope, id: string): Promise<JournalSchool | undefined> {
-      return db
-        .selectFrom('schools')
-        .select(['id', 'name', 'currency', 'timezone'])
-        .where('id', '=', id)
-        .where('deleted_at', 'is', null)
-        .where((eb) => inScope(eb, 'schools.id', scope))
-        .executeTakeFirst();
-    },
-
-    async accounts(db: DbOrTx, schoolId: string): Promise<{ accounts: Accounts; updatedAt: Date | null }> {
-      const row = await db.selectFrom('school_accounts').select(['accounts', 'updated_at as updatedAt']).where('school_id', '=', schoolId).executeTakeFirst();
-      return row === undefined ? { accounts: DEFAULT_ACCOUNTS, updatedAt: null } : { accounts: { ...DEFAULT_ACCOUNTS, ...(row.accounts as Partial<Accounts>) }, updatedAt: row.updatedAt };
-    },
-
-    async putAccounts(db: DbOrTx, schoolId: string, accounts: Accounts, userId: string): Promise<Date> {
-      const row = await db
-        .insertInto('school_accounts')
-        .values({ school_id: schoolId, accounts: JSON.stringify(accounts), updated_by: userId })
-        .onConflict((oc) => oc.column('school_id').doUpdateSet({ accounts: JSON.stringify(accounts), updated_by: userId, updated_at: sql<Date>`now()` }))
-        .returning('updated_at')
-        .executeTakeFirstOrThrow();
-      return row.updated_at;
-    },
-
-    journal(db: Db, range: JournalRange): CompiledQuery<JournalRow> {
-      const after = range.after;
-      return sql<JournalRow>`
+function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
+  return sql`
         with s as (select id, timezone from schools where id = ${range.schoolId}),
         w as (select s.id, s.timezone, (${range.from}::date::timestamp at time zone s.timezone) as t0,
                      ((${range.to}::date + 1)::timestamp at time zone s.timezone) as t1 from s),
         rows as (
-          -- Invoice lines: a charge (receivable / income, the item's account), a late fee (receivable / late fees), a discount (discounts / receivable);
-          -- a cancelled invoice's lines reversed on the day it was cancelled (nothing was paid on it): the same two sides, swapped.
+          -- Invoice lines: a charge (receivable / income, the account of the item), a late fee (receivable / late fees), a discount (discounts / receivable);
+          -- the lines of a cancelled invoice reversed on the day it was cancelled (nothing was paid on it): the same two sides, swapped.
           select le.at, le.prefix || le.line_id as entry_id, 'invoice' as source_type, le.invoice_id as source_id,
                  case when le.void then 'Cancelled ' else '' end || le.number || ' · ' || le.description as description,
                  x.seq, x.role, x.detail, x.debit, x.credit
@@ -93,8 +65,8 @@ export function createAccountingRepository() {
                     from w
                     join invoices i on i.school_id = w.id and i.cancelled_at >= w.t0 and i.cancelled_at < w.t1
                     join invoice_lines l on l.school_id = i.school_id and l.invoice_id = i.id) le
-            left join enrolments e on e.school_id = le.school_id and e.id = le.enrolment_id
-            left join fee_plan_items fi on fi.school_id = e.school_id and fi.fee_plan_id = e.fee_plan_id and fi.code = le.item_code
+            left join enrolments e on e.school_id = ${range.schoolId} and e.school_id = le.school_id and e.id = le.enrolment_id
+            left join fee_plan_items fi on fi.school_id = ${range.schoolId} and fi.school_id = e.school_id and fi.fee_plan_id = e.fee_plan_id and fi.code = le.item_code
             cross join lateral (select case when le.kind = 'discount' then 'discounts' else 'receivable' end as role,
                                        case le.kind when 'discount' then 'receivable' when 'late_fee' then 'late_fees' else 'income' end as counter_role,
                                        case when le.kind = 'charge' then nullif(fi.account_code, '') end as counter_detail,
@@ -127,7 +99,7 @@ export function createAccountingRepository() {
             join invoices i on i.school_id = ca.school_id and i.id = ca.invoice_id
             cross join lateral (values (1, 'family_credit', null::text, ca.amount, 0::bigint), (2, 'receivable', null::text, 0::bigint, ca.amount)) x (seq, role, detail, debit, credit)
           union all
-          -- A refund: receivable / cash (the payment's method).
+          -- A refund: receivable / cash (the method of the payment).
           select r.created_at, 'refund:' || r.id, 'refund', r.id, 'Refund ' || i.number || coalesce(' · ' || r.reason, ''), x.seq, x.role, x.detail, x.debit, x.credit
             from w
             join refunds r on r.school_id = w.id and r.created_at >= w.t0 and r.created_at < w.t1
@@ -142,7 +114,64 @@ export function createAccountingRepository() {
             join invoices i on i.school_id = a.school_id and i.id = a.invoice_id
             cross join lateral (values (1, case a.kind when 'credit_note' then 'credit_notes' when 'write_off' then 'write_offs' else 'late_fees' end, null::text, a.amount, 0::bigint),
                                        (2, 'receivable', null::text, 0::bigint, a.amount)) x (seq, role, detail, debit, credit)
-        )
+        )`;
+}
+
+/**
+ * The journal of a school (SPEC §9 "Accounting"), derived from what the ledger wrote —
+ * invoice lines, cancellations, payments, family payments, credit applied, refunds,
+ * credit notes, write-offs and waivers — as double-entry rows, each entry balanced by
+ * construction (its sides are one amount, or a family payment's allocated + credited).
+ * Every source is read in the range by its own timestamp (from the start of `from` to
+ * the end of `to`, in the school's time zone), ordered by (instant, entry, side).
+ */
+/** The file layouts PostgreSQL writes itself (COPY … CSV): the plain journal, Xero's and QuickBooks Online's imports. */
+export type JournalCsvLayout = 'csv' | 'xero' | 'quickbooks';
+
+/** A journal row's account code through the school's mapping, in SQL (accountOf in accounts.ts, the same rules). */
+function accountSql(accounts: Accounts) {
+  return sql<string>`case rows.role
+    when 'receivable' then ${accounts.receivable}::text
+    when 'cash' then coalesce(${JSON.stringify(accounts.cashByMethod)}::jsonb ->> rows.detail, ${accounts.cash}::text)
+    when 'income' then coalesce(rows.detail, ${accounts.income}::text)
+    when 'discounts' then ${accounts.discounts}::text
+    when 'late_fees' then ${accounts.lateFees}::text
+    when 'credit_notes' then ${accounts.creditNotes}::text
+    when 'write_offs' then ${accounts.writeOffs}::text
+    when 'family_credit' then ${accounts.familyCredit}::text end`;
+}
+
+export function createAccountingRepository() {
+  return {
+    findSchool(db: DbOrTx, scope: Scope, id: string): Promise<JournalSchool | undefined> {
+      return db
+        .selectFrom('schools')
+        .select(['id', 'name', 'currency', 'timezone'])
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .where((eb) => inScope(eb, 'schools.id', scope))
+        .executeTakeFirst();
+    },
+
+    async accounts(db: DbOrTx, schoolId: string): Promise<{ accounts: Accounts; updatedAt: Date | null }> {
+      const row = await db.selectFrom('school_accounts').select(['accounts', 'updated_at as updatedAt']).where('school_id', '=', schoolId).executeTakeFirst();
+      return row === undefined ? { accounts: DEFAULT_ACCOUNTS, updatedAt: null } : { accounts: { ...DEFAULT_ACCOUNTS, ...(row.accounts as Partial<Accounts>) }, updatedAt: row.updatedAt };
+    },
+
+    async putAccounts(db: DbOrTx, schoolId: string, accounts: Accounts, userId: string): Promise<Date> {
+      const row = await db
+        .insertInto('school_accounts')
+        .values({ school_id: schoolId, accounts: JSON.stringify(accounts), updated_by: userId })
+        .onConflict((oc) => oc.column('school_id').doUpdateSet({ accounts: JSON.stringify(accounts), updated_by: userId, updated_at: sql<Date>`now()` }))
+        .returning('updated_at')
+        .executeTakeFirstOrThrow();
+      return row.updated_at;
+    },
+
+    journal(db: Db, range: JournalRange): CompiledQuery<JournalRow> {
+      const after = range.after;
+      return sql<JournalRow>`
+        ${journalRows(range)}
         select to_char(rows.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "atKey",
                to_char((rows.at at time zone w.timezone)::date, 'YYYY-MM-DD') as date,
                rows.entry_id as "entryId", rows.seq, rows.role, rows.detail, rows.debit::text as debit, rows.credit::text as credit,
@@ -151,6 +180,33 @@ export function createAccountingRepository() {
          ${after === undefined ? sql`` : sql`where (rows.at, rows.entry_id, rows.seq) > (${after.atKey}::timestamptz, ${after.entryId}, ${after.seq})`}
          order by rows.at, rows.entry_id, rows.seq
          ${range.limit === undefined ? sql`` : sql`limit ${range.limit}`}`.compile(db);
+    },
+
+    /**
+     * The journal of a range as the rows of a CSV file in `layout`, ready for COPY: the
+     * school's account codes, amounts in currency units (`digits` decimals), the local
+     * date, in posting order — the same lines as the JSON pages.
+     */
+    journalCsv(db: Db, range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>, o: { layout: JournalCsvLayout; accounts: Accounts; currency: string; digits: number }): CompiledQuery {
+      const units = (minor: RawBuilder<unknown>) => sql`round((${minor})::numeric / ${10 ** o.digits}::numeric, ${o.digits}::int)::text`;
+      const account = accountSql(o.accounts);
+      const date = sql`(rows.at at time zone w.timezone)::date`;
+      const columns =
+        o.layout === 'csv'
+          ? sql`rows.entry_id as "entryId", ${date} as date, ${account} as account, ${units(sql`rows.debit`)} as debit, ${units(sql`rows.credit`)} as credit,
+                ${o.currency}::text as currency, rows.description, rows.source_type as "sourceType", rows.source_id as "sourceId"`
+          : o.layout === 'xero'
+            ? sql`rows.entry_id as "*Narration", ${date} as "*Date", rows.description as "Description", ${account} as "*AccountCode",
+                  'Tax Exempt' as "*TaxRate", ${units(sql`rows.debit - rows.credit`)} as "*Amount"`
+            : sql`'J' || lpad(n.entry_no::text, greatest(6, length(n.entry_no::text)), '0') as "Journal No.", ${date} as "Journal Date", ${account} as "Account",
+                  case when rows.debit > 0 then ${units(sql`rows.debit`)} end as "Debits", case when rows.credit > 0 then ${units(sql`rows.credit`)} end as "Credits",
+                  rows.description as "Description", ${o.currency}::text as "Currency"`;
+      return sql`
+        ${journalRows(range)}
+        select ${columns}
+          from ${o.layout === 'quickbooks' ? sql`(select rows.*, dense_rank() over (order by rows.at, rows.entry_id) as entry_no from rows) rows cross join lateral (select rows.entry_no) n` : sql`rows`}
+         cross join w
+         order by rows.at, rows.entry_id, rows.seq`.compile(db);
     },
   };
 }

@@ -1,15 +1,14 @@
-import { once } from 'node:events';
 import type { Db } from '../../db/database.js';
 import { type Actor, requirePrincipal } from '../../shared/context.js';
-import { createCsvStringifier, CsvNumber, type CsvColumn } from '../../shared/csv.js';
+import { UTF8_BOM, type CsvColumn } from '../../shared/csv.js';
 import { AppError } from '../../shared/errors.js';
 import { contentDisposition, downloadName } from '../../shared/filenames.js';
 import { localDate } from '../../shared/locale.js';
-import { minorToDecimal, minorToUnits } from '../../shared/money.js';
+import { currencyDigits, minorToUnits } from '../../shared/money.js';
 import { cursorPart, decodeCursorOf, encodeCursor, type Page } from '../../shared/pagination.js';
 import type { Scope } from '../../shared/scope.js';
 import { recordAudit } from '../audit/audit.repository.js';
-import { createXlsxSink, streamThroughCursor, type RowSink, type StreamedExport } from '../reporting/export.js';
+import { copyCsv, createXlsxSink, streamThroughCursor, type StreamedExport } from '../reporting/export.js';
 import type { AccountingRepository, JournalRow, JournalSchool } from './accounting.repository.js';
 import type { AccountsBody, JournalLine, JournalQuery, SchoolAccounts } from './accounting.schemas.js';
 import { accountOf, DEFAULT_ACCOUNTS, type Accounts } from './accounts.js';
@@ -43,50 +42,10 @@ function lineOf(row: JournalRow, accounts: Accounts, currency: string): JournalL
   };
 }
 
-/** Rows of the file layouts (amounts in currency units, as accountants and their software read them). */
-type LineIn<Amount> = Omit<JournalLine, 'debit' | 'credit'> & { debit: Amount; credit: Amount };
-type PlainRow = LineIn<CsvNumber>;
-type XlsxRow = LineIn<number>;
-interface XeroRow {
-  narration: string;
-  date: string;
-  description: string;
-  accountCode: string;
-  taxRate: string;
-  amount: CsvNumber;
-}
-interface QuickBooksRow {
-  journalNo: string;
-  journalDate: string;
-  account: string;
-  debits: CsvNumber | string;
-  credits: CsvNumber | string;
-  description: string;
-  currency: string;
-}
-
-/** The plain layout (CSV and XLSX): the API's journal line, header for header. */
+/** The XLSX layout: the API's journal line, header for header, amounts in currency units. */
+type XlsxRow = Omit<JournalLine, 'debit' | 'credit'> & { debit: number; credit: number };
 const PLAIN_KEYS = ['entryId', 'date', 'account', 'debit', 'credit', 'currency', 'description', 'sourceType', 'sourceId'] as const satisfies readonly (keyof JournalLine)[];
-const plainColumns = <Row extends LineIn<unknown>>(): CsvColumn<Row>[] => PLAIN_KEYS.map((key) => ({ key, header: key }));
-/** Xero's manual journal import: one row per line, a signed amount (debit +, credit −), the entry's narration grouping its lines. */
-const XERO_COLUMNS: CsvColumn<XeroRow>[] = [
-  { key: 'narration', header: '*Narration' },
-  { key: 'date', header: '*Date' },
-  { key: 'description', header: 'Description' },
-  { key: 'accountCode', header: '*AccountCode' },
-  { key: 'taxRate', header: '*TaxRate' },
-  { key: 'amount', header: '*Amount' },
-];
-/** QuickBooks Online's journal entry import: lines of one entry share a Journal No. */
-const QUICKBOOKS_COLUMNS: CsvColumn<QuickBooksRow>[] = [
-  { key: 'journalNo', header: 'Journal No.' },
-  { key: 'journalDate', header: 'Journal Date' },
-  { key: 'account', header: 'Account' },
-  { key: 'debits', header: 'Debits' },
-  { key: 'credits', header: 'Credits' },
-  { key: 'description', header: 'Description' },
-  { key: 'currency', header: 'Currency' },
-];
+const plainColumns = <Row extends XlsxRow>(): CsvColumn<Row>[] => PLAIN_KEYS.map((key) => ({ key, header: key }));
 
 const MEDIA: Record<JournalFileFormat, string> = {
   csv: 'text/csv; charset=utf-8',
@@ -94,28 +53,6 @@ const MEDIA: Record<JournalFileFormat, string> = {
   quickbooks: 'text/csv; charset=utf-8',
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 };
-
-/** A CSV sink over csv-stringify: rows in, text out, waiting for the client when it is behind. */
-function csvSink<Row extends object>(columns: readonly CsvColumn<Row>[]): RowSink<Row> {
-  const output = createCsvStringifier(columns, { bom: true });
-  return {
-    output,
-    async write(rows, signal) {
-      signal.throwIfAborted();
-      let full = false;
-      for (const row of rows) {
-        full = !output.write(row) || full;
-      }
-      if (full) {
-        await once(output, 'drain', { signal });
-      }
-    },
-    async end() {
-      output.end();
-      return Promise.resolve();
-    },
-  };
-}
 
 export function createAccountingService(deps: { db: Db; repo: AccountingRepository }) {
   const { db, repo } = deps;
@@ -184,76 +121,24 @@ export function createAccountingService(deps: { db: Db; repo: AccountingReposito
       const found = await school(scope, query.schoolId, 'querystring');
       const { accounts } = await repo.accounts(db, found.id);
       const currency = found.currency;
-      const amount = (minor: string) => new CsvNumber(minorToDecimal(Number(minor), currency));
       const name = downloadName({ what: format === 'csv' || format === 'xlsx' ? 'journal' : `journal-${format}`, scope: [found.name, `${query.from}-to-${query.to}`], asciiFallback: found.id.slice(0, 8), date: localDate(new Date(), found.timezone), ext: format === 'xlsx' ? 'xlsx' : 'csv' });
 
-      // Each layout: a sink and how a journal row becomes its row.
-      let entries = 0;
-      let lastEntry = '';
-      const journalNo = (entryId: string) => {
-        if (entryId !== lastEntry) {
-          entries++;
-          lastEntry = entryId;
-        }
-        return `J${String(entries).padStart(6, '0')}`;
-      };
-      let write: (rows: JournalRow[]) => Promise<void>;
-      let sink: RowSink<PlainRow> | RowSink<XeroRow> | RowSink<QuickBooksRow> | RowSink<XlsxRow>;
-      switch (format) {
-        case 'csv': {
-          const csv = csvSink(plainColumns<PlainRow>());
-          sink = csv;
-          write = (rows) => csv.write(rows.map((row) => ({ ...lineOf(row, accounts, currency), debit: amount(row.debit), credit: amount(row.credit) })), signal);
-          break;
-        }
-        case 'xlsx': {
-          const xlsx = createXlsxSink(plainColumns<XlsxRow>(), 'Journal');
-          sink = xlsx;
-          write = (rows) =>
-            xlsx.write(
-              rows.map((row) => ({ ...lineOf(row, accounts, currency), debit: minorToUnits(Number(row.debit), currency), credit: minorToUnits(Number(row.credit), currency) })),
-              signal,
-            );
-          break;
-        }
-        case 'xero': {
-          const xero = csvSink(XERO_COLUMNS);
-          sink = xero;
-          write = (rows) =>
-            xero.write(
-              rows.map((row) => ({
-                narration: `${row.entryId}`,
-                date: row.date,
-                description: row.description,
-                accountCode: accountOf(accounts, row.role, row.detail),
-                taxRate: 'Tax Exempt',
-                amount: new CsvNumber(minorToDecimal(Number(row.debit) - Number(row.credit), currency)),
-              })),
-              signal,
-            );
-          break;
-        }
-        case 'quickbooks': {
-          const qbo = csvSink(QUICKBOOKS_COLUMNS);
-          sink = qbo;
-          write = (rows) =>
-            qbo.write(
-              rows.map((row) => ({
-                journalNo: journalNo(row.entryId),
-                journalDate: row.date,
-                account: accountOf(accounts, row.role, row.detail),
-                debits: Number(row.debit) > 0 ? amount(row.debit) : '',
-                credits: Number(row.credit) > 0 ? amount(row.credit) : '',
-                description: row.description,
-                currency,
-              })),
-              signal,
-            );
-          break;
-        }
+      const file = { filename: name.ascii, contentType: MEDIA[format], contentDisposition: contentDisposition(name) };
+      if (format !== 'xlsx') {
+        // CSV layouts are written by PostgreSQL itself (COPY … CSV), streamed as they come.
+        const plan = { whole: repo.journalCsv(db, { schoolId: found.id, from: query.from, to: query.to }, { layout: format, accounts, currency, digits: currencyDigits(currency) }) };
+        const copy = await copyCsv(db, plan, signal, { preamble: UTF8_BOM });
+        return { ...file, output: copy.output, done: copy.done.then(() => undefined, (error: unknown) => (signal.aborted ? undefined : error)) };
       }
-      const streamed = await streamThroughCursor(db, repo.journal(db, { schoolId: found.id, from: query.from, to: query.to }), sink, signal, write);
-      return { filename: name.ascii, contentType: MEDIA[format], contentDisposition: contentDisposition(name), ...streamed };
+      // XLSX: a workbook written here, row by row from a cursor.
+      const xlsx = createXlsxSink(plainColumns<XlsxRow>(), 'Journal');
+      const write = (rows: JournalRow[]) =>
+        xlsx.write(
+          rows.map((row) => ({ ...lineOf(row, accounts, currency), debit: minorToUnits(Number(row.debit), currency), credit: minorToUnits(Number(row.credit), currency) })),
+          signal,
+        );
+      const streamed = await streamThroughCursor(db, repo.journal(db, { schoolId: found.id, from: query.from, to: query.to }), xlsx, signal, write);
+      return { ...file, ...streamed };
     },
   };
 }

@@ -265,6 +265,7 @@ export const InvoiceListQuery = Type.Object({
   status: Type.Optional(InvoiceStatus),
   schoolId: Type.Optional(Uuid),
   studentId: Type.Optional(Uuid),
+  number: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'the invoice number as printed (any case), e.g. INV-000123' })),
   dueFrom: Type.Optional(DateInput('due on or after this day')),
   dueTo: Type.Optional(DateInput('due on or before this day')),
 });

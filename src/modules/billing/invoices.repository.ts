@@ -132,6 +132,7 @@ export function createInvoicesRepository() {
         status?: InvoiceStatus;
         schoolId?: string;
         studentId?: string;
+        number?: string;
         dueFrom?: string;
         dueTo?: string;
         family?: { schoolId: string; familyId: string };
@@ -144,6 +145,7 @@ export function createInvoicesRepository() {
         )
         .$if(query.schoolId !== undefined, (qb) => qb.where('invoices.school_id', '=', query.schoolId ?? ''))
         .$if(query.studentId !== undefined, (qb) => qb.where('invoices.student_id', '=', query.studentId ?? ''))
+        .$if(query.number !== undefined, (qb) => qb.where('invoices.number', '=', (query.number ?? '').trim().toUpperCase()))
         .$if(query.dueFrom !== undefined, (qb) => qb.where('invoices.due_date', '>=', query.dueFrom ?? ''))
         .$if(query.dueTo !== undefined, (qb) => qb.where('invoices.due_date', '<=', query.dueTo ?? ''))
         .$if(query.status !== undefined, (qb) => qb.where(statusOf, '=', query.status ?? 'PENDING'))

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../db/database.js';
-import type { CsvColumn, ExportStyle } from '../../shared/csv.js';
+import { UTF8_BOM, type CsvColumn, type ExportStyle } from '../../shared/csv.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { contentDisposition, downloadName } from '../../shared/filenames.js';
 import { localDate, type Language } from '../../shared/locale.js';
@@ -37,7 +37,6 @@ import {
 const XLSX_COLUMNS: readonly CsvColumn<PendingRow>[] = PENDING_COLUMNS.map((key) => ({ key, header: key }));
 
 /** Sent before a CSV for people: a UTF-8 byte-order mark, so that Excel reads accents right. */
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** The sheet's name, in the reader's language. */
 const SHEET_NAME: Record<Language, string> = { en: 'Pending payments', es: 'Pagos pendientes' };

@@ -31,6 +31,7 @@ export const NAV: NavItem[] = [
   { to: '/bill-runs', label: 'billRuns', anyOf: ['billing:read'] },
   { to: '/outbox', label: 'outbox', anyOf: ['billing:read'] },
   { to: '/accounts', label: 'accounts', anyOf: ['accounts:read'] },
+  { to: '/reconciliation', label: 'reconciliation', anyOf: ['reconciliation:use'] },
   { to: '/webhooks', label: 'webhooks', anyOf: ['webhooks:manage'] },
   { to: '/assistant', label: 'assistant', anyOf: ['assistant:use'] },
 ];
@@ -64,6 +65,7 @@ const MonitoringPage = page(() => import('../features/monitoring/MonitoringPage'
 const OverviewPage = page(() => import('../features/overview/OverviewPage').then((m) => m.OverviewPage));
 const OutboxPage = page(() => import('../features/collections/OutboxPage').then((m) => m.OutboxPage));
 const PortalApp = page(() => import('../features/portal/PortalApp').then((m) => m.PortalApp));
+const ReconciliationPage = page(() => import('../features/reconciliation/ReconciliationPage').then((m) => m.ReconciliationPage));
 const PendingPage = page(() => import('../features/pending/PendingPage').then((m) => m.PendingPage));
 
 interface Route {
@@ -86,6 +88,7 @@ const ROUTES: Route[] = [
   { pattern: '/bill-runs', nav: '/bill-runs', render: () => <BillRunsPage /> },
   { pattern: '/outbox', nav: '/outbox', render: () => <OutboxPage /> },
   { pattern: '/accounts', nav: '/accounts', render: () => <AccountsPage /> },
+  { pattern: '/reconciliation', nav: '/reconciliation', render: () => <ReconciliationPage /> },
   { pattern: '/webhooks', nav: '/webhooks', render: () => <WebhooksPage /> },
   { pattern: '/assistant', nav: '/assistant', render: () => <AssistantPage /> },
 ];

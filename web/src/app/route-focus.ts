@@ -24,6 +24,7 @@ const ROUTE_TITLES: [pattern: string, title: string][] = [
   ['/accounts', 'accounts'],
   ['/webhooks', 'webhooks'],
   ['/assistant', 'assistant'],
+  ['/reconciliation', 'reconciliation'],
   ['/login', 'login'],
 ];
 

@@ -136,6 +136,8 @@ async function problemOf(response: Response): Promise<Problem> {
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   body?: unknown;
+  /** A file sent as it is (a statement upload), instead of a JSON `body`; `headers` name its type. */
+  rawBody?: Blob;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -150,7 +152,7 @@ async function send(path: string, options: RequestOptions = {}): Promise<Respons
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...options.headers,
       },
-      body: options.body !== undefined ? JSON.stringify(options.body) : null,
+      body: options.rawBody ?? (options.body !== undefined ? JSON.stringify(options.body) : null),
       signal: options.signal ?? null,
     });
   let response = await attempt(await freshAccessToken());

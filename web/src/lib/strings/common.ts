@@ -25,6 +25,7 @@ const en = {
     accounts: 'Accounts',
     webhooks: 'Webhooks',
     assistant: 'Assistant',
+    reconciliation: 'Reconciliation',
   },
   routes: {
     overview: 'Overview',
@@ -43,6 +44,7 @@ const en = {
     accounts: 'Accounts',
     webhooks: 'Webhooks',
     assistant: 'Assistant',
+    reconciliation: 'Bank reconciliation',
     login: 'Sign in',
   },
   role: {
@@ -147,6 +149,7 @@ const es: Strings = {
     accounts: 'Cuentas',
     webhooks: 'Webhooks',
     assistant: 'Asistente',
+    reconciliation: 'Conciliación',
   },
   routes: {
     overview: 'Resumen',
@@ -165,6 +168,7 @@ const es: Strings = {
     accounts: 'Cuentas',
     webhooks: 'Webhooks',
     assistant: 'Asistente',
+    reconciliation: 'Conciliación bancaria',
     login: 'Iniciar sesión',
   },
   role: {
