@@ -12,6 +12,7 @@
  *   npm run bench -- --sync-scale 0.1   # the gateway-sync day (bench/sync.ts) for a tenth of a day (default: a whole day)
  *   npm run bench -- --only billrun,familypay,familystatement
  *   npm run bench -- --only webhooks    # gateway webhook → payment recorded → live event, at 100/s
+ *   npm run bench -- --only outbound-webhooks   # outbound webhook deliveries/s (one worker) and outbox lag at 500/s
  *   npm run bench -- --only latefees    # the daily late-fee run of every school, and a re-run of the day
  *                                       # the school year billed (bench/billing.ts), on a copy of the data set
  *   npm run bench -- --pg-stats         # also print the statements that took the most time in each billing group (pg_stat_statements)
@@ -38,6 +39,7 @@ import { hashPassword } from '../src/modules/auth/passwords.js';
 import { formatReport, verifyRollups } from '../src/modules/reporting/rollups.js';
 import { benchBillRuns, benchFamilyPayments, benchLateFees, cloneDatabase, dropDatabase, familyOfThree, setUpBilling, type BillingContext } from './billing.js';
 import { benchSync } from './sync.js';
+import { benchOutboundWebhooks } from './outbound-webhooks.js';
 import { MAX_CONCURRENT_EXPORTS_PER_USER } from '../src/modules/reporting/export.js';
 import { benchJournal, benchReconciliation } from './integrations.js';
 import { benchWebhooks } from './webhooks.js';
@@ -73,7 +75,7 @@ const BENCH_MAX_WAL_SIZE = '8GB';
 const ROLES = ['super_admin', 'school_admin', 'finance_analyst', 'developer'] as const;
 
 const log = (message: string) => console.log(`[bench] ${message}`);
-const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'journal', 'payments', 'live', 'webhooks', 'sync', 'billrun', 'familypay', 'familystatement', 'latefees', 'reconciliation'] as const;
+const GROUPS = ['dashboard', 'queue', 'failures', 'naive', 'export', 'journal', 'payments', 'live', 'webhooks', 'outbound-webhooks', 'sync', 'billrun', 'familypay', 'familystatement', 'latefees', 'reconciliation'] as const;
 const only = args.only?.split(',').map((group) => group.trim());
 for (const group of only ?? []) {
   if (!(GROUPS as readonly string[]).includes(group)) {
@@ -221,7 +223,9 @@ function startServer(url: string, extraEnv: Record<string, string> = {}): Promis
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'warn', SEED_DEMO: 'off', SIMULATOR: 'off', VENDOR_SIMULATOR: 'off', SYNC: 'off', COLLECTIONS: 'off', MESSAGES: 'off', GATEWAY: 'simulator', JWT_SECRET: randomUUID() + randomUUID(), RATE_LIMIT_MAX: '100000000', DATABASE_POOL_MAX: '20', ...extraEnv },
+    env: { ...process.env, DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'warn', SEED_DEMO: 'off', SIMULATOR: 'off', VENDOR_SIMULATOR: 'off', SYNC: 'off', COLLECTIONS: 'off', MESSAGES: 'off', GATEWAY: 'simulator',
+      // One outbound webhook worker (bench/outbound-webhooks.ts delivers to a receiver on loopback).
+      WEBHOOKS: 'on', WEBHOOKS_ALLOW_LOCAL: 'on', JWT_SECRET: randomUUID() + randomUUID(), RATE_LIMIT_MAX: '100000000', DATABASE_POOL_MAX: '20', ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -624,6 +628,15 @@ async function main(): Promise<void> {
       extraRows.push(
         `| gateway webhook → payment recorded (answer), ${hooks.webhooks} at ${hooks.perSecond}/s: ${Object.entries(hooks.outcomes).map(([k, v]) => `${v} ${k}`).join(', ')} | ${hooks.answer.p50} | ${hooks.answer.p95} | ${hooks.answer.p99} | ${hooks.answer.n} | |`,
         `| gateway webhook → live event delivered (${hooks.liveEventsMissing} missing) | ${hooks.live.p50} | ${hooks.live.p95} | ${hooks.live.p99} | ${hooks.live.n} | p99 ≤ 100 ms at 100/s |`,
+      );
+    }
+    if (want('outbound-webhooks')) {
+      const outbound = await benchOutboundWebhooks((method, url, headers, body) => request(base, method, url, headers, body), admin, db, { burst: 5_000, rate: 500, seconds: 10 });
+      results.outboundWebhooks = outbound;
+      log(`outbound-webhooks: ${JSON.stringify(outbound)}`);
+      extraRows.push(
+        `| outbound webhook deliveries to a local receiver, one worker (${outbound.burst} queued) | ${outbound.deliveriesPerSecond.toLocaleString('en')} /s | | | | ≥ 500 /s |`,
+        `| outbound webhook outbox lag at ${outbound.rate}/s (${outbound.missing} missing) | ${outbound.lag.p50} | ${outbound.lag.p95} | ${outbound.lag.p99} | ${outbound.lag.n} | p99 ≤ 1 000 ms |`,
       );
     }
     if (want('payments')) {

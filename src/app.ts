@@ -56,6 +56,8 @@ import { compactLogDestination, OneLinePerRequest } from './plugins/request-log.
 import { createValidatorFactory } from './plugins/validation.js';
 import auditRoutes from './modules/audit/audit.routes.js';
 import accountingRoutes from './modules/accounting/accounting.routes.js';
+import webhooksRoutes from './modules/webhooks/webhooks.routes.js';
+import webhooksWorkerPlugin from './modules/webhooks/webhooks.worker.plugin.js';
 import reconciliationRoutes from './modules/reconciliation/reconciliation.routes.js';
 import { systemClock, type Clock } from './shared/clock.js';
 
@@ -225,6 +227,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(messagesRoutes, { db: database.db });
       await api.register(auditRoutes, { db: database.db });
       await api.register(accountingRoutes, { db: database.db });
+      await api.register(webhooksRoutes, { db: database.db, config, clock });
       await api.register(reconciliationRoutes, { db: database.db, clock });
       await api.register(payLinksRoutes, { db: database.db, config, clock });
       await api.register(gatewayRoutes, { db: database.db, config, clock });
@@ -261,6 +264,7 @@ async function registerJobs(app: FastifyInstance, options: { config: Config; dat
   await app.register(billRunsWorkerPlugin, { database: options.database, config: options.config });
   await app.register(collectionsWorkerPlugin, { database: options.database, config: options.config });
   await app.register(messagesWorkerPlugin, { database: options.database, config: options.config });
+  await app.register(webhooksWorkerPlugin, { database: options.database, config: options.config });
 }
 
 export interface WorkerAppOptions {

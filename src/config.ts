@@ -86,6 +86,14 @@ const EnvSchema = Type.Object({
   MESSAGE_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 30, default: 8, description: 'sending attempts before a message is marked failed' }),
   MESSAGE_RETRY_BASE_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'the first retry delay; it doubles with each attempt' }),
 
+  // Outbound webhooks (src/modules/webhooks). WEBHOOKS runs the delivery worker (auto: on for
+  // `npm start` and in `bursar worker`). WEBHOOKS_ALLOW_LOCAL=on lets endpoints use http on
+  // loopback and hosts that resolve to private, loopback or link-local addresses
+  // (development and tests only; off: https to public addresses only — SSRF).
+  WEBHOOKS: oneOf(['on', 'off', 'auto'], 'auto'),
+  WEBHOOKS_ALLOW_LOCAL: oneOf(['on', 'off'], 'off'),
+  WEBHOOKS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 10_000, description: 'how long one delivery waits for an answer, 100 to 60000 ms' }),
+
   // Online payment (src/modules/gateway). auto: Stripe Checkout when STRIPE_SECRET_KEY is
   // set, else the bundled gateway simulator (hosted test-card page) outside production; off
   // in production without Stripe (checkouts answer 503).
@@ -196,6 +204,14 @@ export interface Config {
     deliver: boolean;
     maxAttempts: number;
     retryBaseSeconds: number;
+  };
+  /** Outbound webhooks (src/modules/webhooks). */
+  webhooks: {
+    /** Whether this process runs the delivery worker. */
+    deliver: boolean;
+    /** http on loopback, and private / loopback / link-local addresses, allowed (development, tests). */
+    allowLocal: boolean;
+    timeoutMs: number;
   };
   /** Online payment (src/modules/gateway): which gateway checkouts open at. */
   gateway: {
@@ -310,6 +326,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxAttempts: env.MESSAGE_MAX_ATTEMPTS,
       retryBaseSeconds: env.MESSAGE_RETRY_BASE_SECONDS,
     },
+    webhooks: { deliver: auto(env.WEBHOOKS, env.NODE_ENV), allowLocal: env.WEBHOOKS_ALLOW_LOCAL === 'on', timeoutMs: env.WEBHOOKS_TIMEOUT_MS },
     telemetry: {
       enabled: env.OTEL_TRACING === 'on',
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,

@@ -539,7 +539,7 @@ export type MessageStatus = 'queued' | 'sent' | 'failed' | 'bounced' | 'outbox';
 export interface MessagesTable {
   school_id: string;
   id: Generated<string>;
-  kind: 'reminder' | 'invitation';
+  kind: 'reminder' | 'invitation' | 'webhook_disabled';
   dedupe_key: string;
   family_id: string | null;
   guardian_id: string | null;
@@ -707,6 +707,71 @@ export interface ReceiptsTable {
   created_at: CreatedAt;
 }
 
+/** Outbound webhook endpoints (migration 0030): platform configuration, owned by a user. */
+export interface WebhookEndpointsTable {
+  id: Generated<string>;
+  owner_id: string;
+  url: string;
+  description: string | null;
+  events: string[];
+  school_ids: string[] | null;
+  secret: string;
+  enabled: Generated<boolean>;
+  disabled_reason: string | null;
+  disabled_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  deleted_at: Timestamp | null;
+}
+
+/** The webhook outbox (migration 0030): one row per event that had a subscriber. */
+export interface WebhookEventsTable {
+  school_id: string;
+  id: Generated<string>;
+  seq: ColumnType<string, never, never>;
+  type: string;
+  object_id: string;
+  data: ColumnType<unknown, string, never>;
+  occurred_at: CreatedAt;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** One event to one endpoint, retried until a 2xx or 3 days (migration 0030). */
+export interface WebhookDeliveriesTable {
+  school_id: string;
+  id: Generated<string>;
+  event_id: string;
+  event_seq: ColumnType<string, string | number, never>;
+  endpoint_id: string;
+  object_id: string;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  lease_until: Timestamp | null;
+  first_attempt_at: Timestamp | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_latency_ms: number | null;
+  delivered_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+/** Every delivery attempt (migration 0030). */
+export interface WebhookAttemptsTable {
+  school_id: string;
+  id: Generated<string>;
+  delivery_id: string;
+  attempt: number;
+  webhook_id: string;
+  request_body: string;
+  response_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  attempted_at: Timestamp;
+}
+
 export interface DB {
   app_meta: AppMetaTable;
   schools: SchoolsTable;
@@ -761,4 +826,8 @@ export interface DB {
   gateway_payments: GatewayPaymentsTable;
   gateway_sim_sessions: GatewaySimSessionsTable;
   gateway_sim_events: GatewaySimEventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

@@ -33,6 +33,8 @@ export const PERMISSIONS = [
   'payments:checkout',
   /** Read the audit log (SPEC §9): super_admin, school_admin for their schools. */
   'audit:read',
+  /** Outbound webhook endpoints (SPEC §9): super_admin, school_admin (events of their schools only). */
+  'webhooks:manage',
   /** Bank reconciliation (SPEC §9): import statements, read their lines (payer names, remittance text), match, unmatch. */
   'reconciliation:use',
 ] as const;
@@ -61,7 +63,7 @@ export const ROLE_POLICY: Readonly<Record<Role, RolePolicy>> = {
   },
   school_admin: {
     permissions: new Set<Permission>([
-      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout', 'audit:read', 'reconciliation:use',
+      'public', 'authenticated', 'billing:read', 'billing:write', 'reports:read', 'reports:export', 'assistant:use', 'payments:checkout', 'audit:read', 'reconciliation:use', 'webhooks:manage',
     ]),
     schools: 'assigned',
     pii: 'clear',

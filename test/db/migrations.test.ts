@@ -99,6 +99,13 @@ describe('migrations', () => {
         'school_id', 'id', 'kind', 'dedupe_key', 'family_id', 'guardian_id', 'invoice_id', 'template', 'day', 'channel', 'language', 'recipient', 'status',
         'subject', 'body', 'attempts', 'next_attempt_at', 'lease_until', 'last_error', 'provider_message_id', 'sent_at', 'created_at', 'updated_at',
       ],
+      webhook_endpoints: ['id', 'owner_id', 'url', 'description', 'events', 'school_ids', 'secret', 'enabled', 'disabled_reason', 'disabled_at', 'created_at', 'updated_at', 'deleted_at'],
+      webhook_events: ['school_id', 'id', 'seq', 'type', 'object_id', 'data', 'occurred_at'],
+      webhook_deliveries: [
+        'school_id', 'id', 'event_id', 'event_seq', 'endpoint_id', 'object_id', 'status', 'attempts', 'next_attempt_at', 'lease_until', 'first_attempt_at',
+        'last_status_code', 'last_error', 'last_latency_ms', 'delivered_at', 'created_at', 'updated_at',
+      ],
+      webhook_attempts: ['school_id', 'id', 'delivery_id', 'attempt', 'webhook_id', 'request_body', 'response_code', 'latency_ms', 'error', 'attempted_at'],
     };
     const rows = await query<{ table_name: string; column_name: string }>(
       empty.url,

@@ -101,11 +101,11 @@ export interface WebSession {
 }
 
 /** Builds the dashboard if needed, starts the app (after `prepare` filled its database) and the browser. */
-export async function startWebSession(prepare: (t: TestApp) => Promise<void>, options: { demo?: boolean } = {}): Promise<WebSession> {
+export async function startWebSession(prepare: (t: TestApp) => Promise<void>, options: { demo?: boolean; env?: Record<string, string> } = {}): Promise<WebSession> {
   await ensureWebBuilt();
   // A port known before the app is made, so PUBLIC_URL (pay links, the gateway's return URLs) is this server.
   const port = await freePort();
-  const t = await createTestApp({ env: { PUBLIC_URL: `http://127.0.0.1:${port}` }, demo: options.demo ?? false });
+  const t = await createTestApp({ env: { ...options.env, PUBLIC_URL: `http://127.0.0.1:${port}` }, demo: options.demo ?? false });
   const contexts: BrowserContext[] = [];
   let browser: Browser | undefined;
   const close = async () => {

@@ -67,8 +67,8 @@ describe('web dashboard', { skip: skip ?? false }, () => {
 
   test('each role signs in and sees only the pages it may use', async () => {
     const expected: Record<string, string[]> = {
-      'super.admin': ['Overview', 'Live', 'Pending', 'Monitoring', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Accounts', 'Reconciliation', 'Assistant'],
-      'school.admin': ['Overview', 'Live', 'Pending', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Reconciliation', 'Assistant'],
+      'super.admin': ['Overview', 'Live', 'Pending', 'Monitoring', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Accounts', 'Reconciliation', 'Webhooks', 'Assistant'],
+      'school.admin': ['Overview', 'Live', 'Pending', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Reconciliation', 'Webhooks', 'Assistant'],
       'finance.analyst': ['Overview', 'Live', 'Pending', 'Schools', 'Families', 'Fee plans', 'Bill run', 'Outbox', 'Accounts', 'Assistant'],
       developer: ['Monitoring'],
     };

@@ -3,6 +3,7 @@ import type { DbOrTx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { maskReference } from '../../shared/masking.js';
 import { inScope, type Scope } from '../../shared/scope.js';
+import { publishFailedTransaction } from '../webhooks/webhooks.outbox.js';
 
 export interface PaymentRow {
   id: string;
@@ -122,6 +123,10 @@ export function createPaymentsRepository() {
         })
         .returning('id')
         .executeTakeFirstOrThrow();
+      if (values.status === 'failed') {
+        // payment.failed to the webhook outbox, in the caller's transaction (SPEC §9).
+        await publishFailedTransaction(db, { schoolId: values.schoolId, id: row.id });
+      }
       return row.id;
     },
   };

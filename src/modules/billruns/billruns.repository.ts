@@ -5,6 +5,7 @@ import type { BillRunStatus } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { dueDatesOf } from '../feeplans/schedule.js';
 import type { ItemTotal } from './assemble.js';
+import { publishObject } from '../webhooks/webhooks.outbox.js';
 
 /**
  * The SQL of bill runs (SPEC §7). A run reads a school's fee plan items once (a few
@@ -387,7 +388,25 @@ export function createBillRunsRepository() {
         .where('id', '=', run.id)
         .returning(runColumns)
         .executeTakeFirstOrThrow();
-      return toRow(row);
+      const finished = toRow(row);
+      // bill_run.finished to the webhook outbox, in the run's closing transaction (SPEC §9).
+      await publishObject(trx, 'bill_run.finished', {
+        schoolId: finished.schoolId,
+        id: finished.id,
+        data: {
+          id: finished.id,
+          schoolId: finished.schoolId,
+          through: finished.through,
+          status: 'finished',
+          invoicesCreated: finished.invoicesCreated,
+          linesCreated: finished.linesCreated,
+          skipped: finished.skipped,
+          createdAt: finished.createdAt.toISOString(),
+          startedAt: finished.startedAt?.toISOString() ?? null,
+          finishedAt: finished.finishedAt?.toISOString() ?? null,
+        },
+      });
+      return finished;
     },
 
     async failRun(db: DbOrTx, id: string, error: string): Promise<BillRunRow | undefined> {

@@ -19,6 +19,7 @@ import type {
   PutReminderPolicyBody,
   ReminderPolicy,
 } from './collections.schemas.js';
+import { publishOverdue } from '../webhooks/webhooks.outbox.js';
 
 export interface CollectionsDeps {
   db: Db;
@@ -59,6 +60,8 @@ export async function runCollectionDay(
 ): Promise<CollectionRunResult> {
   return db.transaction().execute(async (trx) => {
     const posted = await postLateFees(trx, { schoolId, day });
+    // invoice.overdue to the webhook outbox, once per invoice, with the day's run (SPEC §9).
+    await publishOverdue(trx, { schoolId, day });
     // After the late fees, so a reminder of an overdue invoice shows today's fee too.
     const messages = await sendReminders(trx, schoolId, day, reminders);
     const totals = {

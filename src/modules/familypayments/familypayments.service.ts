@@ -17,6 +17,7 @@ import type {
   FamilyPaymentReceipt,
 } from './familypayments.schemas.js';
 import type { AllocationRow, FamilyPaymentRow, FamilyPaymentsRepository, FamilyRow, StoredFamilyPayment } from './familypayments.repository.js';
+import { publishIfPaid, publishPayments } from '../webhooks/webhooks.outbox.js';
 
 /**
  * The ledger posting this module makes from TypeScript (src/modules/ledger/ledger.ts):
@@ -182,16 +183,18 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
           demo: simulated !== undefined,
         });
       try {
-        result =
-          alongside === undefined
-            ? await record(db)
-            : await db.transaction().execute(async (trx) => {
-                const recorded = await record(trx);
-                if (!recorded.replayed) {
-                  await alongside(trx, recorded.body.id);
-                }
-                return recorded;
-              });
+        // In a transaction of its own, so the webhook events (payment.succeeded per
+        // allocation, invoice.paid) are written with the payment or not at all (SPEC §9).
+        result = await db.transaction().execute(async (trx) => {
+          const recorded = await record(trx);
+          if (!recorded.replayed) {
+            await alongside?.(trx, recorded.body.id);
+            const made = recorded.body.allocations.map((allocation) => ({ schoolId: recorded.body.schoolId, id: allocation.paymentId }));
+            await publishPayments(trx, made);
+            await publishIfPaid(trx, recorded.body.allocations.map((allocation) => ({ schoolId: recorded.body.schoolId, id: allocation.invoiceId })));
+          }
+          return recorded;
+        });
       } catch (error) {
         throw familyPaymentError(error);
       }

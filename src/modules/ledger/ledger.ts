@@ -22,12 +22,18 @@
  *
  * Rows written here are never updated or deleted (triggers, 0001 and 0014); a mistake is
  * corrected by another posting (a refund, a credit note).
+ *
+ * Outbound webhooks (SPEC §9): each posting publishes its events (invoice.created,
+ * payment.succeeded, invoice.paid, refund.created, credit_note.created) to the webhook
+ * outbox in the same transaction (src/modules/webhooks/webhooks.outbox.ts); with no
+ * subscribed endpoint that is one probe of a tiny table and no row.
  */
 import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import type { InvoiceStatus } from '../billing/billing.schemas.js';
 import type { RefundRow } from '../billing/payments.repository.js';
+import { publishCreditNote, publishIfPaid, publishInvoices, publishPayments, publishRefund } from '../webhooks/webhooks.outbox.js';
 
 export type LineKind = 'charge' | 'discount' | 'late_fee';
 
@@ -334,6 +340,7 @@ export async function postInvoices(trx: Tx, invoices: InvoiceInput[]): Promise<P
       ${lines.map((l) => l.line.ruleId ?? null)}::uuid[],
       ${lines.map((l) => l.line.awardId ?? null)}::uuid[],
       ${lines.map((l) => l.line.billingKey ?? null)}::text[])`.execute(trx);
+  await publishInvoices(trx, 'invoice.created', invoices.map((invoice, index) => ({ schoolId: invoice.schoolId, id: ids[index] ?? '' })));
 
   return invoices.map((_, index) => ({ id: ids[index] ?? '', number: numbers[index] ?? '', amount: amounts[index] ?? 0 }));
 }
@@ -448,6 +455,7 @@ export async function postPayment(trx: Tx, p: PaymentInput): Promise<PostedPayme
   }
   if (familyPaymentId !== null) {
     const invoice = await settle(trx, p.schoolId, p.invoiceId, p.amount);
+    await publishPaymentEvents(trx, p.schoolId, [{ paymentId: payment.id, invoiceId: p.invoiceId }]);
     return { ...payment, receiptNumber: null, invoice };
   }
   const { rows: settled } = await sql<SettledInvoice & { receiptNumber: string }>`
@@ -459,7 +467,14 @@ export async function postPayment(trx: Tx, p: PaymentInput): Promise<PostedPayme
     throw new LedgerError(`invoice ${p.invoiceId} not found in school ${p.schoolId}`);
   }
   const { receiptNumber, ...invoice } = row;
+  await publishPaymentEvents(trx, p.schoolId, [{ paymentId: payment.id, invoiceId: p.invoiceId }]);
   return { ...payment, receiptNumber, invoice };
+}
+
+/** payment.succeeded for each payment, then invoice.paid for the invoices they settled in full. */
+async function publishPaymentEvents(trx: Tx, schoolId: string, made: readonly { paymentId: string; invoiceId: string }[]): Promise<void> {
+  await publishPayments(trx, made.map((m) => ({ schoolId, id: m.paymentId })));
+  await publishIfPaid(trx, made.map((m) => ({ schoolId, id: m.invoiceId })));
 }
 
 /** A refund of (part of) a payment: the refund and its `refunded` transaction, then paid_amount −= amount. */
@@ -482,7 +497,9 @@ export async function postRefund(trx: Tx, r: RefundInput): Promise<RefundRow & {
   if (refund === undefined) {
     throw new LedgerError('insert into refunds returned no row');
   }
-  return { ...refund, invoice: await settle(trx, r.schoolId, r.invoiceId, -r.amount) };
+  const invoice = await settle(trx, r.schoolId, r.invoiceId, -r.amount);
+  await publishRefund(trx, { schoolId: r.schoolId, id: refund.id });
+  return { ...refund, invoice };
 }
 
 /**
@@ -526,6 +543,7 @@ export async function postFamilyPayment(trx: Tx, f: FamilyPaymentInput): Promise
   if (posted === undefined) {
     throw new LedgerError('ledger_post_family_payment returned no row');
   }
+  await publishPaymentEvents(trx, f.schoolId, posted.payments.map((payment) => ({ paymentId: payment.id, invoiceId: payment.invoiceId })));
   // jsonb gives bigint amounts as JSON numbers: exact within the safe range checked above.
   return { ...posted, allocated, credited: posted.credited, paidAt: new Date(posted.paidAt), createdAt: new Date(posted.createdAt) };
 }
@@ -560,6 +578,7 @@ export async function applyCredit(
   if (row === undefined || row.invoice === null || row.families !== 1) {
     throw new LedgerError(`credit of family ${c.familyId} applied to invoice ${c.invoiceId}: not the family's invoice in school ${c.schoolId}`);
   }
+  await publishIfPaid(trx, [{ schoolId: c.schoolId, id: c.invoiceId }]);
   return { id: row.id, invoice: row.invoice };
 }
 
@@ -598,6 +617,8 @@ async function postAdjustment(trx: Tx, kind: 'credit_note' | 'write_off' | 'waiv
 /** A credit note (a fee correction, numbered CN-NNNNNN per school): paid_amount += and credited_amount += amount. */
 export async function postCreditNote(trx: Tx, a: AdjustmentInput): Promise<PostedAdjustment & { number: string }> {
   const posted = await postAdjustment(trx, 'credit_note', a);
+  await publishCreditNote(trx, { schoolId: a.schoolId, id: posted.id });
+  await publishIfPaid(trx, [{ schoolId: a.schoolId, id: a.invoiceId }]);
   return { ...posted, number: posted.number ?? '' };
 }
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { Language, ReminderChannel } from '../../db/types.js';
+import { publishReminderSent } from '../webhooks/webhooks.outbox.js';
 import type { Channels, SendOutcome } from './channels.js';
 
 /**
@@ -44,6 +45,7 @@ export interface DeliveryTotals {
 interface Claimed {
   schoolId: string;
   id: string;
+  kind: 'reminder' | 'invitation' | 'webhook_disabled';
   channel: ReminderChannel;
   language: Language;
   recipient: string;
@@ -74,7 +76,7 @@ export async function deliverDue(db: Db, channels: Channels, options: DeliveryOp
              limit ${batchSize}
                for update skip locked) due
      where m.school_id = due.school_id and m.id = due.id
-    returning m.school_id as "schoolId", m.id, m.channel, m.language, m.recipient, m.subject, m.body, m.attempts`.execute(db);
+    returning m.school_id as "schoolId", m.id, m.kind, m.channel, m.language, m.recipient, m.subject, m.body, m.attempts`.execute(db);
 
   const totals: DeliveryTotals = { claimed: claimed.length, sent: 0, bounced: 0, retried: 0, failed: 0, outboxed: 0 };
   const queue = [...claimed];
@@ -102,7 +104,25 @@ async function record(db: Db, message: Claimed, outcome: SendOutcome | 'outbox',
     await mine.set({ status: 'outbox', next_attempt_at: null, lease_until: null, last_error: `no ${message.channel} channel is configured`, updated_at: sql`now()` }).execute();
     totals.outboxed += 1;
   } else if (outcome.status === 'sent') {
-    await mine.set({ status: 'sent', sent_at: now, provider_message_id: outcome.providerMessageId, next_attempt_at: null, lease_until: null, updated_at: sql`now()` }).execute();
+    const sent = { status: 'sent', sent_at: now, provider_message_id: outcome.providerMessageId, next_attempt_at: null, lease_until: null, updated_at: sql<Date>`now()` } as const;
+    if (message.kind === 'reminder') {
+      // reminder.sent to the webhook outbox with the row that records it (SPEC §9).
+      await db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('messages')
+          .where('school_id', '=', message.schoolId)
+          .where('id', '=', message.id)
+          .where('status', '=', 'queued')
+          .where('attempts', '=', message.attempts)
+          .set(sent)
+          .executeTakeFirst();
+        if (updated.numUpdatedRows > 0n) {
+          await publishReminderSent(trx, { schoolId: message.schoolId, id: message.id });
+        }
+      });
+    } else {
+      await mine.set(sent).execute();
+    }
     totals.sent += 1;
   } else if (outcome.status === 'bounced') {
     await mine.set({ status: 'bounced', last_error: outcome.error, next_attempt_at: null, lease_until: null, updated_at: sql`now()` }).execute();

@@ -12,7 +12,7 @@ export interface MessageRow {
   guardianId: string | null;
   guardianFirstName: string | null;
   guardianLastName: string | null;
-  kind: 'reminder' | 'invitation';
+  kind: 'reminder' | 'invitation' | 'webhook_disabled';
   template: string | null;
   channel: ReminderChannel;
   language: Language;

@@ -22,7 +22,7 @@ export const Message = Type.Object(
     invoiceNumber: Nullable(Type.String()),
     guardianId: Nullable(Uuid),
     guardianName: Nullable(Type.String({ description: 'initials for roles that see PII masked' })),
-    kind: Type.Union([Type.Literal('reminder'), Type.Literal('invitation')]),
+    kind: Type.Union([Type.Literal('reminder'), Type.Literal('invitation'), Type.Literal('webhook_disabled')], { description: 'webhook_disabled: a webhook endpoint was disabled after 3 days of failures (to its owner)' }),
     template: Nullable(Type.String()),
     channel: Type.Union([Type.Literal('email'), Type.Literal('sms'), Type.Literal('whatsapp')]),
     language: Type.Union([Type.Literal('es'), Type.Literal('en')]),

@@ -1,4 +1,4 @@
-import type { Db } from '../../db/database.js';
+import type { Db, DbOrTx } from '../../db/database.js';
 import { notFound } from '../../shared/errors.js';
 import { maskEmail, maskName, maskPhone } from '../../shared/masking.js';
 import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagination.js';
@@ -58,4 +58,42 @@ export function createMessagesService(deps: { db: Db; repo: MessagesRepository }
       return page(scope, { outbox: true, ...(query.schoolId === undefined ? {} : { schoolId: query.schoolId }) }, query);
     },
   };
+}
+
+/**
+ * A notice to a staff user (webhook_disabled: their endpoint was disabled), written to the
+ * outbox of `schoolId` in the caller's transaction, once per `dedupeKey`. Staff users have
+ * no address in Bursar, so it is never sent by a channel: it waits in GET /outbox for the
+ * owner (recipient: their username). Answers false when it was there already.
+ */
+export async function queueStaffNotice(
+  trx: DbOrTx,
+  notice: { schoolId: string; kind: 'webhook_disabled'; dedupeKey: string; recipient: string; subject: string; body: string; language?: 'es' | 'en' },
+): Promise<boolean> {
+  const result = await trx
+    .insertInto('messages')
+    .values({
+      school_id: notice.schoolId,
+      kind: notice.kind,
+      dedupe_key: notice.dedupeKey,
+      family_id: null,
+      guardian_id: null,
+      invoice_id: null,
+      template: null,
+      day: null,
+      channel: 'email',
+      language: notice.language ?? 'en',
+      recipient: notice.recipient.slice(0, 254),
+      status: 'outbox',
+      subject: notice.subject,
+      body: notice.body,
+      next_attempt_at: null,
+      lease_until: null,
+      last_error: null,
+      provider_message_id: null,
+      sent_at: null,
+    })
+    .onConflict((oc) => oc.columns(['school_id', 'dedupe_key']).doNothing())
+    .executeTakeFirst();
+  return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
 }

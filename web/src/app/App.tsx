@@ -32,6 +32,7 @@ export const NAV: NavItem[] = [
   { to: '/outbox', label: 'outbox', anyOf: ['billing:read'] },
   { to: '/accounts', label: 'accounts', anyOf: ['accounts:read'] },
   { to: '/reconciliation', label: 'reconciliation', anyOf: ['reconciliation:use'] },
+  { to: '/webhooks', label: 'webhooks', anyOf: ['webhooks:manage'] },
   { to: '/assistant', label: 'assistant', anyOf: ['assistant:use'] },
 ];
 
@@ -49,6 +50,7 @@ function page<C extends ComponentType<any>>(load: () => Promise<C>) {
   );
 }
 const AccountsPage = page(() => import('../features/accounts/AccountsPage').then((m) => m.AccountsPage));
+const WebhooksPage = page(() => import('../features/webhooks/WebhooksPage').then((m) => m.WebhooksPage));
 const AssistantPage = page(() => import('../features/assistant/AssistantPage').then((m) => m.AssistantPage));
 const FamiliesPage = page(() => import('../features/families/FamiliesPage').then((m) => m.FamiliesPage));
 const FamilyPage = page(() => import('../features/families/FamilyPage').then((m) => m.FamilyPage));
@@ -87,6 +89,7 @@ const ROUTES: Route[] = [
   { pattern: '/outbox', nav: '/outbox', render: () => <OutboxPage /> },
   { pattern: '/accounts', nav: '/accounts', render: () => <AccountsPage /> },
   { pattern: '/reconciliation', nav: '/reconciliation', render: () => <ReconciliationPage /> },
+  { pattern: '/webhooks', nav: '/webhooks', render: () => <WebhooksPage /> },
   { pattern: '/assistant', nav: '/assistant', render: () => <AssistantPage /> },
 ];
 

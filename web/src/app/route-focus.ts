@@ -22,6 +22,7 @@ const ROUTE_TITLES: [pattern: string, title: string][] = [
   ['/bill-runs', 'billRuns'],
   ['/outbox', 'outbox'],
   ['/accounts', 'accounts'],
+  ['/webhooks', 'webhooks'],
   ['/assistant', 'assistant'],
   ['/reconciliation', 'reconciliation'],
   ['/login', 'login'],

@@ -15,15 +15,16 @@ import { overview } from './overview.js';
 import { pending } from './pending.js';
 import { reconciliation } from './reconciliation.js';
 import { schoolCards } from './schoolcards.js';
+import { webhooks } from './webhooks.js';
 
 /**
  * Every string the dashboard shows, in Spanish and English: one file per part of the
  * dashboard, each with the same keys in both languages (its `es` is typed by its `en`;
  * test/web/strings.test.ts checks the rest). Top-level groups never repeat across files.
  */
-export const STRING_FILES = { common, overview, billing, collections, invoice, families, billRuns, amount, pending, accounts, monitoring, feePlans, schoolCards, live, assistant, audit, reconciliation };
+export const STRING_FILES = { common, overview, billing, collections, invoice, families, billRuns, amount, pending, accounts, monitoring, feePlans, schoolCards, live, assistant, audit, reconciliation, webhooks };
 
 export const DASHBOARD_STRINGS = {
-  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en, ...families.en, ...billRuns.en, ...amount.en, ...pending.en, ...accounts.en, ...monitoring.en, ...feePlans.en, ...schoolCards.en, ...live.en, ...assistant.en, ...audit.en, ...reconciliation.en } },
-  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es, ...families.es, ...billRuns.es, ...amount.es, ...pending.es, ...accounts.es, ...monitoring.es, ...feePlans.es, ...schoolCards.es, ...live.es, ...assistant.es, ...audit.es, ...reconciliation.es } },
+  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en, ...families.en, ...billRuns.en, ...amount.en, ...pending.en, ...accounts.en, ...monitoring.en, ...feePlans.en, ...schoolCards.en, ...live.en, ...assistant.en, ...audit.en, ...reconciliation.en, ...webhooks.en } },
+  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es, ...families.es, ...billRuns.es, ...amount.es, ...pending.es, ...accounts.es, ...monitoring.es, ...feePlans.es, ...schoolCards.es, ...live.es, ...assistant.es, ...audit.es, ...reconciliation.es, ...webhooks.es } },
 };
