@@ -33,7 +33,7 @@ import type { Tx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import type { InvoiceStatus } from '../billing/billing.schemas.js';
 import type { RefundRow } from '../billing/payments.repository.js';
-import { publishCreditNote, publishIfPaid, publishInvoices, publishPayments, publishRefund } from '../webhooks/webhooks.outbox.js';
+import { anySubscriber, publishCreditNote, publishIfPaid, publishInvoices, publishPayments, publishRefund } from '../webhooks/webhooks.outbox.js';
 
 export type LineKind = 'charge' | 'discount' | 'late_fee';
 
@@ -471,8 +471,11 @@ export async function postPayment(trx: Tx, p: PaymentInput): Promise<PostedPayme
   return { ...payment, receiptNumber, invoice };
 }
 
-/** payment.succeeded for each payment, then invoice.paid for the invoices they settled in full. */
+/** payment.succeeded for each payment, then invoice.paid for the invoices they settled in full (one probe when nobody listens to either). */
 async function publishPaymentEvents(trx: Tx, schoolId: string, made: readonly { paymentId: string; invoiceId: string }[]): Promise<void> {
+  if (!(await anySubscriber(trx, 'payment.succeeded', 'invoice.paid'))) {
+    return;
+  }
   await publishPayments(trx, made.map((m) => ({ schoolId, id: m.paymentId })));
   await publishIfPaid(trx, made.map((m) => ({ schoolId, id: m.invoiceId })));
 }

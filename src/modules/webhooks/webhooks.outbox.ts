@@ -36,10 +36,10 @@ function subscribed(school: RawBuilder<unknown>, type: string): RawBuilder<boole
                             and exists (select 1 from user_schools us where us.user_id = u.id and us.school_id = ${school}))))`;
 }
 
-/** The cheap probe: is any endpoint subscribed to this type at all? */
-async function anySubscriber(trx: DbOrTx, type: string): Promise<boolean> {
+/** The cheap probe: is any endpoint subscribed to one of these types at all? */
+export async function anySubscriber(trx: DbOrTx, ...types: EventType[]): Promise<boolean> {
   const { rows } = await sql<{ any: boolean }>`
-    select exists (select 1 from webhook_endpoints e where e.deleted_at is null and e.enabled and ${type} = any(e.events)) as any`.execute(trx);
+    select exists (select 1 from webhook_endpoints e where e.deleted_at is null and e.enabled and e.events && ${types}::text[]) as any`.execute(trx);
   return rows[0]?.any === true;
 }
 
@@ -47,7 +47,7 @@ async function anySubscriber(trx: DbOrTx, type: string): Promise<boolean> {
  * Writes the events of `source` (a select of `school_id uuid, object_id text, data jsonb`)
  * and their deliveries. Answers how many events were written.
  */
-async function publish(trx: DbOrTx, type: string, source: RawBuilder<unknown>): Promise<number> {
+async function publish(trx: DbOrTx, type: EventType, source: RawBuilder<unknown>): Promise<number> {
   if (!(await anySubscriber(trx, type))) {
     return 0;
   }
