@@ -1,6 +1,6 @@
 import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { Db, DbOrTx } from '../../db/database.js';
-import { inScope, type Scope } from '../../shared/scope.js';
+import { visibleSchoolSummary, type SchoolSummary } from '../billing/schools.repository.js';
 import { csvText } from '../../shared/sql.js';
 import { DEFAULT_ACCOUNTS, type AccountRole, type Accounts } from './accounts.js';
 
@@ -22,12 +22,7 @@ export interface JournalRow {
   sourceId: string;
 }
 
-export interface JournalSchool {
-  id: string;
-  name: string;
-  currency: string;
-  timezone: string;
-}
+export type JournalSchool = SchoolSummary;
 
 export interface JournalRange {
   schoolId: string;
@@ -141,15 +136,7 @@ function accountSql(accounts: Accounts) {
 
 export function createAccountingRepository() {
   return {
-    findSchool(db: DbOrTx, scope: Scope, id: string): Promise<JournalSchool | undefined> {
-      return db
-        .selectFrom('schools')
-        .select(['id', 'name', 'currency', 'timezone'])
-        .where('id', '=', id)
-        .where('deleted_at', 'is', null)
-        .where((eb) => inScope(eb, 'schools.id', scope))
-        .executeTakeFirst();
-    },
+    findSchool: visibleSchoolSummary,
 
     async accounts(db: DbOrTx, schoolId: string): Promise<{ accounts: Accounts; updatedAt: Date | null }> {
       const row = await db.selectFrom('school_accounts').select(['accounts', 'updated_at as updatedAt']).where('school_id', '=', schoolId).executeTakeFirst();

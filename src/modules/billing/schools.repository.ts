@@ -152,16 +152,28 @@ export function createSchoolsRepository() {
 
 export type SchoolsRepository = ReturnType<typeof createSchoolsRepository>;
 
-/** True when the school exists, is not deleted and the scope may see it (a list's `schoolId` filter: 404 otherwise). */
-export async function schoolVisible(db: DbOrTx, scope: Scope, schoolId: string): Promise<boolean> {
-  const row = await db
+/** What a module working on one school's money needs of it: its name, currency and time zone. */
+export interface SchoolSummary {
+  id: string;
+  name: string;
+  currency: string;
+  timezone: string;
+}
+
+/** A school that exists, is not deleted and the scope may see (undefined otherwise: a 404 for the caller). */
+export function visibleSchoolSummary(db: DbOrTx, scope: Scope, schoolId: string): Promise<SchoolSummary | undefined> {
+  return db
     .selectFrom('schools')
-    .select('schools.id')
+    .select(['schools.id', 'schools.name', 'schools.currency', 'schools.timezone'])
     .where('schools.id', '=', schoolId)
     .where('schools.deleted_at', 'is', null)
     .where((eb) => inScope(eb, 'schools.id', scope))
     .executeTakeFirst();
-  return row !== undefined;
+}
+
+/** True when the school exists, is not deleted and the scope may see it (a list's `schoolId` filter: 404 otherwise). */
+export async function schoolVisible(db: DbOrTx, scope: Scope, schoolId: string): Promise<boolean> {
+  return (await visibleSchoolSummary(db, scope, schoolId)) !== undefined;
 }
 
 export function escapeLike(text: string): string {

@@ -1,17 +1,13 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTx, Tx } from '../../db/database.js';
 import type { BankLineStatus } from '../../db/types.js';
+import { visibleSchoolSummary, type SchoolSummary } from '../billing/schools.repository.js';
 import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
 import type { Candidates, Decision, OpenFamily, OpenInvoice } from './matcher.js';
 import { stemOf } from './matcher.js';
 import type { CsvMapping, StatementFormat, StatementLine } from './statements.js';
 
-export interface ReconciliationSchool {
-  id: string;
-  name: string;
-  currency: string;
-  timezone: string;
-}
+export type ReconciliationSchool = SchoolSummary;
 
 /** A bank line as the API shows it. */
 export interface BankLineRow {
@@ -52,15 +48,7 @@ const LINE_COLUMNS = sql`
 
 export function createReconciliationRepository() {
   return {
-    findSchool(db: DbOrTx, scope: Scope, id: string): Promise<ReconciliationSchool | undefined> {
-      return db
-        .selectFrom('schools')
-        .select(['id', 'name', 'currency', 'timezone'])
-        .where('id', '=', id)
-        .where('deleted_at', 'is', null)
-        .where((eb) => inScope(eb, 'schools.id', scope))
-        .executeTakeFirst();
-    },
+    findSchool: visibleSchoolSummary,
 
     async mapping(db: DbOrTx, schoolId: string): Promise<{ mapping: CsvMapping; updatedAt: Date } | undefined> {
       const row = await db.selectFrom('statement_mappings').select(['mapping', 'updated_at']).where('school_id', '=', schoolId).executeTakeFirst();

@@ -465,13 +465,7 @@ function LineItem({ line, school, onDone }: { line: BankLine; school: SchoolOpti
           ) : null}
         </div>
       </div>
-      {failure ? (
-        <div className="mt-2">
-          <Notice tone="error" testId="line-error" onDismiss={() => setFailure(null)}>
-            <span className="font-semibold">{t('reconciliation.actions.failed')}:</span> {failure}
-          </Notice>
-        </div>
-      ) : null}
+      <FailureNotice testId="line-error" failure={failure} onDismiss={() => setFailure(null)} />
       {panel === 'match' ? <MatchPanel line={line} school={school} amount={amount} onClose={() => setPanel(null)} onDone={done} /> : null}
       {panel === 'ignore' ? <IgnorePanel line={line} onClose={() => setPanel(null)} onDone={done} /> : null}
       {panel === 'unmatch' ? <UnmatchPanel line={line} amount={amount} onClose={() => setPanel(null)} onDone={done} /> : null}
@@ -608,13 +602,7 @@ function MatchPanel({ line, school, amount, onClose, onDone }: { line: BankLine;
           </Button>
         </div>
       )}
-      {failure ? (
-        <div className="mt-2">
-          <Notice tone="error" testId="match-error" onDismiss={() => setFailure(null)}>
-            <span className="font-semibold">{t('reconciliation.actions.failed')}:</span> {failure}
-          </Notice>
-        </div>
-      ) : null}
+      <FailureNotice testId="match-error" failure={failure} onDismiss={() => setFailure(null)} />
     </PanelBox>
   );
 }
@@ -658,13 +646,7 @@ function IgnorePanel({ line, onClose, onDone }: { line: BankLine; onClose: () =>
           </Button>
         </div>
       </form>
-      {failure ? (
-        <div className="mt-2">
-          <Notice tone="error" onDismiss={() => setFailure(null)}>
-            <span className="font-semibold">{t('reconciliation.actions.failed')}:</span> {failure}
-          </Notice>
-        </div>
-      ) : null}
+      <FailureNotice failure={failure} onDismiss={() => setFailure(null)} />
     </PanelBox>
   );
 }
@@ -716,13 +698,7 @@ function UnmatchPanel({ line, amount, onClose, onDone }: { line: BankLine; amoun
           </Button>
         </div>
       </form>
-      {failure ? (
-        <div className="mt-2">
-          <Notice tone="error" testId="unmatch-error" onDismiss={() => setFailure(null)}>
-            <span className="font-semibold">{t('reconciliation.actions.failed')}:</span> {failure}
-          </Notice>
-        </div>
-      ) : null}
+      <FailureNotice testId="unmatch-error" failure={failure} onDismiss={() => setFailure(null)} />
     </PanelBox>
   );
 }
@@ -820,5 +796,20 @@ function MappingForm({ school, saved }: { school: SchoolOption; saved: Statement
         </Notice>
       ) : null}
     </form>
+  );
+}
+
+/** What went wrong with an action on a line, under it, until dismissed. */
+function FailureNotice({ testId, failure, onDismiss }: { testId?: string; failure: string | null; onDismiss: () => void }) {
+  const { t } = useT();
+  if (!failure) {
+    return null;
+  }
+  return (
+    <div className="mt-2">
+      <Notice tone="error" {...(testId === undefined ? {} : { testId })} onDismiss={onDismiss}>
+        <span className="font-semibold">{t('reconciliation.actions.failed')}:</span> {failure}
+      </Notice>
+    </div>
   );
 }
