@@ -25,6 +25,9 @@ interface Running {
   output: () => string;
 }
 
+/** Every server a test started: a test that fails before stopping its server leaves it to `after`, not running forever (it would keep this file, and the suite, waiting). */
+const started = new Set<ChildProcess>();
+
 function start(env: Record<string, string>): Promise<Running> {
   const base = { ...process.env };
   delete base.DATABASE_URL;
@@ -33,6 +36,8 @@ function start(env: Record<string, string>): Promise<Running> {
     env: { ...base, PORT: '0', LOG_LEVEL: 'warn', SEED_PASSWORD: PASSWORD, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -90,6 +95,14 @@ async function loginAndCountUsers(url: string): Promise<number> {
 describe('npm start', () => {
   const dirs: string[] = [];
   after(async () => {
+    for (const child of started) {
+      // SIGTERM first, so that it stops its embedded PostgreSQL; SIGKILL if it will not go.
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const late = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(late);
+    }
     for (const dir of dirs) {
       await rm(dir, { recursive: true, force: true });
     }
