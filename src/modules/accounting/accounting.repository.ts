@@ -44,11 +44,21 @@ function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
         w as (select s.id, s.timezone, (${range.from}::date::timestamp at time zone s.timezone) as t0,
                      ((${range.to}::date + 1)::timestamp at time zone s.timezone) as t1 from s),
         rows as (
+          -- Each source row is joined to a constant list of its sides (x.seq), and each side's
+          -- columns are a case over x.seq: a lateral VALUES per source row would be rescanned
+          -- for every row, and cost most of the journal's time.
+          --
           -- Invoice lines: a charge (receivable / income, the account of the item), a late fee (receivable / late fees), a discount (discounts / receivable);
-          -- the lines of a cancelled invoice reversed on the day it was cancelled (nothing was paid on it): the same two sides, swapped.
+          -- the lines of a cancelled invoice reversed on the day it was cancelled (nothing was paid on it): the same two sides, swapped
+          -- (side 1 of a line, or side 2 of its reversal, is the line's own account; the other is its counter-account).
           select le.at, le.prefix || le.line_id as entry_id, 'invoice' as source_type, le.invoice_id as source_id,
                  case when le.void then 'Cancelled ' else '' end || le.number || ' · ' || le.description as description,
-                 x.seq, x.role, x.detail, x.debit, x.credit
+                 x.seq,
+                 case when (x.seq = 1) <> le.void then case when le.kind = 'discount' then 'discounts' else 'receivable' end
+                      else case le.kind when 'discount' then 'receivable' when 'late_fee' then 'late_fees' else 'income' end end as role,
+                 case when (x.seq = 1) <> le.void then null when le.kind = 'charge' then nullif(fi.account_code, '') end as detail,
+                 case x.seq when 1 then abs(le.amount) else 0::bigint end as debit,
+                 case x.seq when 2 then abs(le.amount) else 0::bigint end as credit
             from (select l.created_at as at, 'line:' as prefix, false as void, l.id as line_id, l.invoice_id, i.number, l.description, l.kind, l.amount, l.enrolment_id, l.item_code, l.school_id
                     from w
                     join invoice_lines l on l.school_id = w.id and l.created_at >= w.t0 and l.created_at < w.t1
@@ -60,53 +70,54 @@ function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
                     join invoice_lines l on l.school_id = i.school_id and l.invoice_id = i.id) le
             left join enrolments e on e.school_id = ${range.schoolId} and e.school_id = le.school_id and e.id = le.enrolment_id
             left join fee_plan_items fi on fi.school_id = ${range.schoolId} and fi.school_id = e.school_id and fi.fee_plan_id = e.fee_plan_id and fi.code = le.item_code
-            cross join lateral (select case when le.kind = 'discount' then 'discounts' else 'receivable' end as role,
-                                       case le.kind when 'discount' then 'receivable' when 'late_fee' then 'late_fees' else 'income' end as counter_role,
-                                       case when le.kind = 'charge' then nullif(fi.account_code, '') end as counter_detail,
-                                       abs(le.amount) as amount) side
-            cross join lateral (values
-              (1, case when le.void then side.counter_role else side.role end, case when le.void then side.counter_detail end, side.amount, 0::bigint),
-              (2, case when le.void then side.role else side.counter_role end, case when le.void then null else side.counter_detail end, 0::bigint, side.amount)) x (seq, role, detail, debit, credit)
+            cross join (values (1), (2)) x (seq)
           union all
           -- A payment on one invoice: cash (its method) / receivable.
-          select p.paid_at, 'payment:' || p.id, 'payment', p.id, 'Payment ' || i.number || coalesce(' · ' || p.reference, ''), x.seq, x.role, x.detail, x.debit, x.credit
+          select p.paid_at, 'payment:' || p.id, 'payment', p.id, 'Payment ' || i.number || coalesce(' · ' || p.reference, ''),
+                 x.seq, case x.seq when 1 then 'cash' else 'receivable' end, case x.seq when 1 then p.method::text end,
+                 case x.seq when 1 then p.amount else 0::bigint end, case x.seq when 2 then p.amount else 0::bigint end
             from w
             join payments p on p.school_id = w.id and p.family_payment_id is null and p.paid_at >= w.t0 and p.paid_at < w.t1
             join invoices i on i.school_id = p.school_id and i.id = p.invoice_id
-            cross join lateral (values (1, 'cash', p.method, p.amount, 0::bigint), (2, 'receivable', null::text, 0::bigint, p.amount)) x (seq, role, detail, debit, credit)
+            cross join (values (1), (2)) x (seq)
           union all
-          -- A family payment: cash / receivable (what went to invoices) and family credit (the rest).
+          -- A family payment: cash / receivable (what went to invoices) and family credit (the rest); a side of nothing is left out.
           select fp.paid_at, 'family_payment:' || fp.id, 'family_payment', fp.id, 'Family payment ' || f.reference || coalesce(' · ' || fp.reference, ''),
-                 x.seq, x.role, x.detail, x.debit, x.credit
+                 x.seq, case x.seq when 1 then 'cash' when 2 then 'receivable' else 'family_credit' end, case x.seq when 1 then fp.method::text end,
+                 case x.seq when 1 then fp.amount else 0::bigint end, case x.seq when 2 then fp.allocated when 3 then fp.credited else 0::bigint end
             from w
             join family_payments fp on fp.school_id = w.id and fp.paid_at >= w.t0 and fp.paid_at < w.t1
             join families f on f.school_id = fp.school_id and f.id = fp.family_id
-            cross join lateral (values (1, 'cash', fp.method, fp.amount, 0::bigint), (2, 'receivable', null::text, 0::bigint, fp.allocated),
-                                       (3, 'family_credit', null::text, 0::bigint, fp.credited)) x (seq, role, detail, debit, credit)
-           where x.debit + x.credit > 0
+            cross join (values (1), (2), (3)) x (seq)
+           where case x.seq when 1 then fp.amount when 2 then fp.allocated else fp.credited end > 0
           union all
           -- Family credit applied to an invoice: family credit / receivable.
-          select ca.created_at, 'credit_applied:' || ca.id, 'credit_application', ca.id, 'Family credit applied to ' || i.number, x.seq, x.role, x.detail, x.debit, x.credit
+          select ca.created_at, 'credit_applied:' || ca.id, 'credit_application', ca.id, 'Family credit applied to ' || i.number,
+                 x.seq, case x.seq when 1 then 'family_credit' else 'receivable' end, null::text,
+                 case x.seq when 1 then ca.amount else 0::bigint end, case x.seq when 2 then ca.amount else 0::bigint end
             from w
             join credit_applications ca on ca.school_id = w.id and ca.created_at >= w.t0 and ca.created_at < w.t1
             join invoices i on i.school_id = ca.school_id and i.id = ca.invoice_id
-            cross join lateral (values (1, 'family_credit', null::text, ca.amount, 0::bigint), (2, 'receivable', null::text, 0::bigint, ca.amount)) x (seq, role, detail, debit, credit)
+            cross join (values (1), (2)) x (seq)
           union all
           -- A refund: receivable / cash (the method of the payment).
-          select r.created_at, 'refund:' || r.id, 'refund', r.id, 'Refund ' || i.number || coalesce(' · ' || r.reason, ''), x.seq, x.role, x.detail, x.debit, x.credit
+          select r.created_at, 'refund:' || r.id, 'refund', r.id, 'Refund ' || i.number || coalesce(' · ' || r.reason, ''),
+                 x.seq, case x.seq when 1 then 'receivable' else 'cash' end, case x.seq when 2 then p.method::text end,
+                 case x.seq when 1 then r.amount else 0::bigint end, case x.seq when 2 then r.amount else 0::bigint end
             from w
             join refunds r on r.school_id = w.id and r.created_at >= w.t0 and r.created_at < w.t1
             join payments p on p.school_id = r.school_id and p.id = r.payment_id
             join invoices i on i.school_id = r.school_id and i.id = r.invoice_id
-            cross join lateral (values (1, 'receivable', null::text, r.amount, 0::bigint), (2, 'cash', p.method, 0::bigint, r.amount)) x (seq, role, detail, debit, credit)
+            cross join (values (1), (2)) x (seq)
           union all
           -- A credit note, a write-off or a late-fee waiver: its account / receivable.
-          select a.created_at, a.kind || ':' || a.id, a.kind, a.id, coalesce(a.number || ' ', '') || i.number || ' · ' || a.reason, x.seq, x.role, x.detail, x.debit, x.credit
+          select a.created_at, a.kind || ':' || a.id, a.kind, a.id, coalesce(a.number || ' ', '') || i.number || ' · ' || a.reason,
+                 x.seq, case x.seq when 1 then case a.kind when 'credit_note' then 'credit_notes' when 'write_off' then 'write_offs' else 'late_fees' end else 'receivable' end, null::text,
+                 case x.seq when 1 then a.amount else 0::bigint end, case x.seq when 2 then a.amount else 0::bigint end
             from w
             join invoice_adjustments a on a.school_id = w.id and a.created_at >= w.t0 and a.created_at < w.t1
             join invoices i on i.school_id = a.school_id and i.id = a.invoice_id
-            cross join lateral (values (1, case a.kind when 'credit_note' then 'credit_notes' when 'write_off' then 'write_offs' else 'late_fees' end, null::text, a.amount, 0::bigint),
-                                       (2, 'receivable', null::text, 0::bigint, a.amount)) x (seq, role, detail, debit, credit)
+            cross join (values (1), (2)) x (seq)
         )`;
 }
 
