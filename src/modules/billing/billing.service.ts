@@ -7,7 +7,7 @@ import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagi
 import type { Scope } from '../../shared/scope.js';
 import { isCurrency, isTimeZone } from '../../shared/time.js';
 import { recordAudit } from '../audit/audit.repository.js';
-import { postCreditNote, postEarlyPaymentDiscount, postInvoice, postInvoiceLine, postPayment, postRefund, postWaiver, postWriteOff, voidInvoice, type SettledInvoice } from '../ledger/ledger.js';
+import { postCreditNote, postInvoice, postInvoiceLine, postRefund, postWaiver, postWriteOff, voidInvoice, type SettledInvoice } from '../ledger/ledger.js';
 import { holdFamilyForStudent } from '../families/membership.js';
 import type {
   Adjustment,
@@ -25,7 +25,9 @@ import type {
   SchoolListQuery,
   StudentListQuery,
 } from './billing.schemas.js';
-import { runIdempotent, type IdempotentResult } from './idempotency.js';
+import { requestHash, runIdempotent, type IdempotentResult } from './idempotency.js';
+import { moneyCallError } from './money-calls.js';
+import { publishIfPaid, publishPayments } from '../webhooks/webhooks.outbox.js';
 import type { InvoiceRow, InvoicesRepository } from './invoices.repository.js';
 import { presentPayment, type PaymentRow, type PaymentsRepository, type RefundRow } from './payments.repository.js';
 import type { SchoolRow, SchoolsRepository } from './schools.repository.js';
@@ -72,6 +74,28 @@ function currentShape<T extends PaymentReceipt | RefundReceipt>(body: T): T {
     return { ...stored.refund, payment: withReceipt(stored.payment), invoice: stored.invoice } as unknown as T;
   }
   return { ...withReceipt(stored.payment), invoice: stored.invoice } as unknown as T;
+}
+
+/** A receipt for the caller: the payment's reference masked by their role, its instants as Dates. */
+function presentReceipt(receipt: PaymentReceipt, scope: Scope): PaymentReceipt {
+  return { ...presentPayment({ ...receipt, paidAt: new Date(receipt.paidAt), createdAt: new Date(receipt.createdAt) }, scope), invoice: receipt.invoice };
+}
+
+/** record_payment's refusals (SQLSTATE class BF, migration 0031) as the API's errors; anything else as it is. */
+function paymentError(error: unknown, amount: number): unknown {
+  const pg = error as { code?: unknown; detail?: unknown };
+  if (pg.code === 'BFCAN') {
+    return new AppError('INVOICE_CANCELLED', 'the invoice is cancelled and takes no payments', {
+      errors: [{ field: 'invoiceId', in: 'body', message: 'invoice is cancelled' }],
+    });
+  }
+  if (pg.code === 'BFOVR') {
+    const pending = String(pg.detail);
+    return new AppError('OVERPAYMENT', `amount ${amount} exceeds the ${pending} still owed`, {
+      errors: [{ field: 'amount', in: 'body', message: `must not exceed the pending amount ${pending}` }],
+    });
+  }
+  return moneyCallError(error, 'invoice');
 }
 
 /** A payment attempt the gateway declined (see recordFailedAttempt). */
@@ -189,18 +213,6 @@ export function createBillingService(deps: BillingDeps) {
       throw new AppError('NOT_A_LATE_FEE', `invoice ${invoice.number} has no late fees to waive (use a credit note to reduce a fee)`);
     }
     return fees.id;
-  }
-
-  /** A client-dated payment may not predate the school's registration by more than PAID_BEFORE_REGISTRATION_DAYS. */
-  async function checkPaidAt(trx: Tx, scope: Scope, schoolId: string, paidAt: Date): Promise<void> {
-    const school = await visibleSchool(trx, scope, schoolId);
-    const earliest = new Date(school.createdAt.getTime() - PAID_BEFORE_REGISTRATION_DAYS * 86_400_000);
-    if (paidAt < earliest) {
-      const day = earliest.toISOString().slice(0, 10);
-      throw new AppError('BUSINESS_RULE_VIOLATION', `paidAt is before ${day}, a year before the school was registered in Bursar`, {
-        errors: [{ field: 'paidAt', in: 'body', message: `must not be before ${day} (a year before the school was registered)` }],
-      });
-    }
   }
 
   /** See SimulatedWrite: refuses unless the simulator may act here, then declares the transaction the demo's. */
@@ -499,18 +511,24 @@ export function createBillingService(deps: BillingDeps) {
     getPayment: (scope: Scope, id: string) => visiblePayment(db, scope, id),
 
     /**
-     * Records money received against an invoice. Under the invoice's row lock: refuses
-     * cancelled invoices and any amount above what is still owed, then writes the
-     * payment, its succeeded gateway transaction, the new paid amount and the audit
-     * entry — one transaction, replayed as-is for a repeated Idempotency-Key.
+     * Records money received against an invoice, in one round trip: record_payment
+     * (migration 0031) claims the key (or answers the stored response), locks the
+     * invoice, refuses cancelled invoices and any amount above what is still owed (after
+     * an early-payment discount it earns), posts the payment, its succeeded gateway
+     * transaction, the new paid amount and the receipt, writes the audit entry and
+     * stores the answer. Its webhook events and `alongside` follow in the same
+     * transaction. The stored answer is raw; it is masked here for the caller, on a
+     * replay too.
      */
-    recordPayment(
+    async recordPayment(
       actor: Actor,
       body: CreatePaymentBody,
       request: MoneyRequest,
       simulated?: SimulatedWrite,
-      /** Runs in the payment's transaction once it is posted (a gateway's record of it: src/modules/gateway). */
+      /** Runs in the payment's transaction once it is posted, not on a replay (a gateway's record of it: src/modules/gateway). */
       alongside?: (trx: Tx, paymentId: string) => Promise<void>,
+      /** The caller's transaction to record it in (a batch: src/modules/reconciliation); its own otherwise. */
+      within?: Tx,
     ): Promise<IdempotentResult<PaymentReceipt>> {
       const principal = requirePrincipal(actor);
       const now = clock.now();
@@ -520,68 +538,39 @@ export function createBillingService(deps: BillingDeps) {
           errors: [{ field: 'paidAt', in: 'body', message: 'must not be in the future' }],
         });
       }
-      return runIdempotent<PaymentReceipt>(
-        db,
-        { userId: principal.userId, key: request.idempotencyKey, method: 'POST', path: request.path, body },
-        async (trx) => {
-          const invoice = await visibleInvoice(trx, principal, body.invoiceId, true);
-          await admitSimulated(trx, simulated, { schoolId: invoice.schoolId, invoiceId: invoice.id });
-          if (invoice.status === 'CANCELLED') {
-            throw new AppError('INVOICE_CANCELLED', 'the invoice is cancelled and takes no payments', {
-              errors: [{ field: 'invoiceId', in: 'body', message: 'invoice is cancelled' }],
-            });
-          }
-          if (body.paidAt !== undefined) {
-            await checkPaidAt(trx, principal, invoice.schoolId, paidAt);
-          }
-          // Pronto pago: paying exactly what is open minus the early discount, by its day, earns it first.
-          const early =
-            invoice.earlyPayment !== null && !invoice.earlyPayment.applied
-              ? await postEarlyPaymentDiscount(trx, { schoolId: invoice.schoolId, invoiceId: invoice.id, paidAt, amount: body.amount })
-              : 0;
-          if (body.amount > invoice.pendingAmount - early) {
-            throw new AppError('OVERPAYMENT', `amount ${body.amount} exceeds the ${invoice.pendingAmount} still owed`, {
-              errors: [{ field: 'amount', in: 'body', message: `must not exceed the pending amount ${invoice.pendingAmount}` }],
-            });
-          }
-          const inserted = await postPayment(trx, {
-            schoolId: invoice.schoolId,
-            invoiceId: invoice.id,
+      if (!Number.isSafeInteger(body.amount) || body.amount <= 0) {
+        throw unprocessable('amount', 'must be a positive amount of minor units');
+      }
+      const record = async (trx: Tx) => {
+        try {
+          const recorded = await payments.record(trx, {
+            user: { id: principal.userId, username: principal.username },
+            requestId: actor.requestId ?? null,
+            idempotency: { key: request.idempotencyKey, path: request.path, hash: requestHash({ method: 'POST', path: request.path, body }) },
+            schoolIds: principal.schoolIds,
+            invoiceId: body.invoiceId,
             amount: body.amount,
             method: body.method,
             reference: body.reference ?? null,
             paidAt,
-            createdBy: principal.userId,
+            paidAtGiven: body.paidAt !== undefined,
+            window: `${PAID_BEFORE_REGISTRATION_DAYS} days`,
+            demo: simulated !== undefined,
           });
-          await recordAudit(trx, actor, {
-            action: 'payment.create',
-            entityType: 'payment',
-            entityId: inserted.id,
-            schoolId: invoice.schoolId,
-            changes: { invoiceId: invoice.id, amount: body.amount, method: body.method, ...(early > 0 ? { earlyPaymentDiscount: early } : {}) },
-          });
-          await alongside?.(trx, inserted.id);
-          // Built from what was just written and the locked invoice, not read back.
-          const payment = presentPayment(
-            {
-              id: inserted.id,
-              invoiceId: invoice.id,
-              schoolId: invoice.schoolId,
-              studentId: invoice.studentId,
-              amount: body.amount,
-              refundedAmount: 0,
-              currency: invoice.currency,
-              method: body.method,
-              reference: body.reference ?? null,
-              paidAt: inserted.paidAt,
-              createdAt: inserted.createdAt,
-              receiptNumber: inserted.receiptNumber,
-            },
-            principal,
-          );
-          return { status: 201, body: { ...payment, invoice: invoiceAfter(inserted.invoice) } };
-        },
-      ).then((result) => ({ ...result, body: currentShape(result.body) }));
+          if (!recorded.replayed) {
+            if (recorded.subscribed) {
+              await publishPayments(trx, [{ schoolId: recorded.body.schoolId, id: recorded.body.id }]);
+              await publishIfPaid(trx, [{ schoolId: recorded.body.schoolId, id: recorded.body.invoiceId }]);
+            }
+            await alongside?.(trx, recorded.body.id);
+          }
+          return recorded;
+        } catch (error) {
+          throw paymentError(error, body.amount);
+        }
+      };
+      const result = within === undefined ? await db.transaction().execute(record) : await record(within);
+      return { status: result.status, body: presentReceipt(currentShape(result.body as unknown as PaymentReceipt), principal), replayed: result.replayed };
     },
 
     /**

@@ -36,6 +36,34 @@ export function presentPayment(row: PaymentRow, scope: Scope): PaymentRow {
   return scope.pii === 'clear' || row.reference === null ? row : { ...row, reference: maskReference(row.reference) };
 }
 
+/** What record_payment needs (migration 0031). */
+export interface RecordPaymentInput {
+  /** The caller (created_by, audit). */
+  user: { id: string; username: string };
+  requestId: string | null;
+  /** Idempotency-Key, the request's path and hash (idempotency.ts). */
+  idempotency: { key: string; path: string; hash: Buffer };
+  /** The caller's schools; 'all': every school. */
+  schoolIds: 'all' | readonly string[];
+  invoiceId: string;
+  amount: number;
+  method: PaymentMethod;
+  reference: string | null;
+  paidAt: Date;
+  /** paidAt was given by the caller: it must fall in the school's window (not before `window` before it was registered). */
+  paidAtGiven: boolean;
+  window: string;
+  /** The demo simulator's payment: only on demo data (refused with SQLSTATE BFDEM otherwise). */
+  demo: boolean;
+}
+
+/** A payment's answer as record_payment stores it (raw: reference unmasked; instants as ISO text). */
+export interface StoredPayment extends Omit<PaymentRow, 'paidAt' | 'createdAt'> {
+  paidAt: string;
+  createdAt: string;
+  invoice: { id: string; status: string; paidAmount: number; pendingAmount: number };
+}
+
 export function createPaymentsRepository() {
   const visible = (db: DbOrTx, scope: Scope) =>
     db
@@ -63,6 +91,28 @@ export function createPaymentsRepository() {
       .where((eb) => inScope(eb, 'payments.school_id', scope));
 
   return {
+    /**
+     * A payment in one call of record_payment (migration 0031): claimed or replayed, the
+     * invoice locked, checked, posted through the ledger's posting, audited and stored, in
+     * the transaction of `db`. `subscribed`: some webhook endpoint listens to payment
+     * events (the caller writes them in the same transaction). Refusals are PostgreSQL
+     * errors of SQLSTATE class BF (the service names them).
+     */
+    async record(db: DbOrTx, input: RecordPaymentInput): Promise<{ replayed: boolean; status: number; body: StoredPayment; subscribed: boolean }> {
+      const { rows } = await sql<{ result: { replayed: boolean; status: number; body: StoredPayment; subscribed: boolean } }>`
+        select record_payment(
+          ${input.user.id}::uuid, ${input.user.username}, ${input.requestId},
+          ${input.idempotency.key}, ${input.idempotency.path}, ${input.idempotency.hash},
+          ${input.schoolIds === 'all' ? null : [...input.schoolIds]}::uuid[], ${input.invoiceId}::uuid,
+          ${input.amount}, ${input.method}, ${input.reference}, ${input.paidAt}, ${input.paidAtGiven},
+          ${input.demo}, ${input.window}::interval) as result`.execute(db);
+      const row = rows[0];
+      if (row === undefined) {
+        throw new Error('record_payment returned no row');
+      }
+      return row.result;
+    },
+
     async list(
       db: DbOrTx,
       scope: Scope,

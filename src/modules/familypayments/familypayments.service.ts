@@ -8,6 +8,7 @@ import type { Scope } from '../../shared/scope.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { MoneyRequest } from '../billing/billing.service.js';
 import { requestHash, type IdempotentResult } from '../billing/idempotency.js';
+import { moneyCallError } from '../billing/money-calls.js';
 import type {
   ApplyCreditBody,
   CreateFamilyPaymentBody,
@@ -92,27 +93,7 @@ function presentStored(stored: StoredFamilyPayment, scope: Scope): FamilyPayment
 
 /** record_family_payment's refusals (SQLSTATE class BF, migration 0019) as the API's errors; anything else as it is. */
 function familyPaymentError(error: unknown): unknown {
-  const pg = error as { code?: unknown; detail?: unknown; message?: unknown };
-  switch (pg.code) {
-    case 'BF404':
-      return notFound('family');
-    case 'BF422':
-      return unprocessable('payerGuardianId', 'is not a guardian of this family');
-    case 'BF409': {
-      const day = String(pg.detail);
-      return new AppError('BUSINESS_RULE_VIOLATION', `paidAt is before ${day}, a year before the school was registered in Bursar`, {
-        errors: [{ field: 'paidAt', in: 'body', message: `must not be before ${day} (a year before the school was registered)` }],
-      });
-    }
-    case 'BFKEY':
-      return new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request', {
-        errors: [{ field: 'idempotency-key', in: 'headers', message: 'already used with another request body' }],
-      });
-    case 'BFDEM':
-      return new AppError('FORBIDDEN', String(pg.message));
-    default:
-      return error;
-  }
+  return (error as { code?: unknown }).code === 'BF422' ? unprocessable('payerGuardianId', 'is not a guardian of this family') : moneyCallError(error, 'family');
 }
 
 export type FamilyPaymentsService = ReturnType<typeof createFamilyPaymentsService>;
@@ -154,6 +135,8 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
       simulated?: SimulatedFamilyWrite,
       /** Runs in the payment's transaction once it is posted, not on a replay (a gateway's record of it: src/modules/gateway). */
       alongside?: (trx: Tx, familyPaymentId: string) => Promise<void>,
+      /** The caller's transaction to record it in (a batch: src/modules/reconciliation); its own otherwise. */
+      within?: Tx,
     ): Promise<IdempotentResult<FamilyPaymentReceipt>> {
       const principal = requirePrincipal(actor);
       const now = clock.now();
@@ -166,8 +149,7 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
       if (!Number.isSafeInteger(body.amount) || body.amount <= 0) {
         throw unprocessable('amount', 'must be a positive amount of minor units');
       }
-      let result: Awaited<ReturnType<FamilyPaymentsRepository['record']>>;
-      const record = (handle: Db | Tx) => repository.record(handle, {
+      const record = (handle: Tx) => repository.record(handle, {
           user: { id: principal.userId, username: principal.username },
           requestId: actor.requestId ?? null,
           idempotency: { key: request.idempotencyKey, path: request.path, hash: requestHash({ method: 'POST', path: request.path, body }) },
@@ -182,10 +164,10 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
           payerGuardianId: body.payerGuardianId ?? null,
           demo: simulated !== undefined,
         });
-      try {
-        // In a transaction of its own, so the webhook events (payment.succeeded per
-        // allocation, invoice.paid) are written with the payment or not at all (SPEC §9).
-        result = await db.transaction().execute(async (trx) => {
+      // In a transaction, so the webhook events (payment.succeeded per allocation,
+      // invoice.paid) are written with the payment or not at all (SPEC §9).
+      const work = async (trx: Tx) => {
+        try {
           const recorded = await record(trx);
           if (!recorded.replayed) {
             await alongside?.(trx, recorded.body.id);
@@ -194,10 +176,11 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
             await publishIfPaid(trx, recorded.body.allocations.map((allocation) => ({ schoolId: recorded.body.schoolId, id: allocation.invoiceId })));
           }
           return recorded;
-        });
-      } catch (error) {
-        throw familyPaymentError(error);
-      }
+        } catch (error) {
+          throw familyPaymentError(error);
+        }
+      };
+      const result = within === undefined ? await db.transaction().execute(work) : await work(within);
       return { status: result.status, body: presentStored(result.body, principal), replayed: result.replayed };
     },
 

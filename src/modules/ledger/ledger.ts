@@ -18,7 +18,7 @@
  * statement triggers take the school's billing_versions row), then moves the invoice,
  * and takes a per-school counter (receipts, credit notes) last, so all writers of a
  * school acquire the same rows in the same order and cannot deadlock. A direct payment
- * is two statements, the second also taking its receipt number.
+ * is one call of ledger_post_payment (migration 0031), its receipt number taken last.
  *
  * Rows written here are never updated or deleted (triggers, 0001 and 0014); a mistake is
  * corrected by another posting (a refund, a credit note).
@@ -92,8 +92,6 @@ export interface PaymentInput {
   reference: string | null;
   paidAt: Date;
   createdBy: string | null;
-  /** Part of a family payment: no receipt of its own (the family payment has one). */
-  familyPaymentId?: string | null;
 }
 
 export interface PostedPayment {
@@ -195,30 +193,6 @@ async function settle(trx: Tx, schoolId: string, invoiceId: string, delta: numbe
     throw new LedgerError(`invoice ${invoiceId} not found in school ${schoolId}`);
   }
   return row;
-}
-
-/**
- * CTEs `counter` and `receipt` taking the school's next receipt number (gapless: the
- * counter row is incremented in this transaction, so a rollback gives it back and two
- * concurrent payments wait for each other here).
- */
-function receiptCtes(schoolId: string, paidAt: Date, owner: { paymentId: string } | { familyPaymentId: string }) {
-  const paymentId = 'paymentId' in owner ? owner.paymentId : null;
-  const familyPaymentId = 'familyPaymentId' in owner ? owner.familyPaymentId : null;
-  return sql`
-    counter as (
-      insert into receipt_counters as c (school_id, last_number) values (${schoolId}, 1)
-      on conflict (school_id) do update set last_number = c.last_number + 1
-      returning last_number
-    ),
-    receipt as (
-      insert into receipts (school_id, seq, number, payment_id, family_payment_id)
-      select ${schoolId}, counter.last_number, receipt_number(s.name, s.timezone, ${paidAt}::timestamptz, counter.last_number),
-             ${paymentId}::uuid, ${familyPaymentId}::uuid
-        from counter, schools s
-       where s.id = ${schoolId}
-      returning number
-    )`;
 }
 
 const pad6 = (n: number) => String(n).padStart(6, '0');
@@ -431,44 +405,22 @@ export async function voidInvoice(trx: Tx, i: { schoolId: string; invoiceId: str
 // ------------------------------------------------------------------------------ money in and out
 
 /**
- * Money received on one invoice: the payment and its succeeded gateway transaction (one
- * statement), then paid_amount += amount and, unless it is part of a family payment, the
- * school's next receipt (a second statement).
+ * Money received on one invoice: the payment and its succeeded gateway transaction, then
+ * paid_amount += amount and the school's next receipt — SQL function ledger_post_payment
+ * (migration 0031), one round trip, which record_payment (POST /payments in one call)
+ * calls too.
  */
 export async function postPayment(trx: Tx, p: PaymentInput): Promise<PostedPayment> {
   positive('payment amount', p.amount);
-  const familyPaymentId = p.familyPaymentId ?? null;
-  const { rows } = await sql<{ id: string; paidAt: Date; createdAt: Date }>`
-    with payment as (
-      insert into payments (school_id, invoice_id, amount, method, reference, paid_at, created_by, family_payment_id)
-      values (${p.schoolId}, ${p.invoiceId}, ${p.amount}, ${p.method}, ${p.reference}, ${p.paidAt}, ${p.createdBy}, ${familyPaymentId})
-      returning id, school_id, invoice_id, amount, method, paid_at, created_at
-    ),
-    gateway as (
-      insert into transactions (school_id, invoice_id, payment_id, amount, method, status)
-      select school_id, invoice_id, id, amount, method, 'succeeded' from payment
-    )
-    select id, paid_at as "paidAt", created_at as "createdAt" from payment`.execute(trx);
-  const payment = rows[0];
-  if (payment === undefined) {
-    throw new LedgerError('insert into payments returned no row');
+  const { rows } = await sql<{ posted: { id: string; paidAt: string; createdAt: string; receiptNumber: string; invoice: SettledInvoice } | null }>`
+    select ledger_post_payment(${p.schoolId}, ${p.invoiceId}, ${p.amount}, ${p.method}, ${p.reference}, ${p.paidAt}, ${p.createdBy}) as posted`.execute(trx);
+  const posted = rows[0]?.posted;
+  if (posted === null || posted === undefined) {
+    throw new LedgerError('ledger_post_payment returned no row');
   }
-  if (familyPaymentId !== null) {
-    const invoice = await settle(trx, p.schoolId, p.invoiceId, p.amount);
-    await publishPaymentEvents(trx, p.schoolId, [{ paymentId: payment.id, invoiceId: p.invoiceId }]);
-    return { ...payment, receiptNumber: null, invoice };
-  }
-  const { rows: settled } = await sql<SettledInvoice & { receiptNumber: string }>`
-    with inv as (${settleSql(p.schoolId, p.invoiceId, p.amount, 0)}),
-    ${receiptCtes(p.schoolId, payment.paidAt, { paymentId: payment.id })}
-    select inv.*, receipt.number as "receiptNumber" from inv, receipt`.execute(trx);
-  const row = settled[0];
-  if (row === undefined) {
-    throw new LedgerError(`invoice ${p.invoiceId} not found in school ${p.schoolId}`);
-  }
-  const { receiptNumber, ...invoice } = row;
-  await publishPaymentEvents(trx, p.schoolId, [{ paymentId: payment.id, invoiceId: p.invoiceId }]);
-  return { ...payment, receiptNumber, invoice };
+  await publishPaymentEvents(trx, p.schoolId, [{ paymentId: posted.id, invoiceId: p.invoiceId }]);
+  // jsonb gives bigint amounts as JSON numbers: exact within the safe range checked above.
+  return { ...posted, paidAt: new Date(posted.paidAt), createdAt: new Date(posted.createdAt) };
 }
 
 /** payment.succeeded for each payment, then invoice.paid for the invoices they settled in full (one probe when nobody listens to either). */
