@@ -174,6 +174,11 @@ export function createReconciliationRepository() {
       return result.numUpdatedRows === 1n;
     },
 
+    /** Locks the school's invoices `ids` in the order every writer locks invoices: (due date, id). */
+    async lockInvoices(trx: Tx, schoolId: string, ids: string[]): Promise<void> {
+      await sql`select 1 from invoices where school_id = ${schoolId} and id = any(${ids}::uuid[]) order by due_date, id for update`.execute(trx);
+    },
+
     async setStatus(trx: DbOrTx, m: { schoolId: string; lineId: string; status: BankLineStatus; reason: string | null; userId: string; clearTarget?: boolean }): Promise<void> {
       await trx
         .updateTable('bank_lines')

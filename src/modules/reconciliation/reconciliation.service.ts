@@ -57,6 +57,12 @@ function paidAtOf(bookedOn: string, now: number): string {
 }
 
 const PAYMENT_REFERENCE_MAX = 120;
+/**
+ * The automatic matches of an import recorded per transaction. A batch holds the school's
+ * receipt counter until it commits, so online payments of that school wait for at most
+ * one batch (100 payments: some 0.3 s).
+ */
+const MATCH_BATCH = 100;
 const afterId = (cursor: string) => decodeCursorOf(cursor, [cursorPart.uuid])[0];
 const byId = (row: { id: string }) => [row.id];
 
@@ -85,7 +91,13 @@ export function createReconciliationService(deps: ReconciliationDeps) {
    * oldest due first — and marks the line matched in the same transaction. Throws when
    * the line was matched meanwhile (409) or the payment is refused (its own error).
    */
-  async function recordLinePayment(actor: Actor, line: { id: string; schoolId: string; amount: number; bookedOn: string; bankTransactionId: string }, target: { invoiceId: string | null; familyId: string | null }, reason: string): Promise<void> {
+  async function recordLinePayment(
+    actor: Actor,
+    line: { id: string; schoolId: string; amount: number; bookedOn: string; bankTransactionId: string },
+    target: { invoiceId: string | null; familyId: string | null },
+    reason: string,
+    within?: Tx,
+  ): Promise<void> {
     const principal = requirePrincipal(actor);
     const request = { idempotencyKey: randomUUID(), path: `/api/v1/reconciliation/lines/${line.id}/match` };
     const common = { amount: line.amount, method: 'bank_transfer' as const, paidAt: paidAtOf(line.bookedOn, clock.now()), reference: `bank ${line.bankTransactionId}`.slice(0, PAYMENT_REFERENCE_MAX) };
@@ -97,9 +109,9 @@ export function createReconciliationService(deps: ReconciliationDeps) {
       await recordAudit(trx, actor, { action: 'reconciliation.match', entityType: 'bank_line', entityId: line.id, schoolId: line.schoolId, changes: { ...target, ...ids, amount: line.amount, reason } });
     };
     if (target.invoiceId !== null) {
-      await billing.recordPayment(actor, { invoiceId: target.invoiceId, ...common }, request, undefined, (trx, paymentId) => mark(trx, { paymentId }));
+      await billing.recordPayment(actor, { invoiceId: target.invoiceId, ...common }, request, undefined, (trx, paymentId) => mark(trx, { paymentId }), within);
     } else if (target.familyId !== null) {
-      await familyPayments.recordFamilyPayment(actor, target.familyId, common, request, undefined, (trx, familyPaymentId) => mark(trx, { familyPaymentId }));
+      await familyPayments.recordFamilyPayment(actor, target.familyId, common, request, undefined, (trx, familyPaymentId) => mark(trx, { familyPaymentId }), within);
     }
   }
 
@@ -115,20 +127,52 @@ export function createReconciliationService(deps: ReconciliationDeps) {
     const decisions: { id: string; decision: Decision }[] = named.map((n) => ({ id: n.line.id, decision: decide({ amount: n.line.amount, named: n.named }, candidates) }));
     await repo.decide(db, found.id, decisions);
     const lineById = new Map(added.map((line) => [line.id, line]));
-    for (const { id, decision } of decisions) {
+    const matches = decisions.flatMap(({ id, decision }) => {
       const line = lineById.get(id);
-      if (decision.status !== 'matched' || line === undefined) {
-        continue;
-      }
+      return decision.status === 'matched' && line !== undefined
+        ? [{ line: { ...line, schoolId: found.id }, target: decision.invoiceId !== null ? { invoiceId: decision.invoiceId, familyId: null } : { invoiceId: null, familyId: decision.familyId }, reason: decision.reason }]
+        : [];
+    });
+    type Match = (typeof matches)[number];
+    const one = async (match: Match): Promise<void> => {
       try {
-        await recordLinePayment(actor, { ...line, schoolId: found.id }, decision.invoiceId !== null ? { invoiceId: decision.invoiceId, familyId: null } : { invoiceId: null, familyId: decision.familyId }, decision.reason);
+        await recordLinePayment(actor, match.line, match.target, match.reason);
       } catch (error) {
         if (!(error instanceof AppError)) {
           throw error;
         }
         // Paid or changed since the statement was read: a person decides (the suggestion stays).
-        await repo.setStatus(db, { schoolId: found.id, lineId: id, status: 'suggested', reason: error.code.toLowerCase(), userId: requirePrincipal(actor).userId });
+        await repo.setStatus(db, { schoolId: found.id, lineId: match.line.id, status: 'suggested', reason: error.code.toLowerCase(), userId: requirePrincipal(actor).userId });
       }
+    };
+    // Payments on one invoice, MATCH_BATCH per transaction: one commit, and one wake-up
+    // of the live feed, per batch instead of per payment. The batch's invoices are locked
+    // first, all at once, in the order every writer takes invoices (due date, id); its
+    // postings take the school's rows only after that, as a single payment does — so a
+    // batch cannot deadlock with the payments made meanwhile. A batch the ledger refuses
+    // anything in (paid meanwhile) is rolled back whole and its lines recorded one at a
+    // time, as family payments always are (they lock their family row first).
+    const direct = matches.filter((match) => match.target.invoiceId !== null);
+    for (let start = 0; start < direct.length; start += MATCH_BATCH) {
+      const batch = direct.slice(start, start + MATCH_BATCH);
+      try {
+        await db.transaction().execute(async (trx) => {
+          await repo.lockInvoices(trx, found.id, batch.map((match) => match.target.invoiceId ?? ''));
+          for (const match of batch) {
+            await recordLinePayment(actor, match.line, match.target, match.reason, trx);
+          }
+        });
+      } catch (error) {
+        if (!(error instanceof AppError)) {
+          throw error;
+        }
+        for (const match of batch) {
+          await one(match);
+        }
+      }
+    }
+    for (const match of matches.filter((m) => m.target.invoiceId === null)) {
+      await one(match);
     }
   }
 
