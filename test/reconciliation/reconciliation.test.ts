@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { verifyLedgerInvariant } from '../../src/modules/ledger/ledger.verify.js';
+import { writeStatement } from '../../src/modules/reconciliation/sample.js';
 import { client, type Client } from '../helpers/api.js';
 import { createTestApp, insertUser, login, type TestApp } from '../helpers/app.js';
 
@@ -324,5 +325,34 @@ describe('bank reconciliation', () => {
       assert.equal((await upload(await token(username), f.school, 'csv', 'x')).statusCode, 403, username);
     }
     assert.equal((await root.get(`/reconciliation/lines?schoolId=${randomUUID()}`)).statusCode, 404);
+  });
+
+  test('a statement paying one invoice twice: the payment is recorded once, the second line waits as an exception, the other matches stand', async () => {
+    const created = async <T>(response: Promise<{ statusCode: number; body: string }>): Promise<T> => {
+      const answered = await response;
+      assert.equal(answered.statusCode, 201, answered.body);
+      return JSON.parse(answered.body) as T;
+    };
+    const student = (await created<{ id: string }>(root.post('/students', { schoolId: f.school, firstName: 'Dora', lastName: 'Twice', grade: '2' }))).id;
+    const twice = await created<{ id: string; number: string }>(root.post('/invoices', { studentId: student, amount: 88_800, dueDate: '2026-10-10' }));
+    const once = await created<{ id: string; number: string }>(root.post('/invoices', { studentId: student, amount: 66_600, dueDate: '2026-10-11' }));
+    const before = await paymentsCount();
+    // A camt.053 (the school's saved CSV mapping, from an earlier test, reads other headers).
+    const statement = writeStatement([
+      { id: 'BK-20', date: '2026-10-01', amount: 88_800, text: `PAGO ${twice.number}`, payer: null },
+      { id: 'BK-21', date: '2026-10-01', amount: 66_600, text: `PAGO ${once.number}`, payer: null },
+      { id: 'BK-22', date: '2026-10-02', amount: 88_800, text: `PAGO ${twice.number} OTRA VEZ`, payer: null },
+    ], 'camt053', { currency: 'MXN', id: 'TWICE' });
+    const response = await upload(rootToken, f.school, 'camt053', statement, 'application/xml');
+    assert.equal(response.statusCode, 201, response.body);
+    assert.deepEqual([response.json<BankImport>().matched, response.json<BankImport>().suggested], [2, 1]);
+    assert.equal(await paymentsCount(), before + 2, 'one payment per invoice, never two for the same bill');
+    const [first, other, second] = [await lineOf('BK-20'), await lineOf('BK-21'), await lineOf('BK-22')];
+    assert.deepEqual([first.status, first.invoice?.id], ['matched', twice.id]);
+    assert.ok(first.paymentId);
+    assert.deepEqual([other.status, other.invoice?.id], ['matched', once.id]);
+    assert.deepEqual([second.status, second.reason, second.paymentId], ['suggested', 'overpayment', null], 'the ledger refused it: a person decides');
+    const report = await verifyLedgerInvariant(t.db, { schoolId: f.school });
+    assert.equal(report.ok, true);
   });
 });
