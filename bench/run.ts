@@ -544,7 +544,10 @@ async function main(): Promise<void> {
     await measure('pending queue, deep page (~20 000 rows in)', `/api/v1/reports/pending-payments?limit=50${cursor ? `&cursor=${cursor}` : ''}`, admin, 'p95 ≤ 30 ms');
     }
     if (want('failures')) {
-      await measure('failures feed, last 24 h (developer)', '/api/v1/reports/transactions/failures?lastHours=24', tokens.developer ?? '', '—');
+      // Issue 19: from hourly rollups (migration 0032), whatever the window.
+      await measure('failures feed, last 24 h (developer)', '/api/v1/reports/transactions/failures?lastHours=24', tokens.developer ?? '', 'p95 ≤ 15 ms');
+      await measure('failures feed, last 720 h (developer)', '/api/v1/reports/transactions/failures?lastHours=720', tokens.developer ?? '', 'p95 ≤ 15 ms');
+      await measure('failures feed, last 720 h, two gateways (developer)', '/api/v1/reports/transactions/failures?lastHours=720&gateway=stripe,conekta', tokens.developer ?? '', 'p95 ≤ 15 ms');
 
     }
     if (want('naive')) {

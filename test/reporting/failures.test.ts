@@ -94,8 +94,8 @@ describe('transaction failures feed', () => {
   });
   after(() => t.close());
 
-  const get = (query: Query = {}, token: string | null = tokens.developer) =>
-    t.app.inject({ method: 'GET', url: urlOf(query), headers: token === null ? {} : bearer(token) });
+  const get = (query: Query = {}, token: string | null = tokens.developer, more = '') =>
+    t.app.inject({ method: 'GET', url: `${urlOf(query)}${more}`, headers: token === null ? {} : bearer(token) });
 
   async function report(query: Query = {}, token: string = tokens.developer): Promise<FailuresReport> {
     const response = await get(query, token);
@@ -109,8 +109,8 @@ describe('transaction failures feed', () => {
       status = 'failed' and created_at >= ${body.window.from}::timestamptz and created_at <= ${body.window.to}::timestamptz
       and (${filter.schoolId ?? null}::uuid is null or school_id = ${filter.schoolId ?? null}::uuid)
       and (${filter.method ?? null}::text is null or method = ${filter.method ?? null})
-      and (${filter.gateway ?? null}::text is null or gateway = ${filter.gateway ?? null})
-      and (${filter.failureCode ?? null}::text is null or failure_code = ${filter.failureCode ?? null})`;
+      and (${filter.gateway ?? null}::text is null or gateway = any(string_to_array(${filter.gateway ?? null}, ',')))
+      and (${filter.failureCode ?? null}::text is null or failure_code = any(string_to_array(${filter.failureCode ?? null}, ',')))`;
     const unit = body.window.lastHours > 72 ? 'day' : 'hour';
     const [codes, gateways, buckets, recent] = await Promise.all([
       sql<{ failureCode: string; count: number; amount: number }>`
@@ -199,6 +199,11 @@ describe('transaction failures feed', () => {
       { gateway: 'no-such-gateway' },
       { failureCode: 'card_declined' },
       { schoolId: f.schoolB, method: 'card', gateway: 'stripe', failureCode: 'card_declined' },
+      // Several values, comma-separated: any of them.
+      { gateway: 'stripe,spei' },
+      { gateway: 'oxxo,mercadopago,no-such-gateway' },
+      { failureCode: 'card_declined,timeout' },
+      { schoolId: f.schoolA, failureCode: 'card_declined,voucher_expired', gateway: 'stripe,oxxo' },
     ];
     for (const filter of cases) {
       const body = await checkAgainstSql({ lastHours: 720, ...filter }, filter);
@@ -208,6 +213,12 @@ describe('transaction failures feed', () => {
     }
     const stripe = await report({ lastHours: 720, gateway: 'stripe' });
     assert.equal(stripe.total, 6);
+    // The parameter repeated is the same filter as the values comma-separated.
+    const repeated = await get({ lastHours: 720 }, tokens.developer, '&gateway=stripe&gateway=oxxo&failureCode=card_declined&failureCode=voucher_expired');
+    assert.equal(repeated.statusCode, 200, repeated.body);
+    const commas = await report({ lastHours: 720, gateway: 'stripe,oxxo', failureCode: 'card_declined,voucher_expired' });
+    assert.ok(commas.total > 0);
+    assert.deepEqual({ ...repeated.json<FailuresReport>(), window: null }, { ...commas, window: null });
     const combined = await report({ lastHours: 720, schoolId: f.schoolB, method: 'card', failureCode: 'card_declined' });
     assert.equal(combined.total, 1);
     const none = await report({ gateway: 'no-such-gateway' });
@@ -225,6 +236,9 @@ describe('transaction failures feed', () => {
       [{ schoolId: 'nope' }, 'schoolId'],
       [{ gateway: 'g'.repeat(65) }, 'gateway'],
       [{ failureCode: '' }, 'failureCode'],
+      [{ gateway: 'stripe,,spei' }, 'gateway'],
+      [{ failureCode: `ok,${'c'.repeat(65)}` }, 'failureCode'],
+      [{ gateway: Array.from({ length: 21 }, (_, i) => `g${i}`).join(',') }, 'gateway'],
       [{ since: 3 }, 'since'],
     ];
     for (const [query, field] of cases) {

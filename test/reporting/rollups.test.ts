@@ -321,4 +321,33 @@ describe('reporting rollups', () => {
     await sql`update invoices set paid_amount = paid_amount + 1 where id = ${id}`.execute(t.db);
     assertExact(await verifyRollups(t.db), 'repaired');
   });
+
+  test('failure counts (0032): kept by the insert trigger per school and per currency, hour by hour; verify sees a corrupted one; a refresh repairs it', async () => {
+    const [first, second] = [schools[0] ?? '', schools[1] ?? ''];
+    await sql`
+      insert into transactions (school_id, amount, method, status, failure_code, gateway, created_at)
+      select case when n % 3 = 0 then ${second}::uuid else ${first}::uuid end, 100 + n, case when n % 2 = 0 then 'card' else 'wallet' end,
+             'failed', case when n % 4 = 0 then 'card_declined' else 'timeout' end, case when n % 5 = 0 then 'spei' else 'stripe' end,
+             now() - (n * 17 || ' minutes')::interval
+        from generate_series(1, 200) n`.execute(t.db);
+    // One statement per row, and rows that are not failures, too.
+    for (const hoursAgo of [0.1, 0.1, 5, 700]) {
+      await sql`insert into transactions (school_id, amount, method, status, failure_code, gateway, created_at)
+                values (${first}, 999, 'card', 'failed', 'expired_card', 'stripe', now() - (${hoursAgo} || ' hours')::interval)`.execute(t.db);
+    }
+    assertExact(await verifyRollups(t.db), 'after failures inserted in bulk and one at a time');
+    const stored = await sql<{ n: string }>`select sum(failures)::bigint as n from failure_hours`.execute(t.db);
+    const raw = await sql<{ n: string }>`select count(*)::bigint as n from transactions where status = 'failed'`.execute(t.db);
+    assert.equal(Number(stored.rows[0]?.n), Number(raw.rows[0]?.n));
+
+    await sql`update failure_hours set failures = failures + 1 where (hour, currency, failure_code, gateway, method) = (select hour, currency, failure_code, gateway, method from failure_hours order by 1, 2, 3, 4, 5 limit 1)`.execute(t.db);
+    await sql`delete from failure_rollups where (school_id, hour) = (select school_id, hour from failure_rollups order by 1, 2 desc limit 1)`.execute(t.db);
+    const report = await verifyRollups(t.db);
+    assert.equal(report.ok, false);
+    assert.equal(report.tables.find((table) => table.table === 'failure_hours')?.unexpected.count, 1);
+    assert.ok((report.tables.find((table) => table.table === 'failure_rollups')?.missing.count ?? 0) >= 1);
+    assert.match(formatReport(report), /FAIL failure_hours/);
+    await refreshRollups(t.db);
+    assertExact(await verifyRollups(t.db), 'repaired by a refresh');
+  });
 });

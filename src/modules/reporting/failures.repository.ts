@@ -1,22 +1,28 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
-import { inScope, type Scope } from '../../shared/scope.js';
+import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
 
 /**
- * SQL of the failures feed. Every statement reads failed transactions in the window
- * `from <= created_at <= to` (a range scan of transactions_failures_idx, whose
- * predicate is `status = 'failed'`), joined to schools for name and currency only.
- * Tenant scope via `inScope`; failures of soft-deleted schools stay visible (they
- * happened, and this is operations monitoring, not a billing report).
+ * SQL of the failures feed. Counts, amounts and the series come from the hourly rollups
+ * (migration 0032) for the whole UTC hours inside the window, and from the raw failed
+ * transactions (transactions_failures_idx, predicate `status = 'failed'`) for the two
+ * partial hours at its edges, so every number is exact and the cost does not grow
+ * with the window: at most 720 hours of buckets. A caller who sees every school, with
+ * no school filter, reads failure_hours (per currency, whatever the number of schools);
+ * otherwise failure_rollups of their schools. The recent list is a bounded index scan of
+ * the raw rows. Tenant scope via `inScope`; failures of soft-deleted schools stay
+ * visible (they happened, and this is operations monitoring, not a billing report).
  */
 export interface FailuresFilter {
   from: Date;
   to: Date;
   schoolId?: string;
   method?: PaymentMethod;
-  gateway?: string;
-  failureCode?: string;
+  /** Any of these gateways. */
+  gateways?: readonly string[];
+  /** Any of these failure codes. */
+  failureCodes?: readonly string[];
 }
 
 function failed(db: DbOrTx, scope: Scope, filter: FailuresFilter) {
@@ -29,54 +35,93 @@ function failed(db: DbOrTx, scope: Scope, filter: FailuresFilter) {
     .where((eb) => inScope(eb, 'transactions.school_id', scope))
     .$if(filter.schoolId !== undefined, (qb) => qb.where('transactions.school_id', '=', filter.schoolId ?? ''))
     .$if(filter.method !== undefined, (qb) => qb.where('transactions.method', '=', filter.method ?? 'card'))
-    .$if(filter.gateway !== undefined, (qb) => qb.where('transactions.gateway', '=', filter.gateway ?? ''))
-    .$if(filter.failureCode !== undefined, (qb) => qb.where('transactions.failure_code', '=', filter.failureCode ?? ''));
+    .$if(filter.gateways !== undefined, (qb) => qb.where('transactions.gateway', 'in', [...(filter.gateways ?? [])]))
+    .$if(filter.failureCodes !== undefined, (qb) => qb.where('transactions.failure_code', 'in', [...(filter.failureCodes ?? [])]));
+}
+
+/** The filters on method, gateway and code over a row source aliased `r`. */
+function bucketFilters(filter: FailuresFilter): RawBuilder<boolean> {
+  return sql<boolean>`true
+    ${filter.method === undefined ? sql`` : sql`and r.method = ${filter.method}`}
+    ${filter.gateways === undefined ? sql`` : sql`and r.gateway = any(${[...filter.gateways]}::text[])`}
+    ${filter.failureCodes === undefined ? sql`` : sql`and r.failure_code = any(${[...filter.failureCodes]}::text[])`}`;
+}
+
+/**
+ * The window's failures as buckets (hour, currency, failure_code, gateway, failures,
+ * amount): whole hours [ceil(from), floor(to)) from a rollup tier — for a caller who
+ * sees every school with a daily series, the whole UTC days among them from
+ * failure_days, the hours around them from failure_hours — and the two partial hours
+ * at the edges from the raw rows, one row each. Every failure is in exactly one part.
+ */
+function buckets(scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): RawBuilder<unknown> {
+  const whole = sql`date_trunc('hour', ${filter.from}::timestamptz + interval '1 hour' - interval '1 microsecond', 'UTC')`;
+  const current = sql`date_trunc('hour', ${filter.to}::timestamptz, 'UTC')`;
+  const platform = scope.schoolIds === 'all' && filter.schoolId === undefined;
+  let tier: RawBuilder<unknown>;
+  if (platform && unit === 'day') {
+    // Whole days [firstDay, lastDay) inside the whole hours; lastDay ≤ firstDay: none.
+    const firstDay = sql`date_trunc('day', ${whole} + interval '1 day' - interval '1 microsecond', 'UTC')`;
+    const lastDay = sql`date_trunc('day', ${current}, 'UTC')`;
+    tier = sql`select r.day, r.currency, r.failure_code, r.gateway, r.failures, r.amount
+                 from failure_days r
+                where r.day >= ${firstDay} and r.day < ${lastDay} and ${bucketFilters(filter)}
+               union all
+               select r.hour, r.currency, r.failure_code, r.gateway, r.failures, r.amount
+                 from failure_hours r
+                where ((r.hour >= ${whole} and r.hour < least(${firstDay}, ${current}))
+                       or (r.hour >= greatest(${lastDay}, ${firstDay}, ${whole}) and r.hour < ${current}))
+                  and ${bucketFilters(filter)}`;
+  } else if (platform) {
+    tier = sql`select r.hour, r.currency, r.failure_code, r.gateway, r.failures, r.amount
+                 from failure_hours r
+                where r.hour >= ${whole} and r.hour < ${current} and ${bucketFilters(filter)}`;
+  } else {
+    tier = sql`select r.hour, s.currency, r.failure_code, r.gateway, r.failures, r.amount
+                 from failure_rollups r join schools s on s.id = r.school_id
+                where r.hour >= ${whole} and r.hour < ${current} and ${bucketFilters(filter)}
+                  and ${inScopeSql('r.school_id', scope)}
+                  ${filter.schoolId === undefined ? sql`` : sql`and r.school_id = ${filter.schoolId}`}`;
+  }
+  return sql`
+    ${tier}
+    union all
+    select date_trunc('hour', r.created_at, 'UTC'), s.currency, r.failure_code, r.gateway, 1, r.amount
+      from transactions r join schools s on s.id = r.school_id
+     where r.status = 'failed' and ${bucketFilters(filter)}
+       and ((r.created_at >= ${filter.from} and r.created_at < greatest(${whole}, ${filter.from}::timestamptz))
+            or (r.created_at >= greatest(${current}, ${whole}) and r.created_at <= ${filter.to}))
+       and ${inScopeSql('r.school_id', scope)}
+       ${filter.schoolId === undefined ? sql`` : sql`and r.school_id = ${filter.schoolId}`}`;
+}
+
+/** Failures of one bucket (UTC hour or day, ISO), code, currency and gateway. */
+export interface FailureCount {
+  bucket: string;
+  failureCode: string;
+  currency: string;
+  gateway: string;
+  count: number;
+  amount: number;
 }
 
 export function createFailuresRepository() {
   return {
-    /** Count and amount per (failure code, currency). */
-    byCodeAndCurrency(db: DbOrTx, scope: Scope, filter: FailuresFilter) {
-      return failed(db, scope, filter)
-        .select([
-          sql<string>`transactions.failure_code`.as('failureCode'),
-          'schools.currency',
-          sql<number>`count(*)`.as('count'),
-          sql<number>`sum(transactions.amount)`.as('amount'),
-        ])
-        .groupBy(['transactions.failure_code', 'schools.currency'])
-        .execute();
-    },
-
-    byGateway(db: DbOrTx, scope: Scope, filter: FailuresFilter) {
-      return failed(db, scope, filter)
-        .select(['transactions.gateway', sql<number>`count(*)`.as('count')])
-        .groupBy('transactions.gateway')
-        .orderBy(sql`count(*)`, 'desc')
-        .orderBy('transactions.gateway')
-        .execute();
-    },
-
     /**
-     * Failures per UTC hour or day, every bucket from the one holding `from` to the one
-     * holding `to` (empty ones with 0), oldest first.
+     * The window's failures counted per (UTC hour or day, failure code, currency,
+     * gateway): one scan of the buckets, from which the service sums the totals, the
+     * codes, the gateways and the series. At most (hours or days) × codes × currencies ×
+     * gateways rows.
      */
-    async series(db: DbOrTx, scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): Promise<{ bucket: string; count: number }[]> {
-      const step = sql.lit(`1 ${unit}`);
-      const counted = failed(db, scope, filter)
-        .select([sql<Date>`date_trunc(${sql.lit(unit)}, transactions.created_at at time zone 'UTC')`.as('bucket'), sql<number>`count(*)`.as('count')])
-        .groupBy(sql`1`);
-      const result = await sql<{ bucket: string; count: number }>`
-        with counted as (${counted})
-        select to_char(b.bucket, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as bucket, coalesce(counted.count, 0)::int as count
-        from generate_series(
-          date_trunc(${sql.lit(unit)}, ${filter.from}::timestamptz at time zone 'UTC'),
-          date_trunc(${sql.lit(unit)}, ${filter.to}::timestamptz at time zone 'UTC'),
-          ${step}::interval
-        ) as b(bucket)
-        left join counted on counted.bucket = b.bucket
-        order by b.bucket`.execute(db);
-      return result.rows;
+    async counts(db: DbOrTx, scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): Promise<FailureCount[]> {
+      // Grouped first, the bucket written as text only for the groups.
+      const { rows } = await sql<FailureCount>`
+        select to_char(g.bucket, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as bucket, g.failure_code as "failureCode", g.currency, g.gateway, g.count, g.amount
+          from (select date_trunc(${sql.lit(unit)}, b.hour at time zone 'UTC') as bucket, b.failure_code, b.currency, b.gateway,
+                       sum(b.failures)::bigint as count, sum(b.amount)::bigint as amount
+                  from (${buckets(scope, filter, unit)}) b (hour, currency, failure_code, gateway, failures, amount)
+                 group by 1, 2, 3, 4) g`.execute(db);
+      return rows;
     },
 
     recent(db: DbOrTx, scope: Scope, filter: FailuresFilter, limit: number) {

@@ -12,6 +12,16 @@ export const DEFAULT_LAST_HOURS = 24;
 /** Up to this window the series is hourly, beyond it daily. */
 export const HOURLY_SERIES_MAX_HOURS = 72;
 export const RECENT_FAILURES = 50;
+/** At most this many gateways or failure codes in one filter. */
+export const MAX_FILTER_VALUES = 20;
+/** One gateway or failure code is at most this long. */
+export const MAX_FILTER_VALUE_LENGTH = 64;
+
+/** A filter on several values: comma-separated (`gateway=stripe,spei`) or the parameter repeated. */
+const OneOrMore = (what: string) =>
+  Type.Union([Type.String({ minLength: 1, maxLength: 2_000 }), Type.Array(Type.String({ minLength: 1, maxLength: 2_000 }), { minItems: 1, maxItems: MAX_FILTER_VALUES })], {
+    description: `a ${what}, or several: separated by commas, or the parameter repeated (up to ${MAX_FILTER_VALUES}); any of them matches`,
+  });
 
 export const FailuresQuery = Type.Object(
   {
@@ -20,8 +30,8 @@ export const FailuresQuery = Type.Object(
     ),
     schoolId: Type.Optional(Uuid),
     method: Type.Optional(PaymentMethod),
-    gateway: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    failureCode: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    gateway: Type.Optional(OneOrMore('gateway')),
+    failureCode: Type.Optional(OneOrMore('failure code')),
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/database.js';
-import { notFound } from '../../shared/errors.js';
+import { AppError, notFound } from '../../shared/errors.js';
 import { maskEmail, maskReference } from '../../shared/masking.js';
 import type { Principal } from '../../shared/policy.js';
 import type { BillingReportsRepository } from './billing-reports.repository.js';
@@ -7,6 +7,8 @@ import type { FailuresRepository } from './failures.repository.js';
 import {
   DEFAULT_LAST_HOURS,
   HOURLY_SERIES_MAX_HOURS,
+  MAX_FILTER_VALUE_LENGTH,
+  MAX_FILTER_VALUES,
   RECENT_FAILURES,
   type FailuresQuery,
   type FailuresReport,
@@ -29,6 +31,30 @@ export function scrubFailureMessage(message: string | null): string | null {
   return message.replace(EMAIL, (email) => maskEmail(email)).replace(LONG_DIGITS, (digits) => maskReference(digits.replace(/\D/g, '')));
 }
 
+/** A filter's values, from `a,b` and/or the parameter repeated; a 400 naming the field when one is empty or too long, or there are too many. */
+function valuesOf(raw: string | string[] | undefined, field: string): string[] | undefined {
+  if (raw === undefined) {
+    return undefined;
+  }
+  const values = [...new Set((Array.isArray(raw) ? raw : [raw]).flatMap((part) => part.split(',')).map((value) => value.trim()))];
+  const bad = values.length > MAX_FILTER_VALUES ? `at most ${MAX_FILTER_VALUES} values` : values.some((value) => value === '' || value.length > MAX_FILTER_VALUE_LENGTH) ? `each value 1–${MAX_FILTER_VALUE_LENGTH} characters, separated by commas` : undefined;
+  if (bad !== undefined) {
+    throw new AppError('VALIDATION_FAILED', `${field}: ${bad}`, { errors: [{ field, in: 'querystring', message: bad }] });
+  }
+  return values;
+}
+
+/** Every UTC hour or day from the one holding `from` to the one holding `to`, as ISO text (2026-12-06T09:00:00Z). */
+function bucketsOf(from: Date, to: Date, unit: 'hour' | 'day'): string[] {
+  const step = unit === 'hour' ? 3_600_000 : 86_400_000;
+  const start = Math.floor(from.getTime() / step) * step;
+  const buckets: string[] = [];
+  for (let at = start; at <= to.getTime(); at += step) {
+    buckets.push(new Date(at).toISOString().replace('.000Z', 'Z'));
+  }
+  return buckets;
+}
+
 export function createFailuresService(deps: { db: Db; failures: FailuresRepository; reports: BillingReportsRepository }) {
   const { db, failures, reports } = deps;
   return {
@@ -39,26 +65,35 @@ export function createFailuresService(deps: { db: Db; failures: FailuresReposito
       }
       const to = new Date();
       const from = new Date(to.getTime() - lastHours * 3_600_000);
-      const filter = { from, to, schoolId: query.schoolId, method: query.method, gateway: query.gateway, failureCode: query.failureCode };
-      const [codes, gateways, series, recent] = await Promise.all([
-        failures.byCodeAndCurrency(db, principal, filter),
-        failures.byGateway(db, principal, filter),
-        failures.series(db, principal, filter, lastHours > HOURLY_SERIES_MAX_HOURS ? 'day' : 'hour'),
-        failures.recent(db, principal, filter, RECENT_FAILURES),
-      ]);
+      const gatewayList = valuesOf(query.gateway, 'gateway');
+      const failureCodes = valuesOf(query.failureCode, 'failureCode');
+      const filter = { from, to, schoolId: query.schoolId, method: query.method, ...(gatewayList ? { gateways: gatewayList } : {}), ...(failureCodes ? { failureCodes } : {}) };
+      const unit = lastHours > HOURLY_SERIES_MAX_HOURS ? 'day' : 'hour';
+      const [counts, recent] = await Promise.all([failures.counts(db, principal, filter, unit), failures.recent(db, principal, filter, RECENT_FAILURES)]);
 
       const byCode = new Map<string, FailuresReport['byCode'][number]>();
-      for (const row of codes) {
+      const byGateway = new Map<string, number>();
+      const byBucket = new Map<string, number>();
+      for (const row of counts) {
         const entry = byCode.get(row.failureCode) ?? { failureCode: row.failureCode, count: 0, amount: 0, amountByCurrency: [] };
         entry.count += row.count;
         entry.amount += row.amount;
-        entry.amountByCurrency.push({ currency: row.currency, amount: row.amount });
+        const currency = entry.amountByCurrency.find((item) => item.currency === row.currency);
+        if (currency === undefined) {
+          entry.amountByCurrency.push({ currency: row.currency, amount: row.amount });
+        } else {
+          currency.amount += row.amount;
+        }
         byCode.set(row.failureCode, entry);
+        byGateway.set(row.gateway, (byGateway.get(row.gateway) ?? 0) + row.count);
+        byBucket.set(row.bucket, (byBucket.get(row.bucket) ?? 0) + row.count);
       }
       const codeRows = [...byCode.values()].sort((a, b) => b.count - a.count || (a.failureCode < b.failureCode ? -1 : 1));
       for (const row of codeRows) {
         row.amountByCurrency.sort((a, b) => (a.currency < b.currency ? -1 : 1));
       }
+      const gateways = [...byGateway].map(([gateway, count]) => ({ gateway, count })).sort((a, b) => b.count - a.count || (a.gateway < b.gateway ? -1 : 1));
+      const series = bucketsOf(from, to, unit).map((bucket) => ({ bucket, count: byBucket.get(bucket) ?? 0 }));
 
       return {
         window: { from: from.toISOString(), to: to.toISOString(), lastHours },

@@ -29,6 +29,9 @@ export const FAMILY_CREDIT_GRADE = 'family credit, no grade';
  *   invoice_totals / payment_totals  the same sums without the date: per (school, grade)
  *                    and per (school, grade, method), plus the marginals where '' stands
  *                    for "all grades" / "all methods".
+ *   failure_rollups / failure_hours / failure_days  failed transactions counted (and
+ *                    summed) per school and UTC hour; per currency and UTC hour; per
+ *                    currency and UTC day — by failure code, gateway and method (0032).
  *
  * Used by `npm run verify` and by the tests.
  */
@@ -99,6 +102,19 @@ const storedInvoiceTotals = sql`
   select school_id, grade, invoice_count, amount_due, amount_paid, outstanding_count, partial_count from invoice_totals`;
 const storedPaymentRollups = sql`select school_id, grade, method, paid_on, payment_count, amount from payment_rollups`;
 const storedPaymentTotals = sql`select school_id, grade, method, payment_count, amount from payment_totals`;
+/** The failure counts (migration 0032): per school and hour, and per currency and hour for every school. */
+const storedFailureRollups = sql`select school_id, hour, failure_code, gateway, method, failures, amount from failure_rollups`;
+const expectedFailureRollups = sql`
+  select school_id, date_trunc('hour', created_at, 'UTC') as hour, failure_code, gateway, method, count(*)::bigint as failures, sum(amount)::bigint as amount
+    from transactions where status = 'failed' group by 1, 2, 3, 4, 5`;
+const storedFailureDays = sql`select day, currency, failure_code, gateway, method, failures, amount from failure_days`;
+const expectedFailureDays = sql`
+  select date_trunc('day', t.created_at, 'UTC') as day, s.currency, t.failure_code, t.gateway, t.method, count(*)::bigint as failures, sum(t.amount)::bigint as amount
+    from transactions t join schools s on s.id = t.school_id where t.status = 'failed' group by 1, 2, 3, 4, 5`;
+const storedFailureHours = sql`select hour, currency, failure_code, gateway, method, failures, amount from failure_hours`;
+const expectedFailureHours = sql`
+  select date_trunc('hour', t.created_at, 'UTC') as hour, s.currency, t.failure_code, t.gateway, t.method, count(*)::bigint as failures, sum(t.amount)::bigint as amount
+    from transactions t join schools s on s.id = t.school_id where t.status = 'failed' group by 1, 2, 3, 4, 5`;
 
 /** How many example rows of each kind of difference a report carries. */
 const SAMPLE = 20;
@@ -106,7 +122,7 @@ const SAMPLE = 20;
 export type Row = Record<string, unknown>;
 
 export interface TableComparison {
-  table: 'invoice_rollups' | 'payment_rollups' | 'invoice_totals' | 'payment_totals';
+  table: 'invoice_rollups' | 'payment_rollups' | 'invoice_totals' | 'payment_totals' | 'failure_rollups' | 'failure_hours' | 'failure_days';
   stored: number;
   expected: number;
   /** Expected rows with no equal stored row (absent or different values). */
@@ -180,6 +196,9 @@ export async function verifyRollups(db: Db): Promise<VerifyReport> {
         await compare(trx, 'payment_rollups', storedPaymentRollups, expectedPaymentRollups),
         await compare(trx, 'invoice_totals', storedInvoiceTotals, expectedInvoiceTotals),
         await compare(trx, 'payment_totals', storedPaymentTotals, expectedPaymentTotals),
+        await compare(trx, 'failure_rollups', storedFailureRollups, expectedFailureRollups),
+        await compare(trx, 'failure_hours', storedFailureHours, expectedFailureHours),
+        await compare(trx, 'failure_days', storedFailureDays, expectedFailureDays),
       ];
       const invoices = await checkInvoices(trx);
       const ok = tables.every((t) => t.missing.count === 0 && t.unexpected.count === 0) && invoices.bad.count === 0;
@@ -190,6 +209,9 @@ export async function verifyRollups(db: Db): Promise<VerifyReport> {
 /** Recomputes the rollups from scratch (all schools, or one) with the migration's SQL function. */
 export async function refreshRollups(db: DbOrTx, schoolId?: string): Promise<void> {
   await (schoolId === undefined ? sql`select refresh_reporting_rollups()` : sql`select refresh_reporting_rollups(${schoolId}::uuid)`).execute(db);
+  if (schoolId === undefined) {
+    await sql`select refresh_failure_rollups()`.execute(db);
+  }
 }
 
 /** A human-readable report, one line per check, with sample rows of any difference. */
