@@ -322,7 +322,7 @@ describe('reporting rollups', () => {
     assertExact(await verifyRollups(t.db), 'repaired');
   });
 
-  test('failure counts (0032): kept by the insert trigger per school and per currency, hour by hour; verify sees a corrupted one; a refresh repairs it', async () => {
+  test('failure counts (0032): kept by the insert trigger per currency, by hour and by day; verify sees a corrupted one; a refresh repairs it', async () => {
     const [first, second] = [schools[0] ?? '', schools[1] ?? ''];
     await sql`
       insert into transactions (school_id, amount, method, status, failure_code, gateway, created_at)
@@ -341,11 +341,11 @@ describe('reporting rollups', () => {
     assert.equal(Number(stored.rows[0]?.n), Number(raw.rows[0]?.n));
 
     await sql`update failure_hours set failures = failures + 1 where (hour, currency, failure_code, gateway, method) = (select hour, currency, failure_code, gateway, method from failure_hours order by 1, 2, 3, 4, 5 limit 1)`.execute(t.db);
-    await sql`delete from failure_rollups where (school_id, hour) = (select school_id, hour from failure_rollups order by 1, 2 desc limit 1)`.execute(t.db);
+    await sql`delete from failure_days where (day, currency) = (select day, currency from failure_days order by 1 desc, 2 limit 1)`.execute(t.db);
     const report = await verifyRollups(t.db);
     assert.equal(report.ok, false);
     assert.equal(report.tables.find((table) => table.table === 'failure_hours')?.unexpected.count, 1);
-    assert.ok((report.tables.find((table) => table.table === 'failure_rollups')?.missing.count ?? 0) >= 1);
+    assert.ok((report.tables.find((table) => table.table === 'failure_days')?.missing.count ?? 0) >= 1);
     assert.match(formatReport(report), /FAIL failure_hours/);
     await refreshRollups(t.db);
     assertExact(await verifyRollups(t.db), 'repaired by a refresh');

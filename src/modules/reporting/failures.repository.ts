@@ -4,15 +4,14 @@ import type { PaymentMethod } from '../../db/types.js';
 import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
 
 /**
- * SQL of the failures feed. Counts, amounts and the series come from the hourly rollups
- * (migration 0032) for the whole UTC hours inside the window, and from the raw failed
- * transactions (transactions_failures_idx, predicate `status = 'failed'`) for the two
- * partial hours at its edges, so every number is exact and the cost does not grow
- * with the window: at most 720 hours of buckets. A caller who sees every school, with
- * no school filter, reads failure_hours (per currency, whatever the number of schools);
- * otherwise failure_rollups of their schools. The recent list is a bounded index scan of
- * the raw rows. Tenant scope via `inScope`; failures of soft-deleted schools stay
- * visible (they happened, and this is operations monitoring, not a billing report).
+ * SQL of the failures feed. For every school, counts, amounts and the series come from
+ * the rollups (migration 0032) for the whole UTC hours and days inside the window, and
+ * from the raw failed transactions (transactions_failures_idx, predicate `status =
+ * 'failed'`) for the two partial hours at its edges, so every number is exact and the
+ * cost grows neither with the window nor with the platform. Filtered to a school, the
+ * school's raw rows. The recent list is a bounded index scan of the raw rows. Tenant
+ * scope via `inScope`; failures of soft-deleted schools stay visible (they happened,
+ * and this is operations monitoring, not a billing report).
  */
 export interface FailuresFilter {
   from: Date;
@@ -49,17 +48,31 @@ function bucketFilters(filter: FailuresFilter): RawBuilder<boolean> {
 
 /**
  * The window's failures as buckets (hour, currency, failure_code, gateway, failures,
- * amount): whole hours [ceil(from), floor(to)) from a rollup tier — for a caller who
- * sees every school with a daily series, the whole UTC days among them from
- * failure_days, the hours around them from failure_hours — and the two partial hours
- * at the edges from the raw rows, one row each. Every failure is in exactly one part.
+ * amount). For a caller who sees every school, unfiltered by school: the whole hours
+ * [ceil(from), floor(to)) from the rollups — with a daily series, the whole UTC days
+ * among them from failure_days and the hours around them from failure_hours — and the
+ * two partial hours at the edges from the raw rows. Filtered to schools (one, or a
+ * caller's): their raw rows, as few as one school's failures are. Every failure is in
+ * exactly one part.
  */
 function buckets(scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): RawBuilder<unknown> {
+  const raw = (where: RawBuilder<boolean>) => sql`
+    select date_trunc('hour', r.created_at, 'UTC'), s.currency, r.failure_code, r.gateway, 1, r.amount
+      from transactions r join schools s on s.id = r.school_id
+     where r.status = 'failed' and ${bucketFilters(filter)} and ${where}
+       and ${inScopeSql('r.school_id', scope)}
+       ${filter.schoolId === undefined ? sql`` : sql`and r.school_id = ${filter.schoolId}`}`;
+  if (scope.schoolIds !== 'all' || filter.schoolId !== undefined) {
+    return raw(sql<boolean>`r.created_at >= ${filter.from} and r.created_at <= ${filter.to}`);
+  }
   const whole = sql`date_trunc('hour', ${filter.from}::timestamptz + interval '1 hour' - interval '1 microsecond', 'UTC')`;
   const current = sql`date_trunc('hour', ${filter.to}::timestamptz, 'UTC')`;
-  const platform = scope.schoolIds === 'all' && filter.schoolId === undefined;
+  const hours = (where: RawBuilder<boolean>) => sql`
+    select r.hour, r.currency, r.failure_code, r.gateway, r.failures, r.amount
+      from failure_hours r
+     where ${where} and ${bucketFilters(filter)}`;
   let tier: RawBuilder<unknown>;
-  if (platform && unit === 'day') {
+  if (unit === 'day') {
     // Whole days [firstDay, lastDay) inside the whole hours; lastDay ≤ firstDay: none.
     const firstDay = sql`date_trunc('day', ${whole} + interval '1 day' - interval '1 microsecond', 'UTC')`;
     const lastDay = sql`date_trunc('day', ${current}, 'UTC')`;
@@ -67,32 +80,16 @@ function buckets(scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): Ra
                  from failure_days r
                 where r.day >= ${firstDay} and r.day < ${lastDay} and ${bucketFilters(filter)}
                union all
-               select r.hour, r.currency, r.failure_code, r.gateway, r.failures, r.amount
-                 from failure_hours r
-                where ((r.hour >= ${whole} and r.hour < least(${firstDay}, ${current}))
-                       or (r.hour >= greatest(${lastDay}, ${firstDay}, ${whole}) and r.hour < ${current}))
-                  and ${bucketFilters(filter)}`;
-  } else if (platform) {
-    tier = sql`select r.hour, r.currency, r.failure_code, r.gateway, r.failures, r.amount
-                 from failure_hours r
-                where r.hour >= ${whole} and r.hour < ${current} and ${bucketFilters(filter)}`;
+               ${hours(sql<boolean>`((r.hour >= ${whole} and r.hour < least(${firstDay}, ${current}))
+                                     or (r.hour >= greatest(${lastDay}, ${firstDay}, ${whole}) and r.hour < ${current}))`)}`;
   } else {
-    tier = sql`select r.hour, s.currency, r.failure_code, r.gateway, r.failures, r.amount
-                 from failure_rollups r join schools s on s.id = r.school_id
-                where r.hour >= ${whole} and r.hour < ${current} and ${bucketFilters(filter)}
-                  and ${inScopeSql('r.school_id', scope)}
-                  ${filter.schoolId === undefined ? sql`` : sql`and r.school_id = ${filter.schoolId}`}`;
+    tier = hours(sql<boolean>`r.hour >= ${whole} and r.hour < ${current}`);
   }
   return sql`
     ${tier}
     union all
-    select date_trunc('hour', r.created_at, 'UTC'), s.currency, r.failure_code, r.gateway, 1, r.amount
-      from transactions r join schools s on s.id = r.school_id
-     where r.status = 'failed' and ${bucketFilters(filter)}
-       and ((r.created_at >= ${filter.from} and r.created_at < greatest(${whole}, ${filter.from}::timestamptz))
-            or (r.created_at >= greatest(${current}, ${whole}) and r.created_at <= ${filter.to}))
-       and ${inScopeSql('r.school_id', scope)}
-       ${filter.schoolId === undefined ? sql`` : sql`and r.school_id = ${filter.schoolId}`}`;
+    ${raw(sql<boolean>`((r.created_at >= ${filter.from} and r.created_at < greatest(${whole}, ${filter.from}::timestamptz))
+                        or (r.created_at >= greatest(${current}, ${whole}) and r.created_at <= ${filter.to}))`)}`;
 }
 
 /** Failures of one bucket (UTC hour or day, ISO), code, currency and gateway. */
