@@ -92,12 +92,12 @@ function buckets(scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): Ra
                         or (r.created_at >= greatest(${current}, ${whole}) and r.created_at <= ${filter.to}))`)}`;
 }
 
-/** Failures of one bucket (UTC hour or day, ISO), code, currency and gateway. */
+/** Failures summed per hour (or whole day), per (failure code, currency), or per gateway: the other keys null. */
 export interface FailureCount {
-  bucket: string;
-  failureCode: string;
-  currency: string;
-  gateway: string;
+  hour: string | null;
+  failureCode: string | null;
+  currency: string | null;
+  gateway: string | null;
   count: number;
   amount: number;
 }
@@ -105,19 +105,17 @@ export interface FailureCount {
 export function createFailuresRepository() {
   return {
     /**
-     * The window's failures counted per (UTC hour or day, failure code, currency,
-     * gateway): one scan of the buckets, from which the service sums the totals, the
-     * codes, the gateways and the series. At most (hours or days) × codes × currencies ×
-     * gateways rows.
+     * The window's failures summed three ways in one scan of the buckets (grouping
+     * sets): per hour (or day, for a daily series: the buckets of the tiers are whole
+     * days and hours), per (failure code, currency) and per gateway. A row has the key of
+     * its set and nulls elsewhere.
      */
     async counts(db: DbOrTx, scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): Promise<FailureCount[]> {
-      // Grouped first, the bucket written as text only for the groups.
       const { rows } = await sql<FailureCount>`
-        select to_char(g.bucket, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as bucket, g.failure_code as "failureCode", g.currency, g.gateway, g.count, g.amount
-          from (select date_trunc(${sql.lit(unit)}, b.hour at time zone 'UTC') as bucket, b.failure_code, b.currency, b.gateway,
-                       sum(b.failures)::bigint as count, sum(b.amount)::bigint as amount
-                  from (${buckets(scope, filter, unit)}) b (hour, currency, failure_code, gateway, failures, amount)
-                 group by 1, 2, 3, 4) g`.execute(db);
+        select to_char(b.hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour, b.failure_code as "failureCode", b.currency, b.gateway,
+               sum(b.failures)::bigint as count, sum(b.amount)::bigint as amount
+          from (${buckets(scope, filter, unit)}) b (hour, currency, failure_code, gateway, failures, amount)
+         group by grouping sets ((b.hour), (b.failure_code, b.currency), (b.gateway))`.execute(db);
       return rows;
     },
 

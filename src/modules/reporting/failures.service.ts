@@ -75,18 +75,19 @@ export function createFailuresService(deps: { db: Db; failures: FailuresReposito
       const byGateway = new Map<string, number>();
       const byBucket = new Map<string, number>();
       for (const row of counts) {
-        const entry = byCode.get(row.failureCode) ?? { failureCode: row.failureCode, count: 0, amount: 0, amountByCurrency: [] };
-        entry.count += row.count;
-        entry.amount += row.amount;
-        const currency = entry.amountByCurrency.find((item) => item.currency === row.currency);
-        if (currency === undefined) {
+        if (row.hour !== null) {
+          // A daily series: each hour (or whole day) into its UTC day.
+          const bucket = unit === 'day' ? `${row.hour.slice(0, 10)}T00:00:00Z` : row.hour;
+          byBucket.set(bucket, (byBucket.get(bucket) ?? 0) + row.count);
+        } else if (row.gateway !== null) {
+          byGateway.set(row.gateway, row.count);
+        } else if (row.failureCode !== null && row.currency !== null) {
+          const entry = byCode.get(row.failureCode) ?? { failureCode: row.failureCode, count: 0, amount: 0, amountByCurrency: [] };
+          entry.count += row.count;
+          entry.amount += row.amount;
           entry.amountByCurrency.push({ currency: row.currency, amount: row.amount });
-        } else {
-          currency.amount += row.amount;
+          byCode.set(row.failureCode, entry);
         }
-        byCode.set(row.failureCode, entry);
-        byGateway.set(row.gateway, (byGateway.get(row.gateway) ?? 0) + row.count);
-        byBucket.set(row.bucket, (byBucket.get(row.bucket) ?? 0) + row.count);
       }
       const codeRows = [...byCode.values()].sort((a, b) => b.count - a.count || (a.failureCode < b.failureCode ? -1 : 1));
       for (const row of codeRows) {
