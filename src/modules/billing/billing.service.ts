@@ -7,7 +7,7 @@ import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagi
 import type { Scope } from '../../shared/scope.js';
 import { isCurrency, isTimeZone } from '../../shared/time.js';
 import { recordAudit } from '../audit/audit.repository.js';
-import { postCreditNote, postInvoice, postInvoiceLine, postRefund, postWaiver, postWriteOff, voidInvoice, type SettledInvoice } from '../ledger/ledger.js';
+import { postCreditNote, postInvoice, postInvoiceLine, postRefund, publishPaymentEvents, postWaiver, postWriteOff, voidInvoice, type SettledInvoice } from '../ledger/ledger.js';
 import { holdFamilyForStudent } from '../families/membership.js';
 import type {
   Adjustment,
@@ -27,7 +27,6 @@ import type {
 } from './billing.schemas.js';
 import { requestHash, runIdempotent, type IdempotentResult } from './idempotency.js';
 import { moneyCallError } from './money-calls.js';
-import { publishIfPaid, publishPayments } from '../webhooks/webhooks.outbox.js';
 import type { InvoiceRow, InvoicesRepository } from './invoices.repository.js';
 import { presentPayment, type PaymentRow, type PaymentsRepository, type RefundRow } from './payments.repository.js';
 import type { SchoolRow, SchoolsRepository } from './schools.repository.js';
@@ -559,8 +558,7 @@ export function createBillingService(deps: BillingDeps) {
           });
           if (!recorded.replayed) {
             if (recorded.subscribed) {
-              await publishPayments(trx, [{ schoolId: recorded.body.schoolId, id: recorded.body.id }]);
-              await publishIfPaid(trx, [{ schoolId: recorded.body.schoolId, id: recorded.body.invoiceId }]);
+              await publishPaymentEvents(trx, recorded.body.schoolId, [{ paymentId: recorded.body.id, invoiceId: recorded.body.invoiceId }]);
             }
             await alongside?.(trx, recorded.body.id);
           }

@@ -18,7 +18,7 @@ import type {
   FamilyPaymentReceipt,
 } from './familypayments.schemas.js';
 import type { AllocationRow, FamilyPaymentRow, FamilyPaymentsRepository, FamilyRow, StoredFamilyPayment } from './familypayments.repository.js';
-import { publishIfPaid, publishPayments } from '../webhooks/webhooks.outbox.js';
+import { publishPaymentEvents } from '../ledger/ledger.js';
 
 /**
  * The ledger posting this module makes from TypeScript (src/modules/ledger/ledger.ts):
@@ -171,9 +171,7 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
           const recorded = await record(trx);
           if (!recorded.replayed) {
             await alongside?.(trx, recorded.body.id);
-            const made = recorded.body.allocations.map((allocation) => ({ schoolId: recorded.body.schoolId, id: allocation.paymentId }));
-            await publishPayments(trx, made);
-            await publishIfPaid(trx, recorded.body.allocations.map((allocation) => ({ schoolId: recorded.body.schoolId, id: allocation.invoiceId })));
+            await publishPaymentEvents(trx, recorded.body.schoolId, recorded.body.allocations.map((allocation) => ({ paymentId: allocation.paymentId, invoiceId: allocation.invoiceId })));
           }
           return recorded;
         } catch (error) {

@@ -423,8 +423,12 @@ export async function postPayment(trx: Tx, p: PaymentInput): Promise<PostedPayme
   return { ...posted, paidAt: new Date(posted.paidAt), createdAt: new Date(posted.createdAt) };
 }
 
-/** payment.succeeded for each payment, then invoice.paid for the invoices they settled in full (one probe when nobody listens to either). */
-async function publishPaymentEvents(trx: Tx, schoolId: string, made: readonly { paymentId: string; invoiceId: string }[]): Promise<void> {
+/**
+ * payment.succeeded for each payment, then invoice.paid for the invoices they settled in
+ * full (one probe when nobody listens to either); also for the one-call payments
+ * (record_payment, record_family_payment), whose services write them after the call.
+ */
+export async function publishPaymentEvents(trx: Tx, schoolId: string, made: readonly { paymentId: string; invoiceId: string }[]): Promise<void> {
   if (!(await anySubscriber(trx, 'payment.succeeded', 'invoice.paid'))) {
     return;
   }
