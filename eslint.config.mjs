@@ -30,9 +30,10 @@ export default tseslint.config(
     files: ['eslint.config.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
-  // The dashboard's install-time build step and Tailwind config: plain Node ESM, outside any tsconfig.
+  // The dashboard's install-time build step, Tailwind config and the test runner's timing
+  // reporter: plain Node ESM, outside any tsconfig.
   {
-    files: ['web/prepare.mjs', 'web/tailwind.config.js'],
+    files: ['web/prepare.mjs', 'web/tailwind.config.js', 'scripts/test-timings.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: 'readonly', console: 'readonly' } },
   },

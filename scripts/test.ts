@@ -70,7 +70,7 @@ try {
 
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${Math.max(2, os.availableParallelism())}`, ...files],
+    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=./scripts/test-timings.mjs', '--test-reporter-destination=stdout', `--test-concurrency=${Math.max(2, os.availableParallelism())}`, ...files],
     {
       stdio: 'inherit',
       env: { ...process.env, BURSAR_TEST_ADMIN_URL: adminUrl, BURSAR_TEST_TEMPLATE: template, BURSAR_TEST_RUN_ID: runId },

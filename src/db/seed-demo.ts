@@ -229,7 +229,7 @@ export async function seedDemoData(db: Db, options: DemoSeedOptions): Promise<bo
     }
     schoolIds.push(id);
   }
-  return db.transaction().execute(async (trx) => {
+  const seeded = await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('bursar:seed-demo'))`.execute(trx);
     if (await isSeeded(trx)) {
       return false;
@@ -241,9 +241,16 @@ export async function seedDemoData(db: Db, options: DemoSeedOptions): Promise<bo
     await trx.insertInto('app_meta').values({ key: 'demo_seeded_at', value: JSON.stringify(now.toISOString()) }).execute();
     return true;
   });
+  // Statistics now rather than at autovacuum's next pass, so what runs next (the
+  // simulator, a first page) is planned for the rows that are there.
+  await sql`analyze ${sql.raw(SEEDED_TABLES)}, payments, transactions, receipts, family_payments, invoice_adjustments, payment_rollups, payment_totals, messages`.execute(db);
+  return seeded;
 }
 
 const unaccent = (text: string) => text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9.]+/g, '');
+
+/** The tables a demo school's setup and bill runs fill, analyzed before its payments (see seedSchool). */
+const SEEDED_TABLES = 'families, guardians, students, enrolments, enrolment_payers, awards, bill_runs, invoices, invoice_lines, invoice_rollups, invoice_totals, ledger_entries, credit_applications';
 
 /** One demo school and its year, in the caller's transaction (see seedDemoData). */
 async function seedSchool(trx: Tx, school: School, now: Date, random: ReturnType<typeof prng>, publicUrl: string): Promise<string> {
@@ -387,6 +394,11 @@ async function seedSchool(trx: Tx, school: School, now: Date, random: ReturnType
     await sql`update invoices set created_at = ${issuedAt}, updated_at = ${issuedAt} where school_id = ${schoolId} and bill_run_id = ${run.id}`.execute(trx);
     await sql`update bill_runs set created_at = ${issuedAt}, started_at = ${issuedAt}, finished_at = ${issuedAt} where school_id = ${schoolId} and id = ${run.id}`.execute(trx);
   }
+
+  // The school's rows so far were written in this transaction, where autovacuum cannot
+  // see them: without statistics the planner takes these tables for empty and the
+  // payments below cost four times as much (whole demo seed: 28 s → 11 s).
+  await sql`analyze ${sql.raw(SEEDED_TABLES)}`.execute(trx);
 
   // What each bill's plan says is paid by now, and the declined cards, in the order they happened.
   const bills = await trx
