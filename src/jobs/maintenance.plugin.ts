@@ -1,12 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
+import { createDashboardRepository } from '../modules/reporting/dashboard.repository.js';
 import { startMaintenanceJobs, type MaintenanceJobs } from './maintenance.job.js';
+
+/** How often the dashboard's platform tier folds its waiting deltas (migration 0033). */
+const PLATFORM_FOLD_MS = 5_000;
 
 /**
  * Background maintenance (MAINTENANCE on: `npm start` and `bursar worker`): starts the
  * pg-boss worker for the scheduled jobs when the app is ready, stops it (waiting for a
- * running job) on close, before the pool closes.
+ * running job) on close, before the pool closes. Every few seconds it also folds the
+ * dashboard's platform deltas into their sums, so they stay few between dashboard reads
+ * (each read folds too; any number of processes may: one folds at a time).
  */
 export default function maintenancePlugin(app: FastifyInstance, options: { database: Database; config: Config; role: string }) {
   const { config, database } = options;
@@ -15,7 +21,14 @@ export default function maintenancePlugin(app: FastifyInstance, options: { datab
   }
   const log = app.log.child({ module: 'maintenance' });
   let jobs: MaintenanceJobs | undefined;
+  let folding: Promise<void> = Promise.resolve();
+  let foldTimer: NodeJS.Timeout | undefined;
+  const dashboard = createDashboardRepository();
   app.addHook('onReady', async () => {
+    foldTimer = setInterval(() => {
+      folding = folding.then(() => dashboard.foldPlatform(database.db)).catch((error: unknown) => log.warn({ err: error }, 'platform tier fold failed'));
+    }, PLATFORM_FOLD_MS);
+    foldTimer.unref();
     jobs = await startMaintenanceJobs({
       pool: database.pool,
       db: database.db,
@@ -27,6 +40,8 @@ export default function maintenancePlugin(app: FastifyInstance, options: { datab
     log.info({ intervalSeconds: config.maintenance.intervalSeconds }, 'maintenance jobs started');
   });
   app.addHook('onClose', async () => {
+    clearInterval(foldTimer);
+    await folding;
     await jobs?.stop();
   });
 }

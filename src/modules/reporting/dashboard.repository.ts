@@ -8,8 +8,11 @@ import { studentName } from '../billing/students.repository.js';
 import { OUTSTANDING_SAMPLE_SIZE, type OutstandingInvoice } from './dashboard.schemas.js';
 
 /**
- * The SQL of the dashboard. Every aggregate is read from the rollup tables of migrations
- * 0003/0004, never from invoices or payments: the all-time totals (per school × grade
+ * The SQL of the dashboard. A request over every school (a role that sees them all, no
+ * school filter) reads its totals and breakdowns from the platform tier of migration
+ * 0033, per currency, whatever the number of schools; any other reads the per-school
+ * tiers. Every aggregate is read from the rollup tables of migrations
+ * 0003/0004/0033, never from invoices or payments: the all-time totals (per school × grade
  * [× method]) without a date range, the day buckets (per school × grade [× method] ×
  * day) at the edges of one. Only the
  * outstanding sample reads invoices, 10 rows through the partial outstanding indexes.
@@ -23,6 +26,8 @@ import { OUTSTANDING_SAMPLE_SIZE, type OutstandingInvoice } from './dashboard.sc
 
 export interface DashboardFilter {
   schoolId?: string;
+  /** Only these schools (a page of bySchool), within the scope as always. */
+  schoolIds?: readonly string[];
   grade?: string;
   method?: PaymentMethod;
   from?: string;
@@ -63,7 +68,8 @@ function selectedSchools(scope: Scope, filter: DashboardFilter) {
       from schools
      where schools.deleted_at is null
        and ${inScopeSql('schools.id', scope)}
-       ${andIf(filter.schoolId, (id) => sql`and schools.id = ${id}`)}`;
+       ${andIf(filter.schoolId, (id) => sql`and schools.id = ${id}`)}
+       ${andIf(filter.schoolIds, (ids) => sql`and schools.id = any(${[...ids]}::uuid[])`)}`;
 }
 
 /** `column` within [from, to] (true when neither is set). */
@@ -95,14 +101,182 @@ export async function rangeSide(db: DbOrTx, table: 'invoice_rollups' | 'payment_
   return covered > span / 2 ? ('outside' as const) : ('inside' as const);
 }
 
+
+/** How bySchool is ordered: largest outstanding first (the default), or by name. */
+export type SchoolSort = 'outstanding' | 'name';
+
+export interface SchoolPageQuery {
+  limit: number;
+  sort: SchoolSort;
+  /** The last row of the previous page: its outstanding (sort outstanding), name and id. */
+  after?: { outstanding: number; name: string; id: string };
+}
+
+export interface SchoolPage {
+  rows: (SelectedSchool & { outstanding: number })[];
+  hasMore: boolean;
+}
+
+const isoDay = (date: Date) => date.toISOString().slice(0, 10);
+const dayAt = (date: string) => new Date(`${date}T00:00:00Z`);
+const monthStart = (date: string) => `${date.slice(0, 7)}-01`;
+function shiftDays(date: string, days: number): string {
+  const d = dayAt(date);
+  d.setUTCDate(d.getUTCDate() + days);
+  return isoDay(d);
+}
+function nextMonth(first: string): string {
+  const d = dayAt(first);
+  d.setUTCMonth(d.getUTCMonth() + 1);
+  return isoDay(d);
+}
+
+/**
+ * Which rows of a platform sums table make up [from, to]: the all-time rows without a
+ * range; otherwise the whole months inside it ('m') and the days at its edges ('d').
+ * An open end reaches every month on that side.
+ */
+export function platformPeriods(filter: Pick<DashboardFilter, 'from' | 'to'>): RawBuilder<unknown> {
+  const { from, to } = filter;
+  if (from === undefined && to === undefined) {
+    return sql`period = 'a'`;
+  }
+  // Whole months start on or after `first` and before `end`.
+  const first = from === undefined ? undefined : nextMonth(monthStart(shiftDays(from, -1)));
+  const end = to === undefined ? undefined : monthStart(shiftDays(to, 1));
+  if (first !== undefined && end !== undefined && first >= end) {
+    return sql`(period = 'd' and period_start between ${from}::date and ${to}::date)`;
+  }
+  const months = sql`period = 'm' ${andIf(first, (f) => sql`and period_start >= ${f}::date`)} ${andIf(end, (e) => sql`and period_start < ${e}::date`)}`;
+  const before = from !== undefined && first !== undefined && from < first ? sql`or (period = 'd' and period_start >= ${from}::date and period_start < ${first}::date)` : sql``;
+  const after = to !== undefined && end !== undefined && end <= to ? sql`or (period = 'd' and period_start >= ${end}::date and period_start <= ${to}::date)` : sql``;
+  return sql`((${months}) ${before} ${after})`;
+}
+
 export function createDashboardRepository() {
   return {
 
-    async schools(db: DbOrTx, scope: Scope, filter: DashboardFilter): Promise<SelectedSchool[]> {
-      const result = await sql<SelectedSchool>`
-        select sel.id as "schoolId", sel.name as "schoolName", sel.currency
-          from (${selectedSchools(scope, filter)}) sel`.execute(db);
+    /** The currencies of the selected schools (every one is listed, zeros included) and how many schools there are. */
+    async currencies(db: DbOrTx, scope: Scope, filter: DashboardFilter): Promise<{ currencies: string[]; schools: number }> {
+      const result = await sql<{ currency: string; schools: number }>`
+        select sel.currency, count(*)::int as schools from (${selectedSchools(scope, filter)}) sel group by sel.currency order by sel.currency`.execute(db);
+      return { currencies: result.rows.map((row) => row.currency), schools: result.rows.reduce((sum, row) => sum + row.schools, 0) };
+    },
+
+    /**
+     * Moves the platform tier's waiting deltas into its sums (fold_platform_deltas, one
+     * folder at a time) when there are any. Readers are exact without it; it keeps the
+     * deltas they add up few.
+     */
+    async foldPlatform(db: DbOrTx): Promise<void> {
+      await sql`
+        select fold_platform_deltas()
+         where exists (select 1 from platform_invoice_deltas) or exists (select 1 from platform_payment_deltas)`.execute(db);
+    },
+
+    /**
+     * invoiceAggregates for every live school at once, from platform_invoice_sums (and
+     * the deltas not folded yet, in the same snapshot): the currency and grade levels.
+     * Not yet due = the day rows and deltas due on or after the local today of their
+     * time zone.
+     */
+    async platformInvoiceAggregates(db: DbOrTx, filter: DashboardFilter): Promise<InvoiceAggregate[]> {
+      const { grade } = filter;
+      const periods = platformPeriods(filter);
+      const allGrades = sql`grade = ${grade ?? ''}`;
+      const perGrade = grade === undefined ? sql`grade > ''` : sql`grade = ${grade}`;
+      const notDue = sql`period = 'd' and period_start >= (now() at time zone timezone)::date and ${dateRange('period_start', filter)}`;
+      const result = await sql<InvoiceAggregate>`
+        select level, null::uuid as "schoolId", grade, currency,
+               sum(amount_due)::bigint as "amountDue", sum(outstanding)::bigint as "amountOutstanding",
+               (sum(outstanding) - sum(not_due))::bigint as "amountOverdue"
+          from (select 'currency' as level, null::text as grade, currency, invoice_count, amount_due, amount_due - amount_paid as outstanding, 0::bigint as not_due
+                  from platform_invoice_sums where ${allGrades} and ${periods}
+                union all
+                select 'grade', grade, currency, invoice_count, amount_due, amount_due - amount_paid, 0
+                  from platform_invoice_sums where ${perGrade} and ${periods}
+                union all
+                select 'currency', null, currency, 0, 0, 0, amount_due - amount_paid from platform_invoice_sums where ${allGrades} and ${notDue}
+                union all
+                select 'grade', grade, currency, 0, 0, 0, amount_due - amount_paid from platform_invoice_sums where ${perGrade} and ${notDue}
+                union all
+                select l.level, case when l.level = 'grade' then d.grade end, d.currency, d.invoice_count, d.amount_due,
+                       d.amount_due - d.amount_paid,
+                       case when d.due_date >= (now() at time zone d.timezone)::date then d.amount_due - d.amount_paid else 0 end
+                  from platform_invoice_deltas d
+                 cross join (values ('currency'), ('grade')) l (level)
+                 where ${dateRange('d.due_date', filter)} ${andIf(grade, (g) => sql`and d.grade = ${g}`)}) x
+         group by level, grade, currency
+        having sum(invoice_count) <> 0`.execute(db);
       return result.rows;
+    },
+
+    /** paymentAggregates for every live school at once, from platform_payment_sums and its deltas: the currency, grade and method levels. */
+    async platformPaymentAggregates(db: DbOrTx, filter: DashboardFilter): Promise<PaymentAggregate[]> {
+      const { grade, method } = filter;
+      const periods = platformPeriods(filter);
+      const allGrades = sql`grade = ${grade ?? ''}`;
+      const allMethods = sql`method = ${method ?? ''}`;
+      const anyGrade = grade === undefined ? sql`grade > ''` : sql`grade = ${grade}`;
+      const anyMethod = method === undefined ? sql`method > ''` : sql`method = ${method}`;
+      const result = await sql<PaymentAggregate>`
+        select level, null::uuid as "schoolId", grade, method, currency, sum(amount)::bigint as amount, sum(payment_count)::bigint as count
+          from (select 'currency' as level, null::text as grade, null::text as method, currency, payment_count, amount
+                  from platform_payment_sums where ${allGrades} and ${allMethods} and ${periods}
+                union all
+                select 'grade', grade, null, currency, payment_count, amount from platform_payment_sums where ${anyGrade} and ${allMethods} and ${periods}
+                union all
+                select 'method', null, method, currency, payment_count, amount from platform_payment_sums where ${allGrades} and ${anyMethod} and ${periods}
+                union all
+                select l.level, case when l.level = 'grade' then d.grade end, case when l.level = 'method' then d.method end,
+                       d.currency, d.payment_count, d.amount
+                  from platform_payment_deltas d
+                 cross join (values ('currency'), ('grade'), ('method')) l (level)
+                 where ${dateRange('d.paid_on', filter)} ${andIf(grade, (g) => sql`and d.grade = ${g}`)} ${andIf(method, (m) => sql`and d.method = ${m}`)}) x
+         group by level, grade, method, currency
+        having sum(payment_count) <> 0 or sum(amount) <> 0`.execute(db);
+      return result.rows;
+    },
+
+    /**
+     * One page of the selected schools for bySchool, in the requested order, seeking past
+     * the previous page's last row. Largest outstanding first reads one outstanding figure
+     * per school (the totals without a range; the day buckets in it, or totals − those
+     * outside it, with one); by name reads the schools alone. The page's figures come
+     * from invoiceAggregates / paymentAggregates for its schools.
+     */
+    async schoolPage(db: DbOrTx, scope: Scope, filter: DashboardFilter, page: SchoolPageQuery): Promise<SchoolPage> {
+      const { after, limit } = page;
+      let rows: SchoolPage['rows'];
+      if (page.sort === 'name') {
+        const result = await sql<SchoolPage['rows'][number]>`
+          select sel.id as "schoolId", sel.name as "schoolName", sel.currency, 0::bigint as outstanding
+            from (${selectedSchools(scope, filter)}) sel
+           where true ${andIf(after, (a) => sql`and (sel.name, sel.id) > (${a.name}, ${a.id}::uuid)`)}
+           order by sel.name, sel.id
+           limit ${limit + 1}`.execute(db);
+        rows = result.rows;
+      } else {
+        const side = await rangeSide(db, 'invoice_rollups', 'due_date', filter);
+        const { grade } = filter;
+        const totals = sql`select school_id, amount_due - amount_paid as outstanding from invoice_totals where grade = ${grade ?? ''}`;
+        const buckets = (sign: number, where: RawBuilder<unknown>) => sql`
+          select school_id, ${sign} * (amount_due - amount_paid) as outstanding
+            from invoice_rollups where ${where} ${andIf(grade, (g) => sql`and grade = ${g}`)}`;
+        const source =
+          side === 'all' ? totals : side === 'inside' ? buckets(1, dateRange('due_date', filter)) : sql`${totals} union all ${buckets(-1, sql`not (${dateRange('due_date', filter)})`)}`;
+        const result = await sql<SchoolPage['rows'][number]>`
+          select * from (
+            select sel.id as "schoolId", sel.name as "schoolName", sel.currency, coalesce(o.outstanding, 0)::bigint as outstanding
+              from (${selectedSchools(scope, filter)}) sel
+              left join (select school_id, sum(outstanding) as outstanding from (${source}) x group by school_id) o on o.school_id = sel.id
+          ) s
+           where true ${andIf(after, (a) => sql`and (s.outstanding < ${a.outstanding} or (s.outstanding = ${a.outstanding} and (s."schoolName", s."schoolId") > (${a.name}, ${a.id}::uuid)))`)}
+           order by s.outstanding desc, s."schoolName", s."schoolId"
+           limit ${limit + 1}`.execute(db);
+        rows = result.rows;
+      }
+      return { rows: rows.slice(0, limit), hasMore: rows.length > limit };
     },
 
     /**

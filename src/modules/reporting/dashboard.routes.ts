@@ -27,8 +27,10 @@ export default function dashboardRoutes(app: FastifyInstance, options: { db: Db 
         tags: ['reports'],
         summary: 'Billing dashboard',
         description:
-          'Totals due, collected (payments − refunds + money received as family credit), outstanding and overdue, per currency, per school (largest outstanding ' +
-          'first, at most 1000), per payment method and per grade, and the 10 oldest-due outstanding invoices. ' +
+          'Totals due, collected (payments − refunds + money received as family credit), outstanding and overdue, per currency, per school (one page: ' +
+          'schoolsLimit, default 50, largest outstanding first or by name with schoolsSort, the next page with schoolsCursor), per payment method and ' +
+          'per grade, and the 10 oldest-due outstanding invoices. Over every school the figures come from a platform tier whose cost does not grow ' +
+          'with the number of schools. ' +
           'from/to bound the due date for due/outstanding/overdue and the school-local payment day for collected; ' +
           'method filters collected only. Money is never summed across currencies: `totals` is null unless the selection ' +
           'has exactly one currency.',

@@ -18,7 +18,8 @@ const SignedMoney = Type.Integer({
 });
 const Currency = Type.String({ description: 'ISO 4217 code' });
 
-export const MAX_BY_SCHOOL = 1000;
+export const DEFAULT_SCHOOLS_LIMIT = 50;
+export const MAX_SCHOOLS_LIMIT = 200;
 export const OUTSTANDING_SAMPLE_SIZE = 10;
 
 export const DashboardQuery = Type.Object(
@@ -28,6 +29,16 @@ export const DashboardQuery = Type.Object(
     method: Type.Optional(PaymentMethod),
     from: Type.Optional(DateInput('first day (inclusive): due date for due/outstanding/overdue, school-local payment day for collected')),
     to: Type.Optional(DateInput('last day (inclusive), same meaning as from')),
+    schoolsLimit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_SCHOOLS_LIMIT, default: DEFAULT_SCHOOLS_LIMIT, description: 'schools per page of bySchool' }),
+    ),
+    schoolsCursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'bySchoolNextCursor of the previous page (same schoolsSort)' })),
+    schoolsSort: Type.Optional(
+      Type.Union([Type.Literal('outstanding'), Type.Literal('name')], {
+        default: 'outstanding',
+        description: 'bySchool order: largest amountOutstanding first (then name), or by name',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -88,8 +99,12 @@ export type OutstandingInvoice = Static<typeof OutstandingInvoice>;
 export const Dashboard = Type.Object({
   totals: DashboardTotals,
   totalsByCurrency: Type.Array(CurrencyTotals),
-  bySchool: Type.Array(SchoolTotals, { description: `ordered by amountOutstanding, largest first; at most ${MAX_BY_SCHOOL}` }),
-  bySchoolTruncated: Type.Boolean({ description: `true when more than ${MAX_BY_SCHOOL} schools matched` }),
+  bySchool: Type.Array(SchoolTotals, {
+    description: `one page of the selected schools (schoolsLimit, default ${DEFAULT_SCHOOLS_LIMIT}), in schoolsSort order: largest amountOutstanding first by default`,
+  }),
+  bySchoolNextCursor: Nullable(Type.String({ description: 'pass as schoolsCursor for the next page of bySchool; null on the last page' })),
+  bySchoolTruncated: Type.Boolean({ description: 'true when more schools follow this page (bySchoolNextCursor is set)' }),
+  schoolCount: Type.Integer({ minimum: 0, description: 'how many schools the figures cover' }),
   byPaymentMethod: Type.Array(MethodTotals),
   byGrade: Type.Array(GradeTotals),
   outstandingSample: Type.Array(OutstandingInvoice, { description: `the ${OUTSTANDING_SAMPLE_SIZE} oldest-due invoices that still owe money` }),

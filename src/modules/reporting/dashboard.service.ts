@@ -3,9 +3,10 @@ import type { PaymentMethod } from '../../db/types.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import type { Principal } from '../../shared/policy.js';
 import type { BillingReportsRepository } from './billing-reports.repository.js';
-import type { DashboardFilter, DashboardRepository, InvoiceAggregate, PaymentAggregate } from './dashboard.repository.js';
+import type { DashboardFilter, DashboardRepository, InvoiceAggregate, PaymentAggregate, SchoolPageQuery, SchoolSort } from './dashboard.repository.js';
+import { cursorPart, decodeCursor } from '../../shared/pagination.js';
 import {
-  MAX_BY_SCHOOL,
+  DEFAULT_SCHOOLS_LIMIT,
   type CurrencyTotals,
   type Dashboard,
   type DashboardQuery,
@@ -27,6 +28,42 @@ import {
 
 const invalid = (field: string, message: string) =>
   new AppError('VALIDATION_FAILED', `invalid querystring: ${field} ${message}`, { errors: [{ field, in: 'querystring', message }] });
+
+/** The bySchool cursor: the sort it belongs to, then the last row's outstanding (that sort only), name and id. */
+function encodeSchoolCursor(sort: SchoolSort, row: { outstanding: number; schoolName: string; schoolId: string }): string {
+  const key = sort === 'name' ? ['name', row.schoolName, row.schoolId] : ['outstanding', row.outstanding, row.schoolName, row.schoolId];
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function schoolPageOf(query: DashboardQuery): SchoolPageQuery {
+  const sort = query.schoolsSort ?? 'outstanding';
+  const limit = query.schoolsLimit ?? DEFAULT_SCHOOLS_LIMIT;
+  if (query.schoolsCursor === undefined) {
+    return { sort, limit };
+  }
+  const refused = () =>
+    new AppError('BAD_REQUEST', 'schoolsCursor is not valid for this list', {
+      errors: [{ field: 'schoolsCursor', in: 'querystring', message: `not a bySchoolNextCursor of a dashboard ordered by ${sort}` }],
+    });
+  let parts: (string | number)[];
+  try {
+    parts = decodeCursor(query.schoolsCursor, sort === 'name' ? 3 : 4);
+  } catch {
+    throw refused();
+  }
+  if (sort === 'name') {
+    const [tag, name, id] = parts;
+    if (tag !== 'name' || !cursorPart.text(name) || !cursorPart.uuid(id)) {
+      throw refused();
+    }
+    return { sort, limit, after: { outstanding: 0, name, id } };
+  }
+  const [tag, outstanding, name, id] = parts;
+  if (tag !== 'outstanding' || typeof outstanding !== 'number' || !cursorPart.text(name) || !cursorPart.uuid(id)) {
+    throw refused();
+  }
+  return { sort, limit, after: { outstanding, name, id } };
+}
 
 const zero = () => ({ amountDue: 0, amountCollected: 0, amountOutstanding: 0, amountOverdue: 0 });
 type Amounts = ReturnType<typeof zero>;
@@ -54,19 +91,35 @@ export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardR
         throw notFound('school');
       }
       const filter: DashboardFilter = { schoolId: query.schoolId, grade: query.grade, method: query.method, from: query.from, to: query.to };
+      const page = schoolPageOf(query);
+      // Every school, none singled out: the totals and breakdowns from the platform tier
+      // (migration 0033), whatever the number of schools; otherwise the per-school tiers.
+      const platform = principal.schoolIds === 'all' && query.schoolId === undefined;
+      const fold = async () => {
+        // Readers are exact without it (they add the waiting deltas); a failed fold only costs time.
+        await dashboard.foldPlatform(db).catch(() => undefined);
+      };
       // Independent reads, each on its own pooled connection.
-      const [schools, invoices, payments, outstandingSample] = await Promise.all([
-        dashboard.schools(db, principal, filter),
-        dashboard.invoiceAggregates(db, principal, filter),
-        dashboard.paymentAggregates(db, principal, filter),
+      const [selection, [invoices, payments], outstandingSample, [schoolPage, pageInvoices, pagePayments]] = await Promise.all([
+        dashboard.currencies(db, principal, filter),
+        platform
+          ? fold().then(() => Promise.all([dashboard.platformInvoiceAggregates(db, filter), dashboard.platformPaymentAggregates(db, filter)]))
+          : Promise.all([dashboard.invoiceAggregates(db, principal, filter), dashboard.paymentAggregates(db, principal, filter)]),
         dashboard.outstandingSample(db, principal, filter),
+        dashboard.schoolPage(db, principal, filter, page).then(async (found) => {
+          if (found.rows.length === 0) {
+            return [found, [], []] as const;
+          }
+          const only: DashboardFilter = { ...filter, schoolIds: found.rows.map((row) => row.schoolId) };
+          const [inv, pay] = await Promise.all([dashboard.invoiceAggregates(db, principal, only), dashboard.paymentAggregates(db, principal, only)]);
+          return [found, inv, pay] as const;
+        }),
       ]);
       const invoicesAt = (level: InvoiceAggregate['level']) => invoices.filter((row) => row.level === level);
       const paymentsAt = (level: PaymentAggregate['level']) => payments.filter((row) => row.level === level);
 
       // --- per currency: every currency of the selected schools, zeros included
-      const currencies = [...new Set(schools.map((school) => school.currency))].sort();
-      const totalsByCurrency: CurrencyTotals[] = currencies.map((currency) => {
+      const totalsByCurrency: CurrencyTotals[] = selection.currencies.map((currency) => {
         const amounts = addInvoice(zero(), invoicesAt('currency').find((row) => row.currency === currency));
         amounts.amountCollected = paymentsAt('currency').find((row) => row.currency === currency)?.amount ?? 0;
         return { currency, ...amounts };
@@ -74,21 +127,16 @@ export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardR
       const single = totalsByCurrency.length === 1 ? totalsByCurrency[0] : undefined;
       const totals = single ?? { currency: null, amountDue: null, amountCollected: null, amountOutstanding: null, amountOverdue: null };
 
-      // --- per school: every selected school, largest outstanding first
-      const invoiceBySchool = new Map(invoicesAt('school').map((row) => [row.schoolId, row]));
-      const paymentBySchool = new Map(paymentsAt('school').map((row) => [row.schoolId, row]));
-      const bySchool: SchoolTotals[] = schools
-        .map((school) => {
-          const amounts = addInvoice(zero(), invoiceBySchool.get(school.schoolId));
-          amounts.amountCollected = paymentBySchool.get(school.schoolId)?.amount ?? 0;
-          return { ...school, ...amounts };
-        })
-        .sort(
-          (a, b) =>
-            b.amountOutstanding - a.amountOutstanding ||
-            a.schoolName.localeCompare(b.schoolName) ||
-            (a.schoolId < b.schoolId ? -1 : a.schoolId > b.schoolId ? 1 : 0),
-        );
+      // --- per school: one page, in the order asked for
+      const invoiceBySchool = new Map(pageInvoices.filter((row) => row.level === 'school').map((row) => [row.schoolId, row]));
+      const paymentBySchool = new Map(pagePayments.filter((row) => row.level === 'school').map((row) => [row.schoolId, row]));
+      const bySchool: SchoolTotals[] = schoolPage.rows.map((school) => {
+        const amounts = addInvoice(zero(), invoiceBySchool.get(school.schoolId));
+        amounts.amountCollected = paymentBySchool.get(school.schoolId)?.amount ?? 0;
+        return { schoolId: school.schoolId, schoolName: school.schoolName, currency: school.currency, ...amounts };
+      });
+      const last = schoolPage.rows.at(-1);
+      const bySchoolNextCursor = schoolPage.hasMore && last !== undefined ? encodeSchoolCursor(page.sort, last) : null;
 
       // --- per grade and currency: grades with invoices or money in the range
       const grades = new Map<string, GradeTotals>();
@@ -117,8 +165,10 @@ export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardR
       return {
         totals,
         totalsByCurrency,
-        bySchool: bySchool.slice(0, MAX_BY_SCHOOL),
-        bySchoolTruncated: bySchool.length > MAX_BY_SCHOOL,
+        bySchool,
+        bySchoolNextCursor,
+        bySchoolTruncated: bySchoolNextCursor !== null,
+        schoolCount: selection.schools,
         byPaymentMethod,
         byGrade,
         outstandingSample,

@@ -29,6 +29,11 @@ export const FAMILY_CREDIT_GRADE = 'family credit, no grade';
  *   invoice_totals / payment_totals  the same sums without the date: per (school, grade)
  *                    and per (school, grade, method), plus the marginals where '' stands
  *                    for "all grades" / "all methods".
+ *   platform_invoice_sums / platform_payment_sums  (0033) the live schools' invoice and
+ *                    payment sums per currency (and time zone for invoices), grade
+ *                    ('' = all) [and method ('' = all)], for all time ('a'), each month
+ *                    ('m') and each day ('d'); the stored side adds the deltas not
+ *                    folded yet, as every reader does.
  *   failure_hours / failure_days  failed transactions counted (and summed) per
  *                    currency and UTC hour or day, by failure code, gateway and method,
  *                    over every school (0032).
@@ -112,13 +117,68 @@ const expectedFailureHours = sql`
   select date_trunc('hour', t.created_at, 'UTC') as hour, s.currency, t.failure_code, t.gateway, t.method, count(*)::bigint as failures, sum(t.amount)::bigint as amount
     from transactions t join schools s on s.id = t.school_id where t.status = 'failed' group by 1, 2, 3, 4, 5`;
 
+/**
+ * The platform tier (0033) spread over its levels and periods, from rows keyed by
+ * currency[, time zone], grade[, method] and day. Empty buckets are left out of a whole
+ * recomputation, not out of deltas: a payment's delta counts no invoice but moves money.
+ */
+const invoicePlatformLevels = (source: RawBuilder<unknown>, whole = true) => sql`
+  select p.period, p.period_start, k.currency, g.grade, k.timezone, sum(k.invoice_count)::bigint as invoice_count,
+         sum(k.amount_due)::bigint as amount_due, sum(k.amount_paid)::bigint as amount_paid,
+         sum(k.outstanding_count)::bigint as outstanding_count, sum(k.partial_count)::bigint as partial_count
+    from (${source}) k
+   cross join lateral (values (k.grade), ('')) g (grade)
+   cross join lateral (values ('a'::"char", '-infinity'::date), ('m', date_trunc('month', k.due_date)::date), ('d', k.due_date)) p (period, period_start)
+   group by 1, 2, 3, 4, 5
+  ${whole ? sql`having sum(k.invoice_count) <> 0` : sql``}`;
+const paymentPlatformLevels = (source: RawBuilder<unknown>) => sql`
+  select p.period, p.period_start, k.currency, l.grade, l.method, sum(k.payment_count)::bigint as payment_count, sum(k.amount)::bigint as amount
+    from (${source}) k
+   cross join lateral (values (k.grade, k.method), (k.grade, ''), ('', k.method), ('', '')) l (grade, method)
+   cross join lateral (values ('a'::"char", '-infinity'::date), ('m', date_trunc('month', k.paid_on)::date), ('d', k.paid_on)) p (period, period_start)
+   group by 1, 2, 3, 4, 5
+  having sum(k.payment_count) <> 0 or sum(k.amount) <> 0`;
+const platformInvoiceColumns = sql`invoice_count, amount_due, amount_paid, outstanding_count, partial_count`;
+const storedPlatformInvoices = sql`
+  select period, period_start, currency, grade, timezone, sum(invoice_count)::bigint as invoice_count, sum(amount_due)::bigint as amount_due,
+         sum(amount_paid)::bigint as amount_paid, sum(outstanding_count)::bigint as outstanding_count, sum(partial_count)::bigint as partial_count
+    from (select period, period_start, currency, grade, timezone, ${platformInvoiceColumns} from platform_invoice_sums
+          union all
+          select period, period_start, currency, grade, timezone, ${platformInvoiceColumns}
+            from (${invoicePlatformLevels(sql`select currency, timezone, grade, due_date, ${platformInvoiceColumns} from platform_invoice_deltas`, false)}) d) s
+   group by 1, 2, 3, 4, 5
+  having sum(invoice_count) <> 0`;
+const expectedPlatformInvoices = invoicePlatformLevels(sql`
+  select sc.currency, sc.timezone, i.grade, i.due_date, 1 as invoice_count, i.amount as amount_due, i.paid_amount as amount_paid,
+         (i.paid_amount < i.amount)::int as outstanding_count, (i.paid_amount > 0 and i.paid_amount < i.amount)::int as partial_count
+    from (${liveInvoices}) i join schools sc on sc.id = i.school_id and sc.deleted_at is null`);
+const storedPlatformPayments = sql`
+  select period, period_start, currency, grade, method, sum(payment_count)::bigint as payment_count, sum(amount)::bigint as amount
+    from (select period, period_start, currency, grade, method, payment_count, amount from platform_payment_sums
+          union all
+          select period, period_start, currency, grade, method, payment_count, amount
+            from (${paymentPlatformLevels(sql`select currency, grade, method, paid_on, payment_count, amount from platform_payment_deltas`)}) d) s
+   group by 1, 2, 3, 4, 5
+  having sum(payment_count) <> 0 or sum(amount) <> 0`;
+const expectedPlatformPayments = paymentPlatformLevels(sql`
+  select sc.currency, m.grade, m.method, m.paid_on, m.n as payment_count, m.amount
+    from (${movements}) m join schools sc on sc.id = m.school_id and sc.deleted_at is null`);
+
 /** How many example rows of each kind of difference a report carries. */
 const SAMPLE = 20;
 
 export type Row = Record<string, unknown>;
 
 export interface TableComparison {
-  table: 'invoice_rollups' | 'payment_rollups' | 'invoice_totals' | 'payment_totals' | 'failure_hours' | 'failure_days';
+  table:
+    | 'invoice_rollups'
+    | 'payment_rollups'
+    | 'invoice_totals'
+    | 'payment_totals'
+    | 'platform_invoice_sums'
+    | 'platform_payment_sums'
+    | 'failure_hours'
+    | 'failure_days';
   stored: number;
   expected: number;
   /** Expected rows with no equal stored row (absent or different values). */
@@ -192,6 +252,8 @@ export async function verifyRollups(db: Db): Promise<VerifyReport> {
         await compare(trx, 'payment_rollups', storedPaymentRollups, expectedPaymentRollups),
         await compare(trx, 'invoice_totals', storedInvoiceTotals, expectedInvoiceTotals),
         await compare(trx, 'payment_totals', storedPaymentTotals, expectedPaymentTotals),
+        await compare(trx, 'platform_invoice_sums', storedPlatformInvoices, expectedPlatformInvoices),
+        await compare(trx, 'platform_payment_sums', storedPlatformPayments, expectedPlatformPayments),
         await compare(trx, 'failure_hours', storedFailureHours, expectedFailureHours),
         await compare(trx, 'failure_days', storedFailureDays, expectedFailureDays),
       ];

@@ -1,12 +1,13 @@
 import { useQuery } from '@tanstack/react-query';
-import { lazy, Suspense } from 'react';
+import { lazy, Suspense, useRef, useState } from 'react';
+import { flushSync } from 'react-dom';
 import { WhenVisible } from '../../components/WhenVisible';
-import { Button, Card, EmptyState, ErrorState, Field, Input, PageHeader, Select, Skeleton, Stat, StatGrid, StatusBadge, Table, td, tdNum, th, thNum, SchoolOptions } from '../../components/ui';
+import { Button, Card, EmptyState, ErrorState, Field, Input, LoadMore, PageHeader, Select, Skeleton, Stat, StatGrid, StatusBadge, Table, td, tdNum, th, thNum, SchoolOptions } from '../../components/ui';
 import { formatCount, formatDate, formatDateTime, formatMoney, methodLabel, PAYMENT_METHODS, viewerTimeZone, zoneOwner } from '../../lib/format';
 import { translate, useT } from '../../lib/i18n';
 import { Link, useSearchParams } from '../../lib/router';
 import { gradeOptionsQuery, schoolOptionsQuery } from '../../lib/schools';
-import { dashboardQuery, type Amounts, type DashboardFilters } from './api';
+import { dashboardQuery, fetchSchoolsPage, type Amounts, type Dashboard, type DashboardFilters } from './api';
 
 /** recharts comes with the chart, only when it scrolls into view (WhenVisible). */
 const MethodChart = lazy(() => import('./MethodChart'));
@@ -167,16 +168,7 @@ export function OverviewPage() {
             )}
           </Card>
 
-          <Card title={t('overview.bySchool')} actions={data.bySchoolTruncated ? <span className="text-xs text-amber-800">{t('overview.firstSchools')}</span> : null} testId="by-school">
-            {data.bySchool.length === 0 ? (
-              <EmptyState>{t('overview.noSchools')}</EmptyState>
-            ) : (
-              <AmountsTable
-                label={t('overview.bySchool')}
-                rows={data.bySchool.map((row) => ({ key: row.schoolId, name: row.schoolName, link: `/schools/${row.schoolId}`, ...row }))}
-              />
-            )}
-          </Card>
+          <BySchoolCard key={JSON.stringify(filters)} filters={filters} first={data} />
 
           <Card title={t('overview.outstandingTitle')} testId="outstanding-sample">
             {data.outstandingSample.length === 0 ? (
@@ -233,6 +225,53 @@ function methodCounts(rows: { method: string; count: number }[]) {
   return [...counts].map(([method, count]) => ({ label: methodLabel(method), short: short(method), count }));
 }
 
+/**
+ * Schools, one page at a time (largest outstanding first): the dashboard's first page,
+ * then the next ones with Load more. Kept until the filters change (the key above).
+ */
+function BySchoolCard({ filters, first }: { filters: DashboardFilters; first: Dashboard }) {
+  const { t } = useT();
+  const [more, setMore] = useState<{ rows: Dashboard['bySchool']; next: string | null; loading: boolean }>({ rows: [], next: null, loading: false });
+  const list = useRef<HTMLDivElement>(null);
+  const next = more.rows.length === 0 ? first.bySchoolNextCursor : more.next;
+  // A refreshed first page may overlap what was loaded after it: each school once.
+  const seen = new Set<string>();
+  const rows = [...first.bySchool, ...more.rows].filter((row) => {
+    if (seen.has(row.schoolId)) {
+      return false;
+    }
+    seen.add(row.schoolId);
+    return true;
+  });
+  const load = async () => {
+    if (next === null) {
+      return;
+    }
+    setMore((current) => ({ ...current, loading: true }));
+    try {
+      const page = await fetchSchoolsPage(filters, next);
+      // Rendered before Load more's promise settles, so it can move focus to the first new row.
+      flushSync(() => setMore((current) => ({ rows: [...current.rows, ...page.bySchool], next: page.bySchoolNextCursor, loading: false })));
+    } catch {
+      setMore((current) => ({ ...current, loading: false }));
+    }
+  };
+  return (
+    <Card title={t('overview.bySchool')} testId="by-school">
+      {rows.length === 0 ? (
+        <EmptyState>{t('overview.noSchools')}</EmptyState>
+      ) : (
+        <div ref={list}>
+          <AmountsTable label={t('overview.bySchool')} rows={rows.map((row) => ({ key: row.schoolId, name: row.schoolName, link: `/schools/${row.schoolId}`, ...row }))} />
+          {first.schoolCount > first.bySchool.length ? (
+            <LoadMore shown={rows.length} total={first.schoolCount} noun={t('overview.schoolsNoun')} hasNextPage={next !== null} loading={more.loading} onLoad={load} list={list} />
+          ) : null}
+        </div>
+      )}
+    </Card>
+  );
+}
+
 function AmountsTable({ label, rows }: { label: string; rows: ({ key: string; name: string; link?: string; currency: string } & Amounts)[] }) {
   const { t } = useT();
   return (
@@ -250,7 +289,7 @@ function AmountsTable({ label, rows }: { label: string; rows: ({ key: string; na
       </thead>
       <tbody>
         {rows.map((row) => (
-          <tr key={row.key}>
+          <tr key={row.key} data-row tabIndex={-1} className="focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">
             <td className={td}>
               {row.link ? (
                 <Link to={row.link} className="font-medium text-indigo-700 hover:underline">

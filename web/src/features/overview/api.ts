@@ -12,7 +12,10 @@ export interface Dashboard {
   totals: { currency: string | null } & { [K in keyof Amounts]: number | null };
   totalsByCurrency: ({ currency: string } & Amounts)[];
   bySchool: ({ schoolId: string; schoolName: string; currency: string } & Amounts)[];
+  /** The next page of bySchool (as schoolsCursor); null on the last. */
+  bySchoolNextCursor: string | null;
   bySchoolTruncated: boolean;
+  schoolCount: number;
   byPaymentMethod: { method: string; currency: string; amount: number; count: number }[];
   byGrade: ({ grade: string; currency: string } & Amounts)[];
   outstandingSample: {
@@ -39,6 +42,9 @@ export interface DashboardFilters {
   from?: string;
   to?: string;
 }
+
+/** The next page of the dashboard's bySchool (the whole dashboard answer; only its bySchool is used). */
+export const fetchSchoolsPage = (filters: DashboardFilters, cursor: string) => apiFetch<Dashboard>(`/reports/dashboard${qs({ ...filters, schoolsCursor: cursor })}`);
 
 export const dashboardQuery = (filters: DashboardFilters) =>
   queryOptions({
