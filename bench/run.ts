@@ -16,10 +16,15 @@
  *   npm run bench -- --only latefees    # the daily late-fee run of every school, and a re-run of the day
  *                                       # the school year billed (bench/billing.ts), on a copy of the data set
  *   npm run bench -- --pg-stats         # also print the statements that took the most time in each billing group (pg_stat_statements)
+ *   npm run bench -- --database-url postgres://…/db   # measure that database as it is (no seeding; its real counts are reported)
+ *   npm run bench -- --data-dir DIR     # the embedded PostgreSQL's data directory (default .data/bench)
+ *   npm run bench -- --rounds 10        # latency scenarios interleaved in this many rounds (default 10)
  *
  * Latencies are measured from a client in this process over keep-alive HTTP, one
  * request at a time (p50/p95/p99), after a warm-up, up to --requests samples within
- * 30 s per scenario; throughput with concurrent clients.
+ * 30 s per scenario, taken in --rounds rounds that visit every latency scenario in turn,
+ * so a slow spell of a shared machine falls on all of them alike; throughput with
+ * concurrent clients. The load average at the start and the end is reported with them.
  * Numbers depend on the machine: compare ratios and percentiles, not absolute values.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -50,6 +55,8 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: 'l' },
     requests: { type: 'string', default: '300' },
     'data-dir': { type: 'string', default: path.join(ROOT, '.data', 'bench') },
+    'database-url': { type: 'string' },
+    rounds: { type: 'string', default: '10' },
     port: { type: 'string', default: '54339' },
     only: { type: 'string' },
     'sync-scale': { type: 'string', default: '1' },
@@ -143,20 +150,60 @@ function request(base: string, method: string, url: string, headers: Record<stri
 }
 
 /** Up to `n` sequential samples after a warm-up, within a 30 s budget (at least 20 samples). */
-async function latency(base: string, url: string, token: string, n = samples): Promise<Stats> {
+async function warmUp(base: string, url: string, token: string): Promise<void> {
   const headers = { authorization: `Bearer ${token}` };
-  for (let i = 0; i < Math.min(10, n); i++) {
+  for (let i = 0; i < Math.min(10, samples); i++) {
     const warm = await request(base, 'GET', url, headers);
     if (warm.status !== 200) {
       throw new Error(`GET ${url} → ${warm.status} ${warm.body.slice(0, 300)}`);
     }
   }
-  const times: number[] = [];
-  const budgetEnds = performance.now() + 30_000;
-  for (let i = 0; i < n && (i < 20 || performance.now() < budgetEnds); i++) {
-    times.push((await request(base, 'GET', url, headers)).ms);
+}
+
+interface Scenario {
+  name: string;
+  url: string;
+  token: string;
+  target: string;
+  times: number[];
+}
+
+/**
+ * Scenarios already warmed up (warmUp), measured in `rounds` rounds that each take samples / rounds requests
+ * of every scenario in turn (at most 30 s of requests per scenario in all, at least 20
+ * samples): noise on a shared machine hits all scenarios alike, instead of whichever ran
+ * during it.
+ */
+async function runInterleaved(base: string, scenarios: Scenario[], rounds: number): Promise<void> {
+  const perRound = Math.max(1, Math.ceil(samples / rounds));
+  const spent = new Map<Scenario, number>();
+  for (let round = 0; round < rounds; round++) {
+    for (const scenario of scenarios) {
+      const headers = { authorization: `Bearer ${scenario.token}` };
+      const started = performance.now();
+      for (let i = 0; i < perRound && scenario.times.length < samples; i++) {
+        if (scenario.times.length >= 20 && (spent.get(scenario) ?? 0) + (performance.now() - started) > 30_000) {
+          break;
+        }
+        scenario.times.push((await request(base, 'GET', scenario.url, headers)).ms);
+      }
+      spent.set(scenario, (spent.get(scenario) ?? 0) + performance.now() - started);
+    }
   }
-  return stats(times);
+}
+
+/** One scenario alone (a server of its own that is gone before the interleaved rounds run). */
+async function latency(base: string, url: string, token: string): Promise<Stats> {
+  const scenario: Scenario = { name: url, url, token, target: '', times: [] };
+  await warmUp(base, url, token);
+  await runInterleaved(base, [scenario], 1);
+  return stats(scenario.times);
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
 }
 
 async function ensureDataset(adminUrl: string): Promise<{ url: string; seeded: boolean; seedSeconds: number | null }> {
@@ -448,7 +495,8 @@ async function main(): Promise<void> {
   // shared_buffers sized for the reports' working set (invoices, students, schools, the
   // rollups: ~300 MB of data set L), as a server holding this data would be configured;
   // PostgreSQL's default of 128 MB would make every report read pages through the kernel.
-  const embedded = await startEmbeddedPostgres({
+  const given = args['database-url'];
+  const embedded = given !== undefined ? undefined : await startEmbeddedPostgres({
     dataDir: args['data-dir'] ?? '',
     port: Number(args.port),
     database: 'postgres',
@@ -460,11 +508,14 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       server?.kill('SIGTERM');
-      void embedded.stop().finally(() => process.exit(130));
+      void (embedded?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
     });
   }
   try {
-    const dataset = await ensureDataset(embedded.url);
+    const loadAtStart = os.loadavg();
+    // The server's other databases (the billing copy, the sync run) are made beside it.
+    const adminUrl = embedded?.url ?? withDatabase(given ?? '', 'postgres');
+    const dataset = given !== undefined ? { url: given, seeded: false, seedSeconds: null } : await ensureDataset(adminUrl);
     // Never measure on inconsistent aggregates: the rollups must equal a recomputation.
     const checked = createDatabase({ connectionString: dataset.url, max: 2, statementTimeoutMs: 600_000 });
     const report = await verifyRollups(checked.db);
@@ -481,7 +532,7 @@ async function main(): Promise<void> {
     let billingUrl: string | undefined;
     if (billingWanted) {
       const t0 = performance.now();
-      billingUrl = await cloneDatabase(embedded.url, new URL(dataset.url).pathname.slice(1), billingDb);
+      billingUrl = await cloneDatabase(adminUrl, new URL(dataset.url).pathname.slice(1), billingDb);
       log(`billing: copied the data set to ${billingDb} in ${Math.round((performance.now() - t0) / 100) / 10} s`);
     }
     const db = new pg.Client({ connectionString: dataset.url });
@@ -513,11 +564,11 @@ async function main(): Promise<void> {
     const oneSchool = (await db.query<{ id: string }>('select id from schools order by id limit 1')).rows[0]?.id ?? '';
     const results: Record<string, unknown> = { dataset: { ...size, counts, seedSeconds: dataset.seedSeconds }, machine: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, calibrationMs }, at: new Date().toISOString() };
     const rows: [string, Stats | string, string][] = [];
+    const scenarios: Scenario[] = [];
+    // Latency scenarios are collected here and measured together, interleaved (runInterleaved).
     const measure = async (name: string, url: string, token: string, target: string) => {
-      const s = await latency(base, url, token);
-      rows.push([name, s, target]);
-      log(`${name}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms`);
-      return s;
+      await warmUp(base, url, token);
+      scenarios.push({ name, url, token, target, times: [] });
     };
 
     const extraRows: string[] = [];
@@ -802,12 +853,12 @@ async function main(): Promise<void> {
         await billing.end();
         server.kill('SIGTERM');
         await new Promise((resolve) => setTimeout(resolve, 500));
-        await dropDatabase(embedded.url, billingDb);
+        await dropDatabase(adminUrl, billingDb);
       }
     }
     if (want('sync')) {
       // A simulated day of the vendor feed at its ceiling, in a database of its own (bench/sync.ts).
-      const sync = await benchSync({ adminUrl: embedded.url, scale: Number(args['sync-scale']), log });
+      const sync = await benchSync({ adminUrl, scale: Number(args['sync-scale']), log });
       results.sync = sync;
       log(`sync: ${JSON.stringify(sync)}`);
       extraRows.push(
@@ -815,6 +866,18 @@ async function main(): Promise<void> {
       );
     }
 
+    if (scenarios.length > 0) {
+      const rounds = Math.max(1, Number(args.rounds));
+      log(`latency: ${scenarios.length} scenarios interleaved in ${rounds} rounds`);
+      await runInterleaved(base, scenarios, rounds);
+      for (const scenario of scenarios) {
+        const s = stats(scenario.times);
+        rows.push([scenario.name, s, scenario.target]);
+        log(`${scenario.name}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms`);
+      }
+    }
+    const loadAtEnd = os.loadavg();
+    results.loadAverage = { start: loadAtStart, end: loadAtEnd };
     results.latency = Object.fromEntries(rows.map(([name, s]) => [name, s]));
     const table = [
       '| scenario | p50 ms | p95 ms | p99 ms | samples | target |',
@@ -823,7 +886,8 @@ async function main(): Promise<void> {
       ...extraRows,
       dataset.seedSeconds === null ? '' : `| seed data set (${size.transactions.toLocaleString('en')} transactions) | ${dataset.seedSeconds} s | | | | ≤ 90 s for L |`,
     ].filter(Boolean);
-    const header = `Data set: ${size.schools} schools, ${size.students} students, ${counts?.invoices} invoices, ${counts?.transactions} transactions; ${os.cpus().length} cores, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}; CPU calibration ${calibrationMs} ms (counting generate_series(1, 3 000 000); lower is faster).`;
+    const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+    const header = `Data set: ${counts?.schools} schools, ${counts?.students} students, ${counts?.invoices} invoices, ${counts?.payments} payments, ${counts?.transactions} transactions (counted); ${os.cpus().length} cores, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}; CPU calibration ${calibrationMs} ms (counting generate_series(1, 3 000 000); lower is faster); load average ${load(loadAtStart)} at the start, ${load(loadAtEnd)} at the end; latencies interleaved in ${args.rounds} rounds.`;
     if (only === undefined) {
       await writeFile(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
       await writeFile(path.join(ROOT, 'bench', 'results.md'), `${header}\n\n${table.join('\n')}\n`);
@@ -836,7 +900,7 @@ async function main(): Promise<void> {
   } finally {
     server?.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await embedded.stop();
+    await embedded?.stop();
     agent.destroy();
   }
 }

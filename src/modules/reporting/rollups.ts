@@ -149,9 +149,9 @@ const storedPlatformInvoices = sql`
    group by 1, 2, 3, 4, 5
   having sum(invoice_count) <> 0`;
 const expectedPlatformInvoices = invoicePlatformLevels(sql`
-  select sc.currency, sc.timezone, i.grade, i.due_date, 1 as invoice_count, i.amount as amount_due, i.paid_amount as amount_paid,
-         (i.paid_amount < i.amount)::int as outstanding_count, (i.paid_amount > 0 and i.paid_amount < i.amount)::int as partial_count
-    from (${liveInvoices}) i join schools sc on sc.id = i.school_id and sc.deleted_at is null`);
+  select sc.currency, sc.timezone, i.grade, i.due_date, ${invoiceSums}
+    from (${liveInvoices}) i join schools sc on sc.id = i.school_id and sc.deleted_at is null
+   group by 1, 2, 3, 4`);
 const storedPlatformPayments = sql`
   select period, period_start, currency, grade, method, sum(payment_count)::bigint as payment_count, sum(amount)::bigint as amount
     from (select period, period_start, currency, grade, method, payment_count, amount from platform_payment_sums
@@ -161,8 +161,9 @@ const storedPlatformPayments = sql`
    group by 1, 2, 3, 4, 5
   having sum(payment_count) <> 0 or sum(amount) <> 0`;
 const expectedPlatformPayments = paymentPlatformLevels(sql`
-  select sc.currency, m.grade, m.method, m.paid_on, m.n as payment_count, m.amount
-    from (${movements}) m join schools sc on sc.id = m.school_id and sc.deleted_at is null`);
+  select sc.currency, m.grade, m.method, m.paid_on, sum(m.n)::bigint as payment_count, sum(m.amount)::bigint as amount
+    from (${movements}) m join schools sc on sc.id = m.school_id and sc.deleted_at is null
+   group by 1, 2, 3, 4`);
 
 /** How many example rows of each kind of difference a report carries. */
 const SAMPLE = 20;
