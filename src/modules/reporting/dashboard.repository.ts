@@ -112,6 +112,14 @@ export interface SchoolPageQuery {
   after?: { outstanding: number; name: string; id: string };
 }
 
+export interface SchoolFigures {
+  schoolId: string;
+  amountDue: number;
+  amountOutstanding: number;
+  amountOverdue: number;
+  amountCollected: number;
+}
+
 export interface SchoolPage {
   rows: (SelectedSchool & { outstanding: number })[];
   hasMore: boolean;
@@ -239,11 +247,47 @@ export function createDashboardRepository() {
     },
 
     /**
+     * The four figures of a page of schools (bySchool), each read through its school's
+     * keys: without a range, one totals row per school; with one, the school's day
+     * buckets in it. Not yet due = the school's buckets due on or after its local today.
+     */
+    async schoolFigures(db: DbOrTx, scope: Scope, filter: DashboardFilter, ids: readonly string[]): Promise<SchoolFigures[]> {
+      const { grade, method } = filter;
+      const ranged = filter.from !== undefined || filter.to !== undefined;
+      // Per school (a lateral subquery each), so every read is an index range of that
+      // school's rows, whatever the planner would guess for a list of ids.
+      const invoices = ranged
+        ? sql`select coalesce(sum(r.amount_due), 0) as due, coalesce(sum(r.amount_due - r.amount_paid), 0) as outstanding
+                from invoice_rollups r
+               where r.school_id = sel.id ${andIf(grade, (g) => sql`and r.grade = ${g}`)} and ${dateRange('r.due_date', filter)}`
+        : sql`select coalesce(sum(t.amount_due), 0) as due, coalesce(sum(t.amount_due - t.amount_paid), 0) as outstanding
+                from invoice_totals t where t.school_id = sel.id and t.grade = ${grade ?? ''}`;
+      const payments = ranged
+        ? sql`select coalesce(sum(r.amount), 0) as amount from payment_rollups r
+               where r.school_id = sel.id ${andIf(grade, (g) => sql`and r.grade = ${g}`)} ${andIf(method, (m) => sql`and r.method = ${m}`)}
+                 and ${dateRange('r.paid_on', filter)}`
+        : sql`select coalesce(sum(t.amount), 0) as amount from payment_totals t
+               where t.school_id = sel.id and t.grade = ${grade ?? ''} and t.method = ${method ?? ''}`;
+      const result = await sql<SchoolFigures>`
+        select sel.id as "schoolId", i.due::bigint as "amountDue", i.outstanding::bigint as "amountOutstanding",
+               (i.outstanding - n.outstanding)::bigint as "amountOverdue", p.amount::bigint as "amountCollected"
+          from (select s.id, (now() at time zone s.timezone)::date as today from (${selectedSchools(scope, { ...filter, schoolIds: ids })}) s) sel
+         cross join lateral (${invoices}) i
+         cross join lateral (${payments}) p
+         cross join lateral (
+           select coalesce(sum(r.amount_due - r.amount_paid), 0) as outstanding
+             from invoice_rollups r
+            where r.school_id = sel.id ${andIf(grade, (g) => sql`and r.grade = ${g}`)} and r.due_date >= sel.today and ${dateRange('r.due_date', filter)}
+         ) n`.execute(db);
+      return result.rows;
+    },
+
+    /**
      * One page of the selected schools for bySchool, in the requested order, seeking past
      * the previous page's last row. Largest outstanding first reads one outstanding figure
      * per school (the totals without a range; the day buckets in it, or totals − those
      * outside it, with one); by name reads the schools alone. The page's figures come
-     * from invoiceAggregates / paymentAggregates for its schools.
+     * from schoolFigures.
      */
     async schoolPage(db: DbOrTx, scope: Scope, filter: DashboardFilter, page: SchoolPageQuery): Promise<SchoolPage> {
       const { after, limit } = page;

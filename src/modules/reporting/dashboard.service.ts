@@ -100,19 +100,15 @@ export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardR
         await dashboard.foldPlatform(db).catch(() => undefined);
       };
       // Independent reads, each on its own pooled connection.
-      const [selection, [invoices, payments], outstandingSample, [schoolPage, pageInvoices, pagePayments]] = await Promise.all([
+      const [selection, [invoices, payments], outstandingSample, [schoolPage, pageFigures]] = await Promise.all([
         dashboard.currencies(db, principal, filter),
         platform
           ? fold().then(() => Promise.all([dashboard.platformInvoiceAggregates(db, filter), dashboard.platformPaymentAggregates(db, filter)]))
           : Promise.all([dashboard.invoiceAggregates(db, principal, filter), dashboard.paymentAggregates(db, principal, filter)]),
         dashboard.outstandingSample(db, principal, filter),
         dashboard.schoolPage(db, principal, filter, page).then(async (found) => {
-          if (found.rows.length === 0) {
-            return [found, [], []] as const;
-          }
-          const only: DashboardFilter = { ...filter, schoolIds: found.rows.map((row) => row.schoolId) };
-          const [inv, pay] = await Promise.all([dashboard.invoiceAggregates(db, principal, only), dashboard.paymentAggregates(db, principal, only)]);
-          return [found, inv, pay] as const;
+          const figures = found.rows.length === 0 ? [] : await dashboard.schoolFigures(db, principal, filter, found.rows.map((row) => row.schoolId));
+          return [found, figures] as const;
         }),
       ]);
       const invoicesAt = (level: InvoiceAggregate['level']) => invoices.filter((row) => row.level === level);
@@ -128,12 +124,18 @@ export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardR
       const totals = single ?? { currency: null, amountDue: null, amountCollected: null, amountOutstanding: null, amountOverdue: null };
 
       // --- per school: one page, in the order asked for
-      const invoiceBySchool = new Map(pageInvoices.filter((row) => row.level === 'school').map((row) => [row.schoolId, row]));
-      const paymentBySchool = new Map(pagePayments.filter((row) => row.level === 'school').map((row) => [row.schoolId, row]));
+      const figuresOf = new Map(pageFigures.map((row) => [row.schoolId, row]));
       const bySchool: SchoolTotals[] = schoolPage.rows.map((school) => {
-        const amounts = addInvoice(zero(), invoiceBySchool.get(school.schoolId));
-        amounts.amountCollected = paymentBySchool.get(school.schoolId)?.amount ?? 0;
-        return { schoolId: school.schoolId, schoolName: school.schoolName, currency: school.currency, ...amounts };
+        const figures = figuresOf.get(school.schoolId);
+        return {
+          schoolId: school.schoolId,
+          schoolName: school.schoolName,
+          currency: school.currency,
+          amountDue: figures?.amountDue ?? 0,
+          amountCollected: figures?.amountCollected ?? 0,
+          amountOutstanding: figures?.amountOutstanding ?? 0,
+          amountOverdue: figures?.amountOverdue ?? 0,
+        };
       });
       const last = schoolPage.rows.at(-1);
       const bySchoolNextCursor = schoolPage.hasMore && last !== undefined ? encodeSchoolCursor(page.sort, last) : null;
