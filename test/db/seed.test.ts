@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { parseSeedCli, SeedUsageError } from '../../src/db/seed/cli.js';
-import { planSeed, SEED_TABLES, tableChunks } from '../../src/db/seed/generate.js';
+import { COPY_TABLES, planSeed, SEED_TABLES, tableChunks, writeSchool, type CopyTable } from '../../src/db/seed/generate.js';
+import { CopyWriter } from '../../src/db/seed/copy-writer.js';
 import { seedDatabase, type SeedResult } from '../../src/db/seed/loader.js';
 import { UUID_V7_PATTERN, uuidV7Time } from '../../src/db/seed/uuid.js';
 import { createDatabase, type Database, type Db } from '../../src/db/database.js';
@@ -251,6 +252,30 @@ describe('seed', () => {
     const [a, b] = await Promise.all([snapshot(url), snapshot(two.url)]);
     assert.equal(a.invoices.length, result.counts.invoices);
     assert.deepEqual(b, a);
+  });
+
+  test('many small schools in one batch: every table is handed out in chunks that fit, none overflows', () => {
+    // 400 schools of one student each: their school rows alone are several times the
+    // 16 KiB chunk (4 000 schools of 15 students filled the loader's 1 MiB ones).
+    const plan = planSeed({ schools: 400, students: 400, months: 2, transactions: 800, seed: '3', now: NOW });
+    const writers = new Map<CopyTable, CopyWriter>(COPY_TABLES.map((table) => [table, new CopyWriter(16 * 1024)]));
+    const rows = new Map<CopyTable, number>();
+    let chunks = 0;
+    const emit = (table: CopyTable, chunk: Buffer, n: number) => {
+      assert.ok(chunk.length <= 16 * 1024);
+      rows.set(table, (rows.get(table) ?? 0) + n);
+      chunks++;
+    };
+    for (const school of plan.schools) {
+      writeSchool(plan, school, writers, emit);
+    }
+    for (const [table, out] of writers) {
+      const n = out.rows;
+      emit(table, out.take(), n);
+    }
+    assert.equal(rows.get('schools'), 400);
+    assert.equal(rows.get('students'), 400);
+    assert.ok(chunks > COPY_TABLES.length, `${chunks} chunks`);
   });
 
   test('another seed gives other data; generation never depends on which table is streamed', () => {

@@ -468,6 +468,13 @@ export function writeSchool(
         emit(table, out.take(), n);
       }
     }
+    // The small tables (a school's row, its bill runs, awards…) yield no chunk of their
+    // own within a school; a batch of many small schools (4 000 for L's students) fills
+    // them too, so the chunk is handed out between schools once full.
+    if (out.full) {
+      const n = out.rows;
+      emit(table, out.take(), n);
+    }
   }
   return book !== undefined && ledger ? failedTargets(book) : undefined;
 }
