@@ -3,6 +3,7 @@ import type { DbOrTx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
 import { andIf } from '../../shared/sql.js';
+import { addDays } from '../assistant/format.js';
 import { isOutstanding, statusOf } from '../billing/invoices.repository.js';
 import { studentName } from '../billing/students.repository.js';
 import { OUTSTANDING_SAMPLE_SIZE, type OutstandingInvoice } from './dashboard.schemas.js';
@@ -20,7 +21,7 @@ import { OUTSTANDING_SAMPLE_SIZE, type OutstandingInvoice } from './dashboard.sc
  * Tenant isolation: the selected schools pass through `inScope`, and the rollups are
  * joined to that selection (which also leaves soft-deleted schools out; soft-deleted
  * students are already out of the rollups). Each aggregate comes back per grouping set
- * (per school, per grade / method with currency, per currency) in one statement, so
+ * (per grade / method with currency, per currency) in one statement, so
  * money is only ever summed within one currency.
  */
 
@@ -42,8 +43,7 @@ export interface SelectedSchool {
 
 /** One row of a grouping-sets aggregate; the key columns not in its set are null. */
 export interface InvoiceAggregate {
-  level: 'school' | 'grade' | 'currency';
-  schoolId: string | null;
+  level: 'grade' | 'currency';
   grade: string | null;
   currency: string;
   amountDue: number;
@@ -52,8 +52,7 @@ export interface InvoiceAggregate {
 }
 
 export interface PaymentAggregate {
-  level: 'school' | 'grade' | 'method' | 'currency';
-  schoolId: string | null;
+  level: 'grade' | 'method' | 'currency';
   grade: string | null;
   method: PaymentMethod | null;
   currency: string;
@@ -101,7 +100,6 @@ export async function rangeSide(db: DbOrTx, table: 'invoice_rollups' | 'payment_
   return covered > span / 2 ? ('outside' as const) : ('inside' as const);
 }
 
-
 /** How bySchool is ordered: largest outstanding first (the default), or by name. */
 export type SchoolSort = 'outstanding' | 'name';
 
@@ -125,19 +123,9 @@ export interface SchoolPage {
   hasMore: boolean;
 }
 
-const isoDay = (date: Date) => date.toISOString().slice(0, 10);
-const dayAt = (date: string) => new Date(`${date}T00:00:00Z`);
 const monthStart = (date: string) => `${date.slice(0, 7)}-01`;
-function shiftDays(date: string, days: number): string {
-  const d = dayAt(date);
-  d.setUTCDate(d.getUTCDate() + days);
-  return isoDay(d);
-}
-function nextMonth(first: string): string {
-  const d = dayAt(first);
-  d.setUTCMonth(d.getUTCMonth() + 1);
-  return isoDay(d);
-}
+/** The first day of the month after `date`'s. */
+const nextMonth = (date: string) => monthStart(addDays(monthStart(date), 31));
 
 /**
  * Which rows of a platform sums table make up [from, to]: the all-time rows without a
@@ -150,8 +138,8 @@ export function platformPeriods(filter: Pick<DashboardFilter, 'from' | 'to'>): R
     return sql`period = 'a'`;
   }
   // Whole months start on or after `first` and before `end`.
-  const first = from === undefined ? undefined : nextMonth(monthStart(shiftDays(from, -1)));
-  const end = to === undefined ? undefined : monthStart(shiftDays(to, 1));
+  const first = from === undefined ? undefined : nextMonth(addDays(from, -1));
+  const end = to === undefined ? undefined : monthStart(addDays(to, 1));
   if (first !== undefined && end !== undefined && first >= end) {
     return sql`(period = 'd' and period_start between ${from}::date and ${to}::date)`;
   }
@@ -195,7 +183,7 @@ export function createDashboardRepository() {
       const perGrade = grade === undefined ? sql`grade > ''` : sql`grade = ${grade}`;
       const notDue = sql`period = 'd' and period_start >= (now() at time zone timezone)::date and ${dateRange('period_start', filter)}`;
       const result = await sql<InvoiceAggregate>`
-        select level, null::uuid as "schoolId", grade, currency,
+        select level, grade, currency,
                sum(amount_due)::bigint as "amountDue", sum(outstanding)::bigint as "amountOutstanding",
                (sum(outstanding) - sum(not_due))::bigint as "amountOverdue"
           from (select 'currency' as level, null::text as grade, currency, invoice_count, amount_due, amount_due - amount_paid as outstanding, 0::bigint as not_due
@@ -228,7 +216,7 @@ export function createDashboardRepository() {
       const anyGrade = grade === undefined ? sql`grade > ''` : sql`grade = ${grade}`;
       const anyMethod = method === undefined ? sql`method > ''` : sql`method = ${method}`;
       const result = await sql<PaymentAggregate>`
-        select level, null::uuid as "schoolId", grade, method, currency, sum(amount)::bigint as amount, sum(payment_count)::bigint as count
+        select level, grade, method, currency, sum(amount)::bigint as amount, sum(payment_count)::bigint as count
           from (select 'currency' as level, null::text as grade, null::text as method, currency, payment_count, amount
                   from platform_payment_sums where ${allGrades} and ${allMethods} and ${periods}
                 union all
@@ -369,13 +357,10 @@ export function createDashboardRepository() {
           union all
           select school_id, grade, 0, 0, outstanding from not_due
         )
-        select 'school' as level, b.school_id as "schoolId", null as grade, sel.currency, ${sums}
-          from by_school b join sel on sel.id = b.school_id group by b.school_id, sel.currency
-        union all
-        select 'currency', null, null, sel.currency, ${sums}
+        select 'currency' as level, null as grade, sel.currency, ${sums}
           from by_school b join sel on sel.id = b.school_id group by sel.currency
         union all
-        select 'grade', null, b.grade, sel.currency, ${sums}
+        select 'grade', b.grade, sel.currency, ${sums}
           from by_grade b join sel on sel.id = b.school_id group by b.grade, sel.currency`.execute(db);
       return result.rows;
     },
@@ -414,16 +399,13 @@ export function createDashboardRepository() {
         by_school as (${schoolRows}),
         by_grade as (${gradeRows}),
         by_method as (${methodRows})
-        select 'school' as level, b.school_id as "schoolId", null as grade, null as method, sel.currency, ${sums}
-          from by_school b join sel on sel.id = b.school_id group by b.school_id, sel.currency
-        union all
-        select 'currency', null, null, null, sel.currency, ${sums}
+        select 'currency' as level, null as grade, null as method, sel.currency, ${sums}
           from by_school b join sel on sel.id = b.school_id group by sel.currency
         union all
-        select 'grade', null, b.grade, null, sel.currency, ${sums}
+        select 'grade', b.grade, null, sel.currency, ${sums}
           from by_grade b join sel on sel.id = b.school_id group by b.grade, sel.currency
         union all
-        select 'method', null, null, b.method, sel.currency, ${sums}
+        select 'method', null, b.method, sel.currency, ${sums}
           from by_method b join sel on sel.id = b.school_id group by b.method, sel.currency`.execute(db);
       return result.rows;
     },

@@ -4,7 +4,7 @@ import { AppError, notFound } from '../../shared/errors.js';
 import type { Principal } from '../../shared/policy.js';
 import type { BillingReportsRepository } from './billing-reports.repository.js';
 import type { DashboardFilter, DashboardRepository, InvoiceAggregate, PaymentAggregate, SchoolPageQuery, SchoolSort } from './dashboard.repository.js';
-import { cursorPart, decodeCursor } from '../../shared/pagination.js';
+import { cursorPart, decodeCursor, encodeCursor } from '../../shared/pagination.js';
 import {
   DEFAULT_SCHOOLS_LIMIT,
   type CurrencyTotals,
@@ -31,8 +31,7 @@ const invalid = (field: string, message: string) =>
 
 /** The bySchool cursor: the sort it belongs to, then the last row's outstanding (that sort only), name and id. */
 function encodeSchoolCursor(sort: SchoolSort, row: { outstanding: number; schoolName: string; schoolId: string }): string {
-  const key = sort === 'name' ? ['name', row.schoolName, row.schoolId] : ['outstanding', row.outstanding, row.schoolName, row.schoolId];
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
+  return encodeCursor(sort === 'name' ? ['name', row.schoolName, row.schoolId] : ['outstanding', row.outstanding, row.schoolName, row.schoolId]);
 }
 
 function schoolPageOf(query: DashboardQuery): SchoolPageQuery {
