@@ -12,7 +12,8 @@ import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
  * The dashboard over every school from the platform tier (migration 0033): the same
  * figures as the per-school tiers summed, whether the writers' deltas are folded or not;
  * a school's deletion, time zone or currency moving its whole contribution; `npm run
- * verify` seeing a corrupted row; and bySchool as keyset pages.
+ * verify` seeing a corrupted row; bySchool as keyset pages; and a range's page of schools
+ * read from each school's month and day sums (migration 0034).
  */
 
 const DAY_MS = 86_400_000;
@@ -198,6 +199,66 @@ describe('dashboard over every school: the platform tier', () => {
       assert.equal(response.statusCode, 400);
       assert.equal(problemOf(response).errors?.[0]?.field, 'schoolsLimit');
     }
+  });
+
+  test('a range without a grade reads each school’s month and day sums: the same figures and order as its (grade, day) buckets; verify sees a corrupted row', async () => {
+    const schools = [fx.schoolA, fx.schoolB];
+    // What the (school, grade, day) buckets say, summed per school over [from, to].
+    const fromBuckets = async (filter: DashboardFilter) => {
+      const inRange = (column: string) =>
+        sql`true ${filter.from === undefined ? sql`` : sql`and ${sql.ref(column)} >= ${filter.from}::date`} ${filter.to === undefined ? sql`` : sql`and ${sql.ref(column)} <= ${filter.to}::date`}`;
+      const { rows } = await sql<{ schoolId: string; amountDue: number; amountOutstanding: number; amountCollected: number }>`
+        select s.id as "schoolId",
+               (select coalesce(sum(amount_due), 0) from invoice_rollups where school_id = s.id and ${inRange('due_date')})::bigint as "amountDue",
+               (select coalesce(sum(amount_due - amount_paid), 0) from invoice_rollups where school_id = s.id and ${inRange('due_date')})::bigint as "amountOutstanding",
+               (select coalesce(sum(amount), 0) from payment_rollups where school_id = s.id and ${inRange('paid_on')})::bigint as "amountCollected"
+          from schools s where s.id = any(${schools}::uuid[]) order by s.id`.execute(t.db);
+      return rows;
+    };
+    const ranges = QUERIES.filter((filter) => (filter.from !== undefined || filter.to !== undefined) && filter.grade === undefined && filter.method === undefined);
+    assert.ok(ranges.length >= 4);
+    for (const filter of ranges) {
+      const figures = await repo.schoolFigures(t.db, SYSTEM_SCOPE, filter, schools);
+      const expected = await fromBuckets(filter);
+      assert.deepEqual(
+        [...figures].sort((a, b) => a.schoolId.localeCompare(b.schoolId)).map(({ schoolId, amountDue, amountOutstanding, amountCollected }) => ({ schoolId, amountDue, amountOutstanding, amountCollected })),
+        [...expected].sort((a, b) => a.schoolId.localeCompare(b.schoolId)),
+        JSON.stringify(filter),
+      );
+      // Ranked by what is outstanding in the range, whichever side (inside or outside it) is read.
+      const page = await repo.schoolPage(t.db, SYSTEM_SCOPE, filter, { sort: 'outstanding', limit: 10 });
+      assert.deepEqual(
+        page.rows.map((row) => row.outstanding),
+        schools.map((id) => expected.find((row) => row.schoolId === id)?.amountOutstanding ?? 0).sort((a, b) => b - a),
+        JSON.stringify(filter),
+      );
+    }
+    assert.ok(
+      (await fromBuckets({ from: utcDay(-45), to: utcDay(45) })).some((row) => row.amountDue > 0 && row.amountCollected > 0),
+      'the fixture has invoices and money in the range',
+    );
+
+    const range = { from: utcDay(-45), to: utcDay(45) };
+    const truth = await dashboard('root', range);
+    await sql`update school_invoice_sums set amount_due = amount_due + 7 where school_id = ${fx.schoolA} and period = 'd' and period_start between ${range.from}::date and ${range.to}::date`.execute(t.db);
+    await sql`update school_payment_sums set amount = amount + 5 where school_id = ${fx.schoolA} and period = 'd' and period_start between ${range.from}::date and ${range.to}::date`.execute(t.db);
+    try {
+      const changed = await dashboard('root', range);
+      const before = truth.bySchool.find((row) => row.schoolId === fx.schoolA);
+      const after = changed.bySchool.find((row) => row.schoolId === fx.schoolA);
+      assert.ok(before && after);
+      assert.ok(after.amountDue > before.amountDue, 'the page of schools reads the day sums');
+      assert.ok(after.amountCollected > before.amountCollected, 'the page of schools reads the payment day sums');
+      const report = await verifyRollups(t.db);
+      assert.equal(report.ok, false);
+      for (const table of ['school_invoice_sums', 'school_payment_sums'] as const) {
+        assert.ok((report.tables.find((row) => row.table === table)?.unexpected.count ?? 0) >= 1, formatReport(report));
+      }
+    } finally {
+      await refreshRollups(t.db, fx.schoolA);
+    }
+    await assertVerified('after a refresh of school A');
+    assert.deepEqual((await dashboard('root', range)).bySchool, truth.bySchool);
   });
 
   test('concurrent payments in both schools while folds run: the tier stays exact', async () => {

@@ -89,7 +89,7 @@ export interface SeedPhase {
 
 /** Tables a reset empties, children first. `users` is deliberately not among them. */
 export const RESET_TABLES = [
-  'failure_hours', 'failure_days', 'platform_invoice_deltas', 'platform_payment_deltas', 'platform_invoice_sums', 'platform_payment_sums', 'transactions', 'receipts', 'receipt_counters', 'refunds', 'payments', 'family_payments', 'invoice_adjustments', 'credit_note_counters',
+  'failure_hours', 'failure_days', 'platform_invoice_deltas', 'platform_payment_deltas', 'platform_invoice_sums', 'platform_payment_sums', 'school_invoice_sums', 'school_payment_sums', 'transactions', 'receipts', 'receipt_counters', 'refunds', 'payments', 'family_payments', 'invoice_adjustments', 'credit_note_counters',
   'credit_applications', 'invoice_lines', 'demo_bills', 'demo_students', 'invoices', 'invoice_counters', 'bill_runs', 'awards',
   'enrolment_payers', 'enrolments', 'fee_plan_items', 'fee_plans', 'discount_rules', 'billing_versions', 'user_schools', 'students',
   'guardians', 'family_counters', 'families', 'schools',

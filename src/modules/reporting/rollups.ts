@@ -34,6 +34,9 @@ export const FAMILY_CREDIT_GRADE = 'family credit, no grade';
  *                    ('' = all) [and method ('' = all)], for all time ('a'), each month
  *                    ('m') and each day ('d'); the stored side adds the deltas not
  *                    folded yet, as every reader does.
+ *   school_invoice_sums / school_payment_sums  (0034) invoice_rollups and
+ *                    payment_rollups without grade and method: per school and due (or
+ *                    payment) month ('m') and day ('d'); empty rows do not exist.
  *   failure_hours / failure_days  failed transactions counted (and summed) per
  *                    currency and UTC hour or day, by failure code, gateway and method,
  *                    over every school (0032).
@@ -165,6 +168,21 @@ const expectedPlatformPayments = paymentPlatformLevels(sql`
     from (${movements}) m join schools sc on sc.id = m.school_id and sc.deleted_at is null
    group by 1, 2, 3, 4`);
 
+/** Per school without grade and method, for each month and each day (0034). */
+const schoolPeriods = (column: string) => sql`
+  cross join lateral (values ('d'::"char", ${sql.ref(column)}), ('m'::"char", date_trunc('month', ${sql.ref(column)})::date)) p (period, period_start)`;
+const storedSchoolInvoices = sql`select school_id, period, period_start, invoice_count, amount_due, amount_paid from school_invoice_sums`;
+const expectedSchoolInvoices = sql`
+  select i.school_id, p.period, p.period_start, count(*)::bigint as invoice_count, sum(i.amount)::bigint as amount_due, sum(i.paid_amount)::bigint as amount_paid
+    from (${liveInvoices}) i ${schoolPeriods('i.due_date')}
+   group by 1, 2, 3`;
+const storedSchoolPayments = sql`select school_id, period, period_start, payment_count, amount from school_payment_sums`;
+const expectedSchoolPayments = sql`
+  select m.school_id, p.period, p.period_start, sum(m.n)::bigint as payment_count, sum(m.amount)::bigint as amount
+    from (${movements}) m ${schoolPeriods('m.paid_on')}
+   group by 1, 2, 3
+  having sum(m.n) <> 0 or sum(m.amount) <> 0`;
+
 /** How many example rows of each kind of difference a report carries. */
 const SAMPLE = 20;
 
@@ -178,6 +196,8 @@ export interface TableComparison {
     | 'payment_totals'
     | 'platform_invoice_sums'
     | 'platform_payment_sums'
+    | 'school_invoice_sums'
+    | 'school_payment_sums'
     | 'failure_hours'
     | 'failure_days';
   stored: number;
@@ -255,6 +275,8 @@ export async function verifyRollups(db: Db): Promise<VerifyReport> {
         await compare(trx, 'payment_totals', storedPaymentTotals, expectedPaymentTotals),
         await compare(trx, 'platform_invoice_sums', storedPlatformInvoices, expectedPlatformInvoices),
         await compare(trx, 'platform_payment_sums', storedPlatformPayments, expectedPlatformPayments),
+        await compare(trx, 'school_invoice_sums', storedSchoolInvoices, expectedSchoolInvoices),
+        await compare(trx, 'school_payment_sums', storedSchoolPayments, expectedSchoolPayments),
         await compare(trx, 'failure_hours', storedFailureHours, expectedFailureHours),
         await compare(trx, 'failure_days', storedFailureDays, expectedFailureDays),
       ];
