@@ -583,24 +583,31 @@ async function main(): Promise<void> {
       const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
       await measure('dashboard, all schools, 100 days mid-year', `/api/v1/reports/dashboard?from=${day(-200)}&to=${day(-100)}`, admin, 'p95 ≤ 50 ms');
       await measure('dashboard, all schools, a year, by name', `/api/v1/reports/dashboard?from=${day(-365)}&to=${day(0)}&schoolsSort=name`, admin, 'p95 ≤ 50 ms');
-      // 10 clients at once for 5 s: requests per second.
+      // 10 clients at once for 5 s, three times: requests per second, the median and the
+      // range (one 5-second run on this shared VM moved by a third from run to run).
       const dashboardSeconds = 5;
-      let served = 0;
-      const until = performance.now() + dashboardSeconds * 1000;
-      await Promise.all(
-        Array.from({ length: 10 }, async () => {
-          while (performance.now() < until) {
-            const response = await request(base, 'GET', '/api/v1/reports/dashboard', { authorization: `Bearer ${admin}` });
-            if (response.status === 200) {
-              served++;
+      const runs: number[] = [];
+      for (let run = 0; run < 3; run++) {
+        let served = 0;
+        const until = performance.now() + dashboardSeconds * 1000;
+        await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            while (performance.now() < until) {
+              const response = await request(base, 'GET', '/api/v1/reports/dashboard', { authorization: `Bearer ${admin}` });
+              if (response.status === 200) {
+                served++;
+              }
             }
-          }
-        }),
-      );
-      const dashboardPerSecond = Math.round(served / dashboardSeconds);
-      results.dashboardThroughput = { clients: 10, perSecond: dashboardPerSecond };
-      log(`dashboard: ${dashboardPerSecond} req/s with 10 connections`);
-      extraRows.push(`| dashboard, all schools, 10 connections | ${dashboardPerSecond.toLocaleString('en')} req/s | | | | ≥ 200 req/s |`);
+          }),
+        );
+        runs.push(Math.round(served / dashboardSeconds));
+      }
+      runs.sort((a, b) => a - b);
+      const dashboardPerSecond = runs[1] ?? 0;
+      const dashboardRange = `${(runs[0] ?? 0).toLocaleString('en')}–${(runs[2] ?? 0).toLocaleString('en')}`;
+      results.dashboardThroughput = { clients: 10, perSecond: dashboardPerSecond, runs };
+      log(`dashboard: ${dashboardPerSecond} req/s with 10 connections (${dashboardRange} over three runs)`);
+      extraRows.push(`| dashboard, all schools, 10 connections (median of three 5 s runs; ${dashboardRange}) | ${dashboardPerSecond.toLocaleString('en')} req/s | | | | ≥ 200 req/s |`);
     }
     if (want('queue')) {
       await measure('pending queue, first page', '/api/v1/reports/pending-payments?limit=50', admin, 'p95 ≤ 30 ms');

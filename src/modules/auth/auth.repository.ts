@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { DbOrTx } from '../../db/database.js';
+import { PREPARED, type DbOrTx } from '../../db/database.js';
 import type { GuardianLink } from '../../shared/policy.js';
 import type { Role } from '../../db/types.js';
 
@@ -88,6 +88,7 @@ export function createAuthRepository() {
     findCaller(db: DbOrTx, userId: string, sessionId: string) {
       return db
         .selectFrom('users')
+        .modifyFront(PREPARED)
         .innerJoin('auth_sessions as s', 's.user_id', 'users.id')
         .select([
           'users.id',
