@@ -92,8 +92,8 @@ export class ResilientClient extends pg.Client {
  * plan does not hinge on their parameters' values. Put it first in a raw statement
  * (`sql\`${PREPARED} select …\``) or with `.modifyFront(PREPARED)` on a Kysely select.
  */
-export const PREPARED = sql`/* prepared */`;
 const PREPARED_MARK = '/* prepared */';
+export const PREPARED = sql.raw(PREPARED_MARK);
 
 /** The statement's name: its text's hash, so each distinct text is prepared once per connection. */
 const preparedName = (text: string) => `p_${createHash('sha1').update(text).digest('base64url')}`;

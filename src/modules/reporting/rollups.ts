@@ -121,6 +121,17 @@ const expectedFailureHours = sql`
     from transactions t join schools s on s.id = t.school_id where t.status = 'failed' group by 1, 2, 3, 4, 5`;
 
 /**
+ * Each row of a source spread over the periods of a tier (0033, 0034): its month ('m')
+ * and its day ('d') of `column`, and with `allTime` the all-time row ('a') too, as
+ * `p (period, period_start)`.
+ */
+const periodsOf = (column: string, allTime: boolean) => {
+  const day = sql.ref(column);
+  return sql`
+   cross join lateral (values ${allTime ? sql`('a'::"char", '-infinity'::date), ` : sql``}('m'::"char", date_trunc('month', ${day})::date), ('d'::"char", ${day})) p (period, period_start)`;
+};
+
+/**
  * The platform tier (0033) spread over its levels and periods, from rows keyed by
  * currency[, time zone], grade[, method] and day. Empty buckets are left out of a whole
  * recomputation, not out of deltas: a payment's delta counts no invoice but moves money.
@@ -131,14 +142,14 @@ const invoicePlatformLevels = (source: RawBuilder<unknown>, whole = true) => sql
          sum(k.outstanding_count)::bigint as outstanding_count, sum(k.partial_count)::bigint as partial_count
     from (${source}) k
    cross join lateral (values (k.grade), ('')) g (grade)
-   cross join lateral (values ('a'::"char", '-infinity'::date), ('m', date_trunc('month', k.due_date)::date), ('d', k.due_date)) p (period, period_start)
+   ${periodsOf('k.due_date', true)}
    group by 1, 2, 3, 4, 5
   ${whole ? sql`having sum(k.invoice_count) <> 0` : sql``}`;
 const paymentPlatformLevels = (source: RawBuilder<unknown>) => sql`
   select p.period, p.period_start, k.currency, l.grade, l.method, sum(k.payment_count)::bigint as payment_count, sum(k.amount)::bigint as amount
     from (${source}) k
    cross join lateral (values (k.grade, k.method), (k.grade, ''), ('', k.method), ('', '')) l (grade, method)
-   cross join lateral (values ('a'::"char", '-infinity'::date), ('m', date_trunc('month', k.paid_on)::date), ('d', k.paid_on)) p (period, period_start)
+   ${periodsOf('k.paid_on', true)}
    group by 1, 2, 3, 4, 5
   having sum(k.payment_count) <> 0 or sum(k.amount) <> 0`;
 const platformInvoiceColumns = sql`invoice_count, amount_due, amount_paid, outstanding_count, partial_count`;
@@ -168,18 +179,15 @@ const expectedPlatformPayments = paymentPlatformLevels(sql`
     from (${movements}) m join schools sc on sc.id = m.school_id and sc.deleted_at is null
    group by 1, 2, 3, 4`);
 
-/** Per school without grade and method, for each month and each day (0034). */
-const schoolPeriods = (column: string) => sql`
-  cross join lateral (values ('d'::"char", ${sql.ref(column)}), ('m'::"char", date_trunc('month', ${sql.ref(column)})::date)) p (period, period_start)`;
 const storedSchoolInvoices = sql`select school_id, period, period_start, invoice_count, amount_due, amount_paid from school_invoice_sums`;
 const expectedSchoolInvoices = sql`
   select i.school_id, p.period, p.period_start, count(*)::bigint as invoice_count, sum(i.amount)::bigint as amount_due, sum(i.paid_amount)::bigint as amount_paid
-    from (${liveInvoices}) i ${schoolPeriods('i.due_date')}
+    from (${liveInvoices}) i ${periodsOf('i.due_date', false)}
    group by 1, 2, 3`;
 const storedSchoolPayments = sql`select school_id, period, period_start, payment_count, amount from school_payment_sums`;
 const expectedSchoolPayments = sql`
   select m.school_id, p.period, p.period_start, sum(m.n)::bigint as payment_count, sum(m.amount)::bigint as amount
-    from (${movements}) m ${schoolPeriods('m.paid_on')}
+    from (${movements}) m ${periodsOf('m.paid_on', false)}
    group by 1, 2, 3
   having sum(m.n) <> 0 or sum(m.amount) <> 0`;
 
