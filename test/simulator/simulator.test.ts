@@ -104,14 +104,21 @@ describe('simulator', () => {
     const before = await counts(database);
     await simulator.runOnce('refund'); // nothing paid by this instance yet: idle
     assert.equal(simulator.stats().idle, 1);
-    await simulator.runOnce('payment');
+    // A payment event acts on up to three bills, each ending in its payment or only in
+    // declined attempts (a family whose payment is not due yet, or never comes): which
+    // bills come first depends on the seeded families, so events go on until one pays.
+    let events = 0;
+    while (simulator.stats().payments === 0 && events < 5) {
+      await simulator.runOnce('payment');
+      events++;
+    }
     await simulator.runOnce('refund');
     const stats = simulator.stats();
     assert.equal(stats.errors, 0, JSON.stringify(stats));
-    assert.ok(stats.payments >= 1 && stats.payments <= 3, JSON.stringify(stats));
+    assert.ok(stats.payments >= 1 && stats.payments <= 3 * events, JSON.stringify(stats));
     assert.deepEqual([stats.refunds, stats.errors], [1, 0]);
     // At most the plans' attempts of the bills acted on (two per instalment and two more each).
-    assert.ok(stats.failures <= 3 * 6, JSON.stringify(stats));
+    assert.ok(stats.failures <= 3 * 6 * events, JSON.stringify(stats));
     const after = await counts(database);
     assert.deepEqual([after.payments - before.payments, after.refunds - before.refunds, after.failed - before.failed], [stats.payments, 1, stats.failures]);
     assert.equal(simulator.running, false);
