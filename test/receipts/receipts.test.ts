@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { createTestApp, insertUser, login, problemOf, type TestApp } from '../helpers/app.js';
 import { client, type Client } from '../helpers/api.js';
 import { createFamily, createInvoice, createSchool, day, type FamilyFixture } from '../familypayments/fixtures.js';
-import { ARTIFACTS, outsideMargins, readPdf, renderPng } from './pdf.js';
+import { outsideMargins, readPdf, renderPng } from './pdf.js';
 
 interface ReceiptJson {
   kind: 'payment' | 'family_payment';
@@ -62,7 +61,6 @@ describe('GET /payments/:id/receipt', () => {
 
   before(async () => {
     t = await createTestApp();
-    await rm(ARTIFACTS, { recursive: true, force: true });
     schoolId = await createSchool(t.db, { name: SCHOOL, address: ADDRESS, phone: '+52 81 8000 1234' });
     otherSchool = await createSchool(t.db, { name: 'Otra Escuela' });
     await insertUser(t.db, { username: 'rc.admin', role: 'school_admin', schoolIds: [schoolId] });
