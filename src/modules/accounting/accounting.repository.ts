@@ -26,6 +26,8 @@ export type JournalSchool = SchoolSummary;
 
 export interface JournalRange {
   schoolId: string;
+  /** The school's time zone: the range is from the start of `from` to the end of `to` there. */
+  timezone: string;
   from: string;
   to: string;
   /** After this row (keyset), for a page. */
@@ -34,15 +36,20 @@ export interface JournalRange {
 }
 
 /**
- * The journal's rows as CTEs `w` (the school and the range's instants) and `rows` (one
+ * The journal's rows as CTEs `w` (the school and its time zone) and `rows` (one
  * row per side of each entry: at, entry_id, seq, role, detail, debit, credit,
  * description, source_type, source_id), for the JSON pages and the files alike.
  */
-function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
+function journalRows(range: Pick<JournalRange, 'schoolId' | 'timezone' | 'from' | 'to'>) {
+  // The school and the range's instants as constants of the statement rather than columns
+  // of a CTE: the planner then knows how many rows each source has in the range, and
+  // joins a large school's invoices by hash instead of looking each one up (a third of
+  // the journal's database time on data set L).
+  const school = sql`${range.schoolId}::uuid`;
+  const t0 = sql`(${range.from}::date::timestamp at time zone ${range.timezone}::text)`;
+  const t1 = sql`((${range.to}::date + 1)::timestamp at time zone ${range.timezone}::text)`;
   return sql`
-        with s as (select id, timezone from schools where id = ${range.schoolId}),
-        w as (select s.id, s.timezone, (${range.from}::date::timestamp at time zone s.timezone) as t0,
-                     ((${range.to}::date + 1)::timestamp at time zone s.timezone) as t1 from s),
+        with w as (select ${school} as id, ${range.timezone}::text as timezone),
         rows as (
           -- Each source row is joined to a constant list of its sides (x.seq), and each side's
           -- columns are a case over x.seq: a lateral VALUES per source row would be rescanned
@@ -61,12 +68,12 @@ function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
                  case x.seq when 2 then abs(le.amount) else 0::bigint end as credit
             from (select l.created_at as at, 'line:' as prefix, false as void, l.id as line_id, l.invoice_id, i.number, l.description, l.kind, l.amount, l.enrolment_id, l.item_code, l.school_id
                     from w
-                    join invoice_lines l on l.school_id = w.id and l.created_at >= w.t0 and l.created_at < w.t1
+                    join invoice_lines l on l.school_id = ${school} and l.created_at >= ${t0} and l.created_at < ${t1}
                     join invoices i on i.school_id = l.school_id and i.id = l.invoice_id
                   union all
                   select i.cancelled_at, 'void:', true, l.id, i.id, i.number, l.description, l.kind, l.amount, l.enrolment_id, l.item_code, l.school_id
                     from w
-                    join invoices i on i.school_id = w.id and i.cancelled_at >= w.t0 and i.cancelled_at < w.t1
+                    join invoices i on i.school_id = ${school} and i.cancelled_at >= ${t0} and i.cancelled_at < ${t1}
                     join invoice_lines l on l.school_id = i.school_id and l.invoice_id = i.id) le
             left join enrolments e on e.school_id = ${range.schoolId} and e.school_id = le.school_id and e.id = le.enrolment_id
             left join fee_plan_items fi on fi.school_id = ${range.schoolId} and fi.school_id = e.school_id and fi.fee_plan_id = e.fee_plan_id and fi.code = le.item_code
@@ -77,7 +84,7 @@ function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
                  x.seq, case x.seq when 1 then 'cash' else 'receivable' end, case x.seq when 1 then p.method::text end,
                  case x.seq when 1 then p.amount else 0::bigint end, case x.seq when 2 then p.amount else 0::bigint end
             from w
-            join payments p on p.school_id = w.id and p.family_payment_id is null and p.paid_at >= w.t0 and p.paid_at < w.t1
+            join payments p on p.school_id = ${school} and p.family_payment_id is null and p.paid_at >= ${t0} and p.paid_at < ${t1}
             join invoices i on i.school_id = p.school_id and i.id = p.invoice_id
             cross join (values (1), (2)) x (seq)
           union all
@@ -86,7 +93,7 @@ function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
                  x.seq, case x.seq when 1 then 'cash' when 2 then 'receivable' else 'family_credit' end, case x.seq when 1 then fp.method::text end,
                  case x.seq when 1 then fp.amount else 0::bigint end, case x.seq when 2 then fp.allocated when 3 then fp.credited else 0::bigint end
             from w
-            join family_payments fp on fp.school_id = w.id and fp.paid_at >= w.t0 and fp.paid_at < w.t1
+            join family_payments fp on fp.school_id = ${school} and fp.paid_at >= ${t0} and fp.paid_at < ${t1}
             join families f on f.school_id = fp.school_id and f.id = fp.family_id
             cross join (values (1), (2), (3)) x (seq)
            where case x.seq when 1 then fp.amount when 2 then fp.allocated else fp.credited end > 0
@@ -96,7 +103,7 @@ function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
                  x.seq, case x.seq when 1 then 'family_credit' else 'receivable' end, null::text,
                  case x.seq when 1 then ca.amount else 0::bigint end, case x.seq when 2 then ca.amount else 0::bigint end
             from w
-            join credit_applications ca on ca.school_id = w.id and ca.created_at >= w.t0 and ca.created_at < w.t1
+            join credit_applications ca on ca.school_id = ${school} and ca.created_at >= ${t0} and ca.created_at < ${t1}
             join invoices i on i.school_id = ca.school_id and i.id = ca.invoice_id
             cross join (values (1), (2)) x (seq)
           union all
@@ -105,7 +112,7 @@ function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
                  x.seq, case x.seq when 1 then 'receivable' else 'cash' end, case x.seq when 2 then p.method::text end,
                  case x.seq when 1 then r.amount else 0::bigint end, case x.seq when 2 then r.amount else 0::bigint end
             from w
-            join refunds r on r.school_id = w.id and r.created_at >= w.t0 and r.created_at < w.t1
+            join refunds r on r.school_id = ${school} and r.created_at >= ${t0} and r.created_at < ${t1}
             join payments p on p.school_id = r.school_id and p.id = r.payment_id
             join invoices i on i.school_id = r.school_id and i.id = r.invoice_id
             cross join (values (1), (2)) x (seq)
@@ -115,7 +122,7 @@ function journalRows(range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>) {
                  x.seq, case x.seq when 1 then case a.kind when 'credit_note' then 'credit_notes' when 'write_off' then 'write_offs' else 'late_fees' end else 'receivable' end, null::text,
                  case x.seq when 1 then a.amount else 0::bigint end, case x.seq when 2 then a.amount else 0::bigint end
             from w
-            join invoice_adjustments a on a.school_id = w.id and a.created_at >= w.t0 and a.created_at < w.t1
+            join invoice_adjustments a on a.school_id = ${school} and a.created_at >= ${t0} and a.created_at < ${t1}
             join invoices i on i.school_id = a.school_id and i.id = a.invoice_id
             cross join (values (1), (2)) x (seq)
         )`;
@@ -183,7 +190,7 @@ export function createAccountingRepository() {
      * school's account codes, amounts in currency units (`digits` decimals), the local
      * date, in posting order — the same lines as the JSON pages.
      */
-    journalCsv(db: Db, range: Pick<JournalRange, 'schoolId' | 'from' | 'to'>, o: { layout: JournalCsvLayout; accounts: Accounts; currency: string; digits: number }): CompiledQuery {
+    journalCsv(db: Db, range: Pick<JournalRange, 'schoolId' | 'timezone' | 'from' | 'to'>, o: { layout: JournalCsvLayout; accounts: Accounts; currency: string; digits: number }): CompiledQuery {
       const units = (minor: RawBuilder<unknown>) => sql`round((${minor})::numeric / ${10 ** o.digits}::numeric, ${o.digits}::int)::text`;
       const account = accountSql(o.accounts);
       const date = sql`(rows.at at time zone w.timezone)::date`;

@@ -106,7 +106,7 @@ export function createAccountingService(deps: { db: Db; repo: AccountingReposito
           ? undefined
           : (([atKey, entryId, seq]) => ({ atKey, entryId, seq }))(decodeCursorOf(query.cursor, [cursorPart.timestamp, cursorPart.text, cursorPart.count]));
       const { accounts } = await repo.accounts(db, found.id);
-      const { rows } = await db.executeQuery(repo.journal(db, { schoolId: found.id, from: query.from, to: query.to, limit: query.limit + 1, ...(after ? { after } : {}) }));
+      const { rows } = await db.executeQuery(repo.journal(db, { schoolId: found.id, timezone: found.timezone, from: query.from, to: query.to, limit: query.limit + 1, ...(after ? { after } : {}) }));
       const data = rows.slice(0, query.limit);
       const last = data.at(-1);
       return {
@@ -126,7 +126,7 @@ export function createAccountingService(deps: { db: Db; repo: AccountingReposito
       const file = { filename: name.ascii, contentType: MEDIA[format], contentDisposition: contentDisposition(name) };
       if (format !== 'xlsx') {
         // CSV layouts are written by PostgreSQL itself (COPY … CSV), streamed as they come.
-        const plan = { whole: repo.journalCsv(db, { schoolId: found.id, from: query.from, to: query.to }, { layout: format, accounts, currency, digits: currencyDigits(currency) }) };
+        const plan = { whole: repo.journalCsv(db, { schoolId: found.id, timezone: found.timezone, from: query.from, to: query.to }, { layout: format, accounts, currency, digits: currencyDigits(currency) }) };
         const copy = await copyCsv(db, plan, signal, { preamble: UTF8_BOM });
         return { ...file, output: copy.output, done: copy.done.then(() => undefined, (error: unknown) => (signal.aborted ? undefined : error)) };
       }
@@ -137,7 +137,7 @@ export function createAccountingService(deps: { db: Db; repo: AccountingReposito
           rows.map((row) => ({ ...lineOf(row, accounts, currency), debit: minorToUnits(Number(row.debit), currency), credit: minorToUnits(Number(row.credit), currency) })),
           signal,
         );
-      const streamed = await streamThroughCursor(db, repo.journal(db, { schoolId: found.id, from: query.from, to: query.to }), xlsx, signal, write);
+      const streamed = await streamThroughCursor(db, repo.journal(db, { schoolId: found.id, timezone: found.timezone, from: query.from, to: query.to }), xlsx, signal, write);
       return { ...file, ...streamed };
     },
   };
