@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
+import fc from 'fast-check';
 import type { PaymentMethod } from '../../src/db/types.js';
 import type { FailuresReport } from '../../src/modules/reporting/failures.schemas.js';
 import { scrubFailureMessage } from '../../src/modules/reporting/failures.service.js';
+import { windowBoundaries } from '../../src/modules/reporting/failures.repository.js';
 import { bearer, createTestApp, insertUser, login, problemOf, type TestApp } from '../helpers/app.js';
 import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
 
@@ -282,5 +284,25 @@ describe('transaction failures feed', () => {
     const anonymous = await get({}, null);
     assert.equal(anonymous.statusCode, 401);
     assert.equal(problemOf(anonymous).code, 'UNAUTHENTICATED');
+  });
+
+  test("a window's whole hours and days are PostgreSQL's date_trunc in UTC, at any millisecond (hours and days edges included)", async () => {
+    // Around hour and day boundaries as often as anywhere: an instant on an edge, a millisecond either side, or anywhere.
+    const instant = fc.tuple(fc.integer({ min: 1_700_000_000, max: 1_800_000_000 }), fc.constantFrom(0, 1, -1, 'any' as const), fc.integer({ min: 0, max: HOUR - 1 })).map(([seconds, nudge, within]) => {
+      const base = Math.floor((seconds * 1000) / HOUR) * HOUR;
+      return new Date(nudge === 'any' ? base + within : base + nudge);
+    });
+    await fc.assert(
+      fc.asyncProperty(instant, fc.integer({ min: 1, max: 720 * HOUR }), async (from, span) => {
+        const to = new Date(from.getTime() + span);
+        const { rows } = await sql<{ whole: Date; current: Date; firstDay: Date; lastDay: Date }>`
+          select w.whole, w.current, date_trunc('day', w.whole + interval '1 day' - interval '1 microsecond', 'UTC') as "firstDay",
+                 date_trunc('day', w.current, 'UTC') as "lastDay"
+            from (select date_trunc('hour', ${from}::timestamptz + interval '1 hour' - interval '1 microsecond', 'UTC') as whole,
+                         date_trunc('hour', ${to}::timestamptz, 'UTC') as current) w`.execute(t.db);
+        assert.deepEqual(windowBoundaries(from, to), rows[0]);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -65,25 +65,28 @@ function buckets(scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): Ra
   if (scope.schoolIds !== 'all' || filter.schoolId !== undefined) {
     return raw(sql<boolean>`r.created_at >= ${filter.from} and r.created_at <= ${filter.to}`);
   }
-  const whole = sql`date_trunc('hour', ${filter.from}::timestamptz + interval '1 hour' - interval '1 microsecond', 'UTC')`;
-  const current = sql`date_trunc('hour', ${filter.to}::timestamptz, 'UTC')`;
-  const hours = (where: RawBuilder<boolean>) => sql`
+  // The window's boundaries, computed here once (UTC arithmetic on whole hours and days)
+  // rather than as date_trunc expressions in the statement: those are not constants to
+  // PostgreSQL (date_trunc with a zone is STABLE), so each filter on them was evaluated
+  // again for every bucket it read (half the 720-hour feed's database time).
+  const { whole, current, firstDay, lastDay } = windowBoundaries(filter.from, filter.to);
+  const hours = (from: Date, to: Date) => sql`
     select r.hour, r.currency, r.failure_code, r.gateway, r.failures, r.amount
       from failure_hours r
-     where ${where} and ${bucketFilters(filter)}`;
+     where r.hour >= ${from} and r.hour < ${to} and ${bucketFilters(filter)}`;
   let tier: RawBuilder<unknown>;
   if (unit === 'day') {
-    // Whole days [firstDay, lastDay) inside the whole hours; lastDay ≤ firstDay: none.
-    const firstDay = sql`date_trunc('day', ${whole} + interval '1 day' - interval '1 microsecond', 'UTC')`;
-    const lastDay = sql`date_trunc('day', ${current}, 'UTC')`;
+    // Whole days [firstDay, lastDay) inside the whole hours (none when lastDay ≤ firstDay),
+    // the whole hours before and after them as two range reads.
     tier = sql`select r.day, r.currency, r.failure_code, r.gateway, r.failures, r.amount
                  from failure_days r
                 where r.day >= ${firstDay} and r.day < ${lastDay} and ${bucketFilters(filter)}
                union all
-               ${hours(sql<boolean>`((r.hour >= ${whole} and r.hour < least(${firstDay}, ${current}))
-                                     or (r.hour >= greatest(${lastDay}, ${firstDay}, ${whole}) and r.hour < ${current}))`)}`;
+               ${hours(whole, earliest(firstDay, current))}
+               union all
+               ${hours(latest(lastDay, firstDay, whole), current)}`;
   } else {
-    tier = hours(sql<boolean>`r.hour >= ${whole} and r.hour < ${current}`);
+    tier = hours(whole, current);
   }
   // The two edges as two range reads, not one read of `a or b`: each is then an index-only
   // scan of transactions_failures_idx (which carries every column read here), where the
@@ -92,9 +95,27 @@ function buckets(scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): Ra
   return sql`
     ${tier}
     union all
-    ${raw(sql<boolean>`r.created_at >= ${filter.from} and r.created_at < greatest(${whole}, ${filter.from}::timestamptz)`)}
+    ${raw(sql<boolean>`r.created_at >= ${filter.from} and r.created_at < ${latest(whole, filter.from)}`)}
     union all
-    ${raw(sql<boolean>`r.created_at >= greatest(${current}, ${whole}) and r.created_at <= ${filter.to}`)}`;
+    ${raw(sql<boolean>`r.created_at >= ${latest(current, whole)} and r.created_at <= ${filter.to}`)}`;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const earliest = (...dates: Date[]) => new Date(Math.min(...dates.map((date) => date.getTime())));
+const latest = (...dates: Date[]) => new Date(Math.max(...dates.map((date) => date.getTime())));
+
+/**
+ * The parts of a window [from, to] in UTC: `whole` the first whole hour's start (from
+ * rounded up to the hour), `current` the start of the hour holding `to` (the whole hours
+ * are [whole, current)), and among them the whole days [firstDay, lastDay) (firstDay is
+ * `whole` rounded up to the day, lastDay `current` rounded down; none when lastDay ≤
+ * firstDay).
+ */
+export function windowBoundaries(from: Date, to: Date): { whole: Date; current: Date; firstDay: Date; lastDay: Date } {
+  const whole = Math.ceil(from.getTime() / HOUR) * HOUR;
+  const current = Math.floor(to.getTime() / HOUR) * HOUR;
+  return { whole: new Date(whole), current: new Date(current), firstDay: new Date(Math.ceil(whole / DAY) * DAY), lastDay: new Date(Math.floor(current / DAY) * DAY) };
 }
 
 /** Failures summed per hour (or whole day), per (failure code, currency), or per gateway: the other keys null. */
