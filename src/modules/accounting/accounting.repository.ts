@@ -36,7 +36,7 @@ export interface JournalRange {
 }
 
 /**
- * The journal's rows as CTEs `w` (the school and its time zone) and `rows` (one
+ * The journal's rows as CTEs `w` (the school's time zone) and `rows` (one
  * row per side of each entry: at, entry_id, seq, role, detail, debit, credit,
  * description, source_type, source_id), for the JSON pages and the files alike.
  */
@@ -49,7 +49,7 @@ function journalRows(range: Pick<JournalRange, 'schoolId' | 'timezone' | 'from' 
   const t0 = sql`(${range.from}::date::timestamp at time zone ${range.timezone}::text)`;
   const t1 = sql`((${range.to}::date + 1)::timestamp at time zone ${range.timezone}::text)`;
   return sql`
-        with w as (select ${school} as id, ${range.timezone}::text as timezone),
+        with w as (select ${range.timezone}::text as timezone),
         rows as (
           -- Each source row is joined to a constant list of its sides (x.seq), and each side's
           -- columns are a case over x.seq: a lateral VALUES per source row would be rescanned
