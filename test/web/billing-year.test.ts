@@ -175,8 +175,9 @@ describe('web: fee plans and bill runs', { skip: skip ?? false }, () => {
     await form.getByLabel('Reason').fill('Ajuste');
     await submit.click();
     await form.getByTestId('adjustment-error').waitFor();
-    assert.match(await form.getByTestId('adjustment-error').innerText(), /^EXCEEDS_OPEN_AMOUNT: /);
-    assert.match(await form.getByTestId('field-error').innerText(), /^amount must not exceed the open amount 170000$/);
+    assert.match(await form.getByTestId('adjustment-error').innerText(), /^The amount is more than what is open on this invoice\.\n/);
+    // The API's field message in words, its amount (170000 minor units) in currency units.
+    assert.equal(await form.getByTestId('field-error').innerText(), 'Must not be more than what is open, MX$1,700.00.');
     await page.waitForFunction(`document.querySelector('[data-testid="invoice-pending-value"]').textContent === 'MX$1,700.00'`);
 
     // A blank reason: the API's 400 shows under Reason.
@@ -184,7 +185,7 @@ describe('web: fee plans and bill runs', { skip: skip ?? false }, () => {
     await form.getByLabel('Reason').fill('');
     await submit.click();
     await form.getByTestId('adjustment-error').waitFor();
-    assert.match(await form.getByTestId('field-error').innerText(), /^reason /);
+    assert.equal(await form.getByTestId('field-error').innerText(), 'Required.');
     assert.equal(await form.getByLabel('Reason').getAttribute('aria-invalid'), 'true');
 
     // Then the credit note: pending falls, and it is listed with its number and reason.
@@ -239,7 +240,7 @@ describe('web: fee plans and bill runs', { skip: skip ?? false }, () => {
     await form.getByLabel('Plan name').fill('   ');
     await form.getByRole('button', { name: 'Save name' }).click();
     await form.getByTestId('field-error').waitFor();
-    assert.match(await form.getByTestId('field-error').innerText(), /^name /);
+    assert.equal(await form.getByTestId('field-error').innerText(), 'Required.');
     const problems = await judge(page, 'fee-plan-rename-school.admin');
     assert.deepEqual(problems, [], problems.join('\n\n'));
     await form.getByLabel('Plan name').fill('Plan de la factura');
@@ -247,6 +248,17 @@ describe('web: fee plans and bill runs', { skip: skip ?? false }, () => {
     await page.getByTestId('fee-plan').filter({ hasText: 'Plan de la factura' }).waitFor();
     const plans = (await admin.get(`/fee-plans?schoolId=${schoolId}`)).json<{ data: { name: string }[] }>().data.map((p) => p.name);
     assert.ok(plans.includes('Plan de la factura') && !plans.includes('Invoice page plan'), plans.join(', '));
+
+    // In Spanish the API's refusal reads in Spanish too (the API answers in English).
+    await page.goto(`/fee-plans?schoolId=${schoolId}&lang=es`);
+    await settle(page);
+    const renamed = page.getByTestId('fee-plan').filter({ hasText: 'Plan de la factura' });
+    await renamed.getByRole('button', { name: 'Renombrar Plan de la factura' }).click();
+    const formEs = renamed.getByTestId('rename-plan-form');
+    await formEs.getByLabel('Nombre del plan').fill('   ');
+    await formEs.getByRole('button', { name: 'Guardar nombre' }).click();
+    await formEs.getByTestId('field-error').waitFor();
+    assert.equal(await formEs.getByTestId('field-error').innerText(), 'Obligatorio.');
     assert.deepEqual(errors, [], `uncaught errors: ${errors.join('; ')}`);
   });
 

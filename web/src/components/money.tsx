@@ -3,6 +3,7 @@ import { amountErrorText, parseAmount, type AmountError } from '../lib/amount';
 import { ApiError, downloadFile, uuid } from '../lib/api';
 import { formatMoney, methodLabel, PAYMENT_METHODS } from '../lib/format';
 import { translate, useT } from '../lib/i18n';
+import { fieldMessage, problemSentence } from '../lib/problems';
 import { Button, describeError, Field, Input, Notice, Select } from './ui';
 
 /**
@@ -65,18 +66,23 @@ export function ReferenceField({ value, onChange, placeholder }: { value: string
   );
 }
 
-/** A refused request in one line: "EXCEEDS_OPEN_AMOUNT: amount 5000 exceeds …", or the fallback when nothing came back. */
+/**
+ * A refused request in one line, in the reader's language: the sentence for its code
+ * (lib/problems.ts), else the API's own words; `fallback` when nothing came back.
+ */
 export function problemText(error: unknown, fallback: string): string {
-  return error instanceof ApiError ? `${error.problem.code ?? error.status}: ${error.message}` : fallback;
+  return error instanceof ApiError ? (problemSentence(error) ?? error.message) : fallback;
 }
 
-/** The API's field errors (problem+json `errors[]`) by field name, so a form shows each under its field. */
-export function fieldErrorsOf(error: unknown): Record<string, string> {
+/**
+ * The API's field errors (problem+json `errors[]`) by field name, so a form shows each
+ * under its field, in the reader's language; `currency` writes the amounts some carry.
+ */
+export function fieldErrorsOf(error: unknown, currency?: string): Record<string, string> {
   const fields: Record<string, string> = {};
   if (error instanceof ApiError) {
     for (const entry of error.problem.errors ?? []) {
-      const field = entry.field.replace(/^body\./, '');
-      fields[field] ??= `${field} ${entry.message}`;
+      fields[entry.field.replace(/^body\./, '')] ??= fieldMessage(entry.message, currency);
     }
   }
   return fields;

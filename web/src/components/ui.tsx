@@ -16,6 +16,7 @@ import {
 import { ApiError } from '../lib/api';
 import { formatCount, enumLabel } from '../lib/format';
 import { translate, useT } from '../lib/i18n';
+import { problemSentence } from '../lib/problems';
 
 export function cx(...classes: (string | false | null | undefined)[]): string {
   return classes.filter(Boolean).join(' ');
@@ -217,11 +218,13 @@ export function describeError(error: unknown): { title: string; detail: string }
         return { title: translate('error.notFound'), detail: error.problem.detail ?? translate('error.notFoundDetail') };
       case 429:
         return { title: translate('error.tooMany'), detail: translate('error.tooManyDetail') };
-      default:
+      default: {
+        const message = problemSentence(error) ?? error.message;
         return {
           title: translate(error.status >= 500 ? 'error.server' : 'error.failed'),
-          detail: error.problem.requestId ? translate('error.requestId', { message: error.message, id: error.problem.requestId }) : error.message,
+          detail: error.problem.requestId ? translate('error.requestId', { message, id: error.problem.requestId }) : message,
         };
+      }
     }
   }
   return { title: translate('error.network'), detail: error instanceof Error ? error.message : translate('error.networkDetail') };

@@ -347,7 +347,7 @@ function AdjustmentForm({ invoice }: { invoice: Invoice }) {
     const body = { invoiceId: invoice.id, kind, amount: checked.minor, reason };
     mutation.mutate({ ...body, idempotencyKey: attempt.keyFor(body) });
   };
-  const fields = fieldErrorsOf(mutation.error);
+  const fields = fieldErrorsOf(mutation.error, invoice.currency);
   const done = mutation.data;
   const verb = t(`invoice.verb.${kind}`);
   return (

@@ -141,7 +141,7 @@ function PolicyForm({ schoolId, currency, current, onDone }: { schoolId: string;
       mutation.mutate({ kind, value: amount, graceDays: grace, cap: capMinor, enabled });
     }
   };
-  const fields = fieldErrorsOf(mutation.error);
+  const fields = fieldErrorsOf(mutation.error, currency);
   return (
     <form className="mt-4 grid grid-cols-1 gap-3 sm:grid-cols-2" onSubmit={submit} noValidate data-testid="late-fee-form">
       <Field label={t('lateFees.kind')}>

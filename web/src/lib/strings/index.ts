@@ -13,6 +13,7 @@ import { live } from './live.js';
 import { monitoring } from './monitoring.js';
 import { overview } from './overview.js';
 import { pending } from './pending.js';
+import { problems } from './problems.js';
 import { reconciliation } from './reconciliation.js';
 import { schoolCards } from './schoolcards.js';
 import { webhooks } from './webhooks.js';
@@ -22,9 +23,9 @@ import { webhooks } from './webhooks.js';
  * dashboard, each with the same keys in both languages (its `es` is typed by its `en`;
  * test/web/strings.test.ts checks the rest). Top-level groups never repeat across files.
  */
-export const STRING_FILES = { common, overview, billing, collections, invoice, families, billRuns, amount, pending, accounts, monitoring, feePlans, schoolCards, live, assistant, audit, reconciliation, webhooks };
+export const STRING_FILES = { common, overview, billing, collections, invoice, families, billRuns, amount, pending, accounts, monitoring, feePlans, schoolCards, live, assistant, audit, reconciliation, webhooks, problems };
 
 export const DASHBOARD_STRINGS = {
-  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en, ...families.en, ...billRuns.en, ...amount.en, ...pending.en, ...accounts.en, ...monitoring.en, ...feePlans.en, ...schoolCards.en, ...live.en, ...assistant.en, ...audit.en, ...reconciliation.en, ...webhooks.en } },
-  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es, ...families.es, ...billRuns.es, ...amount.es, ...pending.es, ...accounts.es, ...monitoring.es, ...feePlans.es, ...schoolCards.es, ...live.es, ...assistant.es, ...audit.es, ...reconciliation.es, ...webhooks.es } },
+  en: { dashboard: { ...common.en, ...overview.en, ...billing.en, ...collections.en, ...invoice.en, ...families.en, ...billRuns.en, ...amount.en, ...pending.en, ...accounts.en, ...monitoring.en, ...feePlans.en, ...schoolCards.en, ...live.en, ...assistant.en, ...audit.en, ...reconciliation.en, ...webhooks.en, ...problems.en } },
+  es: { dashboard: { ...common.es, ...overview.es, ...billing.es, ...collections.es, ...invoice.es, ...families.es, ...billRuns.es, ...amount.es, ...pending.es, ...accounts.es, ...monitoring.es, ...feePlans.es, ...schoolCards.es, ...live.es, ...assistant.es, ...audit.es, ...reconciliation.es, ...webhooks.es, ...problems.es } },
 };
