@@ -117,7 +117,8 @@ function StepsForm({ schoolId, current, onDone }: { schoolId: string; current: R
     setInvalid(null);
     mutation.mutate({ steps: parsed, enabled });
   };
-  const serverFields = fieldErrorsOf(mutation.error);
+  // The API's first field error, named (the steps have no field of their own to show it under).
+  const serverText = Object.entries(fieldErrorsOf(mutation.error)).map(([field, message]) => `${field}: ${message}`)[0];
   return (
     <form className="mt-4 space-y-3" onSubmit={submit} noValidate data-testid="reminder-form">
       <p className="text-xs text-slate-600">{t('reminders.daysHint')}</p>
@@ -152,9 +153,9 @@ function StepsForm({ schoolId, current, onDone }: { schoolId: string; current: R
         <input type="checkbox" checked={enabled} onChange={(event) => setEnabled(event.target.checked)} className="h-4 w-4 rounded border-slate-300" />
         {t('reminders.enabled')}
       </label>
-      {invalid ?? Object.values(serverFields)[0] ? (
+      {invalid ?? serverText ? (
         <p className="text-sm text-rose-700" role="alert">
-          {invalid ?? Object.values(serverFields)[0]}
+          {invalid ?? serverText}
         </p>
       ) : null}
       {mutation.isError ? (
