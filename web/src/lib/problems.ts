@@ -22,41 +22,41 @@ export function problemSentence(error: unknown): string | null {
   return isKnownCode(code) ? translate(`problem.${code}`) : null;
 }
 
-const AJV_TYPES = new Set(['integer', 'number', 'string', 'boolean', 'object', 'array', 'null']);
+/** The API's field messages this knows, each with its words; `money` writes an amount the message carries (minor units). */
+const FIELD_RULES: [RegExp, (match: RegExpMatchArray, money: (minor: string) => string) => string][] = [
+  [/^is required$|^must NOT have fewer than 1 characters?$|^must not be (blank|empty)$|^must match pattern "\\S"$/, () => translate('fieldError.required')],
+  [/^must not be in the future$/, () => translate('fieldError.notFuture')],
+  [/^is not a known field$/, () => translate('fieldError.unknown')],
+  [/^is already taken$/, () => translate('fieldError.taken')],
+  [/^does not exist$/, () => translate('fieldError.missing')],
+  [/^is not allowed$/, () => translate('fieldError.notAllowed')],
+  [/^must be >= (.+)$/, (m) => translate('fieldError.min', { limit: m[1] })],
+  [/^must be > (.+)$/, (m) => translate('fieldError.exclusiveMin', { limit: m[1] })],
+  [/^must be <= (.+)$/, (m) => translate('fieldError.max', { limit: m[1] })],
+  [/^must be < (.+)$/, (m) => translate('fieldError.exclusiveMax', { limit: m[1] })],
+  [/^must NOT have fewer than (\d+) characters$/, (m) => translate('fieldError.minLength', { limit: m[1] })],
+  [/^must NOT have more than (\d+) characters$/, (m) => translate('fieldError.maxLength', { limit: m[1] })],
+  [/^must match format "email"$/, () => translate('fieldError.email')],
+  [/^must match format "date"$/, () => translate('fieldError.date')],
+  [/^must match (format|pattern) /, () => translate('fieldError.format')],
+  [/^must be equal to one of the allowed values$/, () => translate('fieldError.oneOf')],
+  [/^must be integer$/, () => translate('fieldError.wholeNumber')],
+  [/^must be (number|string|boolean|object|array|null)$/, () => translate('fieldError.wrongType')],
+  [/^must not be before (\d{4}-\d{2}-\d{2})/, (m) => translate('fieldError.notBefore', { limit: m[1] })],
+  [/^must not be after (\d{4}-\d{2}-\d{2})/, (m) => translate('fieldError.notAfter', { limit: m[1] })],
+  [/^must not exceed the (?:open|pending) amount (-?\d+)$/, (m, money) => translate('fieldError.exceedsOpen', { amount: money(m[1] ?? '0') })],
+  [/^must not exceed the refundable amount (-?\d+)$/, (m, money) => translate('fieldError.exceedsRefundable', { amount: money(m[1] ?? '0') })],
+  [/^must not exceed what the family owes, (-?\d+)$/, (m, money) => translate('fieldError.exceedsFamilyOwes', { amount: money(m[1] ?? '0') })],
+  [/^must be at least the settled amount (-?\d+)$/, (m, money) => translate('fieldError.belowSettled', { amount: money(m[1] ?? '0') })],
+];
 
 /** One field message of the API, in the reader's language; `currency` formats the amounts some of them carry. */
 export function fieldMessage(message: string, currency?: string): string {
   const money = (minor: string) => (currency === undefined ? Number(minor).toLocaleString() : formatMoney(Number(minor), currency));
-  const rules: [RegExp, (match: RegExpMatchArray) => string][] = [
-    [/^is required$|^must NOT have fewer than 1 characters?$|^must not be (blank|empty)$|^must match pattern "\\S"$/, () => translate('fieldError.required')],
-    [/^must not be in the future$/, () => translate('fieldError.notFuture')],
-    [/^is not a known field$/, () => translate('fieldError.unknown')],
-    [/^is already taken$/, () => translate('fieldError.taken')],
-    [/^does not exist$/, () => translate('fieldError.missing')],
-    [/^is not allowed$/, () => translate('fieldError.notAllowed')],
-    [/^must be >= (.+)$/, (m) => translate('fieldError.min', { limit: m[1] })],
-    [/^must be > (.+)$/, (m) => translate('fieldError.exclusiveMin', { limit: m[1] })],
-    [/^must be <= (.+)$/, (m) => translate('fieldError.max', { limit: m[1] })],
-    [/^must be < (.+)$/, (m) => translate('fieldError.exclusiveMax', { limit: m[1] })],
-    [/^must NOT have fewer than (\d+) characters$/, (m) => translate('fieldError.minLength', { limit: m[1] })],
-    [/^must NOT have more than (\d+) characters$/, (m) => translate('fieldError.maxLength', { limit: m[1] })],
-    [/^must match format "email"$/, () => translate('fieldError.email')],
-    [/^must match format "date"$/, () => translate('fieldError.date')],
-    [/^must match (format|pattern) /, () => translate('fieldError.format')],
-    [/^must be equal to one of the allowed values$/, () => translate('fieldError.oneOf')],
-    [/^must be integer$/, () => translate('fieldError.wholeNumber')],
-    [/^must be (\w+)$/, (m) => (AJV_TYPES.has(m[1] ?? '') ? translate('fieldError.wrongType') : message)],
-    [/^must not be before (\d{4}-\d{2}-\d{2})/, (m) => translate('fieldError.notBefore', { limit: m[1] })],
-    [/^must not be after (\d{4}-\d{2}-\d{2})/, (m) => translate('fieldError.notAfter', { limit: m[1] })],
-    [/^must not exceed the (?:open|pending) amount (-?\d+)$/, (m) => translate('fieldError.exceedsOpen', { amount: money(m[1] ?? '0') })],
-    [/^must not exceed the refundable amount (-?\d+)$/, (m) => translate('fieldError.exceedsRefundable', { amount: money(m[1] ?? '0') })],
-    [/^must not exceed what the family owes, (-?\d+)$/, (m) => translate('fieldError.exceedsFamilyOwes', { amount: money(m[1] ?? '0') })],
-    [/^must be at least the settled amount (-?\d+)$/, (m) => translate('fieldError.belowSettled', { amount: money(m[1] ?? '0') })],
-  ];
-  for (const [pattern, say] of rules) {
+  for (const [pattern, say] of FIELD_RULES) {
     const match = message.match(pattern);
     if (match) {
-      return say(match);
+      return say(match, money);
     }
   }
   return message;
