@@ -58,3 +58,7 @@ export function wallClockParts(at: Date | number, timeZone: string): WallClock {
   }
   return { year: value.year ?? 0, month: value.month ?? 1, day: value.day ?? 1, hour: value.hour ?? 0, minute: value.minute ?? 0, second: value.second ?? 0 };
 }
+
+/** Milliseconds in an hour and in a (UTC) day. */
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;

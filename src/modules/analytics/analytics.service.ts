@@ -3,6 +3,7 @@ import type { PaymentMethod } from '../../db/types.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { cursorPart, decodeCursor, toPage } from '../../shared/pagination.js';
 import type { Principal } from '../../shared/policy.js';
+import { DAY_MS } from '../../shared/time.js';
 import { studentName } from '../billing/students.repository.js';
 import { eventIdOf, eventTypeOf } from '../live/events.js';
 import type { BillingReportsRepository } from '../reporting/billing-reports.repository.js';
@@ -22,8 +23,6 @@ import {
   type TrendsReport,
 } from './analytics.schemas.js';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 const badCursor = () =>
   new AppError('BAD_REQUEST', 'cursor is not valid for this list', {

@@ -1,5 +1,5 @@
 import { AppError } from '../../shared/errors.js';
-import { isTimeZone, wallClockParts } from '../../shared/time.js';
+import { HOUR_MS, isTimeZone, wallClockParts } from '../../shared/time.js';
 
 /**
  * Local hours and local days of an IANA zone as UTC instants, for the trend buckets and
@@ -7,7 +7,6 @@ import { isTimeZone, wallClockParts } from '../../shared/time.js';
  * zone (or their own, across schools), not in UTC. Computed with Intl, so DST days of
  * 23 or 25 hours and half-hour offsets come out right.
  */
-const HOUR_MS = 3_600_000;
 
 /** Zone names only ("America/Bogota", "Etc/GMT+5", "UTC"): never a bare offset, which PostgreSQL reads with the POSIX sign. */
 const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){0,2}$/;

@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { inScope, inScopeSql, type Scope } from '../../shared/scope.js';
+import { DAY_MS, HOUR_MS } from '../../shared/time.js';
 
 /**
  * SQL of the failures feed. For every school, counts, amounts and the series come from
@@ -100,8 +101,6 @@ function buckets(scope: Scope, filter: FailuresFilter, unit: 'hour' | 'day'): Ra
     ${raw(sql<boolean>`r.created_at >= ${latest(current, whole)} and r.created_at <= ${filter.to}`)}`;
 }
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const earliest = (...dates: Date[]) => new Date(Math.min(...dates.map((date) => date.getTime())));
 const latest = (...dates: Date[]) => new Date(Math.max(...dates.map((date) => date.getTime())));
 
@@ -113,9 +112,9 @@ const latest = (...dates: Date[]) => new Date(Math.max(...dates.map((date) => da
  * firstDay).
  */
 export function windowBoundaries(from: Date, to: Date): { whole: Date; current: Date; firstDay: Date; lastDay: Date } {
-  const whole = Math.ceil(from.getTime() / HOUR) * HOUR;
-  const current = Math.floor(to.getTime() / HOUR) * HOUR;
-  return { whole: new Date(whole), current: new Date(current), firstDay: new Date(Math.ceil(whole / DAY) * DAY), lastDay: new Date(Math.floor(current / DAY) * DAY) };
+  const whole = Math.ceil(from.getTime() / HOUR_MS) * HOUR_MS;
+  const current = Math.floor(to.getTime() / HOUR_MS) * HOUR_MS;
+  return { whole: new Date(whole), current: new Date(current), firstDay: new Date(Math.ceil(whole / DAY_MS) * DAY_MS), lastDay: new Date(Math.floor(current / DAY_MS) * DAY_MS) };
 }
 
 /** Failures summed per hour (or whole day), per (failure code, currency), or per gateway: the other keys null. */

@@ -2,6 +2,7 @@ import type { Db } from '../../db/database.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { maskEmail, maskReference } from '../../shared/masking.js';
 import type { Principal } from '../../shared/policy.js';
+import { DAY_MS, HOUR_MS } from '../../shared/time.js';
 import type { BillingReportsRepository } from './billing-reports.repository.js';
 import type { FailuresRepository } from './failures.repository.js';
 import {
@@ -46,7 +47,7 @@ function valuesOf(raw: string | string[] | undefined, field: string): string[] |
 
 /** Every UTC hour or day from the one holding `from` to the one holding `to`, as ISO text (2026-12-06T09:00:00Z). */
 function bucketsOf(from: Date, to: Date, unit: 'hour' | 'day'): string[] {
-  const step = unit === 'hour' ? 3_600_000 : 86_400_000;
+  const step = unit === 'hour' ? HOUR_MS : DAY_MS;
   const start = Math.floor(from.getTime() / step) * step;
   const buckets: string[] = [];
   for (let at = start; at <= to.getTime(); at += step) {
@@ -64,7 +65,7 @@ export function createFailuresService(deps: { db: Db; failures: FailuresReposito
         throw notFound('school');
       }
       const to = new Date();
-      const from = new Date(to.getTime() - lastHours * 3_600_000);
+      const from = new Date(to.getTime() - lastHours * HOUR_MS);
       const gatewayList = valuesOf(query.gateway, 'gateway');
       const failureCodes = valuesOf(query.failureCode, 'failureCode');
       const filter = { from, to, schoolId: query.schoolId, method: query.method, ...(gatewayList ? { gateways: gatewayList } : {}), ...(failureCodes ? { failureCodes } : {}) };
