@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { createDashboardRepository, platformPeriods, type DashboardFilter } from '../../src/modules/reporting/dashboard.repository.js';
 import type { Dashboard } from '../../src/modules/reporting/dashboard.schemas.js';
-import { formatReport, refreshRollups, verifyRollups } from '../../src/modules/reporting/rollups.js';
+import { foldRollupDeltas, formatReport, refreshRollups, verifyRollups } from '../../src/modules/reporting/rollups.js';
 import { SYSTEM_SCOPE } from '../../src/shared/scope.js';
 import { bearer, createTestApp, insertUser, login, problemOf, type TestApp } from '../helpers/app.js';
 import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
@@ -47,6 +47,8 @@ describe('dashboard over every school: the platform tier', () => {
     assert.equal(response.statusCode, 200, response.body);
     return response.json<Dashboard>();
   };
+  const rollupDeltas = async () =>
+    Number((await sql<{ n: number }>`select (select count(*) from invoice_rollup_deltas) + (select count(*) from payment_rollup_deltas) as n`.execute(t.db)).rows[0]?.n);
   const deltas = async () =>
     Number((await sql<{ n: number }>`select (select count(*) from platform_invoice_deltas) + (select count(*) from platform_payment_deltas) as n`.execute(t.db)).rows[0]?.n);
 
@@ -101,7 +103,11 @@ describe('dashboard over every school: the platform tier', () => {
   });
 
   test('exact with the writers’ deltas waiting and after a fold; the fold empties them', async () => {
-    assert.ok((await deltas()) > 0, 'the fixture’s writes left deltas');
+    // The writers append to the buckets' deltas (0035); their fold feeds the platform's.
+    assert.ok((await rollupDeltas()) > 0, 'the fixture’s writes left bucket deltas');
+    await foldRollupDeltas(t.db);
+    assert.equal(await rollupDeltas(), 0);
+    assert.ok((await deltas()) > 0, 'the buckets’ fold left platform deltas');
     await assertPlatformEqualsSchools('deltas waiting');
     await repo.foldPlatform(t.db);
     assert.equal(await deltas(), 0);
@@ -114,6 +120,9 @@ describe('dashboard over every school: the platform tier', () => {
       payload: { invoiceId: fx.invoices.overdueB, amount: 1_234, method: 'card' },
     });
     assert.equal(pay.statusCode, 201, pay.body);
+    assert.equal(await deltas(), 0, 'a payment appends to the buckets’ deltas only');
+    assert.ok((await rollupDeltas()) > 0);
+    await foldRollupDeltas(t.db);
     assert.ok((await deltas()) > 0);
     await assertPlatformEqualsSchools('sums and deltas');
     await assertVerified('after a payment');

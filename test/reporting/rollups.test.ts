@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import type { PaymentMethod } from '../../src/db/types.js';
-import { formatReport, refreshRollups, verifyRollups, type VerifyReport } from '../../src/modules/reporting/rollups.js';
+import { foldRollupDeltas, formatReport, refreshRollups, verifyRollups, type VerifyReport } from '../../src/modules/reporting/rollups.js';
 import { client, type Client } from '../helpers/api.js';
 import { createTestApp, insertUser, login, type TestApp } from '../helpers/app.js';
 
@@ -69,6 +69,7 @@ function assertExact(report: VerifyReport, message = 'rollups equal a full recom
 }
 
 async function rollupRows(t: TestApp) {
+  await foldRollupDeltas(t.db);
   const invoices = await sql`select * from invoice_rollups order by school_id, grade, due_date`.execute(t.db);
   const payments = await sql`select * from payment_rollups order by school_id, grade, method, paid_on`.execute(t.db);
   return { invoices: invoices.rows, payments: payments.rows };
@@ -223,6 +224,54 @@ describe('reporting rollups', () => {
     const afterPay = await sql<{ total: number }>`select coalesce(sum(amount), 0)::bigint as total from payment_rollups where school_id = ${schoolId}`.execute(t.db);
     const expected = Array.from({ length: 30 }, (_, i) => 100 + i).reduce((a, b) => a + b, 0);
     assert.equal((afterPay.rows[0]?.total ?? 0) - (before.rows[0]?.total ?? 0), expected);
+  });
+
+  test('writers append deltas (0035): exact with them waiting, through a refresh, a zone and a currency change, concurrent folds, and a reader that folds', async () => {
+    const schoolId = schools[1] ?? '';
+    const student = await api.post('/students', { schoolId, firstName: 'Delta', lastName: 'Payer', grade: '3' });
+    assert.equal(student.statusCode, 201, student.body);
+    const invoice = await api.post('/invoices', { studentId: student.json<{ id: string }>().id, amount: 900_000, dueDate: '2030-04-01' });
+    assert.equal(invoice.statusCode, 201, invoice.body);
+    const invoiceId = invoice.json<{ id: string }>().id;
+    const waiting = async () =>
+      Number((await sql<{ n: number }>`select (select count(*) from invoice_rollup_deltas) + (select count(*) from payment_rollup_deltas) as n`.execute(t.db)).rows[0]?.n);
+    const pay = async (amount: number) => {
+      const response = await api.pay({ invoiceId, amount, method: 'cash' });
+      assert.equal(response.statusCode, 201, response.body);
+    };
+    const exactUnfolded = async (message: string) => {
+      assert.ok((await waiting()) > 0, `${message}: deltas wait`);
+      assertExact(await verifyRollups(t.db, { fold: false }), message);
+    };
+
+    await pay(1_000);
+    await pay(1_100);
+    await exactUnfolded('a payment waiting');
+    // A refresh rebuilds the school with what its deltas held and drops them.
+    await refreshRollups(t.db, schoolId);
+    await pay(1_200);
+    await exactUnfolded('after a refresh');
+    // A zone or currency change moves the folded part; the waiting part follows at its fold.
+    await sql`update schools set timezone = 'Pacific/Auckland' where id = ${schoolId}`.execute(t.db);
+    await pay(1_300);
+    await exactUnfolded('after a time-zone change');
+    await sql`update schools set currency = 'NZD' where id = ${schoolId}`.execute(t.db);
+    await exactUnfolded('after a currency change');
+    await foldRollupDeltas(t.db);
+    assert.equal(await waiting(), 0);
+    assertExact(await verifyRollups(t.db, { fold: false }), 'folded');
+
+    // Payments racing folds (waiting and not): nothing lost, nothing counted twice.
+    const folds = Array.from({ length: 10 }, (_, i) => foldRollupDeltas(t.db, i % 2 === 0));
+    await Promise.all([...Array.from({ length: 20 }, (_, i) => pay(10 + i)), ...folds]);
+    assertExact(await verifyRollups(t.db, { fold: false }), 'payments and folds at once');
+    // A reader folds first.
+    await pay(1_400);
+    assert.ok((await waiting()) > 0);
+    const dashboard = await api.get(`/reports/dashboard?schoolId=${schoolId}`);
+    assert.equal(dashboard.statusCode, 200, dashboard.body);
+    assert.equal(await waiting(), 0, 'the dashboard folded before reading');
+    assertExact(await verifyRollups(t.db, { fold: false }), 'after the dashboard');
   });
 
   test('multi-row statements (bulk insert, bulk update, bulk grade change) and a time-zone change keep the rollups exact', async () => {

@@ -5,6 +5,7 @@ import type { Principal } from '../../shared/policy.js';
 import type { BillingReportsRepository } from './billing-reports.repository.js';
 import type { DashboardFilter, DashboardRepository, InvoiceAggregate, PaymentAggregate, SchoolPageQuery, SchoolSort } from './dashboard.repository.js';
 import { cursorPart, decodeCursor, encodeCursor } from '../../shared/pagination.js';
+import { foldRollupDeltas } from './rollups.js';
 import {
   DEFAULT_SCHOOLS_LIMIT,
   type CurrencyTotals,
@@ -94,6 +95,8 @@ export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardR
       // Every school, none singled out: the totals and breakdowns from the platform tier
       // (migration 0033), whatever the number of schools; otherwise the per-school tiers.
       const platform = principal.schoolIds === 'all' && query.schoolId === undefined;
+      // Every tier holds what was folded (migration 0035): the waiting deltas first.
+      await foldRollupDeltas(db);
       const fold = async () => {
         // Readers are exact without it (they add the waiting deltas); a failed fold only costs time.
         await dashboard.foldPlatform(db).catch(() => undefined);

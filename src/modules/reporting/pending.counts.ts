@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import { inScopeSql, type Scope } from '../../shared/scope.js';
 import type { PendingFilter } from './pending.repository.js';
+import { foldRollupDeltas } from './rollups.js';
 
 /**
  * The queue's exact `total` from the rollups (migration 0004) instead of counting
@@ -23,6 +24,8 @@ export async function countFromRollups(db: DbOrTx, scope: Scope, filter: Pending
   if (filter.minAmount !== undefined) {
     return undefined;
   }
+  // The tiers hold what was folded (migration 0035): the waiting deltas first.
+  await foldRollupDeltas(db);
   const grade = (column: string) => (filter.grade === undefined ? sql`` : sql`and ${sql.ref(column)} = ${filter.grade}`);
   const { rows } = await sql<{ outstanding: number; partial: number; notDueOutstanding: number; notDuePartial: number }>`
     with sel as (

@@ -104,12 +104,49 @@ export const expectedPaymentTotals = sql`
    group by grouping sets ((school_id, grade, method), (school_id, grade), (school_id, method), (school_id))
   having sum(n) <> 0 or sum(amount) <> 0`;
 
+/**
+ * The stored side of each tier as a reader sees it: what it holds plus what the rollup
+ * deltas not folded yet (migration 0035) will add to it, each spread as the fold's
+ * triggers spread it. One snapshot then compares exactly whether or not writers and
+ * folds run meanwhile; `verifyRollups` folds first, so there are usually none.
+ */
+const bucketInvoiceColumns = sql`invoice_count, amount_due, amount_paid, outstanding_count, partial_count`;
+const summedInvoiceColumns = sql`
+  sum(invoice_count)::bigint as invoice_count, sum(amount_due)::bigint as amount_due, sum(amount_paid)::bigint as amount_paid,
+  sum(outstanding_count)::bigint as outstanding_count, sum(partial_count)::bigint as partial_count`;
+const anyInvoiceSum = sql`sum(invoice_count) <> 0 or sum(amount_due) <> 0 or sum(amount_paid) <> 0 or sum(outstanding_count) <> 0 or sum(partial_count) <> 0`;
 const storedInvoiceRollups = sql`
-  select school_id, grade, due_date, invoice_count, amount_due, amount_paid, outstanding_count, partial_count from invoice_rollups`;
+  select school_id, grade, due_date, ${summedInvoiceColumns}
+    from (select school_id, grade, due_date, ${bucketInvoiceColumns} from invoice_rollups
+          union all
+          select school_id, grade, due_date, ${bucketInvoiceColumns} from invoice_rollup_deltas) b
+   group by 1, 2, 3
+  having ${anyInvoiceSum}`;
 const storedInvoiceTotals = sql`
-  select school_id, grade, invoice_count, amount_due, amount_paid, outstanding_count, partial_count from invoice_totals`;
-const storedPaymentRollups = sql`select school_id, grade, method, paid_on, payment_count, amount from payment_rollups`;
-const storedPaymentTotals = sql`select school_id, grade, method, payment_count, amount from payment_totals`;
+  select school_id, grade, ${summedInvoiceColumns}
+    from (select school_id, grade, ${bucketInvoiceColumns} from invoice_totals
+          union all
+          select school_id, coalesce(grade, ''), ${summedInvoiceColumns}
+            from invoice_rollup_deltas
+           group by grouping sets ((school_id, grade), (school_id))) t
+   group by 1, 2
+  having ${anyInvoiceSum}`;
+const storedPaymentRollups = sql`
+  select school_id, grade, method, paid_on, sum(payment_count)::bigint as payment_count, sum(amount)::bigint as amount
+    from (select school_id, grade, method, paid_on, payment_count, amount from payment_rollups
+          union all
+          select school_id, grade, method, paid_on, payment_count, amount from payment_rollup_deltas) b
+   group by 1, 2, 3, 4
+  having sum(payment_count) <> 0 or sum(amount) <> 0`;
+const storedPaymentTotals = sql`
+  select school_id, grade, method, sum(payment_count)::bigint as payment_count, sum(amount)::bigint as amount
+    from (select school_id, grade, method, payment_count, amount from payment_totals
+          union all
+          select school_id, coalesce(grade, ''), coalesce(method, ''), sum(payment_count), sum(amount)
+            from payment_rollup_deltas
+           group by grouping sets ((school_id, grade, method), (school_id, grade), (school_id, method), (school_id))) t
+   group by 1, 2, 3
+  having sum(payment_count) <> 0 or sum(amount) <> 0`;
 /** The failure counts (migration 0032): per currency, by hour and by day, for every school. */
 const storedFailureDays = sql`select day, currency, failure_code, gateway, method, failures, amount from failure_days`;
 const expectedFailureDays = sql`
@@ -159,7 +196,12 @@ const storedPlatformInvoices = sql`
     from (select period, period_start, currency, grade, timezone, ${platformInvoiceColumns} from platform_invoice_sums
           union all
           select period, period_start, currency, grade, timezone, ${platformInvoiceColumns}
-            from (${invoicePlatformLevels(sql`select currency, timezone, grade, due_date, ${platformInvoiceColumns} from platform_invoice_deltas`, false)}) d) s
+            from (${invoicePlatformLevels(sql`select currency, timezone, grade, due_date, ${platformInvoiceColumns} from platform_invoice_deltas`, false)}) d
+          union all
+          select period, period_start, currency, grade, timezone, ${platformInvoiceColumns}
+            from (${invoicePlatformLevels(sql`
+              select sc.currency, sc.timezone, d.grade, d.due_date, ${platformInvoiceColumns}
+                from invoice_rollup_deltas d join schools sc on sc.id = d.school_id and sc.deleted_at is null`, false)}) r) s
    group by 1, 2, 3, 4, 5
   having sum(invoice_count) <> 0`;
 const expectedPlatformInvoices = invoicePlatformLevels(sql`
@@ -171,7 +213,12 @@ const storedPlatformPayments = sql`
     from (select period, period_start, currency, grade, method, payment_count, amount from platform_payment_sums
           union all
           select period, period_start, currency, grade, method, payment_count, amount
-            from (${paymentPlatformLevels(sql`select currency, grade, method, paid_on, payment_count, amount from platform_payment_deltas`)}) d) s
+            from (${paymentPlatformLevels(sql`select currency, grade, method, paid_on, payment_count, amount from platform_payment_deltas`)}) d
+          union all
+          select period, period_start, currency, grade, method, payment_count, amount
+            from (${paymentPlatformLevels(sql`
+              select sc.currency, d.grade, d.method, d.paid_on, d.payment_count, d.amount
+                from payment_rollup_deltas d join schools sc on sc.id = d.school_id and sc.deleted_at is null`)}) r) s
    group by 1, 2, 3, 4, 5
   having sum(payment_count) <> 0 or sum(amount) <> 0`;
 const expectedPlatformPayments = paymentPlatformLevels(sql`
@@ -179,12 +226,26 @@ const expectedPlatformPayments = paymentPlatformLevels(sql`
     from (${movements}) m join schools sc on sc.id = m.school_id and sc.deleted_at is null
    group by 1, 2, 3, 4`);
 
-const storedSchoolInvoices = sql`select school_id, period, period_start, invoice_count, amount_due, amount_paid from school_invoice_sums`;
+const storedSchoolInvoices = sql`
+  select school_id, period, period_start, sum(invoice_count)::bigint as invoice_count, sum(amount_due)::bigint as amount_due, sum(amount_paid)::bigint as amount_paid
+    from (select school_id, period, period_start, invoice_count, amount_due, amount_paid from school_invoice_sums
+          union all
+          select d.school_id, p.period, p.period_start, d.invoice_count, d.amount_due, d.amount_paid
+            from invoice_rollup_deltas d ${periodsOf('d.due_date', false)}) s
+   group by 1, 2, 3
+  having sum(invoice_count) <> 0 or sum(amount_due) <> 0 or sum(amount_paid) <> 0`;
 const expectedSchoolInvoices = sql`
   select i.school_id, p.period, p.period_start, count(*)::bigint as invoice_count, sum(i.amount)::bigint as amount_due, sum(i.paid_amount)::bigint as amount_paid
     from (${liveInvoices}) i ${periodsOf('i.due_date', false)}
    group by 1, 2, 3`;
-const storedSchoolPayments = sql`select school_id, period, period_start, payment_count, amount from school_payment_sums`;
+const storedSchoolPayments = sql`
+  select school_id, period, period_start, sum(payment_count)::bigint as payment_count, sum(amount)::bigint as amount
+    from (select school_id, period, period_start, payment_count, amount from school_payment_sums
+          union all
+          select d.school_id, p.period, p.period_start, d.payment_count, d.amount
+            from payment_rollup_deltas d ${periodsOf('d.paid_on', false)}) s
+   group by 1, 2, 3
+  having sum(payment_count) <> 0 or sum(amount) <> 0`;
 const expectedSchoolPayments = sql`
   select m.school_id, p.period, p.period_start, sum(m.n)::bigint as payment_count, sum(m.amount)::bigint as amount
     from (${movements}) m ${periodsOf('m.paid_on', false)}
@@ -268,9 +329,13 @@ async function checkInvoices(db: DbOrTx): Promise<VerifyReport['invoices']> {
  * Compares both rollup tables with a full recomputation and checks every invoice's
  * paid amount, all in one REPEATABLE READ read-only transaction: one snapshot, so
  * concurrent writers (which maintain the rollups in their own transactions) cannot
- * make a consistent database look inconsistent.
+ * make a consistent database look inconsistent. It folds the waiting deltas first
+ * unless `fold` is false (a read-only standby): each tier's stored side adds them.
  */
-export async function verifyRollups(db: Db): Promise<VerifyReport> {
+export async function verifyRollups(db: Db, options: { fold?: boolean } = {}): Promise<VerifyReport> {
+  if (options.fold ?? true) {
+    await foldRollupDeltas(db);
+  }
   return db
     .transaction()
     .setIsolationLevel('repeatable read')
@@ -292,6 +357,16 @@ export async function verifyRollups(db: Db): Promise<VerifyReport> {
       const ok = tables.every((t) => t.missing.count === 0 && t.unexpected.count === 0) && invoices.bad.count === 0;
       return { ok, tables, invoices };
     });
+}
+
+/**
+ * Moves the rollup deltas waiting (migration 0035) into the buckets and the tiers above
+ * them, in its own transaction when `db` is the pool. Every reader of a tier calls it
+ * first; with nothing waiting it returns at once, taking no lock. `wait` false (the
+ * maintenance job): it leaves them when another session is folding.
+ */
+export async function foldRollupDeltas(db: DbOrTx, wait = true): Promise<void> {
+  await sql`select fold_rollup_deltas(${wait})`.execute(db);
 }
 
 /** Recomputes the rollups from scratch (all schools, or one) with the migration's SQL function. */
