@@ -27,6 +27,7 @@ import {
   SchoolListQuery,
   StudentListQuery,
 } from './billing.schemas.js';
+import { liveWaker } from '../live/wake.js';
 import { createBillingService } from './billing.service.js';
 import { createInvoicesRepository } from './invoices.repository.js';
 import { createPaymentsRepository } from './payments.repository.js';
@@ -47,6 +48,7 @@ export default function billingRoutes(app: FastifyInstance, options: { db: Db })
     students: createStudentsRepository(),
     invoices: createInvoicesRepository(),
     payments: createPaymentsRepository(),
+    live: liveWaker(options.db),
   });
   const read = { policy: 'billing:read' as const };
   const write = { policy: 'billing:write' as const };

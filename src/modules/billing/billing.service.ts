@@ -31,6 +31,7 @@ import type { InvoiceRow, InvoicesRepository } from './invoices.repository.js';
 import { presentPayment, type PaymentRow, type PaymentsRepository, type RefundRow } from './payments.repository.js';
 import type { SchoolRow, SchoolsRepository } from './schools.repository.js';
 import type { StudentRow, StudentsRepository } from './students.repository.js';
+import type { LiveWaker } from '../live/wake.js';
 
 export interface BillingDeps {
   db: Db;
@@ -40,6 +41,8 @@ export interface BillingDeps {
   payments: PaymentsRepository;
   /** What "now" is for a payment's default paidAt and the future check (`bursar simulate` moves it). */
   clock?: Clock;
+  /** Wakes the live hubs after a payment in its own transaction commits (migration 0036); without it the transactions trigger does, in the transaction. */
+  live?: LiveWaker;
 }
 
 /** The invoice after a payment or refund: what changed on it. */
@@ -555,6 +558,7 @@ export function createBillingService(deps: BillingDeps) {
             paidAtGiven: body.paidAt !== undefined,
             window: `${PAID_BEFORE_REGISTRATION_DAYS} days`,
             demo: simulated !== undefined,
+            wakeAfterCommit: within === undefined && deps.live !== undefined,
           });
           if (!recorded.replayed) {
             if (recorded.subscribed) {
@@ -568,6 +572,9 @@ export function createBillingService(deps: BillingDeps) {
         }
       };
       const result = within === undefined ? await db.transaction().execute(record) : await record(within);
+      if (within === undefined && !result.replayed) {
+        deps.live?.wake();
+      }
       return { status: result.status, body: presentReceipt(currentShape(result.body as unknown as PaymentReceipt), principal), replayed: result.replayed };
     },
 

@@ -3,6 +3,7 @@ import type { DbOrTx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { maskReference } from '../../shared/masking.js';
 import { inScope, type Scope } from '../../shared/scope.js';
+import { selectWakingAfterCommit } from '../live/wake.js';
 import { publishFailedTransaction } from '../webhooks/webhooks.outbox.js';
 
 export interface PaymentRow {
@@ -55,6 +56,8 @@ export interface RecordPaymentInput {
   window: string;
   /** The demo simulator's payment: only on demo data (refused with SQLSTATE BFDEM otherwise). */
   demo: boolean;
+  /** The caller wakes the live hubs once it has committed (src/modules/live/wake.ts); otherwise the transactions trigger does, in the transaction. */
+  wakeAfterCommit?: boolean;
 }
 
 /** A payment's answer as record_payment stores it (raw: reference unmasked; instants as ISO text). */
@@ -99,13 +102,14 @@ export function createPaymentsRepository() {
      * errors of SQLSTATE class BF (the service names them).
      */
     async record(db: DbOrTx, input: RecordPaymentInput): Promise<{ replayed: boolean; status: number; body: StoredPayment; subscribed: boolean }> {
-      const { rows } = await sql<{ result: { replayed: boolean; status: number; body: StoredPayment; subscribed: boolean } }>`
-        select record_payment(
+      const call = sql`
+        record_payment(
           ${input.user.id}::uuid, ${input.user.username}, ${input.requestId},
           ${input.idempotency.key}, ${input.idempotency.path}, ${input.idempotency.hash},
           ${input.schoolIds === 'all' ? null : [...input.schoolIds]}::uuid[], ${input.invoiceId}::uuid,
           ${input.amount}, ${input.method}, ${input.reference}, ${input.paidAt}, ${input.paidAtGiven},
-          ${input.demo}, ${input.window}::interval) as result`.execute(db);
+          ${input.demo}, ${input.window}::interval)`;
+      const { rows } = await selectWakingAfterCommit<{ replayed: boolean; status: number; body: StoredPayment; subscribed: boolean }>(call, input.wakeAfterCommit === true).execute(db);
       const row = rows[0];
       if (row === undefined) {
         throw new Error('record_payment returned no row');

@@ -3,6 +3,7 @@ import type { DbOrTx, Tx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { familyInvoicesSql } from '../families/families.repository.js';
+import { selectWakingAfterCommit } from '../live/wake.js';
 
 /** A family as money needs it: its school's currency, zone and registration, and its credit. */
 export interface FamilyRow {
@@ -60,6 +61,8 @@ export interface RecordFamilyPaymentInput {
   payerGuardianId: string | null;
   /** The demo simulator's payment: only on demo data (refused with SQLSTATE BFDEM otherwise). */
   demo: boolean;
+  /** The caller wakes the live hubs once it has committed (src/modules/live/wake.ts); otherwise the transactions trigger does, in the transaction. */
+  wakeAfterCommit?: boolean;
 }
 
 /** A family payment's answer as record_family_payment stores it (raw: reference unmasked; timestamps as PostgreSQL writes them). */
@@ -128,13 +131,14 @@ export function createFamilyPaymentsRepository() {
      * PostgreSQL errors of SQLSTATE class BF (the service names them).
      */
     async record(db: DbOrTx, input: RecordFamilyPaymentInput): Promise<{ replayed: boolean; status: number; body: StoredFamilyPayment }> {
-      const { rows } = await sql<{ result: { replayed: boolean; status: number; body: StoredFamilyPayment } }>`
-        select record_family_payment(
+      const call = sql`
+        record_family_payment(
           ${input.user?.id ?? null}::uuid, ${input.user?.username ?? null}, ${input.requestId},
           ${input.idempotency?.key ?? null}, ${input.idempotency?.path ?? null}, ${input.idempotency?.hash ?? null},
           ${input.schoolIds === 'all' ? null : [...input.schoolIds]}::uuid[], ${input.familyId},
           ${input.amount}, ${input.method}, ${input.reference}, ${input.paidAt}, ${input.paidAtGiven},
-          ${input.payerGuardianId}, ${input.demo}, ${input.window}::interval) as result`.execute(db);
+          ${input.payerGuardianId}, ${input.demo}, ${input.window}::interval)`;
+      const { rows } = await selectWakingAfterCommit<{ replayed: boolean; status: number; body: StoredFamilyPayment }>(call, input.wakeAfterCommit === true).execute(db);
       const row = rows[0];
       if (row === undefined) {
         throw new Error('record_family_payment returned no row');

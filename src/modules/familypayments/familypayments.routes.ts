@@ -11,6 +11,7 @@ import * as ledger from '../ledger/ledger.js';
 import { createFamilyPaymentsRepository } from './familypayments.repository.js';
 import { ApplyCreditBody, CreateFamilyPaymentBody, FAMILY_PAYMENT_SCHEMAS, FamilyPaymentListQuery } from './familypayments.schemas.js';
 import { createFamilyPaymentsService } from './familypayments.service.js';
+import { liveWaker } from '../live/wake.js';
 
 /**
  * Family payments and family credit (SPEC §7): POST|GET /families/:id/payments and
@@ -24,6 +25,7 @@ export default function familyPaymentsRoutes(app: FastifyInstance, options: { db
     db: options.db,
     repository: createFamilyPaymentsRepository(),
     ledger: { applyCredit: ledger.applyCredit },
+    live: liveWaker(options.db),
   });
   for (const schema of FAMILY_PAYMENT_SCHEMAS) {
     api.addSchema(schema);

@@ -19,6 +19,7 @@ import type {
 } from './familypayments.schemas.js';
 import type { AllocationRow, FamilyPaymentRow, FamilyPaymentsRepository, FamilyRow, StoredFamilyPayment } from './familypayments.repository.js';
 import { publishPaymentEvents } from '../ledger/ledger.js';
+import type { LiveWaker } from '../live/wake.js';
 
 /**
  * The ledger posting this module makes from TypeScript (src/modules/ledger/ledger.ts):
@@ -46,6 +47,8 @@ export interface FamilyPaymentsDeps {
   repository: FamilyPaymentsRepository;
   ledger: FamilyLedger;
   clock?: Clock;
+  /** Wakes the live hubs after a family payment in its own transaction commits (migration 0036); without it the transactions trigger does, in the transaction. */
+  live?: LiveWaker;
 }
 
 /** Allowed clock skew for a client-supplied paidAt (as POST /payments). */
@@ -163,6 +166,7 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
           window: `${PAID_BEFORE_REGISTRATION_DAYS} days`,
           payerGuardianId: body.payerGuardianId ?? null,
           demo: simulated !== undefined,
+          wakeAfterCommit: within === undefined && deps.live !== undefined,
         });
       // In a transaction, so the webhook events (payment.succeeded per allocation,
       // invoice.paid) are written with the payment or not at all (SPEC §9).
@@ -179,6 +183,9 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
         }
       };
       const result = within === undefined ? await db.transaction().execute(work) : await work(within);
+      if (within === undefined && !result.replayed) {
+        deps.live?.wake();
+      }
       return { status: result.status, body: presentStored(result.body, principal), replayed: result.replayed };
     },
 
