@@ -104,10 +104,11 @@ describe('live wake-up after commit', () => {
 
   test('wakes asked for while one is on its way share the next: 50 at once send two', async () => {
     const waker = liveWaker(t.db);
-    const count = await heardAfter(async () => {
+    const count = await heardAfter(() => {
       for (let i = 0; i < 50; i++) {
         waker.wake();
       }
+      return Promise.resolve();
     });
     assert.equal(count, 2);
   });
