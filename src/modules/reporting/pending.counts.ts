@@ -27,28 +27,38 @@ export async function countFromRollups(db: DbOrTx, scope: Scope, filter: Pending
   // The tiers hold what was folded (migration 0035): the waiting deltas first.
   await foldRollupDeltas(db);
   const grade = (column: string) => (filter.grade === undefined ? sql`` : sql`and ${sql.ref(column)} = ${filter.grade}`);
-  const { rows } = await sql<{ outstanding: number; partial: number; notDueOutstanding: number; notDuePartial: number }>`
+  // Without a status the count is what is outstanding; the not-yet-due buckets (each
+  // school's local today, its future due dates) are read only to split by status: at
+  // 4 000 schools they were 37 of the count's 46 ms.
+  const byStatus = filter.status !== undefined;
+  const { rows } = await sql<{ outstanding: number; notDueOutstanding: number; notDuePartial: number }>`
     with sel as (
-      select s.id, (now() at time zone s.timezone)::date as today
+      select s.id${byStatus ? sql`, (now() at time zone s.timezone)::date as today` : sql``}
         from schools s
        where s.deleted_at is null
          and ${inScopeSql('s.id', scope)}
          ${filter.schoolId === undefined ? sql`` : sql`and s.id = ${filter.schoolId}`}
     ),
     totals as (
-      select coalesce(sum(t.outstanding_count), 0)::bigint as outstanding, coalesce(sum(t.partial_count), 0)::bigint as partial
+      select coalesce(sum(t.outstanding_count), 0)::bigint as outstanding
         from invoice_totals t
         join sel on sel.id = t.school_id
        where t.grade = ${filter.grade ?? ''}
-    ),
+    )${
+      byStatus
+        ? sql`,
     not_due as (
       select coalesce(sum(r.outstanding_count), 0)::bigint as outstanding, coalesce(sum(r.partial_count), 0)::bigint as partial
         from invoice_rollups r
         join sel on sel.id = r.school_id
        where r.due_date >= (select min(today) from sel) and r.due_date >= sel.today ${grade('r.grade')}
     )
-    select totals.outstanding, totals.partial, not_due.outstanding as "notDueOutstanding", not_due.partial as "notDuePartial"
-      from totals, not_due`.execute(db);
+    select totals.outstanding, not_due.outstanding as "notDueOutstanding", not_due.partial as "notDuePartial"
+      from totals, not_due`
+        : sql`
+    select totals.outstanding, 0::bigint as "notDueOutstanding", 0::bigint as "notDuePartial"
+      from totals`
+    }`.execute(db);
   const row = rows[0];
   if (row === undefined) {
     return 0;
