@@ -234,9 +234,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(portalRoutes, { db: database.db, config });
       // Reports, analytics and exports read from the replica when there is one.
       await api.register(billingReportsRoutes, { db: readDb });
-      await api.register(dashboardRoutes, { db: readDb });
+      // Their reads fold the rollup deltas first, on the primary (a replica cannot write).
+      await api.register(dashboardRoutes, { db: readDb, primaryDb: database.db });
       await api.register(gradesRoutes, { db: readDb });
-      await api.register(pendingRoutes, { db: readDb });
+      await api.register(pendingRoutes, { db: readDb, primaryDb: database.db });
       await api.register(failuresRoutes, { db: readDb });
       await api.register(analyticsRoutes, { db: readDb });
       await api.register(liveRoutes, { database, config });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/db/database.js';
@@ -108,5 +109,33 @@ describe('read replica (DATABASE_READ_URL)', () => {
     const statement = await app.inject({ method: 'GET', url: `/api/v1/students/${onPrimary.students.beto}/statement`, headers });
     assert.equal(statement.statusCode, 200, statement.body);
     assert.ok(statement.body.includes(paymentId), 'the statement sees the new payment at once');
+  });
+
+  test('the dashboard and the queue fold the rollup deltas on the primary, which a replica cannot do itself', async () => {
+    const waiting = async (database: Database) =>
+      Number((await sql<{ n: number }>`select (select count(*) from invoice_rollup_deltas) + (select count(*) from payment_rollup_deltas) as n`.execute(database.db)).rows[0]?.n);
+    for (const url of ['/api/v1/reports/dashboard', '/api/v1/reports/pending-payments']) {
+      const paid = await app.inject({
+        method: 'POST',
+        url: '/api/v1/payments',
+        headers: { ...headers, 'idempotency-key': randomUUID() },
+        payload: { invoiceId: onPrimary.invoices.overdueB, amount: 100, method: 'cash' },
+      });
+      assert.equal(paid.statusCode, 201, paid.body);
+      assert.ok((await waiting(primary)) > 0, 'the payment left deltas on the primary');
+      const read = await app.inject({ method: 'GET', url, headers });
+      assert.equal(read.statusCode, 200, read.body);
+      assert.equal(await waiting(primary), 0, `${url} folded them on the primary`);
+    }
+    // Where it cannot write (a standby, a read-only session), a fold does nothing and fails nothing.
+    const unfolded = await waiting(replica);
+    await sql`insert into payment_rollup_deltas (school_id, grade, method, paid_on, payment_count, amount) values (${onReplica.schoolA}, '3', 'cash', current_date, 0, 0)`.execute(replica.db);
+    await replica.db.transaction().execute(async (trx) => {
+      await sql`set transaction read only`.execute(trx);
+      await sql`select fold_rollup_deltas(true)`.execute(trx);
+    });
+    assert.equal(await waiting(replica), unfolded + 1);
+    await sql`select fold_rollup_deltas(true)`.execute(replica.db);
+    assert.equal(await waiting(replica), 0);
   });
 });

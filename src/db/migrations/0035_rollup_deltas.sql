@@ -21,8 +21,10 @@
 -- Exact reads: every reader of the buckets or of the tiers above them folds first
 -- (fold_rollup_deltas(true): it waits for a fold running elsewhere, then folds what is
 -- left; with nothing waiting it returns at once, without a lock). The dashboard, the
--- pending queue's counts and `npm run verify` do; the maintenance job folds every
--- second (fold_rollup_deltas(false): skips while another folds), so deltas stay few.
+-- pending queue's counts and `npm run verify` do (on the primary when they read a
+-- replica: a standby or read-only session cannot fold, and returns without); the
+-- maintenance job folds every second (fold_rollup_deltas(false): skips while another
+-- folds), so deltas stay few.
 --
 -- Locks, in the one order every path takes them: the school's billing_versions row (every
 -- money writer, the schools trigger, a refresh), then the fold's advisory lock (a fold, a
@@ -73,6 +75,10 @@ begin
   -- Nothing committed waits: the buckets are exact as they are. (A fold deletes its
   -- deltas and updates the buckets in one commit, so a reader sees both or neither.)
   if not exists (select 1 from invoice_rollup_deltas) and not exists (select 1 from payment_rollup_deltas) then
+    return;
+  end if;
+  -- A standby (or a read-only session) cannot fold: the primary's folds reach it.
+  if pg_is_in_recovery() or current_setting('transaction_read_only') = 'on' then
     return;
   end if;
   if p_wait then

@@ -15,9 +15,14 @@ import { createDashboardService } from './dashboard.service.js';
  * 0003), plus a sample of the oldest outstanding bills. Scoped and masked per role
  * (`reports:read`); filtering by a school outside the caller's scope is a 404.
  */
-export default function dashboardRoutes(app: FastifyInstance, options: { db: Db }) {
+export default function dashboardRoutes(app: FastifyInstance, options: { db: Db; primaryDb?: Db }) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const dashboard = createDashboardService({ db: options.db, dashboard: createDashboardRepository(), reports: createBillingReportsRepository() });
+  const dashboard = createDashboardService({
+    db: options.db,
+    foldDb: options.primaryDb,
+    dashboard: createDashboardRepository(),
+    reports: createBillingReportsRepository(),
+  });
 
   api.get(
     '/reports/dashboard',

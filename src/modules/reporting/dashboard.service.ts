@@ -79,7 +79,13 @@ function addInvoice(target: Amounts, row: InvoiceAggregate | undefined): Amounts
   return target;
 }
 
-export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardRepository; reports: BillingReportsRepository }) {
+export function createDashboardService(deps: {
+  db: DbOrTx;
+  /** Where the rollup deltas are folded before a read (the primary when `db` is a replica); `db` otherwise. */
+  foldDb?: DbOrTx;
+  dashboard: DashboardRepository;
+  reports: BillingReportsRepository;
+}) {
   const { db, dashboard, reports } = deps;
 
   return {
@@ -96,7 +102,7 @@ export function createDashboardService(deps: { db: DbOrTx; dashboard: DashboardR
       // (migration 0033), whatever the number of schools; otherwise the per-school tiers.
       const platform = principal.schoolIds === 'all' && query.schoolId === undefined;
       // Every tier holds what was folded (migration 0035): the waiting deltas first.
-      await foldRollupDeltas(db);
+      await foldRollupDeltas(deps.foldDb ?? db);
       const fold = async () => {
         // Readers are exact without it (they add the waiting deltas); a failed fold only costs time.
         await dashboard.foldPlatform(db).catch(() => undefined);

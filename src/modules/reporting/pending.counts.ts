@@ -20,12 +20,13 @@ import { foldRollupDeltas } from './rollups.js';
  * soft-deleted and out-of-scope schools are left out by the school selection.
  * A minAmount filter is not in the rollups: `undefined` then, and the caller counts rows.
  */
-export async function countFromRollups(db: DbOrTx, scope: Scope, filter: PendingFilter): Promise<number | undefined> {
+export async function countFromRollups(db: DbOrTx, scope: Scope, filter: PendingFilter, foldDb: DbOrTx = db): Promise<number | undefined> {
   if (filter.minAmount !== undefined) {
     return undefined;
   }
-  // The tiers hold what was folded (migration 0035): the waiting deltas first.
-  await foldRollupDeltas(db);
+  // The tiers hold what was folded (migration 0035): the waiting deltas first, where
+  // they can be (the primary, when `db` is a replica).
+  await foldRollupDeltas(foldDb);
   const grade = (column: string) => (filter.grade === undefined ? sql`` : sql`and ${sql.ref(column)} = ${filter.grade}`);
   // Without a status the count is what is outstanding; the not-yet-due buckets (each
   // school's local today, its future due dates) are read only to split by status: at

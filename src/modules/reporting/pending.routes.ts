@@ -19,9 +19,9 @@ import { createPendingService } from './pending.service.js';
  *   client disconnects; at most MAX_CONCURRENT_EXPORTS_PER_USER running per user on
  *   this instance (429 with Retry-After beyond).
  */
-export default function pendingRoutes(app: FastifyInstance, options: { db: Db }) {
+export default function pendingRoutes(app: FastifyInstance, options: { db: Db; primaryDb?: Db }) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const pending = createPendingService({ db: options.db, pending: createPendingRepository(), reports: createBillingReportsRepository() });
+  const pending = createPendingService({ db: options.db, foldDb: options.primaryDb, pending: createPendingRepository(), reports: createBillingReportsRepository() });
   const limiter = createExportLimiter(MAX_CONCURRENT_EXPORTS_PER_USER);
   const tags = ['reports'];
   const filters =

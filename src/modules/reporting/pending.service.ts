@@ -85,7 +85,13 @@ function parseCursor(cursor: string, filter: PendingFilter): PendingCursor {
 
 export type PendingExport = StreamedExport;
 
-export function createPendingService(deps: { db: Db; pending: PendingRepository; reports: BillingReportsRepository }) {
+export function createPendingService(deps: {
+  db: Db;
+  /** Where the rollup deltas are folded before a count (the primary when `db` is a replica); `db` otherwise. */
+  foldDb?: Db;
+  pending: PendingRepository;
+  reports: BillingReportsRepository;
+}) {
   const { db, pending, reports } = deps;
 
   /** A schoolId filter the caller cannot see (or that does not exist) is a 404. */
@@ -97,7 +103,7 @@ export function createPendingService(deps: { db: Db; pending: PendingRepository;
 
   /** From the rollups when they can answer (no minAmount), else a count of the rows. */
   async function countAll(principal: Principal, filter: PendingFilter): Promise<number> {
-    return (await countFromRollups(db, principal, filter)) ?? (await pending.count(db, principal, filter));
+    return (await countFromRollups(db, principal, filter, deps.foldDb ?? db)) ?? (await pending.count(db, principal, filter));
   }
 
   return {
