@@ -349,30 +349,20 @@ $$;
 create or replace function reporting_rollups_on_school() returns trigger
 language plpgsql as $$
 declare
+  v_moved uuid[];
   moved record;
 begin
-  if not exists (
-    select 1 from old_rows o join new_rows n on n.id = o.id
-     where o.timezone is distinct from n.timezone or o.currency is distinct from n.currency
-        or (o.deleted_at is null) <> (n.deleted_at is null)
-  ) then
+  select array_agg(n.id order by n.id) into v_moved
+    from old_rows o join new_rows n on n.id = o.id
+   where o.timezone is distinct from n.timezone or o.currency is distinct from n.currency
+      or (o.deleted_at is null) <> (n.deleted_at is null);
+  if v_moved is null then
     return null;
   end if;
   insert into billing_versions (school_id, version)
-  select n.id, 1
-    from old_rows o join new_rows n on n.id = o.id
-   where o.timezone is distinct from n.timezone or o.currency is distinct from n.currency
-      or (o.deleted_at is null) <> (n.deleted_at is null)
-   order by n.id
+  select m.id, 1 from unnest(v_moved) m (id) order by m.id
   on conflict (school_id) do nothing;
-  perform 1
-     from billing_versions b
-     join old_rows o on o.id = b.school_id
-     join new_rows n on n.id = o.id
-    where o.timezone is distinct from n.timezone or o.currency is distinct from n.currency
-       or (o.deleted_at is null) <> (n.deleted_at is null)
-    order by b.school_id
-      for update of b;
+  perform 1 from billing_versions where school_id = any (v_moved) order by school_id for update;
   -- No fold meanwhile: the moves below read the school's folded buckets, and what a fold
   -- adds later goes to the platform tier under the school's new keys.
   perform pg_advisory_xact_lock(hashtext('bursar:rollup-fold'));
@@ -382,8 +372,7 @@ begin
            n.currency as new_currency, n.timezone as new_timezone, n.deleted_at is null as new_live,
            o.timezone is distinct from n.timezone as rezoned
       from old_rows o join new_rows n on n.id = o.id
-     where o.timezone is distinct from n.timezone or o.currency is distinct from n.currency
-        or (o.deleted_at is null) <> (n.deleted_at is null)
+     where n.id = any (v_moved)
      order by n.id
   loop
     perform set_config('bursar.platform_moving', 'on', true);

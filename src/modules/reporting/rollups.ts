@@ -110,21 +110,22 @@ export const expectedPaymentTotals = sql`
  * triggers spread it. One snapshot then compares exactly whether or not writers and
  * folds run meanwhile; `verifyRollups` folds first, so there are usually none.
  */
-const bucketInvoiceColumns = sql`invoice_count, amount_due, amount_paid, outstanding_count, partial_count`;
+/** The invoice sums every invoice tier (buckets, totals, platform) keeps. */
+const invoiceColumns = sql`invoice_count, amount_due, amount_paid, outstanding_count, partial_count`;
 const summedInvoiceColumns = sql`
   sum(invoice_count)::bigint as invoice_count, sum(amount_due)::bigint as amount_due, sum(amount_paid)::bigint as amount_paid,
   sum(outstanding_count)::bigint as outstanding_count, sum(partial_count)::bigint as partial_count`;
 const anyInvoiceSum = sql`sum(invoice_count) <> 0 or sum(amount_due) <> 0 or sum(amount_paid) <> 0 or sum(outstanding_count) <> 0 or sum(partial_count) <> 0`;
 const storedInvoiceRollups = sql`
   select school_id, grade, due_date, ${summedInvoiceColumns}
-    from (select school_id, grade, due_date, ${bucketInvoiceColumns} from invoice_rollups
+    from (select school_id, grade, due_date, ${invoiceColumns} from invoice_rollups
           union all
-          select school_id, grade, due_date, ${bucketInvoiceColumns} from invoice_rollup_deltas) b
+          select school_id, grade, due_date, ${invoiceColumns} from invoice_rollup_deltas) b
    group by 1, 2, 3
   having ${anyInvoiceSum}`;
 const storedInvoiceTotals = sql`
   select school_id, grade, ${summedInvoiceColumns}
-    from (select school_id, grade, ${bucketInvoiceColumns} from invoice_totals
+    from (select school_id, grade, ${invoiceColumns} from invoice_totals
           union all
           select school_id, coalesce(grade, ''), ${summedInvoiceColumns}
             from invoice_rollup_deltas
@@ -189,18 +190,17 @@ const paymentPlatformLevels = (source: RawBuilder<unknown>) => sql`
    ${periodsOf('k.paid_on', true)}
    group by 1, 2, 3, 4, 5
   having sum(k.payment_count) <> 0 or sum(k.amount) <> 0`;
-const platformInvoiceColumns = sql`invoice_count, amount_due, amount_paid, outstanding_count, partial_count`;
 const storedPlatformInvoices = sql`
   select period, period_start, currency, grade, timezone, sum(invoice_count)::bigint as invoice_count, sum(amount_due)::bigint as amount_due,
          sum(amount_paid)::bigint as amount_paid, sum(outstanding_count)::bigint as outstanding_count, sum(partial_count)::bigint as partial_count
-    from (select period, period_start, currency, grade, timezone, ${platformInvoiceColumns} from platform_invoice_sums
+    from (select period, period_start, currency, grade, timezone, ${invoiceColumns} from platform_invoice_sums
           union all
-          select period, period_start, currency, grade, timezone, ${platformInvoiceColumns}
-            from (${invoicePlatformLevels(sql`select currency, timezone, grade, due_date, ${platformInvoiceColumns} from platform_invoice_deltas`, false)}) d
+          select period, period_start, currency, grade, timezone, ${invoiceColumns}
+            from (${invoicePlatformLevels(sql`select currency, timezone, grade, due_date, ${invoiceColumns} from platform_invoice_deltas`, false)}) d
           union all
-          select period, period_start, currency, grade, timezone, ${platformInvoiceColumns}
+          select period, period_start, currency, grade, timezone, ${invoiceColumns}
             from (${invoicePlatformLevels(sql`
-              select sc.currency, sc.timezone, d.grade, d.due_date, ${platformInvoiceColumns}
+              select sc.currency, sc.timezone, d.grade, d.due_date, ${invoiceColumns}
                 from invoice_rollup_deltas d join schools sc on sc.id = d.school_id and sc.deleted_at is null`, false)}) r) s
    group by 1, 2, 3, 4, 5
   having sum(invoice_count) <> 0`;
