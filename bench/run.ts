@@ -16,6 +16,7 @@
  *   npm run bench -- --only latefees    # the daily late-fee run of every school, and a re-run of the day
  *                                       # the school year billed (bench/billing.ts), on a copy of the data set
  *   npm run bench -- --pg-stats         # also print the statements that took the most time in each billing group (pg_stat_statements)
+ *   npm run bench -- --keep-billing     # keep the billing groups' copy of the data set (<data set>_billing) to look into; the next run replaces it
  *   npm run bench -- --database-url postgres://…/db   # measure that database as it is (no seeding; its real counts are reported)
  *   npm run bench -- --data-dir DIR     # the embedded PostgreSQL's data directory (default .data/bench)
  *   npm run bench -- --rounds 10        # latency scenarios interleaved in this many rounds (default 10)
@@ -61,6 +62,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'sync-scale': { type: 'string', default: '1' },
     'pg-stats': { type: 'boolean', default: false },
+    'keep-billing': { type: 'boolean', default: false },
   },
 });
 const SIZES = {
@@ -871,7 +873,9 @@ async function main(): Promise<void> {
         await billing.end();
         server.kill('SIGTERM');
         await new Promise((resolve) => setTimeout(resolve, 500));
-        await dropDatabase(adminUrl, billingDb);
+        if (!args['keep-billing']) {
+          await dropDatabase(adminUrl, billingDb);
+        }
       }
     }
     if (want('sync')) {
