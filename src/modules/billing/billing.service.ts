@@ -28,7 +28,7 @@ import type {
 import { requestHash, runIdempotent, type IdempotentResult } from './idempotency.js';
 import { moneyCallError } from './money-calls.js';
 import type { InvoiceRow, InvoicesRepository } from './invoices.repository.js';
-import { presentPayment, type PaymentRow, type PaymentsRepository, type RefundRow } from './payments.repository.js';
+import { presentPayment, type PaymentRow, type PaymentsRepository, type RecordPaymentInput, type RefundRow, type StoredPayment } from './payments.repository.js';
 import type { SchoolRow, SchoolsRepository } from './schools.repository.js';
 import type { StudentRow, StudentsRepository } from './students.repository.js';
 import type { LiveWaker } from '../live/wake.js';
@@ -513,14 +513,15 @@ export function createBillingService(deps: BillingDeps) {
     getPayment: (scope: Scope, id: string) => visiblePayment(db, scope, id),
 
     /**
-     * Records money received against an invoice, in one round trip: record_payment
-     * (migration 0031) claims the key (or answers the stored response), locks the
-     * invoice, refuses cancelled invoices and any amount above what is still owed (after
-     * an early-payment discount it earns), posts the payment, its succeeded gateway
-     * transaction, the new paid amount and the receipt, writes the audit entry and
-     * stores the answer. Its webhook events and `alongside` follow in the same
-     * transaction. The stored answer is raw; it is masked here for the caller, on a
-     * replay too.
+     * Records money received against an invoice in one call: record_payment (migration
+     * 0031) claims the key (or answers the stored response), locks the invoice, refuses
+     * cancelled invoices and any amount above what is still owed (after an early-payment
+     * discount it earns), posts the payment, its succeeded gateway transaction, the new
+     * paid amount and the receipt, writes the audit entry and stores the answer. When
+     * nothing must be written with it (no `alongside`, no `within`, no webhook endpoint
+     * listening to payment events) that call is the whole transaction, one round trip;
+     * otherwise its webhook events and `alongside` follow it in the same transaction.
+     * The stored answer is raw; it is masked here for the caller, on a replay too.
      */
     async recordPayment(
       actor: Actor,
@@ -543,23 +544,40 @@ export function createBillingService(deps: BillingDeps) {
       if (!Number.isSafeInteger(body.amount) || body.amount <= 0) {
         throw unprocessable('amount', 'must be a positive amount of minor units');
       }
+      const input: RecordPaymentInput = {
+        user: { id: principal.userId, username: principal.username },
+        requestId: actor.requestId ?? null,
+        idempotency: { key: request.idempotencyKey, path: request.path, hash: requestHash({ method: 'POST', path: request.path, body }) },
+        schoolIds: principal.schoolIds,
+        invoiceId: body.invoiceId,
+        amount: body.amount,
+        method: body.method,
+        reference: body.reference ?? null,
+        paidAt,
+        paidAtGiven: body.paidAt !== undefined,
+        window: `${PAID_BEFORE_REGISTRATION_DAYS} days`,
+        demo: simulated !== undefined,
+        wakeAfterCommit: within === undefined && deps.live !== undefined,
+      };
+      const answer = (result: { status: number; body: StoredPayment; replayed: boolean }): IdempotentResult<PaymentReceipt> => {
+        if (within === undefined && !result.replayed) {
+          deps.live?.wake();
+        }
+        return { status: result.status, body: presentReceipt(currentShape(result.body as unknown as PaymentReceipt), principal), replayed: result.replayed };
+      };
+      if (within === undefined && alongside === undefined) {
+        // Nothing to write with it: when nobody listens to its events either, the
+        // payment is its own transaction, in one round trip.
+        const alone = await payments.recordAlone(db, input).catch((error: unknown) => {
+          throw paymentError(error, body.amount);
+        });
+        if (alone !== undefined) {
+          return answer(alone);
+        }
+      }
       const record = async (trx: Tx) => {
         try {
-          const recorded = await payments.record(trx, {
-            user: { id: principal.userId, username: principal.username },
-            requestId: actor.requestId ?? null,
-            idempotency: { key: request.idempotencyKey, path: request.path, hash: requestHash({ method: 'POST', path: request.path, body }) },
-            schoolIds: principal.schoolIds,
-            invoiceId: body.invoiceId,
-            amount: body.amount,
-            method: body.method,
-            reference: body.reference ?? null,
-            paidAt,
-            paidAtGiven: body.paidAt !== undefined,
-            window: `${PAID_BEFORE_REGISTRATION_DAYS} days`,
-            demo: simulated !== undefined,
-            wakeAfterCommit: within === undefined && deps.live !== undefined,
-          });
+          const recorded = await payments.record(trx, input);
           if (!recorded.replayed) {
             if (recorded.subscribed) {
               await publishPaymentEvents(trx, recorded.body.schoolId, [{ paymentId: recorded.body.id, invoiceId: recorded.body.invoiceId }]);
@@ -571,11 +589,7 @@ export function createBillingService(deps: BillingDeps) {
           throw paymentError(error, body.amount);
         }
       };
-      const result = within === undefined ? await db.transaction().execute(record) : await record(within);
-      if (within === undefined && !result.replayed) {
-        deps.live?.wake();
-      }
-      return { status: result.status, body: presentReceipt(currentShape(result.body as unknown as PaymentReceipt), principal), replayed: result.replayed };
+      return answer(within === undefined ? await db.transaction().execute(record) : await record(within));
     },
 
     /**

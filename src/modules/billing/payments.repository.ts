@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
-import type { DbOrTx } from '../../db/database.js';
+import type { Db, DbOrTx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { maskReference } from '../../shared/masking.js';
 import { inScope, type Scope } from '../../shared/scope.js';
+import { unlessPaymentEventsWanted } from '../ledger/ledger.js';
 import { selectWakingAfterCommit } from '../live/wake.js';
 import { publishFailedTransaction } from '../webhooks/webhooks.outbox.js';
 
@@ -35,6 +36,22 @@ export interface RefundRow {
 /** Payment references are PII-grade (they identify a card or account): masked to the last 4. */
 export function presentPayment(row: PaymentRow, scope: Scope): PaymentRow {
   return scope.pii === 'clear' || row.reference === null ? row : { ...row, reference: maskReference(row.reference) };
+}
+
+/** record_payment's answer. `subscribed`: some webhook endpoint listens to payment events (the caller writes them in the same transaction). */
+type RecordedPayment = { replayed: boolean; status: number; body: StoredPayment; subscribed: boolean };
+
+/** record_payment (migration 0031) in one statement; `alone`: unless payment events are wanted (null then). */
+async function callRecordPayment(db: DbOrTx, input: RecordPaymentInput, alone: boolean): Promise<RecordedPayment | null> {
+  const call = sql`
+    record_payment(
+      ${input.user.id}::uuid, ${input.user.username}, ${input.requestId},
+      ${input.idempotency.key}, ${input.idempotency.path}, ${input.idempotency.hash},
+      ${input.schoolIds === 'all' ? null : [...input.schoolIds]}::uuid[], ${input.invoiceId}::uuid,
+      ${input.amount}, ${input.method}, ${input.reference}, ${input.paidAt}, ${input.paidAtGiven},
+      ${input.demo}, ${input.window}::interval)`;
+  const { rows } = await selectWakingAfterCommit<RecordedPayment | null>(alone ? unlessPaymentEventsWanted(call) : call, input.wakeAfterCommit === true).execute(db);
+  return rows[0]?.result ?? null;
 }
 
 /** What record_payment needs (migration 0031). */
@@ -101,20 +118,22 @@ export function createPaymentsRepository() {
      * events (the caller writes them in the same transaction). Refusals are PostgreSQL
      * errors of SQLSTATE class BF (the service names them).
      */
-    async record(db: DbOrTx, input: RecordPaymentInput): Promise<{ replayed: boolean; status: number; body: StoredPayment; subscribed: boolean }> {
-      const call = sql`
-        record_payment(
-          ${input.user.id}::uuid, ${input.user.username}, ${input.requestId},
-          ${input.idempotency.key}, ${input.idempotency.path}, ${input.idempotency.hash},
-          ${input.schoolIds === 'all' ? null : [...input.schoolIds]}::uuid[], ${input.invoiceId}::uuid,
-          ${input.amount}, ${input.method}, ${input.reference}, ${input.paidAt}, ${input.paidAtGiven},
-          ${input.demo}, ${input.window}::interval)`;
-      const { rows } = await selectWakingAfterCommit<{ replayed: boolean; status: number; body: StoredPayment; subscribed: boolean }>(call, input.wakeAfterCommit === true).execute(db);
-      const row = rows[0];
-      if (row === undefined) {
+    async record(db: DbOrTx, input: RecordPaymentInput): Promise<RecordedPayment> {
+      const recorded = await callRecordPayment(db, input, false);
+      if (recorded === null) {
         throw new Error('record_payment returned no row');
       }
-      return row.result;
+      return recorded;
+    },
+
+    /**
+     * The payment as a statement of its own (its own transaction), made only when no
+     * webhook endpoint listens to payment events (unlessPaymentEventsWanted): undefined,
+     * with nothing done, when one does, and the caller makes it with record in a
+     * transaction that writes its events.
+     */
+    async recordAlone(db: Db, input: RecordPaymentInput): Promise<RecordedPayment | undefined> {
+      return (await callRecordPayment(db, input, true)) ?? undefined;
     },
 
     async list(

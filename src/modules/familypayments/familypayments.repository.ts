@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
-import type { DbOrTx, Tx } from '../../db/database.js';
+import type { Db, DbOrTx, Tx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { familyInvoicesSql } from '../families/families.repository.js';
+import { unlessPaymentEventsWanted } from '../ledger/ledger.js';
 import { selectWakingAfterCommit } from '../live/wake.js';
 
 /** A family as money needs it: its school's currency, zone and registration, and its credit. */
@@ -104,6 +105,21 @@ export interface AllocationRow {
 export const ofFamily = (schoolId: string, familyId: string) =>
   sql<boolean>`invoices.id in (select fi.id from ${familyInvoicesSql(schoolId, familyId)} fi)`;
 
+type RecordedFamilyPayment = { replayed: boolean; status: number; body: StoredFamilyPayment };
+
+/** record_family_payment (migration 0019) in one statement; `alone`: unless payment events are wanted (null then). */
+async function callRecordFamilyPayment(db: DbOrTx, input: RecordFamilyPaymentInput, alone: boolean): Promise<RecordedFamilyPayment | null> {
+  const call = sql`
+    record_family_payment(
+      ${input.user?.id ?? null}::uuid, ${input.user?.username ?? null}, ${input.requestId},
+      ${input.idempotency?.key ?? null}, ${input.idempotency?.path ?? null}, ${input.idempotency?.hash ?? null},
+      ${input.schoolIds === 'all' ? null : [...input.schoolIds]}::uuid[], ${input.familyId},
+      ${input.amount}, ${input.method}, ${input.reference}, ${input.paidAt}, ${input.paidAtGiven},
+      ${input.payerGuardianId}, ${input.demo}, ${input.window}::interval)`;
+  const { rows } = await selectWakingAfterCommit<RecordedFamilyPayment | null>(alone ? unlessPaymentEventsWanted(call) : call, input.wakeAfterCommit === true).execute(db);
+  return rows[0]?.result ?? null;
+}
+
 export function createFamilyPaymentsRepository() {
   const families = (db: DbOrTx, scope: Scope) =>
     db
@@ -130,20 +146,22 @@ export function createFamilyPaymentsRepository() {
      * the transaction of `db` (its own when `db` is the pool). Its refusals are
      * PostgreSQL errors of SQLSTATE class BF (the service names them).
      */
-    async record(db: DbOrTx, input: RecordFamilyPaymentInput): Promise<{ replayed: boolean; status: number; body: StoredFamilyPayment }> {
-      const call = sql`
-        record_family_payment(
-          ${input.user?.id ?? null}::uuid, ${input.user?.username ?? null}, ${input.requestId},
-          ${input.idempotency?.key ?? null}, ${input.idempotency?.path ?? null}, ${input.idempotency?.hash ?? null},
-          ${input.schoolIds === 'all' ? null : [...input.schoolIds]}::uuid[], ${input.familyId},
-          ${input.amount}, ${input.method}, ${input.reference}, ${input.paidAt}, ${input.paidAtGiven},
-          ${input.payerGuardianId}, ${input.demo}, ${input.window}::interval)`;
-      const { rows } = await selectWakingAfterCommit<{ replayed: boolean; status: number; body: StoredFamilyPayment }>(call, input.wakeAfterCommit === true).execute(db);
-      const row = rows[0];
-      if (row === undefined) {
+    async record(db: DbOrTx, input: RecordFamilyPaymentInput): Promise<RecordedFamilyPayment> {
+      const recorded = await callRecordFamilyPayment(db, input, false);
+      if (recorded === null) {
         throw new Error('record_family_payment returned no row');
       }
-      return row.result;
+      return recorded;
+    },
+
+    /**
+     * The family payment as a statement of its own (its own transaction), made only when
+     * no webhook endpoint listens to payment events (unlessPaymentEventsWanted):
+     * undefined, with nothing done, when one does, and the caller makes it with record in
+     * a transaction that writes its events.
+     */
+    async recordAlone(db: Db, input: RecordFamilyPaymentInput): Promise<RecordedFamilyPayment | undefined> {
+      return (await callRecordFamilyPayment(db, input, true)) ?? undefined;
     },
 
     /** The family if the caller may see it; with forUpdate its row is locked (before any of its invoices). */

@@ -17,7 +17,7 @@ import type {
   FamilyPaymentListQuery,
   FamilyPaymentReceipt,
 } from './familypayments.schemas.js';
-import type { AllocationRow, FamilyPaymentRow, FamilyPaymentsRepository, FamilyRow, StoredFamilyPayment } from './familypayments.repository.js';
+import type { AllocationRow, FamilyPaymentRow, FamilyPaymentsRepository, FamilyRow, RecordFamilyPaymentInput, StoredFamilyPayment } from './familypayments.repository.js';
 import { publishPaymentEvents } from '../ledger/ledger.js';
 import type { LiveWaker } from '../live/wake.js';
 
@@ -123,12 +123,14 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
 
   return {
     /**
-     * One round trip: record_family_payment (migration 0019) claims the key (or answers
-     * the stored response), locks the family row, checks the payer and the date window,
+     * One call: record_family_payment (migration 0019) claims the key (or answers the
+     * stored response), locks the family row, checks the payer and the date window,
      * locks the family's open invoices oldest due first as far as the money goes,
      * allocates, posts through the ledger's posting, writes the audit entry and stores
-     * the answer — all in this one statement's transaction. The stored answer is raw;
-     * it is masked here for the caller, on a replay too.
+     * the answer. When nothing must be written with it (no `alongside`, no `within`, no
+     * webhook endpoint listening to payment events) that call is the whole transaction,
+     * one round trip; otherwise the payment's events follow it in a transaction. The
+     * stored answer is raw; it is masked here for the caller, on a replay too.
      */
     async recordFamilyPayment(
       actor: Actor,
@@ -152,27 +154,43 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
       if (!Number.isSafeInteger(body.amount) || body.amount <= 0) {
         throw unprocessable('amount', 'must be a positive amount of minor units');
       }
-      const record = (handle: Tx) => repository.record(handle, {
-          user: { id: principal.userId, username: principal.username },
-          requestId: actor.requestId ?? null,
-          idempotency: { key: request.idempotencyKey, path: request.path, hash: requestHash({ method: 'POST', path: request.path, body }) },
-          schoolIds: principal.schoolIds,
-          familyId,
-          amount: body.amount,
-          method: body.method,
-          reference: body.reference ?? null,
-          paidAt,
-          paidAtGiven: body.paidAt !== undefined,
-          window: `${PAID_BEFORE_REGISTRATION_DAYS} days`,
-          payerGuardianId: body.payerGuardianId ?? null,
-          demo: simulated !== undefined,
-          wakeAfterCommit: within === undefined && deps.live !== undefined,
+      const input: RecordFamilyPaymentInput = {
+        user: { id: principal.userId, username: principal.username },
+        requestId: actor.requestId ?? null,
+        idempotency: { key: request.idempotencyKey, path: request.path, hash: requestHash({ method: 'POST', path: request.path, body }) },
+        schoolIds: principal.schoolIds,
+        familyId,
+        amount: body.amount,
+        method: body.method,
+        reference: body.reference ?? null,
+        paidAt,
+        paidAtGiven: body.paidAt !== undefined,
+        window: `${PAID_BEFORE_REGISTRATION_DAYS} days`,
+        payerGuardianId: body.payerGuardianId ?? null,
+        demo: simulated !== undefined,
+        wakeAfterCommit: within === undefined && deps.live !== undefined,
+      };
+      const answer = (result: { status: number; body: StoredFamilyPayment; replayed: boolean }) => {
+        if (within === undefined && !result.replayed) {
+          deps.live?.wake();
+        }
+        return { status: result.status, body: presentStored(result.body, principal), replayed: result.replayed };
+      };
+      if (within === undefined && alongside === undefined) {
+        // Nothing to write with it: when nobody listens to its events either, the
+        // payment is its own transaction, in one round trip.
+        const alone = await repository.recordAlone(db, input).catch((error: unknown) => {
+          throw familyPaymentError(error);
         });
+        if (alone !== undefined) {
+          return answer(alone);
+        }
+      }
       // In a transaction, so the webhook events (payment.succeeded per allocation,
       // invoice.paid) are written with the payment or not at all (SPEC §9).
       const work = async (trx: Tx) => {
         try {
-          const recorded = await record(trx);
+          const recorded = await repository.record(trx, input);
           if (!recorded.replayed) {
             await alongside?.(trx, recorded.body.id);
             await publishPaymentEvents(trx, recorded.body.schoolId, recorded.body.allocations.map((allocation) => ({ paymentId: allocation.paymentId, invoiceId: allocation.invoiceId })));
@@ -182,11 +200,7 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
           throw familyPaymentError(error);
         }
       };
-      const result = within === undefined ? await db.transaction().execute(work) : await work(within);
-      if (within === undefined && !result.replayed) {
-        deps.live?.wake();
-      }
-      return { status: result.status, body: presentStored(result.body, principal), replayed: result.replayed };
+      return answer(within === undefined ? await db.transaction().execute(work) : await work(within));
     },
 
     async listFamilyPayments(scope: Scope, familyId: string, query: FamilyPaymentListQuery & { limit: number }): Promise<Page<FamilyPayment>> {

@@ -33,7 +33,7 @@ import type { Tx } from '../../db/database.js';
 import type { PaymentMethod } from '../../db/types.js';
 import type { InvoiceStatus } from '../billing/billing.schemas.js';
 import type { RefundRow } from '../billing/payments.repository.js';
-import { anySubscriber, publishCreditNote, publishIfPaid, publishInvoices, publishPayments, publishRefund } from '../webhooks/webhooks.outbox.js';
+import { anySubscriber, anySubscriberSql, publishCreditNote, publishIfPaid, publishInvoices, publishPayments, publishRefund } from '../webhooks/webhooks.outbox.js';
 
 export type LineKind = 'charge' | 'discount' | 'late_fee';
 
@@ -423,13 +423,30 @@ export async function postPayment(trx: Tx, p: PaymentInput): Promise<PostedPayme
   return { ...posted, paidAt: new Date(posted.paidAt), createdAt: new Date(posted.createdAt) };
 }
 
+/** The events of a payment (publishPaymentEvents). */
+const PAYMENT_EVENTS = ['payment.succeeded', 'invoice.paid'] as const;
+
+/**
+ * A one-call payment (record_payment, record_family_payment) made only when no webhook
+ * endpoint listens to payment events: `case when <someone listens> then null else <call>
+ * end`, so the call is not made at all when one does. Run as a statement of its own, the
+ * payment is then its own transaction with nothing to write after it: one round trip
+ * instead of begin, call, events and commit. A null answer tells the caller to make the
+ * payment in a transaction with its events (publishPaymentEvents). An endpoint created
+ * while the payment runs is as concurrent as one created just before the commit of the
+ * transaction path: neither sees that payment's events.
+ */
+export function unlessPaymentEventsWanted(call: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`case when ${anySubscriberSql(...PAYMENT_EVENTS)} then null else ${call} end`;
+}
+
 /**
  * payment.succeeded for each payment, then invoice.paid for the invoices they settled in
  * full (one probe when nobody listens to either); also for the one-call payments
  * (record_payment, record_family_payment), whose services write them after the call.
  */
 export async function publishPaymentEvents(trx: Tx, schoolId: string, made: readonly { paymentId: string; invoiceId: string }[]): Promise<void> {
-  if (!(await anySubscriber(trx, 'payment.succeeded', 'invoice.paid'))) {
+  if (!(await anySubscriber(trx, ...PAYMENT_EVENTS))) {
     return;
   }
   await publishPayments(trx, made.map((m) => ({ schoolId, id: m.paymentId })));

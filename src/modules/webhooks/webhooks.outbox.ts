@@ -36,10 +36,14 @@ function subscribed(school: RawBuilder<unknown>, type: string): RawBuilder<boole
                             and exists (select 1 from user_schools us where us.user_id = u.id and us.school_id = ${school}))))`;
 }
 
+/** The cheap probe as an expression: is any endpoint subscribed to one of these types at all? */
+export function anySubscriberSql(...types: EventType[]): RawBuilder<boolean> {
+  return sql<boolean>`exists (select 1 from webhook_endpoints e where e.deleted_at is null and e.enabled and e.events && ${types}::text[])`;
+}
+
 /** The cheap probe: is any endpoint subscribed to one of these types at all? */
 export async function anySubscriber(trx: DbOrTx, ...types: EventType[]): Promise<boolean> {
-  const { rows } = await sql<{ any: boolean }>`
-    select exists (select 1 from webhook_endpoints e where e.deleted_at is null and e.enabled and e.events && ${types}::text[]) as any`.execute(trx);
+  const { rows } = await sql<{ any: boolean }>`select ${anySubscriberSql(...types)} as any`.execute(trx);
   return rows[0]?.any === true;
 }
 
