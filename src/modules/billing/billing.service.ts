@@ -26,9 +26,9 @@ import type {
   StudentListQuery,
 } from './billing.schemas.js';
 import { requestHash, runIdempotent, type IdempotentResult } from './idempotency.js';
-import { moneyCallError } from './money-calls.js';
+import { moneyCallError, runMoneyCall } from './money-calls.js';
 import type { InvoiceRow, InvoicesRepository } from './invoices.repository.js';
-import { presentPayment, type PaymentRow, type PaymentsRepository, type RecordPaymentInput, type RefundRow, type StoredPayment } from './payments.repository.js';
+import { presentPayment, type PaymentRow, type PaymentsRepository, type RecordPaymentInput, type RefundRow } from './payments.repository.js';
 import type { SchoolRow, SchoolsRepository } from './schools.repository.js';
 import type { StudentRow, StudentsRepository } from './students.repository.js';
 import type { LiveWaker } from '../live/wake.js';
@@ -559,24 +559,11 @@ export function createBillingService(deps: BillingDeps) {
         demo: simulated !== undefined,
         wakeAfterCommit: within === undefined && deps.live !== undefined,
       };
-      const answer = (result: { status: number; body: StoredPayment; replayed: boolean }): IdempotentResult<PaymentReceipt> => {
-        if (within === undefined && !result.replayed) {
-          deps.live?.wake();
-        }
-        return { status: result.status, body: presentReceipt(currentShape(result.body as unknown as PaymentReceipt), principal), replayed: result.replayed };
-      };
-      if (within === undefined && alongside === undefined) {
-        // Nothing to write with it: when nobody listens to its events either, the
-        // payment is its own transaction, in one round trip.
-        const alone = await payments.recordAlone(db, input).catch((error: unknown) => {
-          throw paymentError(error, body.amount);
-        });
-        if (alone !== undefined) {
-          return answer(alone);
-        }
-      }
-      const record = async (trx: Tx) => {
-        try {
+      const result = await runMoneyCall(db, {
+        within,
+        // Nothing to write with it: its own transaction in one round trip, unless someone listens to its events.
+        alone: alongside === undefined ? (handle) => payments.recordAlone(handle, input) : undefined,
+        inTransaction: async (trx) => {
           const recorded = await payments.record(trx, input);
           if (!recorded.replayed) {
             if (recorded.subscribed) {
@@ -585,11 +572,13 @@ export function createBillingService(deps: BillingDeps) {
             await alongside?.(trx, recorded.body.id);
           }
           return recorded;
-        } catch (error) {
-          throw paymentError(error, body.amount);
-        }
-      };
-      return answer(within === undefined ? await db.transaction().execute(record) : await record(within));
+        },
+        refusal: (error) => paymentError(error, body.amount),
+      });
+      if (within === undefined && !result.replayed) {
+        deps.live?.wake();
+      }
+      return { status: result.status, body: presentReceipt(currentShape(result.body as unknown as PaymentReceipt), principal), replayed: result.replayed };
     },
 
     /**

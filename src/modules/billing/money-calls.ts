@@ -1,3 +1,4 @@
+import type { Db, Tx } from '../../db/database.js';
 import { AppError, notFound } from '../../shared/errors.js';
 
 /**
@@ -27,4 +28,37 @@ export function moneyCallError(error: unknown, subject: string): unknown {
     default:
       return error;
   }
+}
+
+/**
+ * How a one-call money write is run. In the caller's transaction (`within`: a batch) as
+ * `inTransaction`. Otherwise, when it has nothing to write with it (`alone` given), first
+ * as one statement of its own, which does nothing and answers undefined when a webhook
+ * endpoint listens to payment events (ledger.ts, unlessPaymentEventsWanted); then, if it
+ * did not, as `inTransaction` in a transaction of its own. Refusals pass through
+ * `refusal`, which names them for the API.
+ */
+export async function runMoneyCall<R>(
+  db: Db,
+  call: { within?: Tx | undefined; alone?: ((db: Db) => Promise<R | undefined>) | undefined; inTransaction: (trx: Tx) => Promise<R>; refusal: (error: unknown) => unknown },
+): Promise<R> {
+  const inTransaction = async (trx: Tx) => {
+    try {
+      return await call.inTransaction(trx);
+    } catch (error) {
+      throw call.refusal(error);
+    }
+  };
+  if (call.within !== undefined) {
+    return inTransaction(call.within);
+  }
+  if (call.alone !== undefined) {
+    const done = await call.alone(db).catch((error: unknown) => {
+      throw call.refusal(error);
+    });
+    if (done !== undefined) {
+      return done;
+    }
+  }
+  return db.transaction().execute(inTransaction);
 }

@@ -8,7 +8,7 @@ import type { Scope } from '../../shared/scope.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { MoneyRequest } from '../billing/billing.service.js';
 import { requestHash, type IdempotentResult } from '../billing/idempotency.js';
-import { moneyCallError } from '../billing/money-calls.js';
+import { moneyCallError, runMoneyCall } from '../billing/money-calls.js';
 import type {
   ApplyCreditBody,
   CreateFamilyPaymentBody,
@@ -170,37 +170,26 @@ export function createFamilyPaymentsService(deps: FamilyPaymentsDeps) {
         demo: simulated !== undefined,
         wakeAfterCommit: within === undefined && deps.live !== undefined,
       };
-      const answer = (result: { status: number; body: StoredFamilyPayment; replayed: boolean }) => {
-        if (within === undefined && !result.replayed) {
-          deps.live?.wake();
-        }
-        return { status: result.status, body: presentStored(result.body, principal), replayed: result.replayed };
-      };
-      if (within === undefined && alongside === undefined) {
-        // Nothing to write with it: when nobody listens to its events either, the
-        // payment is its own transaction, in one round trip.
-        const alone = await repository.recordAlone(db, input).catch((error: unknown) => {
-          throw familyPaymentError(error);
-        });
-        if (alone !== undefined) {
-          return answer(alone);
-        }
-      }
-      // In a transaction, so the webhook events (payment.succeeded per allocation,
-      // invoice.paid) are written with the payment or not at all (SPEC §9).
-      const work = async (trx: Tx) => {
-        try {
+      const result = await runMoneyCall(db, {
+        within,
+        // Nothing to write with it: its own transaction in one round trip, unless someone listens to its events.
+        alone: alongside === undefined ? (handle) => repository.recordAlone(handle, input) : undefined,
+        // In a transaction, the webhook events (payment.succeeded per allocation,
+        // invoice.paid) are written with the payment or not at all (SPEC §9).
+        inTransaction: async (trx) => {
           const recorded = await repository.record(trx, input);
           if (!recorded.replayed) {
             await alongside?.(trx, recorded.body.id);
             await publishPaymentEvents(trx, recorded.body.schoolId, recorded.body.allocations.map((allocation) => ({ paymentId: allocation.paymentId, invoiceId: allocation.invoiceId })));
           }
           return recorded;
-        } catch (error) {
-          throw familyPaymentError(error);
-        }
-      };
-      return answer(within === undefined ? await db.transaction().execute(work) : await work(within));
+        },
+        refusal: familyPaymentError,
+      });
+      if (within === undefined && !result.replayed) {
+        deps.live?.wake();
+      }
+      return { status: result.status, body: presentStored(result.body, principal), replayed: result.replayed };
     },
 
     async listFamilyPayments(scope: Scope, familyId: string, query: FamilyPaymentListQuery & { limit: number }): Promise<Page<FamilyPayment>> {
