@@ -17,6 +17,7 @@
  * that sibling discounts and family payments have something to work on.
  */
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { formatReference } from '../src/modules/families/reference.js';
 
@@ -281,6 +282,26 @@ export async function benchBillRuns(ctx: BillingContext, setup: BillingSetup): P
   };
 }
 
+/** CPU time (ms, user + system) used so far by the server process and by the database: its postmaster and every process it started. */
+async function cpuSplit(serverPid: number, postmasterPid: number): Promise<{ server: number; database: number }> {
+  const split = { server: 0, database: 0 };
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    // Fields after the command's closing parenthesis: state, ppid, …, utime (12th), stime (13th), in clock ticks.
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+    if (Number(entry) === serverPid) {
+      split.server += ms;
+    } else if (Number(entry) === postmasterPid || Number(fields[1]) === postmasterPid) {
+      split.database += ms;
+    }
+  }
+  return split;
+}
+
 export interface FamilyPayResult {
   clients: number;
   seconds: number;
@@ -288,6 +309,8 @@ export interface FamilyPayResult {
   perSecond: number;
   allocationsPerPayment: number;
   errors: number;
+  /** CPU time per payment (ms): the database's processes, the server's, and this client's (Linux, with the server's pid). */
+  cpuMsPerPayment?: { database: number; server: number; client: number };
 }
 
 /**
@@ -297,7 +320,7 @@ export interface FamilyPayResult {
  * a family), so every payment is allocated across three invoices (a family paid twice
  * gets its next three, roughly).
  */
-export async function benchFamilyPayments(ctx: BillingContext, options: { clients: number; seconds: number }): Promise<FamilyPayResult> {
+export async function benchFamilyPayments(ctx: BillingContext, options: { clients: number; seconds: number; serverPid?: number | undefined }): Promise<FamilyPayResult> {
   const { db, request, log } = ctx;
   await ctx.refresh();
   const { token } = ctx;
@@ -324,6 +347,11 @@ export async function benchFamilyPayments(ctx: BillingContext, options: { client
   let ok = 0;
   let errors = 0;
   let allocations = 0;
+  // Whose CPU a payment takes: the database's backends are children of its postmaster.
+  const backend = Number((await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid);
+  const postmaster = await readFile(`/proc/${backend}/stat`, 'utf8').then((stat) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).catch(() => undefined);
+  const measured = options.serverPid !== undefined && postmaster !== undefined ? { serverPid: options.serverPid, postmaster } : undefined;
+  const cpuBefore = measured && { ...(await cpuSplit(measured.serverPid, measured.postmaster)), client: process.cpuUsage() };
   const deadline = performance.now() + options.seconds * 1000;
   const started = performance.now();
   await Promise.all(
@@ -344,7 +372,13 @@ export async function benchFamilyPayments(ctx: BillingContext, options: { client
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const result = { clients: options.clients, seconds: round1(seconds), payments: ok, perSecond: Math.round(ok / seconds), allocationsPerPayment: Math.round((allocations / Math.max(ok, 1)) * 100) / 100, errors };
+  const result: FamilyPayResult = { clients: options.clients, seconds: round1(seconds), payments: ok, perSecond: Math.round(ok / seconds), allocationsPerPayment: Math.round((allocations / Math.max(ok, 1)) * 100) / 100, errors };
+  if (measured && cpuBefore && ok > 0) {
+    const after = await cpuSplit(measured.serverPid, measured.postmaster);
+    const client = process.cpuUsage(cpuBefore.client);
+    const perPayment = (ms: number) => Math.round((ms / ok) * 100) / 100;
+    result.cpuMsPerPayment = { database: perPayment(after.database - cpuBefore.database), server: perPayment(after.server - cpuBefore.server), client: perPayment((client.user + client.system) / 1000) };
+  }
   log(`familypay: ${JSON.stringify(result)}`);
   return result;
 }
