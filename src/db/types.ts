@@ -716,6 +716,9 @@ export interface WebhookEndpointsTable {
   events: string[];
   school_ids: string[] | null;
   secret: string;
+  /** The secret before the last rotation, which also signs deliveries until previous_secret_until (migration 0039). */
+  previous_secret: string | null;
+  previous_secret_until: Timestamp | null;
   enabled: Generated<boolean>;
   disabled_reason: string | null;
   disabled_at: Timestamp | null;

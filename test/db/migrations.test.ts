@@ -99,7 +99,7 @@ describe('migrations', () => {
         'school_id', 'id', 'kind', 'dedupe_key', 'family_id', 'guardian_id', 'invoice_id', 'template', 'day', 'channel', 'language', 'recipient', 'status',
         'subject', 'body', 'attempts', 'next_attempt_at', 'lease_until', 'last_error', 'provider_message_id', 'sent_at', 'created_at', 'updated_at',
       ],
-      webhook_endpoints: ['id', 'owner_id', 'url', 'description', 'events', 'school_ids', 'secret', 'enabled', 'disabled_reason', 'disabled_at', 'created_at', 'updated_at', 'deleted_at'],
+      webhook_endpoints: ['id', 'owner_id', 'url', 'description', 'events', 'school_ids', 'secret', 'previous_secret', 'previous_secret_until', 'enabled', 'disabled_reason', 'disabled_at', 'created_at', 'updated_at', 'deleted_at'],
       webhook_events: ['school_id', 'id', 'seq', 'type', 'object_id', 'data', 'occurred_at'],
       webhook_deliveries: [
         'school_id', 'id', 'event_id', 'event_seq', 'endpoint_id', 'object_id', 'status', 'attempts', 'next_attempt_at', 'lease_until', 'first_attempt_at',

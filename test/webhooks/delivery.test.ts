@@ -250,6 +250,50 @@ describe('webhook delivery', () => {
     assert.equal((await root.post(`/webhook-deliveries/${randomUUID()}/replay`, {})).statusCode, 404);
   });
 
+  test('rotate-secret with previousValidHours: both secrets sign every delivery until then, only the new one after', async () => {
+    const hook = await endpoint(root, ['refund.created']);
+    const invoiceId = await newInvoice(adminA, f.students.anaA, 6_000);
+    const paymentId = (await adminA.pay({ invoiceId, amount: 6_000, method: 'card' })).json<{ id: string }>().id;
+    const before = Date.now();
+    const tooLong = await root.post(`/webhook-endpoints/${hook.id}/rotate-secret`, { previousValidHours: 73 });
+    assert.equal(tooLong.statusCode, 400, tooLong.body);
+    assert.match(tooLong.body, /previousValidHours/);
+    const rotated = await root.post(`/webhook-endpoints/${hook.id}/rotate-secret`, { previousValidHours: 24 });
+    assert.equal(rotated.statusCode, 200, rotated.body);
+    const { secret, previousSecretValidUntil } = rotated.json<{ secret: string; previousSecretValidUntil: string }>();
+    const until = Date.parse(previousSecretValidUntil);
+    assert.ok(until >= before + 24 * HOUR && until <= Date.now() + 24 * HOUR, previousSecretValidUntil);
+
+    const signatures = (r: (typeof hook.receiver.received)[number] | undefined) => String(r?.headers['webhook-signature']).split(' ');
+    const signed = (r: (typeof hook.receiver.received)[number] | undefined, with_: string) =>
+      new Webhook(with_).sign(String(r?.headers['webhook-id']), new Date(Number(r?.headers['webhook-timestamp']) * 1000), r?.body ?? '');
+    assert.equal((await adminA.refund(paymentId, { amount: 1_000, reason: 'overlap' })).statusCode, 201);
+    await drain();
+    const during = hook.receiver.received.at(-1);
+    assert.deepEqual(signatures(during), [signed(during, secret), signed(during, hook.secret)], 'the new secret’s signature, then the old one’s');
+    const headers = { 'webhook-id': String(during?.headers['webhook-id']), 'webhook-timestamp': String(during?.headers['webhook-timestamp']), 'webhook-signature': String(during?.headers['webhook-signature']) };
+    assert.doesNotThrow(() => new Webhook(secret).verify(during?.body ?? '', headers), 'a receiver with the new secret accepts it');
+    assert.doesNotThrow(() => new Webhook(hook.secret).verify(during?.body ?? '', headers), 'and one still on the old secret too');
+
+    // After the overlap (the worker's clock a day and an hour on) only the new secret signs.
+    assert.equal((await adminA.refund(paymentId, { amount: 500, reason: 'after' })).statusCode, 201);
+    await drain(new Date(until + HOUR));
+    const after = hook.receiver.received.at(-1);
+    assert.notEqual(after?.headers['webhook-id'], during?.headers['webhook-id']);
+    assert.deepEqual(signatures(after), [signed(after, secret)]);
+
+    // A rotation without options (no body at all) stops the old secret at once.
+    const again = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/webhook-endpoints/${hook.id}/rotate-secret`,
+      headers: { authorization: `Bearer ${(await login(t.app, 'root')).accessToken}` },
+    });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.equal(again.json<{ previousSecretValidUntil: string | null }>().previousSecretValidUntil, null);
+    const stored = await t.db.selectFrom('webhook_endpoints').select(['previous_secret', 'previous_secret_until']).where('id', '=', hook.id).executeTakeFirstOrThrow();
+    assert.deepEqual(stored, { previous_secret: null, previous_secret_until: null });
+  });
+
   test('send test event: an endpoint.test to that endpoint only', async () => {
     const hook = await endpoint(adminA, ['invoice.paid']);
     const other = await endpoint(root, ['invoice.paid']);

@@ -19,7 +19,8 @@ import { checkDeliveryTarget, guardedLookup } from './webhooks.url.js';
  * order per object, by the event's commit sequence), nor while its endpoint is disabled.
  *
  * Each claimed delivery is signed (Standard Webhooks: `webhook-id` = the event id,
- * `webhook-timestamp`, `webhook-signature` = v1,base64(HMAC-SHA256)), POSTed with a
+ * `webhook-timestamp`, `webhook-signature` = v1,base64(HMAC-SHA256); during a rotation's
+ * overlap a second one, the old secret's, after a space), POSTed with a
  * timeout, the target checked again at connect time (SSRF: DNS may have changed), and
  * the attempt recorded (request body, response code, latency, attempt number, error):
  *   - 2xx → succeeded;
@@ -69,6 +70,8 @@ interface Claimed {
   endpointId: string;
   url: string;
   secret: string;
+  /** The secret before the last rotation, while it still signs (migration 0039); null otherwise. */
+  previousSecret: string | null;
   ownerId: string;
   ownerRole: Role;
   ownerUsername: string;
@@ -160,7 +163,8 @@ export async function deliverDueWebhooks(db: Db, options: WebhookDeliveryOptions
     )
     select c.school_id as "schoolId", c.id, c.attempts, c.first_attempt_at as "firstAttemptAt",
            ev.id as "eventId", ev.type, ev.data, ev.occurred_at as "occurredAt",
-           e.id as "endpointId", e.url, e.secret, e.owner_id as "ownerId", u.role as "ownerRole", u.username as "ownerUsername"
+           e.id as "endpointId", e.url, e.secret,
+           case when e.previous_secret_until > ${now} then e.previous_secret end as "previousSecret", e.owner_id as "ownerId", u.role as "ownerRole", u.username as "ownerUsername"
       from claimed c
       join webhook_events ev on ev.school_id = c.school_id and ev.id = c.event_id
       join webhook_endpoints e on e.id = c.endpoint_id
@@ -180,7 +184,11 @@ export async function deliverDueWebhooks(db: Db, options: WebhookDeliveryOptions
 async function deliverOne(db: Db, delivery: Claimed, options: WebhookDeliveryOptions, random: () => number, totals: WebhookTotals): Promise<void> {
   const now = options.now;
   const body = webhookBody(delivery, delivery.ownerRole);
-  const signature = new Webhook(delivery.secret).sign(delivery.eventId, now, body);
+  // During a rotation's overlap the old secret signs too: Standard Webhooks separates
+  // signatures with a space, and a receiver accepts the delivery if any one verifies.
+  const signature = [delivery.secret, ...(delivery.previousSecret === null ? [] : [delivery.previousSecret])]
+    .map((secret) => new Webhook(secret).sign(delivery.eventId, now, body))
+    .join(' ');
   const headers = {
     'webhook-id': delivery.eventId,
     'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),

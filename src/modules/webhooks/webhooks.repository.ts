@@ -105,7 +105,15 @@ export function createWebhooksRepository() {
     async update(
       db: DbOrTx,
       id: string,
-      values: { url?: string; description?: string | null; events?: string[]; schoolIds?: string[] | null; enabled?: boolean; secret?: string },
+      values: {
+        url?: string;
+        description?: string | null;
+        events?: string[];
+        schoolIds?: string[] | null;
+        enabled?: boolean;
+        /** A new secret; the one it replaces keeps signing until `previousUntil` (null: it stops at once). */
+        secret?: { secret: string; previousUntil: Date | null };
+      },
     ): Promise<void> {
       await db
         .updateTable('webhook_endpoints')
@@ -114,7 +122,13 @@ export function createWebhooksRepository() {
           ...(values.description === undefined ? {} : { description: values.description }),
           ...(values.events === undefined ? {} : { events: values.events }),
           ...(values.schoolIds === undefined ? {} : { school_ids: values.schoolIds }),
-          ...(values.secret === undefined ? {} : { secret: values.secret }),
+          ...(values.secret === undefined
+            ? {}
+            : {
+                secret: values.secret.secret,
+                previous_secret: values.secret.previousUntil === null ? null : sql<string>`webhook_endpoints.secret`,
+                previous_secret_until: values.secret.previousUntil,
+              }),
           ...(values.enabled === undefined ? {} : values.enabled ? { enabled: true, disabled_at: null, disabled_reason: null } : { enabled: false, disabled_at: sql<Date>`now()`, disabled_reason: 'disabled by a person' }),
           updated_at: sql<Date>`now()`,
         })

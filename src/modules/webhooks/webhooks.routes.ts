@@ -11,7 +11,7 @@ import { actorOf } from '../auth/auth.routes.js';
 import { IdParams, ListQuery, pageOf } from '../billing/billing.schemas.js';
 import { EVENT_TYPES } from './webhooks.events.js';
 import { createWebhooksRepository } from './webhooks.repository.js';
-import { CreateEndpointBody, DeliveryListQuery, PatchEndpointBody, WEBHOOKS_SCHEMAS } from './webhooks.schemas.js';
+import { CreateEndpointBody, DeliveryListQuery, PatchEndpointBody, RotateSecretBody, WEBHOOKS_SCHEMAS } from './webhooks.schemas.js';
 import { createWebhooksService } from './webhooks.service.js';
 
 /**
@@ -83,11 +83,21 @@ export default function webhooksRoutes(app: FastifyInstance, options: { db: Db; 
     config: { policy },
     schema: {
       tags,
-      summary: 'A new signing secret (shown only in this answer); the old one stops signing at once',
+      summary: 'A new signing secret (shown only in this answer); the old one stops signing at once, or after previousValidHours',
+      description:
+        'With `previousValidHours` (1–72) every delivery until then carries two signatures in `webhook-signature`, ' +
+        'the new secret’s and the old one’s, so a receiver verifying with either accepts it while it switches. ' +
+        'Without it (or 0) the old secret stops at once — what to do when it leaked.',
       params: IdParams,
+      body: RotateSecretBody,
       response: { 200: Type.Ref('RotatedWebhookSecret'), ...problemResponses(400, 401, 403, 404) },
     },
-  }, (request) => service.rotateSecret(actorOf(request), request.params.id));
+    // A rotation with no options needs no body: a bodiless POST is an empty one.
+    preValidation: (request, _reply, done) => {
+      request.body ??= {};
+      done();
+    },
+  }, (request) => service.rotateSecret(actorOf(request), request.params.id, request.body));
 
   api.get('/webhook-endpoints/:id/deliveries', {
     config: { policy },

@@ -72,7 +72,28 @@ export const PatchEndpointBody = Type.Object(
 );
 export type PatchEndpointBody = Static<typeof PatchEndpointBody>;
 
-export const RotatedSecret = Type.Object({ id: Uuid, secret: Type.String({ pattern: '^whsec_' }) }, { $id: 'RotatedWebhookSecret' });
+export const RotateSecretBody = Type.Object(
+  {
+    previousValidHours: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 72,
+        description: 'how long the old secret keeps signing deliveries next to the new one (both signatures in webhook-signature); 0, the default: it stops at once',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RotateSecretBody = Static<typeof RotateSecretBody>;
+
+export const RotatedSecret = Type.Object(
+  {
+    id: Uuid,
+    secret: Type.String({ pattern: '^whsec_' }),
+    previousSecretValidUntil: Type.Union([Timestamp, Type.Null()], { description: 'until when the old secret also signs deliveries; null: it no longer does' }),
+  },
+  { $id: 'RotatedWebhookSecret' },
+);
 
 export const DeliveryStatus = Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')], {
   description: 'pending: to be (re)tried; succeeded: answered 2xx; failed: given up after 3 days (replay sends it again)',

@@ -7,7 +7,7 @@ import { cursorPart, decodeCursorOf, toPage, type Page } from '../../shared/pagi
 import { ROLE_POLICY, type Principal } from '../../shared/policy.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { EndpointRow, DeliveryRow, WebhooksRepository } from './webhooks.repository.js';
-import type { CreateEndpointBody, CreatedWebhookEndpoint, DeliveryListQuery, PatchEndpointBody, WebhookDelivery, WebhookEndpoint } from './webhooks.schemas.js';
+import type { CreateEndpointBody, CreatedWebhookEndpoint, DeliveryListQuery, PatchEndpointBody, RotateSecretBody, WebhookDelivery, WebhookEndpoint } from './webhooks.schemas.js';
 import type { EventType } from './webhooks.events.js';
 import { checkEndpointUrl, UrlRefused } from './webhooks.url.js';
 
@@ -146,15 +146,29 @@ export function createWebhooksService(deps: { db: Db; repo: WebhooksRepository; 
       });
     },
 
-    async rotateSecret(actor: Actor, id: string): Promise<{ id: string; secret: string }> {
+    /**
+     * A new signing secret. With `previousValidHours` the one it replaces keeps signing
+     * every delivery next to it until then (Standard Webhooks: several signatures in
+     * webhook-signature, any one may verify), so a receiver can switch without refusing
+     * deliveries; without it (a leaked secret) the old one stops at once. A rotation
+     * during another's overlap drops the older secret.
+     */
+    async rotateSecret(actor: Actor, id: string, body: RotateSecretBody): Promise<{ id: string; secret: string; previousSecretValidUntil: string | null }> {
       const principal = requirePrincipal(actor);
       const secret = newSecret();
+      const hours = body.previousValidHours ?? 0;
+      const previousUntil = hours === 0 ? null : new Date(clock.now() + hours * 3_600_000);
       await db.transaction().execute(async (trx) => {
         await visible(principal, id, { forUpdate: true, handle: trx });
-        await repo.update(trx, id, { secret });
-        await recordAudit(trx, actor, { action: 'webhook_endpoint.rotate_secret', entityType: 'webhook_endpoint', entityId: id });
+        await repo.update(trx, id, { secret: { secret, previousUntil } });
+        await recordAudit(trx, actor, {
+          action: 'webhook_endpoint.rotate_secret',
+          entityType: 'webhook_endpoint',
+          entityId: id,
+          changes: { previousSecretValidUntil: previousUntil?.toISOString() ?? null },
+        });
       });
-      return { id, secret };
+      return { id, secret, previousSecretValidUntil: previousUntil?.toISOString() ?? null };
     },
 
     async deliveries(principal: Principal, id: string, query: DeliveryListQuery & { limit: number }): Promise<Page<WebhookDelivery>> {
