@@ -282,6 +282,9 @@ export async function benchBillRuns(ctx: BillingContext, setup: BillingSetup): P
   };
 }
 
+/** The fields of a /proc/<pid>/stat line after the command's closing parenthesis: state, ppid, …, utime (12th), stime (13th), in clock ticks. */
+const statFields = (stat: string) => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+
 /** CPU time (ms, user + system) used so far by the server process and by the database: its postmaster and every process it started. */
 async function cpuSplit(serverPid: number, postmasterPid: number): Promise<{ server: number; database: number }> {
   const split = { server: 0, database: 0 };
@@ -289,9 +292,8 @@ async function cpuSplit(serverPid: number, postmasterPid: number): Promise<{ ser
     if (!/^\d+$/.test(entry)) {
       continue;
     }
-    // Fields after the command's closing parenthesis: state, ppid, …, utime (12th), stime (13th), in clock ticks.
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''));
+    // Clock ticks of 10 ms (Linux's USER_HZ).
     const ms = (Number(fields[11]) + Number(fields[12])) * 10;
     if (Number(entry) === serverPid) {
       split.server += ms;
@@ -349,7 +351,7 @@ export async function benchFamilyPayments(ctx: BillingContext, options: { client
   let allocations = 0;
   // Whose CPU a payment takes: the database's backends are children of its postmaster.
   const backend = Number((await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid);
-  const postmaster = await readFile(`/proc/${backend}/stat`, 'utf8').then((stat) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).catch(() => undefined);
+  const postmaster = await readFile(`/proc/${backend}/stat`, 'utf8').then((stat) => Number(statFields(stat)[1])).catch(() => undefined);
   const measured = options.serverPid !== undefined && postmaster !== undefined ? { serverPid: options.serverPid, postmaster } : undefined;
   const cpuBefore = measured && { ...(await cpuSplit(measured.serverPid, measured.postmaster)), client: process.cpuUsage() };
   const deadline = performance.now() + options.seconds * 1000;
