@@ -10,13 +10,20 @@ describe('access tokens, verified once', () => {
   const options = { secret: 'a-secret-of-enough-length-for-hs256-0123456789', issuer: 'bursar', audience: 'bursar-api' };
 
   test('a token verified and remembered is refused once it expires (TOKEN_EXPIRED)', async () => {
-    const tokens = createAccessTokens({ ...options, ttlSeconds: 1 });
+    // Time is moved by hand: a token signed at 10:00:00.999 with a 1 s life expires a
+    // millisecond later by the clock's seconds, which a sleeping test cannot control.
+    let now = Date.UTC(2026, 11, 7, 10, 0, 0, 0);
+    const tokens = createAccessTokens({ ...options, ttlSeconds: 60, now: () => now });
     const token = await tokens.sign({ userId: 'u-1', sessionId: 's-1', role: 'school_admin' });
     assert.deepEqual(await tokens.verify(token), { userId: 'u-1', sessionId: 's-1' });
     assert.deepEqual(await tokens.verify(token), { userId: 'u-1', sessionId: 's-1' }, 'the second use, remembered');
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    now += 59_999;
+    assert.deepEqual(await tokens.verify(token), { userId: 'u-1', sessionId: 's-1' }, 'still valid a millisecond before its expiry');
+    now += 1;
     await assert.rejects(tokens.verify(token), (error: { code?: string }) => error.code === 'TOKEN_EXPIRED');
     await assert.rejects(tokens.verify(token), (error: { code?: string }) => error.code === 'TOKEN_EXPIRED', 'and on every use after');
+    const unseen = createAccessTokens({ ...options, ttlSeconds: 60, now: () => now });
+    await assert.rejects(unseen.verify(token), (error: { code?: string }) => error.code === 'TOKEN_EXPIRED', 'one never remembered is refused by jose too');
   });
 
   test('a changed token, another secret’s token or garbage is refused after a good one was remembered', async () => {

@@ -21,6 +21,8 @@ export interface AccessTokenOptions {
   issuer: string;
   audience: string;
   ttlSeconds: number;
+  /** Epoch milliseconds; the system clock unless a test moves time itself. */
+  now?: () => number;
 }
 
 export type AccessTokens = ReturnType<typeof createAccessTokens>;
@@ -29,6 +31,7 @@ export type AccessTokens = ReturnType<typeof createAccessTokens>;
 const VERIFIED_MAX = 10_000;
 
 export function createAccessTokens(options: AccessTokenOptions) {
+  const now = options.now ?? Date.now;
   // Imported once: given the raw bytes, jose imports the key again on every call.
   const key = crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   // Tokens whose signature and claims were verified, with their expiry (seconds). A token
@@ -42,13 +45,14 @@ export function createAccessTokens(options: AccessTokenOptions) {
     ttlSeconds: options.ttlSeconds,
 
     async sign(claims: AccessClaims & { role: string }): Promise<string> {
+      const issuedAt = Math.floor(now() / 1000);
       return new SignJWT({ sid: claims.sessionId, role: claims.role })
         .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, typ: 'JWT' })
         .setSubject(claims.userId)
         .setIssuer(options.issuer)
         .setAudience(options.audience)
-        .setIssuedAt()
-        .setExpirationTime(`${options.ttlSeconds}s`)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + options.ttlSeconds)
         .setJti(randomUUID())
         .sign(await key);
     },
@@ -56,7 +60,7 @@ export function createAccessTokens(options: AccessTokenOptions) {
     async verify(token: string): Promise<AccessClaims> {
       const known = verified.get(token);
       if (known !== undefined) {
-        if (known.exp <= Math.floor(Date.now() / 1000)) {
+        if (known.exp <= Math.floor(now() / 1000)) {
           verified.delete(token);
           throw expired();
         }
@@ -68,6 +72,7 @@ export function createAccessTokens(options: AccessTokenOptions) {
           issuer: options.issuer,
           audience: options.audience,
           requiredClaims: ['sub', 'sid', 'exp', 'iat'],
+          currentDate: new Date(now()),
         });
         if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.exp !== 'number') {
           throw new AppError('UNAUTHENTICATED', 'access token is not valid');
