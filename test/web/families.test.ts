@@ -3,7 +3,7 @@ import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { BrowserContextOptions, Page } from 'playwright-core';
 import type { TestApp } from '../helpers/app.js';
-import { apiAs, browserUnavailable, judge as judgeIn, schoolIdByName, SCREENSHOTS, settle, signIn as signInTo, startDemoWebSession, type WebSession } from './browser.js';
+import { apiAs, browserUnavailable, judge as judgeIn, PHONE, schoolIdByName, SCREENSHOTS, settle, signIn as signInTo, startDemoWebSession, type WebSession } from './browser.js';
 
 /**
  * Families in a real Chromium against the real server with the demo data: a school
@@ -215,6 +215,34 @@ describe('web: families', { skip: skip ?? false }, () => {
     );
     await page.getByRole('button', { name: 'Add a guardian' }).click();
     const problems = await judge(page, 'family-guardians-school.admin');
+    assert.deepEqual(problems, [], problems.join('\n\n'));
+    assert.deepEqual(errors, [], `uncaught errors: ${errors.join('; ')}`);
+  });
+
+  test('in Spanish, a refusal the API words in English reads in Spanish (a family already at its most guardians, 390 px)', async () => {
+    const { page, errors } = await signIn('school.admin', { viewport: PHONE });
+    const admin = await api('school.admin');
+    const guardian = (i: number) => ({ firstName: `Tutor${i + 1}`, lastName: 'Lleno', relationship: 'other', isPrimary: i === 0 });
+    const created = await admin.post('/families', { schoolId, name: 'Familia Llena', guardians: Array.from({ length: 10 }, (_, i) => guardian(i)) });
+    assert.equal(created.statusCode, 201, created.body);
+    const family = created.json<FamilyAnswer>();
+    for (let i = 10; i < 20; i++) {
+      const added = await admin.post(`/families/${family.id}/guardians`, guardian(i));
+      assert.equal(added.statusCode, 201, added.body);
+    }
+    await page.goto(`/families/${family.id}?lang=es`);
+    await page.getByRole('heading', { level: 1, name: /Familia Llena/ }).waitFor();
+    await page.getByRole('button', { name: 'Agregar un tutor' }).click();
+    const form = page.getByTestId('guardian-form');
+    await form.getByLabel('Nombre').fill('Vigésimo');
+    await form.getByLabel('Apellidos').fill('Primero');
+    await form.getByLabel('Parentesco').fill('tío');
+    await form.getByRole('button', { name: 'Guardar tutor' }).click();
+    const refusal = form.getByTestId('guardian-error');
+    await refusal.waitFor();
+    assert.match(await refusal.innerText(), /La familia ya tiene 20 tutores, el máximo por familia\./);
+    assert.doesNotMatch(await refusal.innerText(), /already has/);
+    const problems = await judge(page, 'family-guardians-full-es-phone');
     assert.deepEqual(problems, [], problems.join('\n\n'));
     assert.deepEqual(errors, [], `uncaught errors: ${errors.join('; ')}`);
   });

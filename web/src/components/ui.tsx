@@ -16,7 +16,7 @@ import {
 import { ApiError } from '../lib/api';
 import { formatCount, enumLabel } from '../lib/format';
 import { translate, useT } from '../lib/i18n';
-import { problemSentence } from '../lib/problems';
+import { detailSentence, problemSentence } from '../lib/problems';
 
 export function cx(...classes: (string | false | null | undefined)[]): string {
   return classes.filter(Boolean).join(' ');
@@ -215,7 +215,7 @@ export function describeError(error: unknown): { title: string; detail: string }
       case 403:
         return { title: translate('error.forbidden'), detail: translate('error.forbiddenDetail') };
       case 404:
-        return { title: translate('error.notFound'), detail: error.problem.detail ?? translate('error.notFoundDetail') };
+        return { title: translate('error.notFound'), detail: detailSentence(error.problem.detail) ?? error.problem.detail ?? translate('error.notFoundDetail') };
       case 429:
         return { title: translate('error.tooMany'), detail: translate('error.tooManyDetail') };
       default: {

@@ -3,6 +3,10 @@
  * one refresh at a time, shared by concurrent callers), RFC 9457 problems turned into
  * ApiError, and file downloads that need the token (exports, PDF/CSV statements).
  */
+import { ApiError, type Problem } from './api-error';
+
+export { ApiError, type Problem };
+
 export const API_BASE = '/api/v1';
 
 export interface TokenPair {
@@ -10,27 +14,6 @@ export interface TokenPair {
   refreshToken: string;
   tokenType: 'Bearer';
   expiresIn: number;
-}
-
-export interface Problem {
-  type?: string;
-  title?: string;
-  status: number;
-  detail?: string;
-  code?: string;
-  requestId?: string;
-  errors?: { field: string; message: string }[];
-}
-
-export class ApiError extends Error {
-  readonly status: number;
-  readonly problem: Problem;
-  constructor(problem: Problem) {
-    super(problem.detail ?? problem.title ?? `request failed with ${problem.status}`);
-    this.name = 'ApiError';
-    this.status = problem.status;
-    this.problem = problem;
-  }
 }
 
 const STORAGE_KEY = 'bursar.session';

@@ -1,25 +1,86 @@
-import { ApiError } from './api';
-import { formatMoney } from './format';
-import { translate } from './i18n';
-import { problems } from './strings/problems';
+import { ApiError } from './api-error.js';
+import { formatMoney } from './format.js';
+import { translate } from './i18n.js';
+import { problems } from './strings/problems.js';
 
 /**
  * The API's refusals in the reader's language. The API answers in English (problem+json
  * `detail` and `errors[].message`), with amounts in minor units; a person reads a
- * sentence per error code and each field's message translated, amounts in currency
- * units (strings/problems.ts). A message this does not know is shown as the API wrote it.
+ * sentence per error code, or, for the codes that cover many cases (CONFLICT,
+ * BUSINESS_RULE_VIOLATION, NOT_FOUND…), per detail the API writes, and each field's
+ * message translated, amounts in currency units (strings/problems.ts). A message this
+ * does not know is shown as the API wrote it.
  */
 
 type Code = keyof typeof problems.en.problem;
 const isKnownCode = (code: string | undefined): code is Code => code !== undefined && Object.hasOwn(problems.en.problem, code);
 
-/** The sentence for a refusal's code, or null when the code has none (CONFLICT, BAD_REQUEST…: the API's own words then). */
+/** The sentence for a refusal: its code's, else its detail's; null when neither is known (the API's own words then). */
 export function problemSentence(error: unknown): string | null {
   if (!(error instanceof ApiError)) {
     return null;
   }
   const code = error.problem.code;
-  return isKnownCode(code) ? translate(`problem.${code}`) : null;
+  return isKnownCode(code) ? translate(`problem.${code}`) : detailSentence(error.problem.detail);
+}
+
+type Thing = keyof typeof problems.en.thing;
+const isThing = (name: string | undefined): name is Thing => name !== undefined && Object.hasOwn(problems.en.thing, name);
+
+/** The API's details (src/modules/*: AppError messages) this knows, each with its words. */
+const DETAIL_RULES: [RegExp, (match: RegExpMatchArray) => string][] = [
+  [/^the bank line is (?:already )?matched; unmatch it first$/, () => translate('detail.bankLineMatched')],
+  [/^the bank line is not matched$/, () => translate('detail.bankLineNotMatched')],
+  [/^the bank line changed meanwhile; reload it$/, () => translate('detail.bankLineChanged')],
+  [/^the family payment left -?\d+ as family credit/, () => translate('detail.matchMadeCredit')],
+  [/^instalments up to (\d{4}-\d{2}-\d{2}) were cancelled by an earlier withdrawal/, (m) => translate('detail.withdrawnInstalments', { date: m[1] })],
+  [/^the currency of a school with invoices cannot change/, () => translate('detail.currencyLocked')],
+  [/^the school has invoices still owed/, () => translate('detail.schoolOwes')],
+  [/^the student still owes invoices/, () => translate('detail.studentOwes')],
+  [/^this dead letter is resolved/, () => translate('detail.deadLetterResolved')],
+  [/^the endpoint is disabled: enable it first/, () => translate('detail.endpointDisabled')],
+  [/^the endpoint’s owner sees no school/, () => translate('detail.endpointOwnerNoSchool')],
+  [/^this invitation was already used/, () => translate('detail.invitationUsed')],
+  [/^this guardian already has a portal login$/, () => translate('detail.guardianHasLogin')],
+  [/^the school has used all (\d+) family numbers/, (m) => translate('detail.familyNumbersExhausted', { count: Number(m[1]) })],
+  [/^the family still has \d+ student/, () => translate('detail.familyHasStudents')],
+  [/^the family still owes -?\d+ /, () => translate('detail.familyOwes')],
+  [/^the family holds -?\d+ of credit/, () => translate('detail.familyHasCredit')],
+  [/^the family already has (\d+) guardians/, (m) => translate('detail.familyGuardiansFull', { count: Number(m[1]) })],
+  [/^the record is still referenced by other records$/, () => translate('detail.stillReferenced')],
+  [/^a concurrent change conflicted with this request; retry it$/, () => translate('detail.concurrentChange')],
+  [/^the invoice is paid in full: there is nothing to pay$/, () => translate('detail.invoicePaid')],
+  [/^the family owes nothing: there is nothing to pay$/, () => translate('detail.familyOwesNothing')],
+  [/^a guardian sees their family’s school only/, () => translate('detail.guardianSchools')],
+  [/^an? \w+ sees every school; schoolIds must be empty$/, () => translate('detail.roleSeesAllSchools')],
+  [/^a school_admin needs at least one school$/, () => translate('detail.schoolAdminNeedsSchool')],
+  [/^you cannot change your own role$/, () => translate('detail.ownRole')],
+  [/^you cannot deactivate yourself$/, () => translate('detail.deactivateSelf')],
+  [/^a guardian user cannot change role/, () => translate('detail.guardianRole')],
+  [/^money paid out is not a family’s payment$/, () => translate('detail.debitLine')],
+  [/^the student is not active$/, () => translate('detail.studentInactive')],
+  [/^paidAt is before (\d{4}-\d{2}-\d{2}), a year before the school was registered/, (m) => translate('detail.paidAtTooEarly', { date: m[1] })],
+  [/^amount cannot drop below what is already settled/, () => translate('detail.belowSettled')],
+  [/^the guardian has no e-mail address/, () => translate('detail.guardianNoEmail')],
+  [/^reference has a wrong check digit/, () => translate('detail.referenceCheckDigit')],
+  [/^only one guardian can be primary/, () => translate('detail.onePrimary')],
+  [/^\w+ is not valid for this list/, () => translate('detail.cursorInvalid')],
+  [/^([a-z][a-z -]*) not found$/, (m) => (isThing(m[1]) ? translate('detail.notFound', { thing: translate(`thing.${m[1]}`) }) : (m[0] ?? ''))],
+];
+
+/** One detail of the API, in the reader's language; null when this does not know it. */
+export function detailSentence(detail: string | undefined): string | null {
+  if (detail === undefined) {
+    return null;
+  }
+  for (const [pattern, say] of DETAIL_RULES) {
+    const match = detail.match(pattern);
+    if (match) {
+      const sentence = say(match);
+      return sentence === detail ? null : sentence;
+    }
+  }
+  return null;
 }
 
 /** The API's field messages this knows, each with its words; `money` writes an amount the message carries (minor units). */
@@ -36,6 +97,8 @@ const FIELD_RULES: [RegExp, (match: RegExpMatchArray, money: (minor: string) => 
   [/^must be < (.+)$/, (m) => translate('fieldError.exclusiveMax', { limit: m[1] })],
   [/^must NOT have fewer than (\d+) characters$/, (m) => translate('fieldError.minLength', { limit: m[1] })],
   [/^must NOT have more than (\d+) characters$/, (m) => translate('fieldError.maxLength', { limit: m[1] })],
+  [/^must NOT have fewer than (\d+) items$/, (m) => translate('fieldError.minItems', { limit: m[1] })],
+  [/^must NOT have more than (\d+) items$/, (m) => translate('fieldError.maxItems', { limit: m[1] })],
   [/^must match format "email"$/, () => translate('fieldError.email')],
   [/^must match format "date"$/, () => translate('fieldError.date')],
   [/^must match (format|pattern) /, () => translate('fieldError.format')],
@@ -48,6 +111,31 @@ const FIELD_RULES: [RegExp, (match: RegExpMatchArray, money: (minor: string) => 
   [/^must not exceed the refundable amount (-?\d+)$/, (m, money) => translate('fieldError.exceedsRefundable', { amount: money(m[1] ?? '0') })],
   [/^must not exceed what the family owes, (-?\d+)$/, (m, money) => translate('fieldError.exceedsFamilyOwes', { amount: money(m[1] ?? '0') })],
   [/^must be at least the settled amount (-?\d+)$/, (m, money) => translate('fieldError.belowSettled', { amount: money(m[1] ?? '0') })],
+  [/^must not be before \w+ \((\d{4}-\d{2}-\d{2})\)$/, (m) => translate('fieldError.notBeforeField', { limit: m[1] })],
+  [/^(?:is not a guardian of (?:this|the student’s) family)$/, () => translate('fieldError.notFamilyGuardian')],
+  [/^this guardian is already a payer of this enrolment$/, () => translate('fieldError.alreadyPayer')],
+  [/^the student has no family, so no guardian can pay$/, () => translate('fieldError.noFamilyNoPayer')],
+  [/^shares must sum to 1 .*they sum to (\S+)$/, (m) => translate('fieldError.sharesSum', { sum: m[1] })],
+  [/^(\S+) is outside the (?:plan's )?academic year/, (m) => translate('fieldError.outsideYear', { date: m[1] })],
+  [/^(\S+) is not a calendar date/, (m) => translate('fieldError.notCalendarDate', { date: m[1] })],
+  [/^a schedule needs at least one due date$/, () => translate('fieldError.scheduleEmpty')],
+  [/^the last instalment \((\S+)\) falls after the academic year ends \((\S+)\)$/, (m) => translate('fieldError.lastAfterYear', { date: m[1], end: m[2] })],
+  [/^count must be a whole number from 1 to (\d+)$/, (m) => translate('fieldError.countRange', { limit: m[1] })],
+  [/^(\S+) is listed twice$/, (m) => translate('fieldError.listedTwice', { code: m[1] })],
+  [/^(\S+) is not optional in this plan/, (m) => translate('fieldError.notOptional', { code: m[1] })],
+  [/^(\S+) is not an item of this plan$/, (m) => translate('fieldError.notAnItem', { code: m[1] })],
+  [/^(\S+) is already the code of items\.\d+$/, (m) => translate('fieldError.codeTaken', { code: m[1] })],
+  [/^(\S+) has billed instalments \((.+)\) and cannot be removed$/, (m) => translate('fieldError.itemBilled', { code: m[1], dates: m[2] })],
+  [/^(\S+) must keep its billed due dates \((.+)\)$/, (m) => translate('fieldError.keepBilledDates', { code: m[1], dates: m[2] })],
+  [/^is not a student of the plan’s school$/, () => translate('fieldError.notPlanSchool')],
+  [/^is not a family of the student’s school$/, () => translate('fieldError.notStudentSchoolFamily')],
+  [/^the family already has (\d+) students/, (m) => translate('fieldError.familyStudentsFull', { count: m[1] })],
+  [/^must be a positive amount of minor units$|^must be a positive integer \(minor units\)$/, () => translate('fieldError.positiveAmount')],
+  [/^is not an invoice of this family$/, () => translate('fieldError.notFamilyInvoice')],
+  [/^must look like ABC-000123-4/, () => translate('fieldError.referenceShape')],
+  [/^has a wrong check digit/, () => translate('fieldError.referenceCheckDigit')],
+  [/^no such school \(or not one of yours\)$/, () => translate('fieldError.noSuchSchool')],
+  [/^student is not active$/, () => translate('fieldError.studentInactive')],
 ];
 
 /** One field message of the API, in the reader's language; `currency` formats the amounts some of them carry. */
@@ -60,4 +148,15 @@ export function fieldMessage(message: string, currency?: string): string {
     }
   }
   return message;
+}
+
+/**
+ * A refusal in one line, for a form that shows it above its button: the sentence for its
+ * code or detail (or, when only its fields say what is wrong, "Some fields need
+ * correcting"), then each field the API named with its message translated.
+ */
+export function refusalText(error: ApiError): string {
+  const fields = error.problem.errors ?? [];
+  const sentence = problemSentence(error) ?? (fields.length > 0 ? translate('problem.VALIDATION_FAILED') : error.message);
+  return fields.length > 0 ? `${sentence} (${fields.map((e) => `${e.field}: ${fieldMessage(e.message)}`).join('; ')})` : sentence;
 }

@@ -3,6 +3,7 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useSession } from '../../app/session';
 import { Button, Card, EmptyState, ErrorState, Field, Input, LoadMore, Notice, PageHeader, SchoolOptions, Select, Skeleton, Table, td, th } from '../../components/ui';
+import { refusalText } from '../../lib/problems';
 import { ApiError } from '../../lib/api';
 import { Link, useNavigate, useSearchParams } from '../../lib/router';
 import { schoolOptionsQuery } from '../../lib/schools';
@@ -235,7 +236,7 @@ function CreateFamilyForm({ schoolId }: { schoolId: string }) {
           </Field>
           {mutation.isError ? (
             <Notice tone="error" onDismiss={() => mutation.reset()} testId="family-error">
-              {T.failed} {serverError ? `${serverError.message}${serverError.problem.errors?.length ? ` (${serverError.problem.errors.map((e) => `${e.field}: ${e.message}`).join('; ')})` : ''}` : ''}
+              {T.failed} {serverError ? refusalText(serverError) : ''}
             </Notice>
           ) : null}
           <Button type="submit" variant="primary" className="w-full" busy={mutation.isPending}>

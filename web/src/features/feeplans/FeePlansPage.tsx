@@ -7,7 +7,7 @@ import { parseAmount } from '../../lib/amount';
 import { ApiError } from '../../lib/api';
 import { formatDate, formatMoney } from '../../lib/format';
 import { translate, useT } from '../../lib/i18n';
-import { fieldMessage, problemSentence } from '../../lib/problems';
+import { refusalText } from '../../lib/problems';
 import { useSearchParams } from '../../lib/router';
 import { gradeOptionsQuery, schoolOptionsQuery, type SchoolOption } from '../../lib/schools';
 import { createFeePlan, enrolGrade, feePlansQuery, renameFeePlan, type EarlyPaymentTerms, type FeePlan, type FeePlanItemInput, type Schedule } from './api';
@@ -26,10 +26,7 @@ function scheduleText(schedule: Schedule): string {
   }
 }
 
-const problemText = (error: unknown) =>
-  error instanceof ApiError
-    ? `${problemSentence(error) ?? error.message}${error.problem.errors?.length ? ` (${error.problem.errors.map((e) => `${e.field}: ${fieldMessage(e.message)}`).join('; ')})` : ''}`
-    : translate('feePlans.failed');
+const problemText = (error: unknown) => (error instanceof ApiError ? refusalText(error) : translate('feePlans.failed'));
 
 export function FeePlansPage() {
   const { t } = useT();

@@ -2,6 +2,7 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { fieldErrorsOf } from '../../components/money';
 import { Button, Card, cx, describeError, EmptyState, ErrorState, Field, Input, LoadMore, Notice, PageHeader, SchoolOptions, Select, Skeleton, Stat, StatGrid } from '../../components/ui';
+import { detailSentence } from '../../lib/problems';
 import { ApiError } from '../../lib/api';
 import { formatBytes, formatCount, formatDate, formatDateTime, formatMoney } from '../../lib/format';
 import { textLocale, translate, useT } from '../../lib/i18n';
@@ -83,13 +84,13 @@ export function ReconciliationPage() {
   );
 }
 
-/** What a refused request says, for a person: the server's detail (it names the line and field), 413 in words. */
+/** What a refused request says, for a person: the server's detail (it names the line and field; in Spanish where problems.ts knows it), 413 in words. */
 function problemDetail(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.status === 413) {
       return translate('reconciliation.errors.tooLarge');
     }
-    return error.problem.detail ?? error.message;
+    return detailSentence(error.problem.detail) ?? error.problem.detail ?? error.message;
   }
   return describeError(error).detail;
 }

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ApiError } from '../../web/src/lib/api-error.js';
+import { dashboardI18n } from '../../web/src/lib/i18n.js';
+import { detailSentence, fieldMessage, problemSentence, refusalText } from '../../web/src/lib/problems.js';
+
+/**
+ * The API's refusals in Spanish (web/src/lib/problems.ts): every detail the server writes
+ * for CONFLICT, BUSINESS_RULE_VIOLATION and NOT_FOUND (read from src/ itself, so a new
+ * refusal without its Spanish fails here), the field messages of the forms, and the
+ * line a form shows.
+ */
+const SRC = path.resolve(import.meta.dirname, '../../src');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sources(path.join(dir, entry.name)) : entry.name.endsWith('.ts') ? [path.join(dir, entry.name)] : [],
+  );
+}
+
+/** A value for each expression the server's details interpolate: a new one must be added here (and get its words). */
+const SAMPLES: Record<string, string> = {
+  role: 'finance_analyst',
+  settled: '150000',
+  day: '2025-08-01',
+  MAX_FAMILY_NUMBER: '999999',
+  students: '2',
+  owed: '150000',
+  'family.creditBalance': '5000',
+  MAX_GUARDIANS_PER_FAMILY: '6',
+  'body.to': '2027-03-31',
+  'credited.credited': '2000',
+  'explainDeadLetter(row, feed.status).explanation': 'it was retried and applied',
+};
+
+/** Details a person of the dashboard does not read: the portal words its own 404s; the demo statement is for developers. */
+const LEFT_IN_ENGLISH = new Set(['this invitation link is not valid', 'sample statements are written for demo schools only']);
+
+function serverDetails(): { file: string; detail: string }[] {
+  const refusal = /new AppError\(\s*'(?:CONFLICT|BUSINESS_RULE_VIOLATION|NOT_FOUND)',\s*(?:'((?:[^'\\]|\\.)*)'|`((?:[^`\\]|\\.)*)`)/g;
+  const thing = /\bnotFound\('([^']+)'/g;
+  const out: { file: string; detail: string }[] = [];
+  for (const file of sources(SRC)) {
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(refusal)) {
+      const literal = match[1] ?? match[2] ?? '';
+      if (literal === '${what} not found') {
+        continue; // the notFound helpers: their things are read below
+      }
+      const detail = literal.replace(/\$\{([^}]+)\}/g, (_, expression: string) => {
+        const sample = SAMPLES[expression];
+        assert.ok(sample !== undefined, `${path.relative(SRC, file)}: add a sample for \${${expression}} to SAMPLES`);
+        return sample;
+      });
+      out.push({ file, detail: detail.replace(/\\"/g, '"') });
+    }
+    for (const match of text.matchAll(thing)) {
+      out.push({ file, detail: `${match[1]} not found` });
+    }
+  }
+  return out;
+}
+
+describe('web: the API’s refusals in the reader’s language', () => {
+  before(async () => {
+    await dashboardI18n.changeLanguage('es');
+  });
+  after(async () => {
+    await dashboardI18n.changeLanguage('en');
+  });
+
+  test('every CONFLICT, BUSINESS_RULE_VIOLATION and NOT_FOUND detail the server writes has Spanish words', () => {
+    const details = serverDetails();
+    assert.ok(details.length >= 40, `only ${details.length} details found: is the pattern still reading src/?`);
+    const missing = details.filter(({ detail }) => !LEFT_IN_ENGLISH.has(detail) && !/^[a-z-]+ policy \(/.test(detail) && detailSentence(detail) === null);
+    assert.deepEqual(
+      missing.map(({ file, detail }) => `${path.relative(SRC, file)}: ${detail}`),
+      [],
+      'give these a rule in web/src/lib/problems.ts (DETAIL_RULES) and words in strings/problems.ts',
+    );
+  });
+
+  test('a detail’s values reach the sentence; a 404 names its thing in Spanish; an unknown detail is left to the API', () => {
+    assert.equal(
+      detailSentence('paidAt is before 2025-08-01, a year before the school was registered in Bursar'),
+      'La fecha de pago es anterior al 2025-08-01, un año antes de que la escuela se registrara en Bursar.',
+    );
+    assert.equal(detailSentence('the family already has 6 guardians, the most one family may have'), 'La familia ya tiene 6 tutores, el máximo por familia.');
+    assert.equal(detailSentence('family not found'), 'No se encontró la familia, o no es algo que usted pueda ver.');
+    assert.equal(detailSentence('fee plan not found'), 'No se encontró el plan de pago, o no es algo que usted pueda ver.');
+    assert.equal(detailSentence('spaceship not found'), null, 'a thing without words stays the API’s');
+    assert.equal(detailSentence('something new went wrong'), null);
+    assert.equal(detailSentence(undefined), null);
+  });
+
+  test('the code’s sentence comes first; a CONFLICT is read by its detail', () => {
+    const conflict = new ApiError({ status: 409, code: 'CONFLICT', detail: 'the family still owes 150000 (minor units); settle or cancel its invoices first' });
+    assert.equal(problemSentence(conflict), 'La familia aún debe facturas: liquídelas o cancélelas primero.');
+    const overpaid = new ApiError({ status: 422, code: 'OVERPAYMENT', detail: 'amount 500 exceeds the open amount' });
+    assert.equal(problemSentence(overpaid), 'El monto es mayor que lo que aún se debe de esta factura.');
+  });
+
+  test('the fee-plan and family forms’ field messages in Spanish', () => {
+    const cases: [string, string][] = [
+      ['shares must sum to 1 (within 1e-6); they sum to 0.9', 'Las partes deben sumar 1; suman 0.9.'],
+      ['2028-09-01 is outside the academic year (2027-08-01 to 2028-07-31)', '2028-09-01 está fuera del ciclo escolar.'],
+      ['the last instalment (2028-10-05) falls after the academic year ends (2028-07-31)', 'La última parcialidad (2028-10-05) cae después del fin del ciclo escolar (2028-07-31).'],
+      ['a schedule needs at least one due date', 'Un calendario necesita al menos una fecha de vencimiento.'],
+      ['must not be before from (2027-09-01)', 'No debe ser anterior a 2027-09-01.'],
+      ['TRANSPORT is not optional in this plan (it is billed to every enrolment)', 'TRANSPORT no es opcional en este plan: se cobra a todas las inscripciones.'],
+      ['is not a guardian of the student’s family', 'No es tutor de esta familia.'],
+      ['must look like ABC-000123-4 (letters or digits, six digits, a check digit)', 'Debe tener la forma ABC-000123-4 (letras o dígitos, seis dígitos, un dígito verificador).'],
+      ['must be a positive amount of minor units', 'Debe ser un monto mayor que cero.'],
+      ['must NOT have more than 10 items', 'Debe incluir como máximo 10.'],
+    ];
+    for (const [api, spanish] of cases) {
+      assert.equal(fieldMessage(api), spanish, api);
+    }
+  });
+
+  test('a form’s line: a refusal its fields explain says so, with each field in Spanish', () => {
+    const refused = new ApiError({
+      status: 422,
+      code: 'BUSINESS_RULE_VIOLATION',
+      detail: 'payers shares must sum to 1 (within 1e-6); they sum to 0.9',
+      errors: [{ field: 'payers', message: 'shares must sum to 1 (within 1e-6); they sum to 0.9' }],
+    });
+    assert.equal(refusalText(refused), 'Hay campos que corregir. (payers: Las partes deben sumar 1; suman 0.9.)');
+    const bare = new ApiError({ status: 409, code: 'CONFLICT', detail: 'something only the API can say' });
+    assert.equal(refusalText(bare), 'something only the API can say');
+  });
+});
