@@ -60,8 +60,9 @@ const EnvSchema = Type.Object({
   SYNC_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 5 }),
   SYNC_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
 
-  // Scheduled maintenance on pg-boss (src/jobs): purging expired idempotency keys, once per
-  // interval across every worker. auto: on for `npm start`, and in `bursar worker`.
+  // Scheduled maintenance on pg-boss (src/jobs): purging expired idempotency keys and old
+  // webhook events (WEBHOOK_RETENTION_DAYS), once per interval across every worker. auto:
+  // on for `npm start`, and in `bursar worker`.
   MAINTENANCE: oneOf(['on', 'off', 'auto'], 'auto'),
   MAINTENANCE_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 43_200, default: 3600 }),
 
@@ -93,6 +94,9 @@ const EnvSchema = Type.Object({
   WEBHOOKS: oneOf(['on', 'off', 'auto'], 'auto'),
   WEBHOOKS_ALLOW_LOCAL: oneOf(['on', 'off'], 'off'),
   WEBHOOKS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 10_000, description: 'how long one delivery waits for an answer, 100 to 60000 ms' }),
+  // The maintenance job purges events older than this whose deliveries are all finished,
+  // with their deliveries and attempts (an event with a pending delivery stays).
+  WEBHOOK_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: 'a whole number of days from 1 to 3650' }),
 
   // Online payment (src/modules/gateway). auto: Stripe Checkout when STRIPE_SECRET_KEY is
   // set, else the bundled gateway simulator (hosted test-card page) outside production; off
@@ -212,6 +216,8 @@ export interface Config {
     /** http on loopback, and private / loopback / link-local addresses, allowed (development, tests). */
     allowLocal: boolean;
     timeoutMs: number;
+    /** Days an event is kept once its deliveries are finished; then the maintenance job purges it. */
+    retentionDays: number;
   };
   /** Online payment (src/modules/gateway): which gateway checkouts open at. */
   gateway: {
@@ -326,7 +332,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxAttempts: env.MESSAGE_MAX_ATTEMPTS,
       retryBaseSeconds: env.MESSAGE_RETRY_BASE_SECONDS,
     },
-    webhooks: { deliver: auto(env.WEBHOOKS, env.NODE_ENV), allowLocal: env.WEBHOOKS_ALLOW_LOCAL === 'on', timeoutMs: env.WEBHOOKS_TIMEOUT_MS },
+    webhooks: {
+      deliver: auto(env.WEBHOOKS, env.NODE_ENV),
+      allowLocal: env.WEBHOOKS_ALLOW_LOCAL === 'on',
+      timeoutMs: env.WEBHOOKS_TIMEOUT_MS,
+      retentionDays: env.WEBHOOK_RETENTION_DAYS,
+    },
     telemetry: {
       enabled: env.OTEL_TRACING === 'on',
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,

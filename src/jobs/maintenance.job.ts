@@ -7,10 +7,13 @@ import type pg from 'pg';
 import type { Db } from '../db/database.js';
 import { recordAudit } from '../modules/audit/audit.repository.js';
 import { purgeExpiredIdempotencyKeys } from '../modules/billing/idempotency.js';
+import { purgeOldWebhookRows } from '../modules/webhooks/webhooks.retention.js';
 
 /**
  * Scheduled maintenance on pg-boss (schema `pgboss`, as the sync job): queue
- * `bursar-maintenance`, no payload; the handler purges expired idempotency keys.
+ * `bursar-maintenance`, no payload; the handler purges expired idempotency keys, and the
+ * webhook events older than the retention whose deliveries are all finished, with their
+ * deliveries and attempts (src/modules/webhooks/webhooks.retention.ts).
  *
  * Once per interval across every worker: each worker ticks every half interval (at most
  * every minute) and sends a job with `singletonSeconds = interval`. pg-boss stamps the
@@ -20,7 +23,7 @@ import { purgeExpiredIdempotencyKeys } from '../modules/billing/idempotency.js';
  * resolution; this keeps the interval configurable down to seconds (tests).
  *
  * The run is recorded as an audit_log row (action `maintenance.run`, entity_id = the
- * slot) in the same transaction as the purge, under an advisory lock: a job redelivered
+ * slot) in the same transaction as the purges, under an advisory lock: a job redelivered
  * after a crash finds the row and does nothing, so a slot is done exactly once.
  */
 export const MAINTENANCE_QUEUE = 'bursar-maintenance';
@@ -29,17 +32,26 @@ export const MAINTENANCE_AUDIT_ACTION = 'maintenance.run';
 export interface MaintenanceRun {
   slot: string;
   idempotencyKeysDeleted: number;
+  webhookEventsDeleted: number;
+  webhookDeliveriesDeleted: number;
+  webhookAttemptsDeleted: number;
   role: string;
   pid: number;
   host: string;
 }
 
-export interface MaintenanceJobsOptions {
+/** What a run needs besides the database and its slot. */
+export interface MaintenanceSettings {
+  /** The process role, recorded with each run (api, worker, all). */
+  role: string;
+  /** WEBHOOK_RETENTION_DAYS: webhook events older than this (and finished) are purged. */
+  webhookRetentionDays: number;
+}
+
+export interface MaintenanceJobsOptions extends MaintenanceSettings {
   pool: pg.Pool;
   db: Db;
   intervalSeconds: number;
-  /** The process role, recorded with each run (api, worker, all). */
-  role: string;
   log: FastifyBaseLogger;
   /** pg-boss polling (seconds); tests use 0.5. */
   pollingIntervalSeconds?: number;
@@ -51,7 +63,7 @@ export interface MaintenanceJobs {
 }
 
 /** Runs the maintenance for one slot; undefined when that slot was already done. */
-export async function runMaintenance(db: Db, slot: string, who: { role: string }): Promise<MaintenanceRun | undefined> {
+export async function runMaintenance(db: Db, slot: string, settings: MaintenanceSettings): Promise<MaintenanceRun | undefined> {
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('bursar:maintenance'))`.execute(trx);
     const done = await trx
@@ -64,10 +76,15 @@ export async function runMaintenance(db: Db, slot: string, who: { role: string }
     if (done !== undefined) {
       return undefined;
     }
+    const idempotencyKeysDeleted = await purgeExpiredIdempotencyKeys(trx);
+    const webhooks = await purgeOldWebhookRows(trx, { before: new Date(Date.now() - settings.webhookRetentionDays * 86_400_000) });
     const run: MaintenanceRun = {
       slot,
-      idempotencyKeysDeleted: await purgeExpiredIdempotencyKeys(trx),
-      role: who.role,
+      idempotencyKeysDeleted,
+      webhookEventsDeleted: webhooks.events,
+      webhookDeliveriesDeleted: webhooks.deliveries,
+      webhookAttemptsDeleted: webhooks.attempts,
+      role: settings.role,
       pid: process.pid,
       host: os.hostname(),
     };
@@ -87,11 +104,12 @@ export async function startMaintenanceJobs(options: MaintenanceJobsOptions): Pro
     async (jobs) => {
       for (const job of jobs) {
         const slot = job.singletonOn?.toISOString() ?? job.id;
-        const run = await runMaintenance(options.db, slot, { role: options.role });
+        const run = await runMaintenance(options.db, slot, { role: options.role, webhookRetentionDays: options.webhookRetentionDays });
         if (run === undefined) {
           log.info({ slot }, 'maintenance slot already done');
         } else {
-          log.info({ slot, idempotencyKeysDeleted: run.idempotencyKeysDeleted }, 'maintenance run');
+          const { idempotencyKeysDeleted, webhookEventsDeleted, webhookDeliveriesDeleted, webhookAttemptsDeleted } = run;
+          log.info({ slot, idempotencyKeysDeleted, webhookEventsDeleted, webhookDeliveriesDeleted, webhookAttemptsDeleted }, 'maintenance run');
         }
       }
     },

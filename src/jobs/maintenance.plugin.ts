@@ -45,10 +45,11 @@ export default function maintenancePlugin(app: FastifyInstance, options: { datab
       db: database.db,
       intervalSeconds: config.maintenance.intervalSeconds,
       role: options.role,
+      webhookRetentionDays: config.webhooks.retentionDays,
       log,
       pollingIntervalSeconds: config.env === 'test' ? 0.5 : 2,
     });
-    log.info({ intervalSeconds: config.maintenance.intervalSeconds }, 'maintenance jobs started');
+    log.info({ intervalSeconds: config.maintenance.intervalSeconds, webhookRetentionDays: config.webhooks.retentionDays }, 'maintenance jobs started');
   });
   app.addHook('onClose', async () => {
     foldTimers.forEach(clearInterval);

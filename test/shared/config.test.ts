@@ -37,6 +37,14 @@ describe('configuration', () => {
     );
   });
 
+  test('WEBHOOK_RETENTION_DAYS: 30 by default, a whole number of days from 1 to 3650', () => {
+    assert.equal(loadConfig({}).webhooks.retentionDays, 30);
+    assert.equal(loadConfig({ WEBHOOK_RETENTION_DAYS: '7' }).webhooks.retentionDays, 7);
+    for (const bad of ['0', '3651', 'a month']) {
+      assert.throws(() => loadConfig({ WEBHOOK_RETENTION_DAYS: bad }), /WEBHOOK_RETENTION_DAYS must be a whole number of days from 1 to 3650/, bad);
+    }
+  });
+
   test('production requires JWT_SECRET', () => {
     assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /JWT_SECRET is required/);
     assert.doesNotThrow(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }));

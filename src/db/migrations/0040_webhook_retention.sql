@@ -1,0 +1,12 @@
+-- 0040_webhook_retention: old webhook events found by their age.
+--
+-- The maintenance job purges webhook events older than WEBHOOK_RETENTION_DAYS whose
+-- deliveries are all finished, with those deliveries and their attempts
+-- (src/modules/webhooks/webhooks.retention.ts). webhook_events had no index leading with
+-- occurred_at (its keys lead with school_id), so each batch of the purge would read the
+-- whole table; with this one it reads the oldest events, a range of the index. Their
+-- deliveries and attempts are reached by the indexes 0030 made for the foreign keys
+-- (webhook_deliveries_event_endpoint_idx, webhook_attempts_delivery_idx).
+--
+-- Not unique, so it need not contain school_id (test/db/distribution.test.ts).
+create index webhook_events_occurred_idx on webhook_events (occurred_at);
