@@ -505,10 +505,13 @@ describe('statements', () => {
     assert.equal(await sized.get('small'), undefined, 'evicted to stay within maxSize');
     assert.ok(sized.stats().size <= 100);
 
-    const short = createMemoryCache<{ n: number }>({ maxEntries: 10 });
+    // Time moved by hand: a sleeping test would fail whenever the machine stalls past the TTL between set and get.
+    let now = 1_000;
+    const short = createMemoryCache<{ n: number }>({ maxEntries: 10, now: () => now });
     await short.set('x', { n: 1 }, 30);
-    assert.deepEqual(await short.get('x'), { n: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    now += 29;
+    assert.deepEqual(await short.get('x'), { n: 1 }, 'still fresh a millisecond before its TTL');
+    now += 2;
     assert.equal(await short.get('x'), undefined, 'expired');
     await assert.rejects(short.set('y', { n: 1 }, 0), RangeError);
   });
