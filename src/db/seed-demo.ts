@@ -279,7 +279,7 @@ async function seedSchool(trx: Tx, school: School, now: Date, random: ReturnType
   const opened = past(nowMs - SCHOOL_AGE_DAYS * DAY_MS, 'a school');
   const { id: schoolId } = await trx
     .insertInto('schools')
-    .values({ name: school.name, currency: school.currency, timezone: school.timezone, phone: school.phone, email: school.email, address: school.address, is_demo: true, created_at: opened, updated_at: opened })
+    .values({ name: school.name, currency: school.currency, timezone: school.timezone, language: school.language, phone: school.phone, email: school.email, address: school.address, is_demo: true, created_at: opened, updated_at: opened })
     .returning('id')
     .executeTakeFirstOrThrow();
 

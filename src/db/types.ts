@@ -21,6 +21,8 @@ export interface AppMetaTable {
   updated_at: Generated<Date>;
 }
 
+export type SchoolLanguage = 'es' | 'en';
+
 export interface SchoolsTable {
   id: Generated<string>;
   name: string;
@@ -29,6 +31,8 @@ export interface SchoolsTable {
   email: string | null;
   currency: Generated<string>;
   timezone: Generated<string>;
+  /** What Bursar writes into its invoices is in this language (0041); null on write: the currency's (USD en, else es). */
+  language: ColumnType<SchoolLanguage, SchoolLanguage | null | undefined, SchoolLanguage | null>;
   public_statements: Generated<boolean>;
   is_active: Generated<boolean>;
   /** Created by the demo seed (migration 0012); never set through the API. */

@@ -93,6 +93,27 @@ describe('billing CRUD', () => {
       assert.equal(replaced.phone, null);
     });
 
+    test('a school’s language: by currency unless given; PATCH changes it, PUT without it goes back to the currency’s; anything but es|en is a 400', async () => {
+      const language = async (body: Record<string, unknown>) => {
+        const created = await api.post('/schools', { name: 'Idioma', ...body });
+        assert.equal(created.statusCode, 201, created.body);
+        return created.json<School & { language: string }>();
+      };
+      assert.equal((await language({})).language, 'es', 'MXN (the default currency) writes Spanish');
+      assert.equal((await language({ currency: 'COP', timezone: 'America/Bogota' })).language, 'es');
+      const us = await language({ currency: 'USD', timezone: 'America/New_York' });
+      assert.equal(us.language, 'en');
+      assert.equal((await language({ currency: 'USD', timezone: 'America/Chicago', language: 'es' })).language, 'es', 'given, it wins over the currency');
+      const patched = (await api.patch(`/schools/${us.id}`, { language: 'es' })).json<School & { language: string }>();
+      assert.equal(patched.language, 'es');
+      assert.equal((await api.patch(`/schools/${us.id}`, { name: 'Idioma US' })).json<{ language: string }>().language, 'es', 'a PATCH without it keeps it');
+      const replaced = (await api.put(`/schools/${us.id}`, { name: 'Idioma US', currency: 'USD', timezone: 'America/New_York' })).json<{ language: string }>();
+      assert.equal(replaced.language, 'en', 'PUT resets what it omits: the currency’s language');
+      const bad = await api.post('/schools', { name: 'X', language: 'fr' });
+      assert.equal(bad.statusCode, 400);
+      assert.equal(problemOf(bad).errors?.[0]?.field, 'language');
+    });
+
     test('the currency of a school with invoices cannot change', async () => {
       const response = await api.patch(`/schools/${fx.schoolA}`, { currency: 'USD' });
       assert.equal(response.statusCode, 409);

@@ -74,7 +74,7 @@ describe('bill-run assembly (pure)', () => {
         inst({ itemCode: 'bus', itemDescription: 'Transport', amount: 2_000, payers: [{ guardianId: 'g1', sharePpm: 600_000 }, { guardianId: 'g2', sharePpm: 400_000 }] }),
         inst({ dueDate: '2026-10-05' }),
       ],
-      { schoolId: 'school', billRunId: 'run', currency: 'MXN', rulesFor: () => [rule({ id: 'fixed', basis: 'fixed', value: 1_000, itemCodes: ['tuition'] })] },
+      { schoolId: 'school', billRunId: 'run', currency: 'MXN', language: 'en', rulesFor: () => [rule({ id: 'fixed', basis: 'fixed', value: 1_000, itemCodes: ['tuition'] })] },
       totals,
     ).invoices;
     assert.equal(invoices.length, 3);
@@ -96,7 +96,7 @@ describe('bill-run assembly (pure)', () => {
   test('a fixed discount is given once per instalment, not once per payer, and no invoice goes below zero', () => {
     const invoices = assembleInvoices(
       [inst({ amount: 5, payers: [{ guardianId: 'g1', sharePpm: 200_000 }, { guardianId: 'g2', sharePpm: 400_000 }, { guardianId: 'g3', sharePpm: 400_000 }] })],
-      { schoolId: 'school', billRunId: null, currency: 'MXN', rulesFor: () => [rule({ basis: 'fixed', value: 4 })] },
+      { schoolId: 'school', billRunId: null, currency: 'MXN', language: 'en', rulesFor: () => [rule({ basis: 'fixed', value: 4 })] },
       new Map(),
     ).invoices;
     const amounts = invoices.map((i) => i.lines.reduce((s, l) => s + l.amount, 0));
@@ -109,7 +109,7 @@ describe('bill-run assembly (pure)', () => {
       inst({ studentId: 'a', dueDate: `2026-0${m}-05`, payers: [{ guardianId: 'g1', sharePpm: 500_000 }, { guardianId: 'g2', sharePpm: 500_000 }] }),
       inst({ studentId: 'b', dueDate: `2026-0${m}-05`, itemCode: 'bus', itemDescription: 'Transport' }),
     ]);
-    const ctx = { schoolId: 'school', billRunId: null, currency: 'MXN', rulesFor: () => [rule({ value: 2500 })] };
+    const ctx = { schoolId: 'school', billRunId: null, currency: 'MXN', language: 'en' as const, rulesFor: () => [rule({ value: 2500 })] };
     const fullTotals = new Map<string, ItemTotal>();
     const full = assembleInvoices(instalments, ctx, fullTotals);
     const keptTotals = new Map<string, ItemTotal>();
@@ -124,8 +124,14 @@ describe('bill-run assembly (pure)', () => {
   });
 
   test('descriptions stay within 500 characters', () => {
-    const long = invoiceDescription(['x'.repeat(300), 'y'.repeat(300)], '2027-01-31');
+    const long = invoiceDescription(['x'.repeat(300), 'y'.repeat(300)], '2027-01-31', 'en');
     assert.ok(long.length <= 500);
     assert.ok(long.endsWith(' · Jan 2027'));
+  });
+
+  test('the month is written in the school’s language', () => {
+    assert.equal(invoiceDescription(['Colegiatura', 'Transporte'], '2027-01-10', 'es'), 'Colegiatura, Transporte · ene 2027');
+    assert.equal(invoiceDescription(['Colegiatura'], '2026-08-31', 'es'), 'Colegiatura · ago 2026');
+    assert.equal(invoiceDescription(['Tuition'], '2026-08-31', 'en'), 'Tuition · Aug 2026');
   });
 });

@@ -85,7 +85,7 @@ describe('bill runs over HTTP', () => {
     assert.equal(run.preview?.lines, 3);
     assert.deepEqual(run.preview?.totals, [{ itemCode: 'tuition', currency: 'MXN', lines: 3, charges: 300_000, discounts: 0, amount: 300_000 }]);
     assert.equal(run.preview?.firstRows.length, 3);
-    assert.equal(run.preview?.firstRows[0]?.description, 'Tuition · Sep 2026');
+    assert.equal(run.preview?.firstRows[0]?.description, 'Tuition · sep 2026', 'the month in the school’s language (MXN: Spanish)');
     assert.equal(run.preview?.firstRows[0]?.studentName, 'Ana Test');
     assert.equal(await count('invoices', s), 0);
     assert.equal(await count('invoice_lines', s), 0);
@@ -127,7 +127,7 @@ describe('bill runs over HTTP', () => {
     const anaSep = invoices.find((i) => i.student_id === ana && i.due_date === '2026-09-05');
     assert.equal(anaSep?.family_id, family);
     assert.equal(anaSep?.amount, 170_000);
-    assert.equal(anaSep?.description, 'Tuition, Enrolment, Transport · Sep 2026');
+    assert.equal(anaSep?.description, 'Tuition, Enrolment, Transport · sep 2026');
     const lines = await linesOf(anaSep?.id ?? '');
     assert.deepEqual(lines.map((l) => [l.kind, l.code, l.amount]).sort(), [['charge', 'bus', 20_000], ['charge', 'enrol', 50_000], ['charge', 'tuition', 100_000]]);
     assert.ok(lines.every((l) => l.billing_key?.startsWith('bill:') && l.billing_key.endsWith(':2026-09-05:-')));

@@ -54,8 +54,8 @@ describe('late fees: policy, daily run, waivers', () => {
   after(() => t.close());
 
   /** A fresh school with one student: each scenario on its own, so their fees never mix. */
-  const newSchool = async (name: string) => {
-    const id = (await root.post('/schools', { name, timezone: 'America/Bogota' })).json<{ id: string }>().id;
+  const newSchool = async (name: string, language?: 'es' | 'en') => {
+    const id = (await root.post('/schools', { name, timezone: 'America/Bogota', ...(language === undefined ? {} : { language }) })).json<{ id: string }>().id;
     const student = (await root.post('/students', { schoolId: id, firstName: 'Ana', lastName: name, grade: '1' })).json<{ id: string }>().id;
     return { id, student };
   };
@@ -157,7 +157,7 @@ describe('late fees: policy, daily run, waivers', () => {
     assert.equal(fee.amount, 5_000);
     assert.equal(fee.dueDate, '2026-10-07');
     assert.match(fee.number, /^INV-\d{6}$/);
-    assert.equal(fee.description, `Late fee on ${overdue.number}`);
+    assert.equal(fee.description, `Recargo por ${overdue.number}`, 'in the school’s language: an MXN school writes Spanish');
     assert.deepEqual(fee.lines?.map((l) => [l.kind, l.amount]), [['late_fee', 5_000]]);
     const original = (await root.get(`/invoices/${overdue.id}`)).json<Invoice & { lateFeeInvoice: unknown }>();
     assert.deepEqual([original.kind, original.relatedInvoiceId, original.amount], ['regular', null, 100_000]);
@@ -227,7 +227,8 @@ describe('late fees: policy, daily run, waivers', () => {
   });
 
   test('daily interest: one line per school day on the same late-fee invoice, never beyond the cap', async () => {
-    const { id, student } = await newSchool('Escuela Interés');
+    // A school that writes English (its language; the currency would say Spanish).
+    const { id, student } = await newSchool('Escuela Interés', 'en');
     await policy(id, { kind: 'daily_interest', value: 1, cap: 2_500 });
     const overdue = await invoice(student, 100_000, '2026-08-31');
     const fees = [];

@@ -41,7 +41,7 @@ describe('migrations', () => {
     // the SQL would surface only at run time, so check it here.
     const expected: Record<keyof DB, string[]> = {
       app_meta: ['key', 'value', 'updated_at'],
-      schools: ['id', 'name', 'address', 'phone', 'email', 'currency', 'timezone', 'public_statements', 'is_active', 'is_demo', 'simulator_enabled', 'created_at', 'updated_at', 'deleted_at'],
+      schools: ['id', 'name', 'address', 'phone', 'email', 'currency', 'timezone', 'language', 'public_statements', 'is_active', 'is_demo', 'simulator_enabled', 'created_at', 'updated_at', 'deleted_at'],
       students: ['id', 'school_id', 'first_name', 'last_name', 'email', 'grade', 'enrolled_at', 'is_active', 'created_at', 'updated_at', 'deleted_at', 'family_id'],
       invoices: ['id', 'school_id', 'student_id', 'number', 'description', 'amount', 'paid_amount', 'due_date', 'created_at', 'updated_at', 'cancelled_at', 'touched_by_person_at', 'family_id', 'payer_guardian_id', 'bill_run_id', 'credited_amount', 'kind', 'related_invoice_id', 'early_discount', 'early_by', 'early_applied'],
       payments: ['id', 'school_id', 'invoice_id', 'amount', 'method', 'reference', 'paid_at', 'created_at', 'created_by', 'family_payment_id'],

@@ -453,7 +453,7 @@ describe('seed', () => {
 
   test('a real dry-run bill run through the seed\'s last run finds nothing left to bill', async () => {
     const db = kysely(url);
-    const schools = await db.selectFrom('schools').select(['id', 'currency']).execute();
+    const schools = await db.selectFrom('schools').select(['id', 'currency', 'language']).execute();
     assert.equal(schools.length, 5);
     let skipped = 0;
     for (const school of schools) {
@@ -515,7 +515,7 @@ describe('seed', () => {
       const schoolIds = planSeed({ ...SIZES, seed: '7', now: NOW }).schools.map((school) => school.id);
       const db = kysely(url);
       let created = 0;
-      for (const school of await db.selectFrom('schools').select(['id', 'currency']).where('id', 'in', schoolIds).execute()) {
+      for (const school of await db.selectFrom('schools').select(['id', 'currency', 'language']).where('id', 'in', schoolIds).execute()) {
         const run = await engine.runInline(db, await engine.context(db, school, '2026-04-30'), { requestedBy: null, actor: SYSTEM });
         assert.equal(run.status, 'finished');
         created += run.invoicesCreated;

@@ -404,7 +404,7 @@ function billYear(plan: SeedPlan, book: SchoolBook): void {
       const studentRules = rules[student.index] as RuleForBilling[];
       const assembled = assembleInvoices(
         instalments,
-        { schoolId: school.id, billRunId: run.id, currency: school.region.currency, rulesFor: () => studentRules },
+        { schoolId: school.id, billRunId: run.id, currency: school.region.currency, language: school.lang, rulesFor: () => studentRules },
         run.totals,
       );
       book.firstInvoice[student.index * months.length + m] = book.invoices.length;

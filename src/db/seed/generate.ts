@@ -93,7 +93,7 @@ export const SEED_TABLES = COPY_TABLES;
 export type SeedTable = CopyTable;
 
 export const COLUMNS: Record<CopyTable, readonly string[]> = {
-  schools: ['id', 'name', 'address', 'phone', 'email', 'currency', 'timezone', 'public_statements', 'is_active', 'created_at', 'updated_at'],
+  schools: ['id', 'name', 'address', 'phone', 'email', 'currency', 'timezone', 'language', 'public_statements', 'is_active', 'created_at', 'updated_at'],
   families: ['school_id', 'id', 'name', 'reference', 'preferred_language', 'created_at', 'updated_at'],
   guardians: ['school_id', 'id', 'family_id', 'first_name', 'last_name', 'email', 'phone', 'relationship', 'preferred_language', 'is_primary', 'created_at', 'updated_at'],
   students: ['id', 'school_id', 'family_id', 'first_name', 'last_name', 'email', 'grade', 'enrolled_at', 'is_active', 'created_at', 'updated_at'],
@@ -725,7 +725,7 @@ function schoolRow(out: CopyWriter, school: SchoolPlan): void {
   const slug = school.name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-');
   out.text(school.id).tab().text(school.name).tab().text(r.city).tab();
   out.text(`${r.phone} 555 ${String(school.index % 10_000).padStart(4, '0')}`).tab().text(`cobranza@${slug}.example`).tab();
-  out.text(r.currency).tab().text(r.timezone).tab().bytes(T_FALSE).tab().bytes(T_TRUE).tab();
+  out.text(r.currency).tab().text(r.timezone).tab().text(school.lang).tab().bytes(T_FALSE).tab().bytes(T_TRUE).tab();
   out.timestamp(school.createdMs).tab().timestamp(school.createdMs).end();
 }
 

@@ -63,6 +63,9 @@ export const pageOf = (ref: string) =>
   Type.Object({ data: Type.Array(Type.Ref(ref)), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 
 // --- Schools -----------------------------------------------------------------------
+const SchoolLanguage = Type.Union([Type.Literal('es'), Type.Literal('en')], {
+  description: 'what Bursar writes into the school’s invoices (month names, late fees) is in this language; default by currency: en for USD, es otherwise',
+});
 export const School = Type.Object(
   {
     id: Uuid,
@@ -72,6 +75,7 @@ export const School = Type.Object(
     email: Nullable(Type.String()),
     currency: Type.String({ description: 'ISO 4217' }),
     timezone: Type.String({ description: 'IANA time zone' }),
+    language: SchoolLanguage,
     isActive: Type.Boolean(),
     publicStatements: Type.Boolean(),
     isDemo: Type.Boolean({ description: 'created by the demo seed: the demo simulator acts only on demo schools' }),
@@ -91,6 +95,7 @@ const schoolFields = {
   // every partial update. Create applies its defaults below.
   currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code (default MXN)' })),
   timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone (default America/Mexico_City)' })),
+  language: Type.Optional(SchoolLanguage),
   isActive: Type.Optional(Type.Boolean()),
   publicStatements: Type.Optional(Type.Boolean({ description: 'statements readable without a token (off by default)' })),
 };

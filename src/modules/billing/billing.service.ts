@@ -271,7 +271,7 @@ export function createBillingService(deps: BillingDeps) {
       checkSchoolValues(body);
       const values =
         mode === 'replace'
-          ? { address: null, phone: null, email: null, currency: 'MXN', timezone: 'America/Mexico_City', isActive: true, publicStatements: false, ...body }
+          ? { address: null, phone: null, email: null, currency: 'MXN', timezone: 'America/Mexico_City', language: null, isActive: true, publicStatements: false, ...body }
           : body;
       return db.transaction().execute(async (trx) => {
         const before = await visibleSchool(trx, scope, id, true);

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
+import type { SchoolLanguage } from '../../db/types.js';
 import { normaliseEmail } from '../../shared/email.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 
@@ -11,6 +12,8 @@ export interface SchoolRow {
   email: string | null;
   currency: string;
   timezone: string;
+  /** The language Bursar writes the school's invoices in (month names, late fees). */
+  language: SchoolLanguage;
   isActive: boolean;
   publicStatements: boolean;
   /** Created by the demo seed; the only schools the demo simulator may act on. */
@@ -28,6 +31,8 @@ export interface SchoolValues {
   email?: string | null;
   currency?: string;
   timezone?: string;
+  /** null: the currency's (migration 0041's trigger). */
+  language?: SchoolLanguage | null;
   isActive?: boolean;
   publicStatements?: boolean;
   simulatorEnabled?: boolean;
@@ -41,6 +46,7 @@ const columns = [
   'schools.email',
   'schools.currency',
   'schools.timezone',
+  'schools.language',
   'schools.is_active as isActive',
   'schools.public_statements as publicStatements',
   'schools.is_demo as isDemo',
@@ -58,6 +64,7 @@ function toRow(values: Partial<SchoolValues>) {
     ...(values.email !== undefined ? { email: normaliseEmail(values.email) } : {}),
     ...(values.currency !== undefined ? { currency: values.currency } : {}),
     ...(values.timezone !== undefined ? { timezone: values.timezone } : {}),
+    ...(values.language !== undefined ? { language: values.language } : {}),
     ...(values.isActive !== undefined ? { is_active: values.isActive } : {}),
     ...(values.publicStatements !== undefined ? { public_statements: values.publicStatements } : {}),
     ...(values.simulatorEnabled !== undefined ? { simulator_enabled: values.simulatorEnabled } : {}),

@@ -1,5 +1,5 @@
 import { discountLines, type RuleForBilling } from '../discounts/apply.js';
-import type { EarlyPaymentTerms } from '../../db/types.js';
+import type { EarlyPaymentTerms, SchoolLanguage } from '../../db/types.js';
 import type { InvoiceInput, LineInput } from '../ledger/ledger.js';
 
 /**
@@ -52,16 +52,19 @@ export type DraftInvoice = InvoiceInput & { lines: LineInput[] };
 export const billingKey = (enrolmentId: string, itemCode: string, dueDate: string, payerGuardianId: string | null) =>
   `bill:${enrolmentId}:${itemCode}:${dueDate}:${payerGuardianId ?? '-'}`;
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTHS: Record<SchoolLanguage, readonly string[]> = {
+  en: ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'],
+  es: ['ene', 'feb', 'mar', 'abr', 'may', 'jun', 'jul', 'ago', 'sep', 'oct', 'nov', 'dic'],
+};
 
-/** "Sep 2026" for '2026-09-10'. */
-export function monthOf(date: string): string {
-  return `${MONTHS[Number(date.slice(5, 7)) - 1] ?? ''} ${date.slice(0, 4)}`;
+/** "Sep 2026" (en) or "sep 2026" (es) for '2026-09-10': the school's language (migration 0041). */
+export function monthOf(date: string, language: SchoolLanguage): string {
+  return `${MONTHS[language]?.[Number(date.slice(5, 7)) - 1] ?? ''} ${date.slice(0, 4)}`;
 }
 
-/** "Tuition · Sep 2026", "Tuition, Transport · Sep 2026" (at most 500 characters). */
-export function invoiceDescription(itemDescriptions: readonly string[], dueDate: string): string {
-  const suffix = ` · ${monthOf(dueDate)}`;
+/** "Tuition · Sep 2026", "Colegiatura, Transporte · sep 2026" (at most 500 characters). */
+export function invoiceDescription(itemDescriptions: readonly string[], dueDate: string, language: SchoolLanguage): string {
+  const suffix = ` · ${monthOf(dueDate, language)}`;
   const items = [...new Set(itemDescriptions)].join(', ');
   return items.length + suffix.length <= 500 ? `${items}${suffix}` : `${items.slice(0, 499 - suffix.length)}…${suffix}`;
 }
@@ -125,6 +128,7 @@ export interface AssembleContext {
   schoolId: string;
   billRunId: string | null;
   currency: string;
+  language: SchoolLanguage;
   /** The student's awards and the school's sibling rules, as discount rules. */
   rulesFor(studentId: string): readonly RuleForBilling[];
 }
@@ -258,7 +262,7 @@ export function assembleInvoices(
   }
   const invoices: DraftInvoice[] = [];
   for (const { itemDescriptions, ...invoice } of built.values()) {
-    invoices.push({ ...invoice, description: invoiceDescription(itemDescriptions, invoice.dueDate) });
+    invoices.push({ ...invoice, description: invoiceDescription(itemDescriptions, invoice.dueDate, ctx.language) });
   }
   return { invoices, invoiceCount: built.size + counted.size, lineCount };
 }

@@ -110,6 +110,7 @@ export function createBillRunEngine(repo: BillRunsRepository) {
         schoolId: ctx.school.id,
         billRunId,
         currency: ctx.school.currency,
+        language: ctx.school.language,
         rulesFor: (studentId) => {
           let list = rules.get(studentId);
           if (list === undefined) {

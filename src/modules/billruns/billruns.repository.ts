@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { EarlyPaymentTerms } from '../../db/types.js';
 import type { DbOrTx } from '../../db/database.js';
-import type { BillRunStatus } from '../../db/types.js';
+import type { BillRunStatus, SchoolLanguage } from '../../db/types.js';
 import { inScope, type Scope } from '../../shared/scope.js';
 import { dueDatesOf } from '../feeplans/schedule.js';
 import type { ItemTotal } from './assemble.js';
@@ -49,6 +49,8 @@ export interface DueArrays {
 export interface SchoolForRun {
   id: string;
   currency: string;
+  /** The invoices' descriptions name their month in it. */
+  language: SchoolLanguage;
 }
 
 export interface BillRunRow {
@@ -115,7 +117,7 @@ export function createBillRunsRepository() {
     async findSchool(db: DbOrTx, scope: Scope, id: string): Promise<SchoolForRun | undefined> {
       return db
         .selectFrom('schools')
-        .select(['id', 'currency'])
+        .select(['id', 'currency', 'language'])
         .where('id', '=', id)
         .where('deleted_at', 'is', null)
         .where((eb) => inScope(eb, 'schools.id', scope))

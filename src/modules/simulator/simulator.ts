@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import type { Db, DbOrTx } from '../../db/database.js';
-import type { PaymentMethod } from '../../db/types.js';
+import type { PaymentMethod, SchoolLanguage } from '../../db/types.js';
 import {
   CARD_FAILURES,
   DEBIT_FAILURES,
@@ -250,13 +250,12 @@ interface DemoSchool {
   id: string;
   currency: string;
   timezone: string;
+  /** The language its families read and its invoices are written in (the demo's US school is in English). */
+  language: SchoolLanguage;
 }
 
 /** The school is a live demo school with its simulated traffic on (joined in every candidate query). */
 const isLiveDemoSchool = sql<boolean>`(schools.is_demo and schools.simulator_enabled and schools.is_active and schools.deleted_at is null)`;
-
-/** The language a school's families read (the demo's US school is in English). */
-const languageOf = (school: DemoSchool): 'es' | 'en' => (school.currency === 'USD' ? 'en' : 'es');
 
 const addDays = (date: string, days: number): string => new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
 
@@ -403,7 +402,7 @@ export function createSimulator(options: SimulatorOptions) {
     schoolsLoadedAt = now;
     schools = await db
       .selectFrom('schools')
-      .select(['id', 'currency', 'timezone'])
+      .select(['id', 'currency', 'timezone', 'language'])
       .where(isLiveDemoSchool)
       .$if(options.only !== undefined, (qb) => qb.where('id', 'in', [...(options.only ?? []), '00000000-0000-0000-0000-000000000000']))
       .orderBy('id')
@@ -687,8 +686,8 @@ export function createSimulator(options: SimulatorOptions) {
   async function payOne(school: DemoSchool, invoice: Due, now: number): Promise<void> {
     const amount = Math.min(invoice.owed, invoice.pending);
     // Paying the whole bill, some families scan its QR code and pay online instead.
-    if (options.portal?.available() === true && amount === invoice.pending && rng.chance(PORTAL_SHARE) && (await payOnline(invoice.id, now, { language: languageOf(school) }))) {
-      await settleLateFee(school.id, invoice.id, now, languageOf(school));
+    if (options.portal?.available() === true && amount === invoice.pending && rng.chance(PORTAL_SHARE) && (await payOnline(invoice.id, now, { language: school.language }))) {
+      await settleLateFee(school.id, invoice.id, now, school.language);
       return;
     }
     const declined = declinedWith.get(invoice.id);
@@ -919,7 +918,7 @@ export function createSimulator(options: SimulatorOptions) {
             throw new AppError('FORBIDDEN', 'the demo simulator bills only demo schools with simulated traffic on');
           }
           await invoicesRepo.declareDemoWriter(trx);
-          const ctx = await engine.context(trx, { id: school.id, currency: school.currency }, through);
+          const ctx = await engine.context(trx, { id: school.id, currency: school.currency, language: school.language }, through);
           return engine.runInline(trx, ctx, { requestedBy: principal?.userId ?? null, actor: actor(), only: demoUnits });
         });
         billedThrough.set(school.id, through);

@@ -31,7 +31,11 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
       </nav>
       <PageHeader
         title={school.data?.name ?? t('school.fallback')}
-        subtitle={school.data ? `${school.data.currency} · ${school.data.timezone}${school.data.address ? ` · ${school.data.address}` : ''}` : undefined}
+        subtitle={
+          school.data
+            ? `${school.data.currency} · ${school.data.timezone} · ${t(`school.invoicesIn.${school.data.language}`)}${school.data.address ? ` · ${school.data.address}` : ''}`
+            : undefined
+        }
       />
       <div className="space-y-6">
         <DemoSchoolControls school={school.data} />

@@ -10,6 +10,8 @@ export interface School {
   email: string | null;
   currency: string;
   timezone: string;
+  /** What Bursar writes into the school's invoices (month names, late fees) is in this language. */
+  language: 'es' | 'en';
   isActive: boolean;
   /** Created by the demo seed: the only schools the demo simulator acts on. */
   isDemo: boolean;
