@@ -109,6 +109,11 @@ describe('billing CRUD', () => {
       assert.equal((await api.patch(`/schools/${us.id}`, { name: 'Idioma US' })).json<{ language: string }>().language, 'es', 'a PATCH without it keeps it');
       const replaced = (await api.put(`/schools/${us.id}`, { name: 'Idioma US', currency: 'USD', timezone: 'America/New_York' })).json<{ language: string }>();
       assert.equal(replaced.language, 'en', 'PUT resets what it omits: the currency’s language');
+      const mistyped = await language({ name: 'Idioma NY' });
+      const fixed = (await api.patch(`/schools/${mistyped.id}`, { currency: 'USD', timezone: 'America/New_York' })).json<{ language: string }>();
+      assert.equal(fixed.language, 'en', 'a school set up with the wrong currency gets the right one’s language with it');
+      const chosen = (await api.patch(`/schools/${mistyped.id}`, { currency: 'MXN', language: 'en' })).json<{ language: string }>();
+      assert.equal(chosen.language, 'en', 'unless the request names one');
       const bad = await api.post('/schools', { name: 'X', language: 'fr' });
       assert.equal(bad.statusCode, 400);
       assert.equal(problemOf(bad).errors?.[0]?.field, 'language');

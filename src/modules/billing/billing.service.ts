@@ -283,7 +283,10 @@ export function createBillingService(deps: BillingDeps) {
             errors: [{ field: 'currency', in: 'body', message: 'cannot change once the school has invoices' }],
           });
         }
-        await schools.update(trx, id, values);
+        // A new currency (only before the first invoice: setting the school up) brings its
+        // language too, unless the same request names one.
+        const currencyChanged = values.currency !== undefined && values.currency !== before.currency;
+        await schools.update(trx, id, currencyChanged && values.language === undefined ? { ...values, language: null } : values);
         const after = await visibleSchool(trx, scope, id);
         await recordAudit(trx, actor, { action: 'school.update', entityType: 'school', entityId: id, schoolId: id, changes: { ...body } });
         return after;
