@@ -120,6 +120,24 @@ describe('web: the API’s refusals in the reader’s language', () => {
     }
   });
 
+  test('a bank statement that cannot be read: its line, the value it quotes and the saved mapping, in Spanish', () => {
+    const mapping = ' (read by the school’s saved CSV mapping, /schools/0190/statement-mapping)';
+    assert.equal(
+      detailSentence(`the statement cannot be read: line 1: the header has no column "date" (it has: "fecha", "monto")${mapping}`),
+      'No se pudo leer el extracto: línea 1: el encabezado no tiene la columna "date" (tiene: "fecha", "monto") (leído con las columnas CSV guardadas de la escuela)',
+    );
+    assert.equal(
+      detailSentence(`the statement cannot be read: line 4: date "03/02/2027" is not a YYYY-MM-DD date (set the mapping's dateFormat to DD/MM/YYYY or MM/DD/YYYY)`),
+      'No se pudo leer el extracto: línea 4: la fecha "03/02/2027" no es una fecha YYYY-MM-DD (cambie el formato de fecha de las columnas CSV a DD/MM/YYYY o MM/DD/YYYY)',
+    );
+    assert.equal(detailSentence('the statement cannot be read: line 7: amount "12,3,4" is not an amount'), 'No se pudo leer el extracto: línea 7: el monto "12,3,4" no es un monto');
+    assert.equal(
+      detailSentence("the statement cannot be read: the statement is in USD, but the school's currency is MXN"),
+      'No se pudo leer el extracto: el extracto está en USD, pero la moneda de la escuela es MXN',
+    );
+    assert.equal(detailSentence('the statement cannot be read: line 9: the OFX never closes <STMTTRN>'), null, 'a message this does not know stays the API’s');
+  });
+
   test('a form’s line: a refusal its fields explain says so, with each field in Spanish', () => {
     const refused = new ApiError({
       status: 422,

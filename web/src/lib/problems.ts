@@ -68,10 +68,45 @@ const DETAIL_RULES: [RegExp, (match: RegExpMatchArray) => string][] = [
   [/^([a-z][a-z -]*) not found$/, (m) => (isThing(m[1]) ? translate('detail.notFound', { thing: translate(`thing.${m[1]}`) }) : (m[0] ?? ''))],
 ];
 
+/** What a bank statement that cannot be read says (src/modules/reconciliation: StatementError), without its line. */
+const STATEMENT_RULES: [RegExp, (match: RegExpMatchArray) => string][] = [
+  [/^the header has no column "(.*)" \(it has: (.*)\)$/, (m) => translate('bankFile.noColumn', { column: m[1], columns: m[2] })],
+  [/^date "(.*)" is not a (\S+) date( \(set the mapping's dateFormat[^)]*\))?$/, (m) => translate('bankFile.notADate', { value: m[1], format: m[2] }) + (m[3] ? translate('bankFile.dateHint') : '')],
+  [/^amount "(.*)" is not an amount$/, (m) => translate('bankFile.notAnAmount', { value: m[1] })],
+  [/^amount "(.*)" has more decimals than (\w+) has \((\d+)\)$/, (m) => translate('bankFile.tooManyDecimals', { value: m[1], currency: m[2], digits: m[3] })],
+  [/^amount "(.*)" is too large$/, (m) => translate('bankFile.amountTooLarge', { value: m[1] })],
+  [/^the statement is in (\w+), but the school's currency is (\w+)$/, (m) => translate('bankFile.wrongCurrency', { found: m[1], expected: m[2] })],
+  [/^the CSV is empty \(no header row\)$/, () => translate('bankFile.emptyCsv')],
+  [/^the statement has more than (\d+) (?:lines|entries|transactions); split it$/, (m) => translate('bankFile.tooManyLines', { count: m[1] })],
+  [/^this is not a CAMT\.053 statement/, () => translate('bankFile.notCamt')],
+  [/^this is not an OFX statement/, () => translate('bankFile.notOfx')],
+];
+
+/** "the statement cannot be read: line 3: amount "x" is not an amount" in the reader's language; null when its message is not known. */
+function statementSentence(detail: string): string | null {
+  const parts = /^the statement cannot be read: (?:line (\d+): )?(.*?)( \(read by the school’s saved CSV mapping, [^)]*\))?$/s.exec(detail);
+  if (parts === null) {
+    return null;
+  }
+  const [, line, message = '', byMapping] = parts;
+  for (const [pattern, say] of STATEMENT_RULES) {
+    const match = message.match(pattern);
+    if (match) {
+      const where = line === undefined ? '' : translate('bankFile.line', { line });
+      return translate('bankFile.cannotRead', { where, message: say(match) }) + (byMapping ? translate('bankFile.byMapping') : '');
+    }
+  }
+  return null;
+}
+
 /** One detail of the API, in the reader's language; null when this does not know it. */
 export function detailSentence(detail: string | undefined): string | null {
   if (detail === undefined) {
     return null;
+  }
+  const statement = statementSentence(detail);
+  if (statement !== null) {
+    return statement;
   }
   for (const [pattern, say] of DETAIL_RULES) {
     const match = detail.match(pattern);

@@ -2,7 +2,8 @@
  * What the dashboard says when the API refuses a request: a sentence per error code a
  * person can act on (src/shared/errors.ts), and the API's field messages (its own and
  * Ajv's, in English) in the reader's language, amounts in currency units; the details
- * of the codes that cover many cases (`detail`, with the `thing` a 404 names). Read by
+ * of the codes that cover many cases (`detail`, with the `thing` a 404 names), and why a
+ * bank statement file cannot be read (`bankFile`; not `statement`, billing.ts's group). Read by
  * lib/problems.ts; test/web/problems.test.ts checks every detail the API writes has one.
  */
 const en = {
@@ -116,6 +117,22 @@ const en = {
     onePrimary: 'Only one guardian can be the primary one.',
     cursorInvalid: 'This list changed since it was loaded. Reload the page.',
     notFound: 'The {{thing}} was not found, or is not one you may see.',
+  },
+  bankFile: {
+    cannotRead: 'The statement cannot be read: {{where}}{{message}}',
+    line: 'line {{line}}: ',
+    byMapping: ' (read with the school’s saved CSV columns)',
+    noColumn: 'the header has no column "{{column}}" (it has: {{columns}})',
+    notADate: 'date "{{value}}" is not a {{format}} date',
+    dateHint: ' (set the CSV columns’ date format to DD/MM/YYYY or MM/DD/YYYY)',
+    notAnAmount: 'amount "{{value}}" is not an amount',
+    tooManyDecimals: 'amount "{{value}}" has more decimals than {{currency}} has ({{digits}})',
+    amountTooLarge: 'amount "{{value}}" is too large',
+    wrongCurrency: 'the statement is in {{found}}, but the school’s currency is {{expected}}',
+    emptyCsv: 'the CSV is empty (no header row)',
+    tooManyLines: 'the statement has more than {{count}} lines; split it',
+    notCamt: 'this is not a CAMT.053 statement',
+    notOfx: 'this is not an OFX statement',
   },
   thing: {
     account: 'account',
@@ -251,6 +268,22 @@ const es: typeof en = {
     onePrimary: 'Solo un tutor puede ser el principal.',
     cursorInvalid: 'Esta lista cambió desde que se cargó. Recargue la página.',
     notFound: 'No se encontró {{thing}}, o no es algo que usted pueda ver.',
+  },
+  bankFile: {
+    cannotRead: 'No se pudo leer el extracto: {{where}}{{message}}',
+    line: 'línea {{line}}: ',
+    byMapping: ' (leído con las columnas CSV guardadas de la escuela)',
+    noColumn: 'el encabezado no tiene la columna "{{column}}" (tiene: {{columns}})',
+    notADate: 'la fecha "{{value}}" no es una fecha {{format}}',
+    dateHint: ' (cambie el formato de fecha de las columnas CSV a DD/MM/YYYY o MM/DD/YYYY)',
+    notAnAmount: 'el monto "{{value}}" no es un monto',
+    tooManyDecimals: 'el monto "{{value}}" tiene más decimales de los que tiene {{currency}} ({{digits}})',
+    amountTooLarge: 'el monto "{{value}}" es demasiado grande',
+    wrongCurrency: 'el extracto está en {{found}}, pero la moneda de la escuela es {{expected}}',
+    emptyCsv: 'el CSV está vacío (no tiene fila de encabezado)',
+    tooManyLines: 'el extracto tiene más de {{count}} movimientos; divídalo',
+    notCamt: 'este archivo no es un extracto CAMT.053',
+    notOfx: 'este archivo no es un extracto OFX',
   },
   thing: {
     account: 'la cuenta',
