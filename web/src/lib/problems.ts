@@ -24,11 +24,25 @@ export function problemSentence(error: unknown): string | null {
   return isKnownCode(code) ? translate(`problem.${code}`) : detailSentence(error.problem.detail);
 }
 
+/** A message of the API this knows: its pattern, and its words from the match (null: leave it as the API wrote it). */
+type Rule<Extra extends unknown[] = []> = [RegExp, (match: RegExpMatchArray, ...extra: Extra) => string | null];
+
+/** The words of the first rule whose pattern matches `text`; null when none does. */
+function byRules<Extra extends unknown[]>(rules: readonly Rule<Extra>[], text: string, ...extra: Extra): string | null {
+  for (const [pattern, say] of rules) {
+    const match = text.match(pattern);
+    if (match) {
+      return say(match, ...extra);
+    }
+  }
+  return null;
+}
+
 type Thing = keyof typeof problems.en.thing;
 const isThing = (name: string | undefined): name is Thing => name !== undefined && Object.hasOwn(problems.en.thing, name);
 
 /** The API's details (src/modules/*: AppError messages) this knows, each with its words. */
-const DETAIL_RULES: [RegExp, (match: RegExpMatchArray) => string][] = [
+const DETAIL_RULES: Rule[] = [
   [/^the bank line is (?:already )?matched; unmatch it first$/, () => translate('detail.bankLineMatched')],
   [/^the bank line is not matched$/, () => translate('detail.bankLineNotMatched')],
   [/^the bank line changed meanwhile; reload it$/, () => translate('detail.bankLineChanged')],
@@ -65,11 +79,11 @@ const DETAIL_RULES: [RegExp, (match: RegExpMatchArray) => string][] = [
   [/^reference has a wrong check digit/, () => translate('detail.referenceCheckDigit')],
   [/^only one guardian can be primary/, () => translate('detail.onePrimary')],
   [/^\w+ is not valid for this list/, () => translate('detail.cursorInvalid')],
-  [/^([a-z][a-z -]*) not found$/, (m) => (isThing(m[1]) ? translate('detail.notFound', { thing: translate(`thing.${m[1]}`) }) : (m[0] ?? ''))],
+  [/^([a-z][a-z -]*) not found$/, (m) => (isThing(m[1]) ? translate('detail.notFound', { thing: translate(`thing.${m[1]}`) }) : null)],
 ];
 
 /** What a bank statement that cannot be read says (src/modules/reconciliation: StatementError), without its line. */
-const STATEMENT_RULES: [RegExp, (match: RegExpMatchArray) => string][] = [
+const STATEMENT_RULES: Rule[] = [
   [/^the header has no column "(.*)" \(it has: (.*)\)$/, (m) => translate('bankFile.noColumn', { column: m[1], columns: m[2] })],
   [/^date "(.*)" is not a (\S+) date( \(set the mapping's dateFormat[^)]*\))?$/, (m) => translate('bankFile.notADate', { value: m[1], format: m[2] }) + (m[3] ? translate('bankFile.dateHint') : '')],
   [/^amount "(.*)" is not an amount$/, (m) => translate('bankFile.notAnAmount', { value: m[1] })],
@@ -82,6 +96,9 @@ const STATEMENT_RULES: [RegExp, (match: RegExpMatchArray) => string][] = [
   [/^this is not an OFX statement/, () => translate('bankFile.notOfx')],
 ];
 
+/** How reconciliation.service.ts starts the detail of a statement it cannot read. */
+const STATEMENT_PREFIX = 'the statement cannot be read: ';
+
 /** "the statement cannot be read: line 3: amount "x" is not an amount" in the reader's language; null when its message is not known. */
 function statementSentence(detail: string): string | null {
   const parts = /^the statement cannot be read: (?:line (\d+): )?(.*?)( \(read by the school’s saved CSV mapping, [^)]*\))?$/s.exec(detail);
@@ -89,14 +106,12 @@ function statementSentence(detail: string): string | null {
     return null;
   }
   const [, line, message = '', byMapping] = parts;
-  for (const [pattern, say] of STATEMENT_RULES) {
-    const match = message.match(pattern);
-    if (match) {
-      const where = line === undefined ? '' : translate('bankFile.line', { line });
-      return translate('bankFile.cannotRead', { where, message: say(match) }) + (byMapping ? translate('bankFile.byMapping') : '');
-    }
+  const words = byRules(STATEMENT_RULES, message);
+  if (words === null) {
+    return null;
   }
-  return null;
+  const where = line === undefined ? '' : translate('bankFile.line', { line });
+  return translate('bankFile.cannotRead', { where, message: words }) + (byMapping ? translate('bankFile.byMapping') : '');
 }
 
 /** One detail of the API, in the reader's language; null when this does not know it. */
@@ -104,22 +119,11 @@ export function detailSentence(detail: string | undefined): string | null {
   if (detail === undefined) {
     return null;
   }
-  const statement = statementSentence(detail);
-  if (statement !== null) {
-    return statement;
-  }
-  for (const [pattern, say] of DETAIL_RULES) {
-    const match = detail.match(pattern);
-    if (match) {
-      const sentence = say(match);
-      return sentence === detail ? null : sentence;
-    }
-  }
-  return null;
+  return detail.startsWith(STATEMENT_PREFIX) ? statementSentence(detail) : byRules(DETAIL_RULES, detail);
 }
 
 /** The API's field messages this knows, each with its words; `money` writes an amount the message carries (minor units). */
-const FIELD_RULES: [RegExp, (match: RegExpMatchArray, money: (minor: string) => string) => string][] = [
+const FIELD_RULES: Rule<[money: (minor: string) => string]>[] = [
   [/^is required$|^must NOT have fewer than 1 characters?$|^must not be (blank|empty)$|^must match pattern "\\S"$/, () => translate('fieldError.required')],
   [/^must not be in the future$/, () => translate('fieldError.notFuture')],
   [/^is not a known field$/, () => translate('fieldError.unknown')],
@@ -176,13 +180,7 @@ const FIELD_RULES: [RegExp, (match: RegExpMatchArray, money: (minor: string) => 
 /** One field message of the API, in the reader's language; `currency` formats the amounts some of them carry. */
 export function fieldMessage(message: string, currency?: string): string {
   const money = (minor: string) => (currency === undefined ? Number(minor).toLocaleString() : formatMoney(Number(minor), currency));
-  for (const [pattern, say] of FIELD_RULES) {
-    const match = message.match(pattern);
-    if (match) {
-      return say(match, money);
-    }
-  }
-  return message;
+  return byRules(FIELD_RULES, message, money) ?? message;
 }
 
 /**
