@@ -251,6 +251,9 @@ export class ConfigError extends Error {
   }
 }
 
+const WHOLE_NUMBER = /^[+-]?\d+$/;
+const DECIMAL_NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
 /** Parses the environment; throws ConfigError naming every bad variable. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   const raw: Record<string, unknown> = {};
@@ -260,17 +263,31 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       raw[key] = value.trim();
     }
   }
+  // A number is written as one: conversion alone would read "1.5" as the integer 1 and
+  // "0x10" as 16, and start with a value nobody wrote. A refused value is dropped (its
+  // default fills in) so that it is named once.
+  const problems: string[] = [];
+  const properties = Object.entries(Schema.properties) as [string, TSchema & { description?: string; type?: unknown }][];
+  const refuse = (name: string, expected: string) => {
+    problems.push(`${name} ${expected}${SECRETS.has(name) ? '' : ` (got ${JSON.stringify(raw[name])})`}`);
+    delete raw[name];
+  };
+  for (const [name, schema] of properties) {
+    const value = raw[name];
+    const shape = schema.type === 'integer' ? WHOLE_NUMBER : schema.type === 'number' ? DECIMAL_NUMBER : undefined;
+    if (typeof value === 'string' && shape && !shape.test(value)) {
+      refuse(name, `must be ${schema.description ?? (schema.type === 'integer' ? 'a whole number' : 'a number')}`);
+    }
+  }
   const converted = Value.Convert(Schema, Value.Default(Schema, raw)) as Record<string, unknown>;
   // Checked variable by variable so that every bad one is named, not only the first few.
-  const problems: string[] = [];
-  for (const [name, schema] of Object.entries(Schema.properties) as [string, TSchema & { description?: string }][]) {
+  for (const [name, schema] of properties) {
     const value = converted[name];
     if (value === undefined || Value.Check(schema, value)) {
       continue;
     }
     const [first] = Value.Errors(schema, value);
-    const expected = schema.description ? `must be ${schema.description}` : (first?.message ?? 'is invalid');
-    problems.push(`${name} ${expected}${SECRETS.has(name) ? '' : ` (got ${JSON.stringify(raw[name])})`}`);
+    refuse(name, schema.description ? `must be ${schema.description}` : (first?.message ?? 'is invalid'));
   }
   if (problems.length > 0 || !Value.Check(Schema, converted)) {
     throw new ConfigError(problems);

@@ -152,7 +152,7 @@ describe('npm start', () => {
   test('bad configuration exits 1 naming the variable', async () => {
     await assert.rejects(start({ PORT: 'not-a-port' }), (error: Error) => {
       assert.match(error.message, /exited with 1/);
-      assert.match(error.message, /PORT must be integer/);
+      assert.match(error.message, /PORT must be a whole number \(got "not-a-port"\)/);
       return true;
     });
   });
