@@ -63,6 +63,95 @@ function serverDetails(): { file: string; detail: string }[] {
   return out;
 }
 
+/**
+ * The literal at `text[start]` (a quoted string or a template) as the parts around its
+ * interpolations, and where it ends; a template's `${…}` may hold templates of its own.
+ */
+function literalAt(text: string, start: number): { parts: string[]; end: number } {
+  const quote = text[start];
+  const parts: string[] = [];
+  let current = '';
+  let i = start + 1;
+  while (i < text.length && text[i] !== quote) {
+    if (text[i] === '\\') {
+      current += text[i + 1] ?? '';
+      i += 2;
+    } else if (quote === '`' && text.startsWith('${', i)) {
+      let depth = 1;
+      i += 2;
+      while (depth > 0) {
+        if (text[i] === '`' || text[i] === "'") {
+          i = literalAt(text, i).end;
+          continue;
+        }
+        depth += text[i] === '{' ? 1 : text[i] === '}' ? -1 : 0;
+        i += 1;
+      }
+      parts.push(current);
+      current = '';
+    } else {
+      current += text[i] ?? '';
+      i += 1;
+    }
+  }
+  return { parts: [...parts, current], end: i + 1 };
+}
+
+/** Every message a bank statement file is refused with (`new StatementError('body', …)`), as a pattern its interpolations match anything in. */
+function statementMessages(): { file: string; pattern: RegExp }[] {
+  const out: { file: string; pattern: RegExp }[] = [];
+  for (const file of sources(path.join(SRC, 'modules/reconciliation'))) {
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(/new StatementError\(\s*'body',\s*/g)) {
+      const { parts } = literalAt(text, (match.index ?? 0) + match[0].length);
+      out.push({ file, pattern: new RegExp(`^${parts.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's') });
+    }
+  }
+  return out;
+}
+
+/** One message of each kind a bank statement is refused with, as the readers write them (a new kind must be added here). */
+const STATEMENT_SAMPLES = [
+  'the header has no column "date" (it has: "fecha", "monto")',
+  'the CSV is malformed: Invalid Closing Quote: got "x" at line 3 instead of delimiter, record delimiter, trimable character (if activated) or comment',
+  'the CSV is empty (no header row)',
+  'the statement has more than 20000 lines; split it',
+  'the statement has more than 20000 entries; split it',
+  'the statement has more than 20000 transactions; split it',
+  `date "03/02/2027" is not a YYYY-MM-DD date (set the mapping's dateFormat to DD/MM/YYYY or MM/DD/YYYY)`,
+  'amount "12,3,4" is not an amount',
+  'amount "1.234.5" has more than one decimal mark \'.\'',
+  'amount "1,23.00" has \',\' out of place (the decimal mark is \'.\')',
+  'amount "10.001" has more decimals than MXN has (2)',
+  'amount "99999999999999999" is too large',
+  `the amounts mix '.' and ',' as the decimal mark: line 2 "1,500.00" and line 5 "200,50"`,
+  'the statement file is empty',
+  "the statement is in USD, but the school's currency is MXN",
+  'this is not an OFX statement (no <OFX> element)',
+  'the OFX has an unterminated comment or processing instruction',
+  'the OFX has a malformed tag "<STMT TRN>"',
+  'the OFX has text "hello" where an element was expected',
+  'the OFX closes </BANKTRANLIST> but <STMTTRN> (line 12) is open',
+  'the OFX closes </OFX> but no element is open',
+  'the OFX never closes <STMTTRN>',
+  'the OFX has no bank or credit-card statement (STMTRS / CCSTMTRS)',
+  'the OFX statement has no CURDEF',
+  'STMTTRN TRNAMT "12,3,4" is not an amount',
+  'STMTTRN DTPOSTED is missing',
+  'STMTTRN DTPOSTED "2027-13-45" is not a date',
+  'the OFX statement declares a DOCTYPE or ENTITY, which is not accepted in a bank statement',
+  'this is not a CAMT.053 statement (no Document/BkToCstmrStmt element)',
+  'the CAMT.053 document has no Stmt element',
+  'Ntry has no Amt',
+  'Ntry Amt "ten" is not an amount',
+  'Ntry CdtDbtInd is "RVSL", not CRDT or DBIT',
+  'Ntry BookgDt is missing',
+  'Ntry BookgDt "yesterday" is not a date',
+  'the CAMT.053 statement declares a DOCTYPE or ENTITY, which is not accepted in a bank statement',
+  'the CAMT.053 statement is not well-formed XML: Unexpected close tag.',
+  'the CAMT.053 statement is not well-formed XML: it ends with Document, BkToCstmrStmt still open',
+];
+
 describe('web: the API’s refusals in the reader’s language', () => {
   before(async () => {
     await dashboardI18n.changeLanguage('es');
@@ -124,18 +213,40 @@ describe('web: the API’s refusals in the reader’s language', () => {
     const mapping = ' (read by the school’s saved CSV mapping, /schools/0190/statement-mapping)';
     assert.equal(
       detailSentence(`the statement cannot be read: line 1: the header has no column "date" (it has: "fecha", "monto")${mapping}`),
-      'No se pudo leer el extracto: línea 1: el encabezado no tiene la columna "date" (tiene: "fecha", "monto") (leído con las columnas CSV guardadas de la escuela)',
+      'No se pudo leer el estado de cuenta: línea 1: el encabezado no tiene la columna "date" (tiene: "fecha", "monto") (leído con las columnas CSV guardadas de la escuela)',
     );
     assert.equal(
       detailSentence(`the statement cannot be read: line 4: date "03/02/2027" is not a YYYY-MM-DD date (set the mapping's dateFormat to DD/MM/YYYY or MM/DD/YYYY)`),
-      'No se pudo leer el extracto: línea 4: la fecha "03/02/2027" no es una fecha YYYY-MM-DD (cambie el formato de fecha de las columnas CSV a DD/MM/YYYY o MM/DD/YYYY)',
+      'No se pudo leer el estado de cuenta: línea 4: la fecha "03/02/2027" no es una fecha YYYY-MM-DD (cambie el formato de fecha de las columnas CSV a DD/MM/YYYY o MM/DD/YYYY)',
     );
-    assert.equal(detailSentence('the statement cannot be read: line 7: amount "12,3,4" is not an amount'), 'No se pudo leer el extracto: línea 7: el monto "12,3,4" no es un monto');
+    assert.equal(detailSentence('the statement cannot be read: line 7: amount "12,3,4" is not an amount'), 'No se pudo leer el estado de cuenta: línea 7: el monto "12,3,4" no es un monto');
     assert.equal(
       detailSentence("the statement cannot be read: the statement is in USD, but the school's currency is MXN"),
-      'No se pudo leer el extracto: el extracto está en USD, pero la moneda de la escuela es MXN',
+      'No se pudo leer el estado de cuenta: el estado de cuenta está en USD, pero la moneda de la escuela es MXN',
     );
-    assert.equal(detailSentence('the statement cannot be read: line 9: the OFX never closes <STMTTRN>'), null, 'a message this does not know stays the API’s');
+    assert.equal(detailSentence('the statement cannot be read: line 9: the bank wrote something new'), null, 'a message this does not know stays the API’s');
+  });
+
+  test('every message a bank statement is refused with has Spanish words, and each kind the readers write has a sample here', () => {
+    const messages = statementMessages();
+    assert.ok(messages.length >= 25, `only ${messages.length} StatementError messages found: is the pattern still reading src/modules/reconciliation?`);
+    const unsampled = messages.filter(({ pattern }) => !STATEMENT_SAMPLES.some((sample) => pattern.test(sample)));
+    assert.deepEqual(unsampled.map(({ file, pattern }) => `${path.relative(SRC, file)}: ${pattern.source}`), [], 'add a sample of these to STATEMENT_SAMPLES');
+    const untranslated = STATEMENT_SAMPLES.filter((sample) => detailSentence(`the statement cannot be read: line 3: ${sample}`) === null);
+    assert.deepEqual(untranslated, [], 'give these a rule in web/src/lib/problems.ts (STATEMENT_RULES) and words in strings/problems.ts (bankFile)');
+    assert.equal(
+      detailSentence('the statement cannot be read: line 9: the OFX never closes <STMTTRN>'),
+      'No se pudo leer el estado de cuenta: línea 9: el OFX nunca cierra <STMTTRN>',
+    );
+    assert.equal(
+      detailSentence('the statement cannot be read: line 14: Ntry Amt "ten" is not an amount'),
+      'No se pudo leer el estado de cuenta: línea 14: el monto "ten" no es un monto',
+      'an entry’s amount reads like a CSV amount',
+    );
+    assert.equal(
+      detailSentence('the statement cannot be read: line 6: Ntry CdtDbtInd is "RVSL", not CRDT or DBIT'),
+      'No se pudo leer el estado de cuenta: línea 6: el movimiento está marcado "RVSL", ni abono (CRDT) ni cargo (DBIT)',
+    );
   });
 
   test('a form’s line: a refusal its fields explain says so, with each field in Spanish', () => {

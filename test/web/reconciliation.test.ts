@@ -184,6 +184,15 @@ describe('web: bank reconciliation', { skip: skip ?? false }, () => {
     await page.getByRole('heading', { level: 1, name: 'Conciliación bancaria' }).waitFor();
     await page.getByTestId('match-rate').filter({ hasText: /60\s?%\sconciliado/ }).waitFor();
 
+    // An OFX the bank wrote wrong: refused whole, the line and the reason in Spanish.
+    const ofx = ['OFXHEADER:100', '<OFX>', '<BANKMSGSRSV1>', '<STMTTRNRS>', '<STMTRS>', '<CURDEF>MXN', '<BANKTRANLIST>', '<STMTTRN>', '<TRNTYPE>CREDIT', '<DTPOSTED>20270905', '<TRNAMT>diez', '<FITID>1', '</STMTTRN>', '</BANKTRANLIST>', '</STMTRS>', '</STMTTRNRS>', '</BANKMSGSRSV1>', '</OFX>'];
+    await page.getByLabel('Archivo del estado de cuenta').setInputFiles({ name: 'septiembre.ofx', mimeType: 'application/x-ofx', buffer: Buffer.from(ofx.join('\n')) });
+    await page.getByRole('button', { name: 'Subir', exact: true }).click();
+    const refused = page.getByTestId('upload-error');
+    await refused.waitFor();
+    assert.match(await refused.innerText(), /No se pudo leer el estado de cuenta: línea 8: el monto "diez" no es un monto/);
+    assert.doesNotMatch(await refused.innerText(), /cannot be read|TRNAMT/);
+
     // Unmatch: the warning says the payment is refunded; a reason is required.
     const matched = row(page, 'BK-2');
     await matched.waitFor();

@@ -94,6 +94,29 @@ const STATEMENT_RULES: Rule[] = [
   [/^the statement has more than (\d+) (?:lines|entries|transactions); split it$/, (m) => translate('bankFile.tooManyLines', { count: m[1] })],
   [/^this is not a CAMT\.053 statement/, () => translate('bankFile.notCamt')],
   [/^this is not an OFX statement/, () => translate('bankFile.notOfx')],
+  [/^amount "(.*)" has more than one decimal mark '(.)'$/, (m) => translate('bankFile.twoMarks', { value: m[1], mark: m[2] })],
+  [/^amount "(.*)" has '(.)' out of place \(the decimal mark is '(.)'\)$/, (m) => translate('bankFile.groupOutOfPlace', { value: m[1], group: m[2], mark: m[3] })],
+  [/^the amounts mix '\.' and ',' as the decimal mark: line (\d+) "(.*)" and line (\d+) "(.*)"$/, (m) => translate('bankFile.mixedMarks', { line: m[1], value: m[2], otherLine: m[3], other: m[4] })],
+  // An OFX or CAMT.053 entry's amount: the same reasons as a CSV amount.
+  [/^(?:STMTTRN TRNAMT|Ntry Amt) (".*)$/, (m) => byRules(STATEMENT_RULES, `amount ${m[1]}`)],
+  [/^(STMTTRN DTPOSTED|Ntry BookgDt) is missing$/, (m) => translate('bankFile.noDate', { element: m[1] })],
+  [/^(STMTTRN DTPOSTED|Ntry BookgDt) "(.*)" is not a date$/, (m) => translate('bankFile.badDate', { element: m[1], value: m[2] })],
+  [/^Ntry has no Amt$/, () => translate('bankFile.noAmount')],
+  [/^Ntry CdtDbtInd is "(.*)", not CRDT or DBIT$/, (m) => translate('bankFile.camtDirection', { value: m[1] })],
+  [/^the CAMT\.053 document has no Stmt element$/, () => translate('bankFile.camtNoStatement')],
+  [/^the OFX has an unterminated comment or processing instruction$/, () => translate('bankFile.ofxComment')],
+  [/^the OFX has a malformed tag "(.*)"$/, (m) => translate('bankFile.ofxBadTag', { tag: m[1] })],
+  [/^the OFX has text "(.*)" where an element was expected$/s, (m) => translate('bankFile.ofxStrayText', { text: m[1] })],
+  [/^the OFX closes <\/(.*?)> but no element is open$/, (m) => translate('bankFile.ofxCloseNothing', { tag: m[1] })],
+  [/^the OFX closes <\/(.*?)> but <(.*?)> \(line (\d+)\) is open$/, (m) => translate('bankFile.ofxCloseOther', { tag: m[1], open: m[2], line: m[3] })],
+  [/^the OFX never closes <(.*)>$/, (m) => translate('bankFile.ofxNeverCloses', { tag: m[1] })],
+  [/^the OFX has no bank or credit-card statement/, () => translate('bankFile.ofxNoStatement')],
+  [/^the OFX statement has no CURDEF$/, () => translate('bankFile.ofxNoCurrency')],
+  [/^the (OFX|CAMT\.053) statement declares a DOCTYPE or ENTITY/, (m) => translate('bankFile.doctype', { format: m[1] })],
+  // The XML parser's and the CSV parser's own reasons stay as they wrote them.
+  [/^the (OFX|CAMT\.053) statement is not well-formed XML: (.*)$/s, (m) => translate('bankFile.notWellFormed', { format: m[1], reason: m[2] })],
+  [/^the CSV is malformed: (.*)$/s, (m) => translate('bankFile.csvMalformed', { reason: m[1] })],
+  [/^the statement file is empty$/, () => translate('bankFile.emptyFile')],
 ];
 
 /** How reconciliation.service.ts starts the detail of a statement it cannot read. */
