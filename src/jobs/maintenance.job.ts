@@ -6,8 +6,10 @@ import { createQueue, startPgBoss } from './boss.js';
 import type pg from 'pg';
 import type { Db } from '../db/database.js';
 import { recordAudit } from '../modules/audit/audit.repository.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { DAY_MS } from '../shared/time.js';
 import { purgeExpiredIdempotencyKeys } from '../modules/billing/idempotency.js';
-import { purgeOldWebhookRows } from '../modules/webhooks/webhooks.retention.js';
+import { purgeOldWebhookRows, WEBHOOK_PURGE_BATCH, type WebhookPurge } from '../modules/webhooks/webhooks.retention.js';
 
 /**
  * Scheduled maintenance on pg-boss (schema `pgboss`, as the sync job): queue
@@ -23,8 +25,11 @@ import { purgeOldWebhookRows } from '../modules/webhooks/webhooks.retention.js';
  * resolution; this keeps the interval configurable down to seconds (tests).
  *
  * The run is recorded as an audit_log row (action `maintenance.run`, entity_id = the
- * slot) in the same transaction as the purges, under an advisory lock: a job redelivered
- * after a crash finds the row and does nothing, so a slot is done exactly once.
+ * slot) once its purges are done, all under an advisory lock its connection holds: a
+ * job redelivered after the run finds the row and does nothing, so a slot is done
+ * exactly once. The purges themselves commit as they go and are safe to repeat: a run
+ * that dies half-way leaves what it deleted deleted, and its slot's retry (or the next
+ * slot) deletes the rest.
  */
 export const MAINTENANCE_QUEUE = 'bursar-maintenance';
 export const MAINTENANCE_AUDIT_ACTION = 'maintenance.run';
@@ -46,6 +51,10 @@ export interface MaintenanceSettings {
   role: string;
   /** WEBHOOK_RETENTION_DAYS: webhook events older than this (and finished) are purged. */
   webhookRetentionDays: number;
+  /** Whose now the retention counts back from; default the system clock. */
+  clock?: Clock;
+  /** Hears the webhook purge's running total after each committed round (the job logs it). */
+  onWebhookPurgeRound?: (total: WebhookPurge) => void | Promise<void>;
 }
 
 export interface MaintenanceJobsOptions extends MaintenanceSettings {
@@ -64,32 +73,43 @@ export interface MaintenanceJobs {
 
 /** Runs the maintenance for one slot; undefined when that slot was already done. */
 export async function runMaintenance(db: Db, slot: string, settings: MaintenanceSettings): Promise<MaintenanceRun | undefined> {
-  return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext('bursar:maintenance'))`.execute(trx);
-    const done = await trx
-      .selectFrom('audit_log')
-      .select('id')
-      .where('action', '=', MAINTENANCE_AUDIT_ACTION)
-      .where('entity_type', '=', 'maintenance')
-      .where('entity_id', '=', slot)
-      .executeTakeFirst();
-    if (done !== undefined) {
-      return undefined;
+  // One connection holds the lock from the check to the audit row; the purges commit as
+  // they go in between (a backlog of webhook rows is purged a batch per transaction).
+  return db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(hashtext('bursar:maintenance'))`.execute(conn);
+    try {
+      const done = await conn
+        .selectFrom('audit_log')
+        .select('id')
+        .where('action', '=', MAINTENANCE_AUDIT_ACTION)
+        .where('entity_type', '=', 'maintenance')
+        .where('entity_id', '=', slot)
+        .executeTakeFirst();
+      if (done !== undefined) {
+        return undefined;
+      }
+      const idempotencyKeysDeleted = await purgeExpiredIdempotencyKeys(conn);
+      const now = (settings.clock ?? systemClock).now();
+      const webhooks = await purgeOldWebhookRows(conn, {
+        before: new Date(now - settings.webhookRetentionDays * DAY_MS),
+        now: new Date(now),
+        onRound: settings.onWebhookPurgeRound,
+      });
+      const run: MaintenanceRun = {
+        slot,
+        idempotencyKeysDeleted,
+        webhookEventsDeleted: webhooks.events,
+        webhookDeliveriesDeleted: webhooks.deliveries,
+        webhookAttemptsDeleted: webhooks.attempts,
+        role: settings.role,
+        pid: process.pid,
+        host: os.hostname(),
+      };
+      await recordAudit(conn, null, { action: MAINTENANCE_AUDIT_ACTION, entityType: 'maintenance', entityId: slot, changes: { ...run } });
+      return run;
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext('bursar:maintenance'))`.execute(conn);
     }
-    const idempotencyKeysDeleted = await purgeExpiredIdempotencyKeys(trx);
-    const webhooks = await purgeOldWebhookRows(trx, { before: new Date(Date.now() - settings.webhookRetentionDays * 86_400_000) });
-    const run: MaintenanceRun = {
-      slot,
-      idempotencyKeysDeleted,
-      webhookEventsDeleted: webhooks.events,
-      webhookDeliveriesDeleted: webhooks.deliveries,
-      webhookAttemptsDeleted: webhooks.attempts,
-      role: settings.role,
-      pid: process.pid,
-      host: os.hostname(),
-    };
-    await recordAudit(trx, null, { action: MAINTENANCE_AUDIT_ACTION, entityType: 'maintenance', entityId: slot, changes: { ...run } });
-    return run;
   });
 }
 
@@ -104,7 +124,18 @@ export async function startMaintenanceJobs(options: MaintenanceJobsOptions): Pro
     async (jobs) => {
       for (const job of jobs) {
         const slot = job.singletonOn?.toISOString() ?? job.id;
-        const run = await runMaintenance(options.db, slot, { role: options.role, webhookRetentionDays: options.webhookRetentionDays });
+        let rounds = 0;
+        const run = await runMaintenance(options.db, slot, {
+          role: options.role,
+          webhookRetentionDays: options.webhookRetentionDays,
+          // A long purge (the first after a backlog) says how far it has got, a line per 20 rounds.
+          onWebhookPurgeRound: (total) => {
+            rounds += 1;
+            if (rounds % 20 === 0) {
+              log.info({ slot, rounds, batch: WEBHOOK_PURGE_BATCH, ...total }, 'maintenance: webhook purge in progress');
+            }
+          },
+        });
         if (run === undefined) {
           log.info({ slot }, 'maintenance slot already done');
         } else {

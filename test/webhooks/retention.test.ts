@@ -6,7 +6,7 @@ import { MAINTENANCE_AUDIT_ACTION, runMaintenance, type MaintenanceSettings } fr
 import { deliverDueWebhooks } from '../../src/modules/webhooks/webhooks.delivery.js';
 import { publishInvoices } from '../../src/modules/webhooks/webhooks.outbox.js';
 import { createWebhooksRepository } from '../../src/modules/webhooks/webhooks.repository.js';
-import { purgeOldWebhookRows, type WebhookPurge } from '../../src/modules/webhooks/webhooks.retention.js';
+import { cutOffs, purgeOldWebhookRows, purgeWebhookRound, WEBHOOK_PURGE_BATCH, type WebhookPurge } from '../../src/modules/webhooks/webhooks.retention.js';
 import { client, type Client } from '../helpers/api.js';
 import { createTestApp, insertUser, login, type TestApp } from '../helpers/app.js';
 import { seedBillingFixture, type BillingFixture } from '../helpers/billing.js';
@@ -224,14 +224,29 @@ describe('webhook retention', () => {
       await age(event, 50 + i);
     }
 
+    const before = new Date(Date.now() - 30 * DAY);
+    // Each round commits on its own: a purge that fails after its first round of two keeps those two deleted.
+    const failing = purgeOldWebhookRows(t.db, {
+      before,
+      batch: 2,
+      onRound: () => {
+        throw new Error('the worker died');
+      },
+    });
+    await assert.rejects(failing, /the worker died/);
+    assert.equal((await rows()).size, students.length + replayed.length - 2);
+    const rounds: WebhookPurge[] = [];
     for (const batch of [2, 1]) {
-      const purged = await t.db.transaction().execute((trx) => purgeOldWebhookRows(trx, { before: new Date(Date.now() - 30 * DAY), batch }));
-      assert.deepEqual(purged, batch === 2 ? { events: 5, deliveries: 5, attempts: 5 } : { events: 0, deliveries: 0, attempts: 0 }, `batch ${batch}`);
+      const purged = await purgeOldWebhookRows(t.db, { before, batch, onRound: (total) => void rounds.push(total) });
+      assert.deepEqual(purged, batch === 2 ? { events: 3, deliveries: 3, attempts: 3 } : { events: 0, deliveries: 0, attempts: 0 }, `batch ${batch}`);
     }
+    // Rounds of two: 2, then 1 (short: the end); then a round of one that finds nothing.
+    assert.deepEqual(rounds.map((total) => total.events), [2, 3, 0]);
     assert.deepEqual([...(await rows()).keys()].sort(), replayed.map((event) => event.id).sort());
+    await assert.rejects(purgeOldWebhookRows(t.db, { before: new Date(), batch: 0 }), RangeError);
     await assert.rejects(
-      t.db.transaction().execute((trx) => purgeOldWebhookRows(trx, { before: new Date(), batch: 0 })),
-      RangeError,
+      t.db.transaction().execute((trx) => purgeOldWebhookRows(trx, { before })),
+      /pass the database/,
     );
   });
 
@@ -253,6 +268,11 @@ describe('webhook retention', () => {
     const run = await runMaintenance(t.db, 'retention-overdue', settings(1));
     assert.deepEqual(counts(run), { events: 2, deliveries: 2, attempts: 2 });
     assert.deepEqual([...(await rows()).keys()], [overdueRecent.id]);
+    // The 8 days count back from the run's clock, as the retention does: 4 days on, the 5-day-old event is 9 days old.
+    const later = Date.now() + 4 * DAY;
+    const next = await runMaintenance(t.db, 'retention-overdue-later', { ...settings(1), clock: { now: () => later, sleep: async () => {} } });
+    assert.deepEqual(counts(next), { events: 1, deliveries: 1, attempts: 1 });
+    assert.deepEqual([...(await rows()).keys()], []);
   });
 
   test('a replay committed while the purge waits for its delivery keeps the event; a replay that waits for the purge finds nothing (404)', async () => {
@@ -277,7 +297,7 @@ describe('webhook retention', () => {
       await replayCommits;
     });
     await replayWritten;
-    const purging = t.db.transaction().execute((trx) => purgeOldWebhookRows(trx, cutOff()));
+    const purging = purgeOldWebhookRows(t.db, cutOff());
     await waitFor('the purge to wait for the replayed delivery', async () => (await lockWaits()) > 0);
     commitReplay();
     await replay;
@@ -294,7 +314,7 @@ describe('webhook retention', () => {
     let purgeDid = (_purged: WebhookPurge) => {};
     const purgeDone = new Promise<WebhookPurge>((resolve) => (purgeDid = resolve));
     const purge = t.db.transaction().execute(async (trx) => {
-      purgeDid(await purgeOldWebhookRows(trx, cutOff()));
+      purgeDid((await purgeWebhookRound(trx, cutOffs(cutOff().before, new Date()), WEBHOOK_PURGE_BATCH)).purged);
       await purgeCommits;
     });
     assert.deepEqual(await purgeDone, { events: 1, deliveries: 1, attempts: 2 });

@@ -1,15 +1,16 @@
 import { sql } from 'kysely';
-import type { DbOrTx, Tx } from '../../db/database.js';
+import type { Db, DbOrTx, Tx } from '../../db/database.js';
 import type { WebhookDeliveryStatus } from '../../db/types.js';
 
 /**
  * Retention of the webhook outbox (docs/webhooks.md, Retention). Events, deliveries and
  * attempts (each attempt keeps the whole request body) were kept forever; the scheduled
- * maintenance job (src/jobs/maintenance.job.ts) now deletes, in its transaction, every
- * event older than the cut-off whose deliveries are all finished (succeeded or failed),
- * with those deliveries and their attempts. An event with a pending delivery stays
- * whatever its age: the worker may still send it, or a person replayed it. Endpoints are
- * configuration and are never purged.
+ * maintenance job (src/jobs/maintenance.job.ts) now deletes every event older than the
+ * cut-off whose deliveries are all finished (succeeded or failed), with those deliveries
+ * and their attempts, a batch per transaction: the first run after months of backlog
+ * commits as it goes instead of holding one transaction over millions of rows. An event
+ * with a pending delivery stays whatever its age: the worker may still send it, or a
+ * person replayed it. Endpoints are configuration and are never purged.
  */
 export interface WebhookPurge {
   events: number;
@@ -17,7 +18,7 @@ export interface WebhookPurge {
   attempts: number;
 }
 
-/** Events per round: bounds each statement (and its arrays of keys), not the transaction. */
+/** Events per round: each round is one transaction, and its statements' arrays of keys this long at most. */
 export const WEBHOOK_PURGE_BATCH = 5_000;
 
 /**
@@ -45,36 +46,71 @@ const count = (result: { numAffectedRows?: bigint }) => Number(result.numAffecte
 
 /**
  * Deletes the events that occurred before `before` and whose deliveries are all finished,
- * with their deliveries and attempts, `batch` events per round until a round finds fewer.
- * Takes a transaction: the deliveries are locked from the check to the delete.
+ * with their deliveries and attempts, `batch` events per round, each round its own
+ * transaction, until a round finds fewer. A failure stops it with the rounds before it
+ * committed (the next run goes on). `onRound` hears the running total after each commit.
  */
-export async function purgeOldWebhookRows(trx: Tx, options: { before: Date; batch?: number }): Promise<WebhookPurge> {
+export async function purgeOldWebhookRows(
+  db: Db,
+  options: {
+    before: Date;
+    /** Now, for the 8-day floor of invoice.overdue events (the caller's clock, as `before` is); default the system clock. */
+    now?: Date;
+    batch?: number;
+    onRound?: (total: WebhookPurge) => void | Promise<void>;
+  },
+): Promise<WebhookPurge> {
   const batch = options.batch ?? WEBHOOK_PURGE_BATCH;
   if (!Number.isInteger(batch) || batch < 1) {
     throw new RangeError(`batch must be a positive integer (got ${batch})`);
   }
+  if (db.isTransaction) {
+    throw new TypeError('purgeOldWebhookRows commits a transaction per round: pass the database (or a connection), not a transaction');
+  }
   const total: WebhookPurge = { events: 0, deliveries: 0, attempts: 0 };
+  const cutOff = cutOffs(options.before, options.now ?? new Date());
   for (;;) {
-    const candidates = await finishedEventsBefore(trx, options.before, batch);
-    const purged = await purgeEvents(trx, candidates);
+    const { candidates, purged } = await db.transaction().execute((trx) => purgeWebhookRound(trx, cutOff, batch));
     total.events += purged.events;
     total.deliveries += purged.deliveries;
     total.attempts += purged.attempts;
+    await options.onRound?.({ ...total });
     // A round that deleted nothing (every candidate replayed meanwhile) ends it too: the
     // next slot goes on, and no disagreement between the two checks can make this spin.
-    if (candidates.length < batch || purged.events === 0) {
+    if (candidates < batch || purged.events === 0) {
       return total;
     }
   }
 }
 
-/** Up to `limit` events, oldest first, that occurred before `before` with no pending delivery. */
-async function finishedEventsBefore(db: DbOrTx, before: Date, limit: number): Promise<Key[]> {
+/**
+ * One round in the caller's transaction: up to `limit` of the oldest finished events
+ * before `before`, deleted with their deliveries and attempts. The deliveries stay locked
+ * from the check to the commit. Answers how many events it looked at and what it deleted.
+ */
+export async function purgeWebhookRound(trx: Tx, cutOff: CutOffs, limit: number): Promise<{ candidates: number; purged: WebhookPurge }> {
+  const candidates = await finishedEventsBefore(trx, cutOff, limit);
+  return { candidates: candidates.length, purged: await purgeEvents(trx, candidates) };
+}
+
+/** Events older than `before` are purged; invoice.overdue events only when older than `overdueBefore` as well. */
+export interface CutOffs {
+  before: Date;
+  overdueBefore: Date;
+}
+
+/** The cut-offs of a retention ending at `before`, read at `now`: invoice.overdue events stay OVERDUE_EVENTS_MIN_DAYS at least. */
+export function cutOffs(before: Date, now: Date): CutOffs {
+  return { before, overdueBefore: new Date(Math.min(before.getTime(), now.getTime() - OVERDUE_EVENTS_MIN_DAYS * 86_400_000)) };
+}
+
+/** Up to `limit` events, oldest first, that occurred before the cut-off with no pending delivery. */
+async function finishedEventsBefore(db: DbOrTx, cutOff: CutOffs, limit: number): Promise<Key[]> {
   const { rows } = await sql<Key>`
     select e.school_id as "schoolId", e.id
       from webhook_events e
-     where e.occurred_at < ${before}
-       and (e.type <> 'invoice.overdue' or e.occurred_at < now() - make_interval(days => ${OVERDUE_EVENTS_MIN_DAYS}))
+     where e.occurred_at < ${cutOff.before}
+       and (e.type <> 'invoice.overdue' or e.occurred_at < ${cutOff.overdueBefore})
        and not exists (select 1 from webhook_deliveries d
                         where d.school_id = e.school_id and d.event_id = e.id and d.status = 'pending')
      order by e.occurred_at
