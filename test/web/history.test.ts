@@ -48,6 +48,7 @@ describe('web: history', { skip: skip ?? false }, () => {
     assert.match(texts[0] ?? '', /Invoice cancelled/);
     assert.match(texts[1] ?? '', /Invoice created/);
     assert.match(texts[1] ?? '', /super\.admin/);
+    await card.getByTestId('load-more-count').filter({ hasText: 'Showing 2 entries' }).waitFor();
     await entries.nth(1).getByText('amount: MX$1,250.00').waitFor();
     await entries.nth(1).getByText('The whole record').click();
     await entries.nth(1).getByText('"amount": 125000').waitFor();
@@ -68,6 +69,10 @@ describe('web: history', { skip: skip ?? false }, () => {
       await page.goto(url);
       await page.getByTestId('history').getByTestId('history-entry').filter({ hasText: action }).first().waitFor();
     }
+    // The count agrees with its noun: "Mostrando 1 registro", never "1 registros".
+    const count = await page.getByTestId('history').getByTestId('load-more-count').innerText();
+    const shown = Number(/^Mostrando (\d+) /.exec(count)?.[1]);
+    assert.equal(count, shown === 1 ? 'Mostrando 1 registro' : `Mostrando ${shown} registros`);
     problems.push(...(await judgeIn(page, 'family-history-es', SHOTS)));
     assert.deepEqual(problems, []);
     assert.deepEqual(errors, []);

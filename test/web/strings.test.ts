@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { PORTAL_STRINGS } from '../../web/src/features/portal/strings.js';
+import { portalI18n } from '../../web/src/features/portal/i18n.js';
+import { dashboardI18n } from '../../web/src/lib/i18n.js';
 import { DASHBOARD_STRINGS, STRING_FILES } from '../../web/src/lib/strings/index.js';
 
 /**
@@ -42,6 +45,28 @@ describe('web: the dashboard strings', () => {
       }
     });
   }
+
+  test('every plural has words for every count in both languages, a million in Spanish (CLDR "many") included', () => {
+    const instances = [
+      { i18n: dashboardI18n, ns: 'dashboard', en: DASHBOARD_STRINGS.en.dashboard as Tree },
+      { i18n: portalI18n, ns: 'portal', en: PORTAL_STRINGS.en.portal as Tree },
+    ];
+    let checked = 0;
+    for (const { i18n, ns, en } of instances) {
+      const plurals = [...leaves(en).keys()].flatMap((key) => (/_other$/.test(key) && !key.includes('_ordinal_') ? [key.replace(/_other$/, '')] : []));
+      for (const language of ['es', 'en']) {
+        const t = i18n.getFixedT(language, ns);
+        for (const key of plurals) {
+          for (const count of [0, 1, 2, 1_000_000]) {
+            const text = t(key, { count, defaultValue: '' });
+            assert.ok(text !== '' && !text.includes(key), `${ns} ${language}: ${key} with count ${count} has no words`);
+            checked += 1;
+          }
+        }
+      }
+    }
+    assert.ok(checked > 100, `only ${checked} plural forms checked`);
+  });
 
   test('no top-level group is defined by two files', () => {
     const seen = new Map<string, string>();

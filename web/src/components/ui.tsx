@@ -393,7 +393,8 @@ export function LoadMore({
 }: {
   shown: number;
   total?: number;
-  noun: string;
+  /** What the list holds, for a count (i18next plural forms: "1 school", "2 schools"). */
+  noun: (count: number) => string;
   hasNextPage: boolean;
   loading: boolean;
   onLoad: () => Promise<unknown>;
@@ -424,7 +425,9 @@ export function LoadMore({
   return (
     <div className="mt-4 flex flex-wrap items-center gap-3 text-sm text-slate-600">
       <span ref={count} tabIndex={-1} role="status" className="focus:outline-none" data-testid="load-more-count">
-        {total !== undefined ? t('ui.showingOf', { shown: formatCount(shown), total: formatCount(total), noun }) : t('ui.showing', { shown: formatCount(shown), noun })}
+        {total !== undefined
+          ? t('ui.showingOf', { shown: formatCount(shown), total: formatCount(total), noun: noun(total) })
+          : t('ui.showing', { shown: formatCount(shown), noun: noun(shown) })}
       </span>
       {hasNextPage ? (
         <Button onClick={() => void load()} busy={loading}>

@@ -24,11 +24,36 @@ export const LANGUAGE_OPTIONS = {
   initAsync: false,
 } as const satisfies InitOptions;
 
+type Strings = { [key: string]: string | Strings };
+
+/** A copy of `strings` where every plural `x_other` also answers as `x_many` when it has none. */
+function manyAsOther(strings: Strings): Strings {
+  const copy: Strings = {};
+  for (const [key, value] of Object.entries(strings)) {
+    copy[key] = typeof value === 'string' ? value : manyAsOther(value);
+    const plural = /^(.*)_other$/.exec(key);
+    if (plural && typeof value === 'string' && strings[`${plural[1]}_many`] === undefined) {
+      copy[`${plural[1]}_many`] = value;
+    }
+  }
+  return copy;
+}
+
+/**
+ * The resources with Spanish's third plural form filled in: CLDR counts a million and
+ * more as `many` in Spanish ("1 000 000 de familias"), and i18next, finding no `_many`
+ * string, would show the bare key ("families.noun") instead of falling back to `_other`.
+ * The words are the `_other` ones; a string file may still write its own `_many`.
+ */
+export function withSpanishMany<R extends { es: Strings }>(resources: R): R {
+  return { ...resources, es: manyAsOther(resources.es) };
+}
+
 export const dashboardI18n = i18next.createInstance();
 void dashboardI18n
   .use(LanguageDetector)
   .use(initReactI18next)
-  .init({ ...LANGUAGE_OPTIONS, supportedLngs: [...LANGUAGES], resources: DASHBOARD_STRINGS, defaultNS: 'dashboard', ns: ['dashboard'] });
+  .init({ ...LANGUAGE_OPTIONS, supportedLngs: [...LANGUAGES], resources: withSpanishMany(DASHBOARD_STRINGS), defaultNS: 'dashboard', ns: ['dashboard'] });
 
 export const currentLanguage = (): Language => (dashboardI18n.resolvedLanguage === 'en' ? 'en' : 'es');
 

@@ -85,7 +85,7 @@ export function AccountsPage() {
               </Table>
               <LoadMore
                 shown={rows.length}
-                noun={t('accounts.noun')}
+                noun={(count) => t('accounts.noun', { count })}
                 hasNextPage={accounts.hasNextPage}
                 loading={accounts.isFetchingNextPage}
                 onLoad={() => accounts.fetchNextPage()}
@@ -158,7 +158,7 @@ function PayoutsCard({ account }: { account: AccountBalance }) {
               </Table>
               <LoadMore
                 shown={entries.length}
-                noun={t('accounts.entriesNoun')}
+                noun={(count) => t('accounts.entriesNoun', { count })}
                 hasNextPage={payouts.hasNextPage}
                 loading={payouts.isFetchingNextPage}
                 onLoad={() => payouts.fetchNextPage()}

@@ -86,7 +86,7 @@ function Timeline({ entityType, entityId, currency }: { entityType: AuditedEntit
           <Entry key={entry.id} entry={entry} currency={currency} />
         ))}
       </ul>
-      <LoadMore shown={rows.length} noun={t('history.noun')} hasNextPage={history.hasNextPage} loading={history.isFetchingNextPage} onLoad={() => history.fetchNextPage()} list={list} />
+      <LoadMore shown={rows.length} noun={(count) => t('history.noun', { count })} hasNextPage={history.hasNextPage} loading={history.isFetchingNextPage} onLoad={() => history.fetchNextPage()} list={list} />
     </>
   );
 }

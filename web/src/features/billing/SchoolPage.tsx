@@ -84,7 +84,7 @@ export function SchoolPage({ schoolId }: { schoolId: string }) {
               </Table>
               <LoadMore
                 shown={rows.length}
-                noun={t('school.studentsNoun')}
+                noun={(count) => t('school.studentsNoun', { count })}
                 hasNextPage={students.hasNextPage}
                 loading={students.isFetchingNextPage}
                 onLoad={() => students.fetchNextPage()}

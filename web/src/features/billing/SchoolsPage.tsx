@@ -60,7 +60,7 @@ export function SchoolsPage() {
             </Table>
             <LoadMore
               shown={rows.length}
-              noun={t('schools.noun')}
+              noun={(count) => t('schools.noun', { count })}
               hasNextPage={schools.hasNextPage}
               loading={schools.isFetchingNextPage}
               onLoad={() => schools.fetchNextPage()}

@@ -82,7 +82,7 @@ export function StudentPage({ studentId }: { studentId: string }) {
               </Table>
               <LoadMore
                 shown={rows.length}
-                noun={t('student.invoicesNoun')}
+                noun={(count) => t('student.invoicesNoun', { count })}
                 hasNextPage={invoices.hasNextPage}
                 loading={invoices.isFetchingNextPage}
                 onLoad={() => invoices.fetchNextPage()}

@@ -103,9 +103,6 @@ const T = {
   get noRuns() {
     return translate('billRuns.noRuns');
   },
-  get runsNoun() {
-    return translate('billRuns.runsNoun');
-  },
   throughDate: (day: string) => translate('billRuns.throughDate', { date: formatDate(day) }),
   summary: (run: BillRun) => translate('billRuns.summary', { invoices: formatCount(run.invoicesCreated), lines: formatCount(run.linesCreated), skipped: formatCount(run.skipped) }),
   get started() {
@@ -171,7 +168,7 @@ function BillRunHistory({ schoolId }: { schoolId: string }) {
               </li>
             ))}
           </ul>
-          <LoadMore shown={rows.length} noun={T.runsNoun} hasNextPage={runs.hasNextPage} loading={runs.isFetchingNextPage} onLoad={() => runs.fetchNextPage()} list={list} />
+          <LoadMore shown={rows.length} noun={(count) => translate('billRuns.runsNoun', { count })} hasNextPage={runs.hasNextPage} loading={runs.isFetchingNextPage} onLoad={() => runs.fetchNextPage()} list={list} />
         </>
       )}
     </Card>

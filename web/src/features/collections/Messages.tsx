@@ -96,7 +96,7 @@ function MessageList({ query, empty, showFamily = false }: { query: ReturnType<t
           <MessageItem key={message.id} message={message} showFamily={showFamily} />
         ))}
       </ul>
-      <LoadMore shown={rows.length} noun={t('messages.noun')} hasNextPage={messages.hasNextPage} loading={messages.isFetchingNextPage} onLoad={() => messages.fetchNextPage()} list={list} />
+      <LoadMore shown={rows.length} noun={(count) => t('messages.noun', { count })} hasNextPage={messages.hasNextPage} loading={messages.isFetchingNextPage} onLoad={() => messages.fetchNextPage()} list={list} />
     </>
   );
 }

@@ -47,9 +47,6 @@ const T = {
   get noneYet() {
     return translate('families.noneYet');
   },
-  get noun() {
-    return translate('families.noun');
-  },
   get create() {
     return translate('families.create');
   },
@@ -155,7 +152,7 @@ export function FamiliesPage() {
                     ))}
                   </tbody>
                 </Table>
-                <LoadMore shown={rows.length} noun={T.noun} hasNextPage={families.hasNextPage} loading={families.isFetchingNextPage} onLoad={() => families.fetchNextPage()} list={list} />
+                <LoadMore shown={rows.length} noun={(count) => translate('families.noun', { count })} hasNextPage={families.hasNextPage} loading={families.isFetchingNextPage} onLoad={() => families.fetchNextPage()} list={list} />
               </>
             )}
           </Card>

@@ -264,7 +264,7 @@ function BySchoolCard({ filters, first }: { filters: DashboardFilters; first: Da
         <div ref={list}>
           <AmountsTable label={t('overview.bySchool')} rows={rows.map((row) => ({ key: row.schoolId, name: row.schoolName, link: `/schools/${row.schoolId}`, ...row }))} />
           {first.schoolCount > first.bySchool.length ? (
-            <LoadMore shown={rows.length} total={first.schoolCount} noun={t('overview.schoolsNoun')} hasNextPage={next !== null} loading={more.loading} onLoad={load} list={list} />
+            <LoadMore shown={rows.length} total={first.schoolCount} noun={(count) => t('overview.schoolsNoun', { count })} hasNextPage={next !== null} loading={more.loading} onLoad={load} list={list} />
           ) : null}
         </div>
       )}

@@ -169,7 +169,7 @@ export function PendingPage() {
             <LoadMore
               shown={rows.length}
               total={total}
-              noun={t('pending.noun')}
+              noun={(count) => t('pending.noun', { count })}
               hasNextPage={pending.hasNextPage}
               loading={pending.isFetchingNextPage}
               onLoad={() => pending.fetchNextPage()}

@@ -1,8 +1,8 @@
 import i18next from 'i18next';
 import LanguageDetector from 'i18next-browser-languagedetector';
 import { initReactI18next } from 'react-i18next';
-import { LANGUAGE_OPTIONS } from '../../lib/i18n';
-import { PORTAL_STRINGS } from './strings';
+import { LANGUAGE_OPTIONS, withSpanishMany } from '../../lib/i18n.js';
+import { PORTAL_STRINGS } from './strings.js';
 
 /**
  * The portal's languages (SPEC §8): Spanish and English, chosen as the dashboard's are
@@ -16,7 +16,7 @@ export const portalI18n = i18next.createInstance();
 void portalI18n
   .use(LanguageDetector)
   .use(initReactI18next)
-  .init({ ...LANGUAGE_OPTIONS, supportedLngs: [...LANGUAGES], resources: PORTAL_STRINGS, defaultNS: 'portal', ns: ['portal'] });
+  .init({ ...LANGUAGE_OPTIONS, supportedLngs: [...LANGUAGES], resources: withSpanishMany(PORTAL_STRINGS), defaultNS: 'portal', ns: ['portal'] });
 
 export const currentLanguage = (): PortalLanguage => (portalI18n.resolvedLanguage === 'en' ? 'en' : 'es');
 

@@ -339,7 +339,7 @@ function QueueCard({ school, status, onStatus }: { school: SchoolOption; status:
           <LoadMore
             shown={rows.length}
             total={counts.data?.[status]}
-            noun={t('reconciliation.queue.noun')}
+            noun={(count) => t('reconciliation.queue.noun', { count })}
             hasNextPage={lines.hasNextPage}
             loading={lines.isFetchingNextPage}
             onLoad={() => lines.fetchNextPage()}

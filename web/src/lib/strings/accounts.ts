@@ -16,7 +16,8 @@ const en = {
     spent: 'Spent',
     paidOut: 'Paid out',
     outstandingPayouts: 'Outstanding payouts',
-    noun: 'accounts',
+    noun_one: 'account',
+    noun_other: 'accounts',
     payouts: 'Payouts',
     payoutsOf: 'Payouts · {{account}}',
     choose: 'Choose an account to see its payouts.',
@@ -29,7 +30,8 @@ const en = {
     amount: 'Amount',
     kind: 'Kind',
     entry: 'Entry',
-    entriesNoun: 'entries',
+    entriesNoun_one: 'entry',
+    entriesNoun_other: 'entries',
   },
 };
 
@@ -52,7 +54,8 @@ const es: Strings = {
     spent: 'Gastos',
     paidOut: 'Liquidado',
     outstandingPayouts: 'Liquidaciones pendientes',
-    noun: 'cuentas',
+    noun_one: 'cuenta',
+    noun_other: 'cuentas',
     payouts: 'Liquidaciones',
     payoutsOf: 'Liquidaciones · {{account}}',
     choose: 'Elija una cuenta para ver sus liquidaciones.',
@@ -65,7 +68,8 @@ const es: Strings = {
     amount: 'Monto',
     kind: 'Tipo',
     entry: 'Movimiento',
-    entriesNoun: 'movimientos',
+    entriesNoun_one: 'movimiento',
+    entriesNoun_other: 'movimientos',
   },
 };
 

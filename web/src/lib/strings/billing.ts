@@ -14,7 +14,8 @@ const en = {
     status: 'Status',
     active: 'Active',
     inactive: 'Inactive',
-    noun: 'schools',
+    noun_one: 'school',
+    noun_other: 'schools',
   },
   school: {
     breadcrumb: 'Breadcrumb',
@@ -28,7 +29,8 @@ const en = {
     email: 'E-mail',
     enrolled: 'Enrolled',
     status: 'Status',
-    studentsNoun: 'students',
+    studentsNoun_one: 'student',
+    studentsNoun_other: 'students',
   },
   student: {
     grade: 'Grade {{grade}}',
@@ -41,7 +43,8 @@ const en = {
     amount: 'Amount',
     paid: 'Paid',
     description: 'Description',
-    invoicesNoun: 'invoices',
+    invoicesNoun_one: 'invoice',
+    invoicesNoun_other: 'invoices',
   },
   statement: {
     title: 'Statement',
@@ -88,7 +91,8 @@ const es: Strings = {
     status: 'Estado',
     active: 'Activa',
     inactive: 'Inactiva',
-    noun: 'escuelas',
+    noun_one: 'escuela',
+    noun_other: 'escuelas',
   },
   school: {
     breadcrumb: 'Ruta de navegación',
@@ -102,7 +106,8 @@ const es: Strings = {
     email: 'Correo',
     enrolled: 'Inscrito',
     status: 'Estado',
-    studentsNoun: 'alumnos',
+    studentsNoun_one: 'alumno',
+    studentsNoun_other: 'alumnos',
   },
   student: {
     grade: 'Grado {{grade}}',
@@ -115,7 +120,8 @@ const es: Strings = {
     amount: 'Importe',
     paid: 'Pagado',
     description: 'Concepto',
-    invoicesNoun: 'facturas',
+    invoicesNoun_one: 'factura',
+    invoicesNoun_other: 'facturas',
   },
   statement: {
     title: 'Estado de cuenta',

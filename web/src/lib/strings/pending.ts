@@ -29,7 +29,8 @@ const en = {
     due: 'Due',
     daysLate: 'Days late',
     amount: 'Amount',
-    noun: 'bills',
+    noun_one: 'bill',
+    noun_other: 'bills',
   },
 };
 
@@ -65,7 +66,8 @@ const es: Strings = {
     due: 'Vence',
     daysLate: 'Días de atraso',
     amount: 'Monto',
-    noun: 'cargos',
+    noun_one: 'cargo',
+    noun_other: 'cargos',
   },
 };
 
