@@ -3,7 +3,7 @@
  * helper writes in the dashboard's current language (lib/i18n.ts): callers re-render on
  * a change of language (useT), and the formatters are cached per locale.
  */
-import { moneyLocale, textLocale, translate } from './i18n.js';
+import { currentLanguage, moneyLocale, textLocale, translate } from './i18n.js';
 
 const formatters = new Map<string, Intl.NumberFormat>();
 
@@ -141,9 +141,36 @@ export function zoneLabel(timeZone: string, at: Date = new Date()): string {
   return part?.value ?? timeZone;
 }
 
-/** Whose clock: "your time zone", or the school's city ("Mexico City time", "hora de Mexico City"). */
+/**
+ * The Spanish names of zone cities that Spanish writes otherwise than the zone's id
+ * (CLDR's exemplar cities): the schools' countries and their neighbours. Any other city
+ * is written as its id writes it ("Chicago", "Lima").
+ */
+const SPANISH_CITIES: Record<string, string> = {
+  Mexico_City: 'Ciudad de México',
+  Cancun: 'Cancún',
+  Merida: 'Mérida',
+  Mazatlan: 'Mazatlán',
+  Ciudad_Juarez: 'Ciudad Juárez',
+  Bahia_Banderas: 'Bahía de Banderas',
+  Bogota: 'Bogotá',
+  New_York: 'Nueva York',
+  Los_Angeles: 'Los Ángeles',
+  Panama: 'Panamá',
+  Havana: 'La Habana',
+  Asuncion: 'Asunción',
+  Sao_Paulo: 'São Paulo',
+};
+
+/** The city of an IANA zone as the reader's language writes it ("America/Mexico_City": "Mexico City", "Ciudad de México"). */
+export function zoneCity(timeZone: string, language = currentLanguage()): string {
+  const id = timeZone.split('/').pop() ?? timeZone;
+  return (language === 'es' ? SPANISH_CITIES[id] : undefined) ?? id.replace(/_/g, ' ');
+}
+
+/** Whose clock: "your time zone", or the school's city ("Mexico City time", "hora de Ciudad de México"). */
 export function zoneOwner(timeZone: string, whose: 'school' | 'viewer'): string {
-  return whose === 'viewer' ? translate('zone.viewer') : translate('zone.school', { city: (timeZone.split('/').pop() ?? timeZone).replace(/_/g, ' ') });
+  return whose === 'viewer' ? translate('zone.viewer') : translate('zone.school', { city: zoneCity(timeZone) });
 }
 
 /** How a heading names the zone its times are in: "Mexico City time (GMT-6)", "your time zone (UTC)". */
