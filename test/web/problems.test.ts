@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import ts from 'typescript';
 import { ApiError } from '../../web/src/lib/api-error.js';
 import { dashboardI18n } from '../../web/src/lib/i18n.js';
 import { detailSentence, fieldMessage, problemSentence, refusalText } from '../../web/src/lib/problems.js';
@@ -63,49 +64,23 @@ function serverDetails(): { file: string; detail: string }[] {
   return out;
 }
 
-/**
- * The literal at `text[start]` (a quoted string or a template) as the parts around its
- * interpolations, and where it ends; a template's `${…}` may hold templates of its own.
- */
-function literalAt(text: string, start: number): { parts: string[]; end: number } {
-  const quote = text[start];
-  const parts: string[] = [];
-  let current = '';
-  let i = start + 1;
-  while (i < text.length && text[i] !== quote) {
-    if (text[i] === '\\') {
-      current += text[i + 1] ?? '';
-      i += 2;
-    } else if (quote === '`' && text.startsWith('${', i)) {
-      let depth = 1;
-      i += 2;
-      while (depth > 0) {
-        if (text[i] === '`' || text[i] === "'") {
-          i = literalAt(text, i).end;
-          continue;
-        }
-        depth += text[i] === '{' ? 1 : text[i] === '}' ? -1 : 0;
-        i += 1;
-      }
-      parts.push(current);
-      current = '';
-    } else {
-      current += text[i] ?? '';
-      i += 1;
-    }
-  }
-  return { parts: [...parts, current], end: i + 1 };
-}
-
 /** Every message a bank statement file is refused with (`new StatementError('body', …)`), as a pattern its interpolations match anything in. */
 function statementMessages(): { file: string; pattern: RegExp }[] {
   const out: { file: string; pattern: RegExp }[] = [];
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   for (const file of sources(path.join(SRC, 'modules/reconciliation'))) {
-    const text = readFileSync(file, 'utf8');
-    for (const match of text.matchAll(/new StatementError\(\s*'body',\s*/g)) {
-      const { parts } = literalAt(text, (match.index ?? 0) + match[0].length);
-      out.push({ file, pattern: new RegExp(`^${parts.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's') });
-    }
+    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+    const visit = (node: ts.Node): void => {
+      const [field, message] = ts.isNewExpression(node) && node.expression.getText(source) === 'StatementError' ? (node.arguments ?? []) : [];
+      if (field !== undefined && ts.isStringLiteral(field) && field.text === 'body' && message !== undefined) {
+        // A quoted string or a template: its text around the interpolations, each of which matches anything.
+        const parts = ts.isStringLiteralLike(message) ? [message.text] : ts.isTemplateExpression(message) ? [message.head.text, ...message.templateSpans.map((span) => span.literal.text)] : [];
+        assert.ok(parts.length > 0, `${path.relative(SRC, file)}: a StatementError message that is not a literal: ${message.getText(source)}`);
+        out.push({ file, pattern: new RegExp(`^${parts.map(escape).join('.*')}$`, 's') });
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
   }
   return out;
 }

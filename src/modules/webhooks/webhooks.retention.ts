@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTx, Tx } from '../../db/database.js';
 import type { WebhookDeliveryStatus } from '../../db/types.js';
+import { DAY_MS } from '../../shared/time.js';
 
 /**
  * Retention of the webhook outbox (docs/webhooks.md, Retention). Events, deliveries and
@@ -85,7 +86,7 @@ export async function purgeOldWebhookRows(
 
 /**
  * One round in the caller's transaction: up to `limit` of the oldest finished events
- * before `before`, deleted with their deliveries and attempts. The deliveries stay locked
+ * before the cut-offs, deleted with their deliveries and attempts. The deliveries stay locked
  * from the check to the commit. Answers how many events it looked at and what it deleted.
  */
 export async function purgeWebhookRound(trx: Tx, cutOff: CutOffs, limit: number): Promise<{ candidates: number; purged: WebhookPurge }> {
@@ -101,7 +102,7 @@ export interface CutOffs {
 
 /** The cut-offs of a retention ending at `before`, read at `now`: invoice.overdue events stay OVERDUE_EVENTS_MIN_DAYS at least. */
 export function cutOffs(before: Date, now: Date): CutOffs {
-  return { before, overdueBefore: new Date(Math.min(before.getTime(), now.getTime() - OVERDUE_EVENTS_MIN_DAYS * 86_400_000)) };
+  return { before, overdueBefore: new Date(Math.min(before.getTime(), now.getTime() - OVERDUE_EVENTS_MIN_DAYS * DAY_MS)) };
 }
 
 /** Up to `limit` events, oldest first, that occurred before the cut-off with no pending delivery. */
